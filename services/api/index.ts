@@ -1,0 +1,2 @@
+export { buildApi } from './app.ts';
+export type { ApiContext } from './context.ts';

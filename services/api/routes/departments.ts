@@ -1,0 +1,35 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiContext } from '../context.ts';
+import { DepartmentSchema, NewDepartmentSchema, ProblemSchema } from '../schemas.ts';
+
+export const departmentRoutes =
+  (ctx: ApiContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/v1/departments',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['departments'],
+          summary: 'All departments',
+          response: { 200: z.object({ departments: z.array(DepartmentSchema) }) },
+        },
+      },
+      async () => ({ departments: await ctx.registry.listDepartments() }),
+    );
+
+    app.post(
+      '/v1/departments',
+      {
+        config: { scope: 'admin' },
+        schema: {
+          tags: ['departments'],
+          summary: 'Create a department',
+          body: NewDepartmentSchema,
+          response: { 201: DepartmentSchema, 409: ProblemSchema },
+        },
+      },
+      async (req, reply) => reply.code(201).send(await ctx.registry.createDepartment(req.body)),
+    );
+  };

@@ -1,0 +1,59 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { ApiContext } from '../context.ts';
+import { HealthSchema, QuantitySchema } from '../schemas.ts';
+
+export const healthRoutes =
+  (ctx: ApiContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/v1/health',
+      {
+        config: { scope: 'public' },
+        schema: {
+          tags: ['platform'],
+          summary: 'Reachability of InfluxDB and the registry',
+          response: { 200: HealthSchema, 503: HealthSchema },
+        },
+      },
+      async (_req, reply) => {
+        const [influxOk, registryOk] = await Promise.all([
+          ctx.influx.ping(),
+          ctx.registry.ping().then(
+            () => true,
+            () => false,
+          ),
+        ]);
+        const ok = influxOk && registryOk;
+        return reply.code(ok ? 200 : 503).send({
+          status: ok ? 'ok' : 'degraded',
+          influx: { ok: influxOk },
+          registry: { ok: registryOk, kind: ctx.registry.kind },
+        });
+      },
+    );
+
+    app.get(
+      '/v1/quantities',
+      {
+        config: { scope: 'public' },
+        schema: {
+          tags: ['platform'],
+          summary: 'The quantity catalogue',
+          response: { 200: z.object({ quantities: z.array(QuantitySchema) }) },
+        },
+      },
+      async () => ({
+        quantities: ctx.catalogue.names().map((n) => {
+          const q = ctx.catalogue.get(n)!;
+          return {
+            name: q.name,
+            unit: q.unit,
+            description: q.description,
+            aliases: [...q.aliases],
+            range: [q.range[0], q.range[1]] as [number, number],
+          };
+        }),
+      }),
+    );
+  };

@@ -1,0 +1,2 @@
+export { mayPublish, maySubscribe, mayUseClientId } from './acl.ts';
+export { type BrokerOptions, type BrokerStats, type DeviceAuthenticator, SusBroker } from './broker.ts';

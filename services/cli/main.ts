@@ -1,0 +1,175 @@
+import { parseArgs } from 'node:util';
+import { FleetSimulator } from '../../devices/simulator/index.ts';
+import { type Config, ConfigError, loadConfig } from '../common/config.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { openRegistry } from '../registry/index.ts';
+import { seedDemo, startDemoFleet } from './demo.ts';
+import { startPlatform } from './platform.ts';
+
+const HELP = `sus — Smart Urban Services platform
+
+Usage: sus <command> [options]
+
+Commands:
+  run [--demo]       broker + ingest + API in one process (--demo: seed the demo city and run its fleet)
+  broker             layer 1 + 2: the MQTT broker with in-process ingest
+  api                layer 3: the REST API
+  simulate           publish demo readings to a running platform's broker
+      --devices N      number of demo devices (default SUS_DEMO_DEVICES)
+      --interval MS    per-device reporting interval (default SUS_DEMO_INTERVAL_MS)
+      --url URL        broker URL (default mqtt://127.0.0.1:SUS_MQTT_PORT)
+      --duration S     stop after S seconds (default: until Ctrl-C)
+  migrate            bring the registry schema up to date and exit
+  help               this text
+
+Configuration comes from environment variables (see README.md).`;
+
+function onShutdown(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn('second signal: exiting without waiting');
+      process.exit(130);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down (pending batches are flushed)');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function run(
+  config: Config,
+  log: Logger,
+  parts: { broker: boolean; api: boolean },
+  demo: boolean,
+): Promise<void> {
+  const platform = await startPlatform(config, log, parts);
+  let sim: FleetSimulator | undefined;
+  onShutdown(log, async () => {
+    await sim?.stop();
+    await platform.stop();
+  });
+  if (platform.generatedAdminKey) {
+    process.stderr.write(
+      `\nBootstrap admin API key (shown once, stored only as a hash):\n\n  ${platform.generatedAdminKey}\n\n` +
+        'Use it as "Authorization: Bearer <key>", or set SUS_ADMIN_KEY to choose your own.\n\n',
+    );
+  }
+  if (demo && platform.mqttPort !== undefined) {
+    sim = await startDemoFleet(platform.registry, {
+      mqttPort: platform.mqttPort,
+      count: config.SUS_DEMO_DEVICES,
+      intervalMs: config.SUS_DEMO_INTERVAL_MS,
+      log: log.child({ component: 'demo-fleet' }),
+    });
+  }
+  const where = [
+    platform.httpPort !== undefined && `API http://localhost:${platform.httpPort} (docs: /docs)`,
+    platform.mqttPort !== undefined && `MQTT mqtt://localhost:${platform.mqttPort}`,
+  ].filter(Boolean);
+  log.info(`SUS platform up: ${where.join(' · ')}`);
+}
+
+async function simulate(config: Config, log: Logger, args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      devices: { type: 'string' },
+      interval: { type: 'string' },
+      url: { type: 'string' },
+      duration: { type: 'string' },
+    },
+  });
+  const count = values.devices ? Number(values.devices) : config.SUS_DEMO_DEVICES;
+  const intervalMs = values.interval ? Number(values.interval) : config.SUS_DEMO_INTERVAL_MS;
+  if (!Number.isInteger(count) || count < 1 || !Number.isFinite(intervalMs) || intervalMs < 10) {
+    throw new Error('--devices must be a positive integer and --interval at least 10 ms');
+  }
+  // The simulator registers its devices in the same registry the platform uses, so run it beside the platform.
+  const registry = await openRegistry(config);
+  const devices = await seedDemo(registry, count);
+  await registry.close();
+  const sim = new FleetSimulator({
+    mqttUrl: values.url ?? `mqtt://127.0.0.1:${config.SUS_MQTT_PORT}`,
+    devices,
+    intervalMs,
+    logger: log,
+    onProgress: (s) =>
+      process.stderr.write(
+        `\rdevices ${s.connected}/${s.devices} · sent ${s.sent} · acked ${s.acked} · failed ${s.failed} · ${s.ratePerS.toFixed(1)} msg/s   `,
+      ),
+  });
+  const finish = async () => {
+    await sim.stop();
+    const s = sim.stats();
+    process.stderr.write(`\nsummary: ${s.sent} sent, ${s.acked} acked, ${s.failed} failed by ${s.devices} devices\n`);
+  };
+  onShutdown(log, finish);
+  await sim.start();
+  if (values.duration) {
+    setTimeout(() => void finish().then(() => process.exit(0)), Number(values.duration) * 1000);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command = 'help', ...rest] = argv;
+  if (command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sus: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  switch (command) {
+    case 'run': {
+      const { values } = parseArgs({ args: rest, options: { demo: { type: 'boolean', default: false } } });
+      await run(config, log, { broker: true, api: true }, values.demo ?? false);
+      return -1;
+    }
+    case 'broker':
+      await run(config, log, { broker: true, api: false }, false);
+      return -1;
+    case 'api':
+      await run(config, log, { broker: false, api: true }, false);
+      return -1;
+    case 'simulate':
+      await simulate(config, log, rest);
+      return -1;
+    case 'migrate': {
+      const registry = await openRegistry(config);
+      await registry.close();
+      process.stdout.write(`registry schema is up to date (${registry.kind})\n`);
+      return 0;
+    }
+    default:
+      process.stderr.write(`sus: unknown command '${command}'\n\n${HELP}\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // -1: a long-running command; the process lives on until a signal stops it.
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`sus: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,142 @@
+import { InfluxDB, type Transport, type WriteApi, type WriteOptions } from '@influxdata/influxdb-client';
+import type { Config } from './config.ts';
+import { SusError } from './errors.ts';
+
+export type InfluxConfig = Pick<
+  Config,
+  | 'INFLUX_URL'
+  | 'INFLUX_DB'
+  | 'INFLUX_ORG'
+  | 'INFLUX_TOKEN'
+  | 'INFLUX_USERNAME'
+  | 'INFLUX_PASSWORD'
+  | 'INFLUX_API'
+  | 'INFLUX_TIMEOUT_MS'
+>;
+
+// InfluxDB 1.x `/write` spells precisions with one letter.
+const V1_PRECISION: Record<string, string> = { ns: 'n', us: 'u', ms: 'ms', s: 's' };
+
+function basicAuth(c: InfluxConfig): string | undefined {
+  if (!c.INFLUX_USERNAME) return undefined;
+  return `Basic ${Buffer.from(`${c.INFLUX_USERNAME}:${c.INFLUX_PASSWORD ?? ''}`).toString('base64')}`;
+}
+
+/**
+ * Routes the client's `/api/v2/write` calls to the 1.x `/write` endpoint: InfluxDB before 1.8 (what Debian ships)
+ * has no v2 compatibility API, and the client has no setting for it.
+ */
+function v1WriteTransport(inner: Transport, c: InfluxConfig): Transport {
+  const auth = basicAuth(c);
+  const rewrite = (path: string): string => {
+    if (!path.startsWith('/api/v2/write?')) return path;
+    const q = new URLSearchParams(path.slice('/api/v2/write?'.length));
+    const out = new URLSearchParams({ db: q.get('bucket') ?? c.INFLUX_DB });
+    const precision = q.get('precision');
+    if (precision) out.set('precision', V1_PRECISION[precision] ?? precision);
+    return `/write?${out.toString()}`;
+  };
+  const withAuth = <O extends { headers?: Record<string, string> }>(o: O): O =>
+    auth ? { ...o, headers: { ...o.headers, Authorization: auth } } : o;
+  return {
+    send: (path, body, options, callbacks) => inner.send(rewrite(path), body, withAuth(options), callbacks),
+    request: (path, body, options, started) => inner.request(rewrite(path), body, withAuth(options), started),
+    iterate: (path, body, options) => inner.iterate(rewrite(path), body, withAuth(options)),
+    chunkCombiner: inner.chunkCombiner,
+  };
+}
+
+/** v2 token: INFLUX_TOKEN, or `user:password` which InfluxDB 1.8+ accepts on its v2 compatibility API. */
+function v2Token(c: InfluxConfig): string | undefined {
+  if (c.INFLUX_TOKEN) return c.INFLUX_TOKEN;
+  if (c.INFLUX_USERNAME) return `${c.INFLUX_USERNAME}:${c.INFLUX_PASSWORD ?? ''}`;
+  return undefined;
+}
+
+/** A batching WriteApi for the configured server, writing with millisecond precision. */
+export function createInfluxWriteApi(c: InfluxConfig, writeOptions: Partial<WriteOptions>): WriteApi {
+  const base = { url: c.INFLUX_URL, timeout: c.INFLUX_TIMEOUT_MS };
+  const client =
+    c.INFLUX_API === 'v1'
+      ? new InfluxDB({ ...base, transport: v1WriteTransport(new InfluxDB(base).transport, c) })
+      : new InfluxDB({ ...base, token: v2Token(c) });
+  // InfluxDB 1.x/2.x v1-compat map the bucket to "db/retention-policy"; the org is ignored by 1.x.
+  return client.getWriteApi(c.INFLUX_ORG, c.INFLUX_DB, 'ms', writeOptions);
+}
+
+export interface InfluxSeries {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+
+interface InfluxQueryResponse {
+  results?: Array<{ statement_id?: number; series?: InfluxSeries[]; error?: string }>;
+  error?: string;
+}
+
+/** Escapes a string for an InfluxQL single-quoted literal. */
+export const influxString = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+/** Escapes an identifier (measurement, tag key) for InfluxQL double quotes. */
+export const influxIdent = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/**
+ * InfluxQL over `/query`: the read path that InfluxDB 1.x, 2.x (v1 compatibility API) and 3.x all serve.
+ */
+export class InfluxQuery {
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly c: InfluxConfig) {
+    const auth = c.INFLUX_API === 'v1' ? basicAuth(c) : v2Token(c) && `Token ${v2Token(c)}`;
+    this.headers = { Accept: 'application/json', ...(auth ? { Authorization: auth } : {}) };
+  }
+
+  /** Runs one or more statements; returns the series of each statement, in order. */
+  async query(q: string, method: 'GET' | 'POST' = 'GET'): Promise<InfluxSeries[][]> {
+    const params = new URLSearchParams({ db: this.c.INFLUX_DB, epoch: 'ms', q });
+    let res: Response;
+    try {
+      res = await fetch(`${this.c.INFLUX_URL}/query?${params.toString()}`, {
+        method,
+        headers: this.headers,
+        signal: AbortSignal.timeout(this.c.INFLUX_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new SusError(
+        'SUS_ERR_INFLUX_UNAVAILABLE',
+        `InfluxDB at ${this.c.INFLUX_URL} is unreachable: ${String(err)}`,
+        503,
+      );
+    }
+    const body = (await res.json().catch(() => ({}))) as InfluxQueryResponse;
+    if (!res.ok || body.error) {
+      throw new SusError(
+        'SUS_ERR_INFLUX_QUERY',
+        `InfluxDB query failed (${res.status}): ${body.error ?? res.statusText}`,
+        502,
+        {
+          query: q,
+        },
+      );
+    }
+    return (body.results ?? []).map((r) => {
+      if (r.error) throw new SusError('SUS_ERR_INFLUX_QUERY', `InfluxDB query failed: ${r.error}`, 502, { query: q });
+      return r.series ?? [];
+    });
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.c.INFLUX_URL}/ping`, { signal: AbortSignal.timeout(2000) });
+      return res.status === 204 || res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Creates the database where the server has that notion (1.x); harmless elsewhere. */
+  async ensureDatabase(): Promise<void> {
+    await this.query(`CREATE DATABASE ${influxIdent(this.c.INFLUX_DB)}`, 'POST');
+  }
+}

@@ -1,0 +1,15 @@
+import { type Logger, pino } from 'pino';
+
+export type { Logger } from 'pino';
+
+export function createLogger(level: string, name = 'sus'): Logger {
+  // Pretty output only for a human at a terminal; JSON lines everywhere else (files, journald, CI).
+  const pretty = process.stdout.isTTY && process.env.SUS_LOG_JSON !== '1';
+  return pino({
+    name,
+    level,
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } } : {}),
+  });
+}
+
+export const silentLogger: Logger = pino({ level: 'silent' });

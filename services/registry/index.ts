@@ -1,0 +1,25 @@
+import type { Config } from '../common/config.ts';
+import { openDb } from './db.ts';
+import { migrate } from './migrate.ts';
+import { Registry } from './registry.ts';
+
+export { type Db, openDb } from './db.ts';
+export { migrate } from './migrate.ts';
+export type { RegistryEvent } from './registry.ts';
+export { Registry } from './registry.ts';
+export { hashToken, newToken, verifyToken } from './secrets.ts';
+export * from './types.ts';
+
+/** Opens the configured store (PostgreSQL or embedded PGlite), brings its schema up to date. */
+export async function openRegistry(
+  config: Pick<Config, 'DATABASE_URL' | 'SUS_DATA_DIR' | 'SUS_DEAD_LETTER_RAW_BYTES'>,
+): Promise<Registry> {
+  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.SUS_DATA_DIR });
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return new Registry(db, { deadLetterRawBytes: config.SUS_DEAD_LETTER_RAW_BYTES });
+}
