@@ -24,8 +24,10 @@ export function installAuth(app: FastifyInstance, registry: Registry): void {
   const cache = new Map<string, { key: ApiKey | undefined; expires: number }>();
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req) => {
+    // The API lives under /v1; the OpenAPI document and its UI (/docs) are public.
+    if (!req.routeOptions.url?.startsWith('/v1/')) return;
     const scope = req.routeOptions.config.scope ?? 'admin';
-    if (scope === 'public' || !req.routeOptions.url) return;
+    if (scope === 'public') return;
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) {
