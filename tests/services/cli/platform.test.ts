@@ -30,7 +30,10 @@ describe('platform end to end: device → Aedes → ingest → InfluxDB → API'
   let mqttUrl: string;
   const clients: MqttClient[] = [];
 
-  const connect = async (c: Credentials, extra: IClientOptions = {}) => {
+  const connect = async (
+    c: Omit<Credentials, 'username' | 'password'> & { username?: string; password?: string },
+    extra: IClientOptions = {},
+  ) => {
     const client = await connectAsync(
       mqttUrl,
       { username: c.username, password: c.password, clientId: c.clientId, reconnectPeriod: 0, ...extra },
@@ -144,7 +147,7 @@ describe('platform end to end: device → Aedes → ingest → InfluxDB → API'
     const attacker = await register('aq-e2e-04');
     const victim = await register('aq-e2e-05');
     const client = await connect(attacker);
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.publish(victim.topics.up, JSON.stringify({ values: { air_temperature: 99 } }), { qos: 1 });
     await closed;
     // The victim's own reading afterwards is the only one stored: the forged one never reached ingest.
