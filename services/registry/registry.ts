@@ -103,7 +103,8 @@ export type RegistryEvent = { type: 'device-changed'; id: string };
  */
 export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   constructor(
-    private readonly db: Db,
+    /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
+    readonly db: Db,
     private readonly opts: { deadLetterRawBytes: number } = { deadLetterRawBytes: 16 * 1024 },
   ) {
     super();

@@ -145,6 +145,28 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       expectPlausibleIso(versions[0]!.applied_at.toISOString());
     });
 
+    // `sus broker` and `sus api` are separate processes that both call openRegistry → migrate on start-up; started
+    // together against a fresh PostgreSQL, both must come up (one applies version 1, the other nothing).
+    it.skipIf(!backend.url)('migrate run by two processes at once applies each version exactly once', async () => {
+      const url = backend.url as string;
+      const fresh = `sus_test_${randomBytes(6).toString('hex')}`;
+      await adminQuery(url, `CREATE SCHEMA ${fresh}`);
+      const a = await openDb({ databaseUrl: withSearchPath(url, fresh), dataDir: 'unused' });
+      const b = await openDb({ databaseUrl: withSearchPath(url, fresh), dataDir: 'unused' });
+      try {
+        const results = await Promise.allSettled([migrate(a), migrate(b)]);
+        const errors = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+        expect(errors).toStrictEqual([]);
+        const applied = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+        expect(applied).toStrictEqual([1]);
+        expect(await a.query('SELECT version FROM schema_migrations')).toStrictEqual([{ version: 1 }]);
+      } finally {
+        await a.close();
+        await b.close();
+        await adminQuery(url, `DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
+      }
+    });
+
     it('ping succeeds', async () => {
       await expect(registry.ping()).resolves.toBeUndefined();
     });
@@ -239,7 +261,12 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('optional fields default to null', async () => {
-        const { device } = await registry.createDevice({ id: 'wl-1', name: 'Gauge', department: 'water', type: 'gauge' });
+        const { device } = await registry.createDevice({
+          id: 'wl-1',
+          name: 'Gauge',
+          department: 'water',
+          type: 'gauge',
+        });
         expect(device).toStrictEqual({
           id: 'wl-1',
           name: 'Gauge',
@@ -318,7 +345,12 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('authenticateDevice: right secret → device; wrong secret, unknown device, the hash itself → undefined', async () => {
-        const { device, secret } = await registry.createDevice({ id: 'auth', name: 'A', department: 'env', type: 'aq' });
+        const { device, secret } = await registry.createDevice({
+          id: 'auth',
+          name: 'A',
+          department: 'env',
+          type: 'aq',
+        });
         expect(await registry.authenticateDevice('auth', secret)).toStrictEqual(device);
         expect(await registry.authenticateDevice('auth', `${secret}x`)).toBeUndefined();
         expect(await registry.authenticateDevice('auth', '')).toBeUndefined();
@@ -334,7 +366,12 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('rotateDeviceSecret: the old secret is refused, the new one accepted and stored hashed', async () => {
-        const { device, secret: old } = await registry.createDevice({ id: 'rot', name: 'R', department: 'env', type: 'aq' });
+        const { device, secret: old } = await registry.createDevice({
+          id: 'rot',
+          name: 'R',
+          department: 'env',
+          type: 'aq',
+        });
         const fresh = await registry.rotateDeviceSecret('rot');
         expect(fresh).not.toBe(old);
         expect(fresh).toMatch(/^[A-Za-z0-9_-]{22,}$/);
@@ -523,7 +560,11 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('defaults topic/device to null and receivedAt to now', async () => {
-        const id = await registry.addDeadLetter({ source: 'http', reasons: [{ code: 'X', message: 'x' }], payload: Buffer.from('hi') });
+        const id = await registry.addDeadLetter({
+          source: 'http',
+          reasons: [{ code: 'X', message: 'x' }],
+          payload: Buffer.from('hi'),
+        });
         const [dl] = await registry.listDeadLetters({ limit: 1 });
         expectPlausibleIso(dl?.receivedAt);
         expect(dl).toStrictEqual({
@@ -563,8 +604,18 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
         await small.addDeadLetter({ source: 'mqtt', reasons, payload: Buffer.from(text) });
         await small.addDeadLetter({ source: 'exact', reasons, payload: Buffer.from(text.slice(0, 16)) });
         const [exact, long] = await small.listDeadLetters({ limit: 10 });
-        expect(long).toMatchObject({ payload: 'abcdefghijklmnop', payloadEncoding: 'utf8', payloadSize: 36, truncated: true });
-        expect(exact).toMatchObject({ payload: 'abcdefghijklmnop', payloadEncoding: 'utf8', payloadSize: 16, truncated: false });
+        expect(long).toMatchObject({
+          payload: 'abcdefghijklmnop',
+          payloadEncoding: 'utf8',
+          payloadSize: 36,
+          truncated: true,
+        });
+        expect(exact).toMatchObject({
+          payload: 'abcdefghijklmnop',
+          payloadEncoding: 'utf8',
+          payloadSize: 16,
+          truncated: false,
+        });
         const [row] = await db.query<{ n: number }>(
           'SELECT octet_length(payload) AS n FROM dead_letters WHERE truncated ORDER BY id',
         );
@@ -606,11 +657,19 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
               .then((id) => [name, id] as const);
           // Sequential, so ids increase in this order.
           const entries: (readonly [string, number])[] = [];
-          entries.push(await add('e1', { source: 'mqtt', device: 'd1', codes: ['SCHEMA'], at: '2030-01-01T00:00:01Z' }));
-          entries.push(await add('e2', { source: 'mqtt', device: 'd2', codes: ['UNIT', 'SCHEMA'], at: '2030-01-01T00:00:02Z' }));
+          entries.push(
+            await add('e1', { source: 'mqtt', device: 'd1', codes: ['SCHEMA'], at: '2030-01-01T00:00:01Z' }),
+          );
+          entries.push(
+            await add('e2', { source: 'mqtt', device: 'd2', codes: ['UNIT', 'SCHEMA'], at: '2030-01-01T00:00:02Z' }),
+          );
           entries.push(await add('e3', { source: 'http', device: 'd1', codes: ['UNIT'], at: '2030-01-01T00:00:03Z' }));
-          entries.push(await add('e4', { source: 'mqtt', device: null, codes: ['DECODE'], at: '2030-01-01T00:00:04Z' }));
-          entries.push(await add('e5', { source: 'mqtt', device: 'd1', codes: ['SCHEMA'], at: '2030-01-01T00:00:05Z' }));
+          entries.push(
+            await add('e4', { source: 'mqtt', device: null, codes: ['DECODE'], at: '2030-01-01T00:00:04Z' }),
+          );
+          entries.push(
+            await add('e5', { source: 'mqtt', device: 'd1', codes: ['SCHEMA'], at: '2030-01-01T00:00:05Z' }),
+          );
           ids = Object.fromEntries(entries);
         });
 
