@@ -1,0 +1,21 @@
+/**
+ * Measurements the platform writes about itself into InfluxDB, next to the readings, so Grafana can chart the
+ * fleet and the pipeline with the same data source. Contract between ingest/broker (writers) and dashboards (readers).
+ */
+export const SELF_METRICS = {
+  /** Device presence events. Tags: device, department, district, device_type. Field: online (1 online, 0 offline). */
+  deviceStatus: 'device_status',
+  /**
+   * Ingest counters per interval (written every SUS_SELF_METRICS_INTERVAL_S by each ingest node). Tag: node.
+   * Fields: messages, readings, dead_letters, time_adjusted (integers, counts within the interval).
+   */
+  ingest: 'sus_ingest',
+  /** Rejects per reason within the interval. Tags: node, reason. Field: count. */
+  ingestRejects: 'sus_ingest_rejects',
+  /** Durable spool. Tag: node. Fields: depth (readings waiting), oldest_age_s. */
+  spool: 'sus_spool',
+  /** InfluxDB writes within the interval. Tag: node. Fields: batches, failures, latency_ms_p50, latency_ms_p99. */
+  writes: 'sus_writes',
+  /** Broker within the interval. Tag: node. Fields: clients, connects, auth_failures, acl_denials, messages_in. */
+  broker: 'sus_broker',
+} as const;
