@@ -59,7 +59,9 @@ export class ConfigError extends Error {
 
 /** Validates the whole environment at once so an operator sees every problem in one go. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const result = ConfigSchema.safeParse(env);
+  // A blank variable (`SUS_HTTP_PORT=` in an env file) means "unset": it takes the default, never 0 or "".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const result = ConfigSchema.safeParse(present);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const key = issue.path.join('.') || '(environment)';

@@ -1,4 +1,4 @@
-import { Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Registry as PromRegistry } from 'prom-client';
 
 /**
  * One Prometheus registry per platform process: every layer registers its counters here and the API serves them as

@@ -37,9 +37,6 @@ export const CanonicalMessageSchema = z.looseObject({
   units: z.record(z.string(), z.string().max(32)).optional(),
 });
 
-export const CanonicalPayloadSchema = z.union([
-  CanonicalMessageSchema,
-  z.array(CanonicalMessageSchema).min(1).max(MAX_BATCH_MESSAGES),
-]);
+export const CanonicalBatchSchema = z.array(CanonicalMessageSchema).min(1).max(MAX_BATCH_MESSAGES);
 
 export type CanonicalMessage = z.infer<typeof CanonicalMessageSchema>;

@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { Catalogue } from '../common/catalogue.ts';
 import type { Logger } from '../common/logger.ts';
-import { type CanonicalMessage, CanonicalPayloadSchema, type Reading, type ReadingTags } from '../common/reading.ts';
+import {
+  CanonicalBatchSchema,
+  type CanonicalMessage,
+  CanonicalMessageSchema,
+  type Reading,
+  type ReadingTags,
+} from '../common/reading.ts';
 import type { Uplink } from '../common/uplink.ts';
 import type { DeadLetterReason, NewDeadLetter } from '../registry/types.ts';
 import type { DeviceDirectory } from './device-directory.ts';
@@ -109,7 +115,8 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     } catch (err) {
       return this.reject(u, [reason(REASON.MALFORMED_JSON, `payload is not JSON: ${(err as Error).message}`)], 0);
     }
-    const parsed = CanonicalPayloadSchema.safeParse(json);
+    // Object or batch decided up front: a union would report a bare "Invalid input" without the field at fault.
+    const parsed = Array.isArray(json) ? CanonicalBatchSchema.safeParse(json) : CanonicalMessageSchema.safeParse(json);
     if (!parsed.success) {
       const issues = parsed.error.issues
         .slice(0, MAX_ISSUES_REPORTED)

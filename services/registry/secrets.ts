@@ -16,6 +16,7 @@ export function hashToken(token: string): string {
 /** Constant-time comparison of a presented token with a stored hash. */
 export function verifyToken(token: string | Buffer, storedHash: string): boolean {
   const presented = createHash('sha256').update(token).digest();
+  if (!/^[0-9a-f]{64}$/i.test(storedHash)) return false;
   const stored = Buffer.from(storedHash, 'hex');
   return stored.length === presented.length && timingSafeEqual(presented, stored);
 }
