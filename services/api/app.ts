@@ -10,6 +10,7 @@ import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { departmentRoutes } from './routes/departments.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { readingRoutes } from './routes/readings.ts';
 
 /** Layer 3: the REST API, its OpenAPI document at /docs/json and the interactive docs at /docs. */
@@ -38,7 +39,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   installAuth(app, ctx.registry);
-  for (const routes of [healthRoutes, departmentRoutes, deviceRoutes, readingRoutes, deadLetterRoutes]) {
+  for (const routes of [healthRoutes, metricsRoutes, departmentRoutes, deviceRoutes, readingRoutes, deadLetterRoutes]) {
     await app.register(routes(ctx));
   }
   return app;

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from '../common/logger.ts';
@@ -37,7 +36,9 @@ function authError(message: string, returnCode: AuthenticateError['returnCode'])
  * Layer 1: the Aedes broker devices connect to. Username = device id, password = device secret; the ACL keeps each
  * device inside its own topic tree. Readings are handed to ingest in-process through the `uplink` event.
  */
-export class SusBroker extends EventEmitter<{ uplink: [Uplink] }> {
+export type UplinkHandler = (u: Uplink) => Promise<void>;
+
+export class SusBroker {
   readonly stats: BrokerStats = { connects: 0, authFailures: 0, aclDenials: 0, messagesIn: 0 };
   private aedes: Aedes | undefined;
   private server: net.Server | undefined;
@@ -48,9 +49,9 @@ export class SusBroker extends EventEmitter<{ uplink: [Uplink] }> {
     private readonly auth: DeviceAuthenticator,
     private readonly log: Logger,
     private readonly options: BrokerOptions,
-  ) {
-    super();
-  }
+    /** Where device readings go (in-process ingest); awaited before the PUBACK. */
+    private readonly onUplink: UplinkHandler,
+  ) {}
 
   get port(): number {
     const address = this.server?.address();
@@ -77,12 +78,32 @@ export class SusBroker extends EventEmitter<{ uplink: [Uplink] }> {
     aedes.authorizePublish = (client, packet, done) => {
       if (!client) return done(null); // the broker's own will messages
       const device = this.identities.get(client);
-      if (device && mayPublish(device, packet.topic) && packet.payload.length <= this.options.maxPayloadBytes) {
-        return done(null);
+      if (!device || !mayPublish(device, packet.topic) || packet.payload.length > this.options.maxPayloadBytes) {
+        this.stats.aclDenials++;
+        this.log.warn({ device, topic: packet.topic, bytes: packet.payload.length }, 'publish denied');
+        return done(new Error(`publish to ${packet.topic} denied`));
       }
-      this.stats.aclDenials++;
-      this.log.warn({ device, topic: packet.topic, bytes: packet.payload.length }, 'publish denied');
-      done(new Error(`publish to ${packet.topic} denied`));
+      const t = parseDeviceTopic(packet.topic);
+      if (!t?.channel.startsWith('up')) return done(null);
+      this.stats.messagesIn++;
+      // Aedes sends the QoS 1 PUBACK right after this callback: handing the message over first means an
+      // acknowledged reading is already in ingest's hands (its durable spool), never only in this process's memory.
+      const uplink: Uplink = {
+        device,
+        topic: packet.topic,
+        channel: t.channel,
+        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+        receivedAt: Date.now(),
+        source: 'mqtt',
+      };
+      this.onUplink(uplink).then(
+        () => done(null),
+        (err: Error) => {
+          // No PUBACK: the device keeps the message and sends it again after reconnecting.
+          this.log.error({ device, topic: packet.topic, err: err.message }, 'uplink handover failed');
+          done(err);
+        },
+      );
     };
     aedes.authorizeSubscribe = (client, sub, done) => {
       const device = this.identities.get(client);
@@ -91,21 +112,6 @@ export class SusBroker extends EventEmitter<{ uplink: [Uplink] }> {
       this.log.warn({ device, topic: sub.topic }, 'subscribe denied');
       done(null, null); // SUBACK 0x80 for this filter
     };
-    aedes.on('publish', (packet, client) => {
-      if (!client) return;
-      const device = this.identities.get(client);
-      const t = parseDeviceTopic(packet.topic);
-      if (!device || !t?.channel.startsWith('up')) return;
-      this.stats.messagesIn++;
-      this.emit('uplink', {
-        device,
-        topic: packet.topic,
-        channel: t.channel,
-        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-        receivedAt: Date.now(),
-        source: 'mqtt',
-      });
-    });
     aedes.on('clientReady', (client) => {
       const device = this.identities.get(client);
       if (device) this.publishStatus(device, 'online');

@@ -5,6 +5,7 @@ import { catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
 import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
+import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.ts';
 import { createIngestService, type IngestService } from '../ingest/index.ts';
 import { openRegistry, type Registry } from '../registry/index.ts';
 
@@ -17,6 +18,7 @@ export interface PlatformParts {
 export interface Platform {
   registry: Registry;
   influx: InfluxQuery;
+  metrics: MetricsRegistry;
   broker?: SusBroker;
   ingest?: IngestService;
   api?: FastifyInstance;
@@ -50,10 +52,12 @@ export async function startPlatform(
 ): Promise<Platform> {
   const registry = await openRegistry(config);
   const influx = new InfluxQuery(config);
+  const metrics = createMetricsRegistry();
   const stoppers: Array<() => Promise<void>> = [() => registry.close()];
   const platform: Platform = {
     registry,
     influx,
+    metrics,
     async stop() {
       for (const stop of stoppers.splice(0).reverse()) {
         await stop().catch((err: Error) => log.error({ err: err.message }, 'error during shutdown'));
@@ -72,18 +76,20 @@ export async function startPlatform(
       const ingest = createIngestService(config, registry, log);
       ingest.start();
       stoppers.push(() => ingest.stop());
-      const broker = new SusBroker(registry, log.child({ component: 'broker' }), {
-        host: config.SUS_MQTT_HOST,
-        port: config.SUS_MQTT_PORT,
-        maxPayloadBytes: config.SUS_MAX_PAYLOAD_BYTES,
-      });
-      broker.on('uplink', (u) => void ingest.ingestor.handle(u));
+      const broker = new SusBroker(
+        registry,
+        log.child({ component: 'broker' }),
+        { host: config.SUS_MQTT_HOST, port: config.SUS_MQTT_PORT, maxPayloadBytes: config.SUS_MAX_PAYLOAD_BYTES },
+        async (u) => {
+          await ingest.ingestor.handle(u);
+        },
+      );
       await broker.start();
       stoppers.push(() => broker.stop());
       Object.assign(platform, { broker, ingest, mqttPort: broker.port });
     }
     if (parts.api) {
-      const api = await buildApi({ registry, influx, catalogue, config }, log.child({ component: 'api' }));
+      const api = await buildApi({ registry, influx, catalogue, config, metrics }, log.child({ component: 'api' }));
       await api.listen({ host: config.SUS_HTTP_HOST, port: config.SUS_HTTP_PORT });
       stoppers.push(() => api.close());
       const address = api.server.address();

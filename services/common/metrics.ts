@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Registry as PromRegistry } from 'prom-client';
  */
 export function createMetricsRegistry(withDefaults = true): PromRegistry {
   const registry = new PromRegistry();
-  if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'sus_process_' });
+  if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'sus_' });
   return registry;
 }
 

@@ -266,6 +266,9 @@ describe('platform end to end: device → Aedes → ingest → InfluxDB → API'
       '/v1/quantities',
       '/v1/readings',
     ]);
+    const metrics = await fetch(`http://127.0.0.1:${platform.httpPort}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(await metrics.text()).toContain('sus_process_cpu_seconds_total ');
     const ui = await fetch(`http://127.0.0.1:${platform.httpPort}/docs/`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('<html');
