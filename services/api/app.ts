@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../common/logger.ts';
 import { installAuth } from './auth.ts';
@@ -19,7 +19,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default generic types.
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
-    disableRequestLogging: !log.isLevelEnabled('debug'),
+    logController: new LogController({ disableRequestLogging: !log.isLevelEnabled('debug') }),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
