@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # infra/stack.sh — start/stop the local backing services of SUS.
 #
-#   bash infra/stack.sh start            start InfluxDB (+ PostgreSQL when SUS_STACK_POSTGRES=1)
-#   bash infra/stack.sh stop [influx|postgres]...
+#   bash infra/stack.sh start            start InfluxDB (+ PostgreSQL when SUS_STACK_POSTGRES=1,
+#                                        + Redis when SUS_STACK_REDIS=1: broker cluster-mode tests)
+#   bash infra/stack.sh stop [influx|postgres|redis]...
 #                                        stop what this script started (default: everything)
 #   bash infra/stack.sh status           show what is running
 #   bash infra/stack.sh env              print `export …` lines: eval "$(bash infra/stack.sh env)"
@@ -43,6 +44,13 @@ PG_LOG="$LOG_DIR/postgres.log"
 PG_SUPERUSER="sus"
 PG_TEST_DB="sus_test"
 
+REDIS_PORT="${SUS_REDIS_PORT:-56379}"
+REDIS_DIR="$DATA_DIR/redis"
+REDIS_PIDFILE="$REDIS_DIR/redis.pid"
+REDIS_LOG="$LOG_DIR/redis.log"
+REDIS_LOCAL_URL="redis://127.0.0.1:$REDIS_PORT"
+
+[[ "$REDIS_PORT" =~ ^[0-9]+$ ]] || die "SUS_REDIS_PORT must be a number (got '$REDIS_PORT')"
 [[ "$INFLUX_PORT" =~ ^[0-9]+$ ]] || die "SUS_INFLUX_PORT must be a number (got '$INFLUX_PORT')"
 [[ "$PG_PORT" =~ ^[0-9]+$ ]] || die "SUS_PG_PORT must be a number (got '$PG_PORT')"
 
@@ -59,6 +67,8 @@ external_postgres() {
 }
 want_influx() { ! external_influx; }
 want_postgres() { [[ "${SUS_STACK_POSTGRES:-0}" == "1" ]] && ! external_postgres; }
+external_redis() { [[ -n "${TEST_REDIS_URL:-}" && "$TEST_REDIS_URL" != "$REDIS_LOCAL_URL" ]]; }
+want_redis() { [[ "${SUS_STACK_REDIS:-0}" == "1" ]] && ! external_redis; }
 
 # When set (by infra/test.sh), the names of the services this invocation
 # actually started ("influx", "postgres") are appended to this file.
@@ -530,12 +540,112 @@ status_postgres() {
   fi
 }
 
+# -------------------------------------------------------------------- Redis --
+REDIS_HINT="Redis (redis-server) is not installed. Install it (Debian: apt-get install redis-server) or set TEST_REDIS_URL to an existing server (redis://host:port)."
+
+# redis_ping PORT — exit 0 when a Redis on 127.0.0.1:PORT answers PING with PONG.
+redis_ping() {
+  node -e '
+    const s = require("node:net").connect(Number(process.argv[1]), "127.0.0.1");
+    s.setTimeout(2000, () => process.exit(1));
+    s.on("error", () => process.exit(1));
+    s.on("connect", () => s.write("PING\r\n"));
+    s.on("data", (d) => process.exit(d.toString().startsWith("+PONG") ? 0 : 1));
+  ' "$1" 2>/dev/null
+}
+
+redis_pid() {
+  local pid
+  pid="$(read_pidfile "$REDIS_PIDFILE")" || return 1
+  pid_alive "$pid" redis-server || return 1
+  printf '%s\n' "$pid"
+}
+
+start_redis() {
+  if [[ "${SUS_STACK_REDIS:-0}" != "1" ]]; then
+    return 0
+  fi
+  if external_redis; then
+    log "TEST_REDIS_URL is set ($TEST_REDIS_URL): using that Redis, not starting one"
+    return 0
+  fi
+  if redis_ping "$REDIS_PORT"; then
+    local pid
+    if pid="$(redis_pid)"; then
+      log "Redis already running on $REDIS_LOCAL_URL (pid $pid)"
+    else
+      log "Redis already running on $REDIS_LOCAL_URL (not started by this script)"
+    fi
+    return 0
+  fi
+  if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server "$REDIS_HINT"
+    command -v redis-server >/dev/null 2>&1 || die "redis-server still not found after installing. $REDIS_HINT"
+  fi
+  mkdir -p "$REDIS_DIR" "$LOG_DIR"
+  rm -f "$REDIS_PIDFILE"
+  log "starting redis-server on $REDIS_LOCAL_URL (dir: $REDIS_DIR, log: $REDIS_LOG)"
+  # Test server: loopback only, no persistence to disk (cluster-mode tests need a bus, not durability).
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --daemonize yes \
+    --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" --save '' --appendonly no </dev/null >>"$LOG_DIR/redis-start.log" 2>&1 ||
+    die "redis-server failed to start (see $REDIS_LOG; port $REDIS_PORT in use?)"
+  local i
+  for ((i = 0; i < 40; i++)); do
+    if redis_ping "$REDIS_PORT"; then
+      log "Redis is up on $REDIS_LOCAL_URL (pid $(redis_pid || echo '?'))"
+      record_started redis
+      return 0
+    fi
+    sleep 0.25
+  done
+  tail -n 20 "$REDIS_LOG" >&2 || true
+  die "Redis did not answer on $REDIS_LOCAL_URL within 10 s (see $REDIS_LOG)"
+}
+
+stop_redis() {
+  local pid
+  if ! pid="$(redis_pid)"; then
+    rm -f "$REDIS_PIDFILE"
+    log "Redis: not running (no live pid file in $REDIS_DIR)"
+    return 0
+  fi
+  log "stopping redis-server (pid $pid)…"
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for ((i = 0; i < 20; i++)); do
+    pid_alive "$pid" redis-server || break
+    sleep 0.25
+  done
+  if pid_alive "$pid" redis-server; then
+    log "redis-server did not stop within 5 s; sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$REDIS_PIDFILE"
+  log "Redis stopped"
+}
+
+status_redis() {
+  if external_redis; then
+    log "Redis: external ($TEST_REDIS_URL)"
+    return 0
+  fi
+  local pid
+  if pid="$(redis_pid)"; then
+    log "Redis: running on $REDIS_LOCAL_URL (pid $pid)"
+  elif redis_ping "$REDIS_PORT"; then
+    log "Redis: something answers on $REDIS_LOCAL_URL (not started by this script from $DATA_DIR)"
+  else
+    log "Redis: not running"
+  fi
+}
+
 # --------------------------------------------------------------------- main --
 usage() {
   cat >&2 <<EOF
-usage: bash infra/stack.sh start|stop [influx|postgres]...|status|env
+usage: bash infra/stack.sh start|stop [influx|postgres|redis]...|status|env
   start   start InfluxDB (unless INFLUX_URL is set) and, with SUS_STACK_POSTGRES=1,
-          PostgreSQL (unless TEST_DATABASE_URL/DATABASE_URL is set)
+          PostgreSQL (unless TEST_DATABASE_URL/DATABASE_URL is set) and, with
+          SUS_STACK_REDIS=1, Redis (unless TEST_REDIS_URL is set)
   stop    stop the services this script started (pid files under $DATA_DIR)
   status  show what runs
   env     print export lines: eval "\$(bash infra/stack.sh env)"
@@ -550,15 +660,17 @@ case "$cmd" in
     mkdir -p "$DATA_DIR" "$LOG_DIR"
     start_influx
     start_postgres
+    start_redis
     ;;
   stop)
     targets=("$@")
-    [[ ${#targets[@]} -gt 0 ]] || targets=(influx postgres)
+    [[ ${#targets[@]} -gt 0 ]] || targets=(influx postgres redis)
     for t in "${targets[@]}"; do
       case "$t" in
         influx | influxdb) stop_influx ;;
         postgres | postgresql | pg) stop_postgres ;;
-        *) die "unknown service '$t' (expected influx or postgres)" ;;
+        redis) stop_redis ;;
+        *) die "unknown service '$t' (expected influx, postgres or redis)" ;;
       esac
     done
     ;;
@@ -566,6 +678,7 @@ case "$cmd" in
     log "data dir: $DATA_DIR"
     status_influx
     status_postgres
+    status_redis
     ;;
   env)
     if want_influx; then
@@ -573,6 +686,10 @@ case "$cmd" in
     fi
     if want_postgres; then
       printf 'export TEST_DATABASE_URL=%q\n' "$PG_LOCAL_URL"
+    fi
+    if want_redis; then
+      # REDIS_URL is left to the operator: set here it would put every test platform into cluster mode.
+      printf 'export TEST_REDIS_URL=%q\n' "$REDIS_LOCAL_URL"
     fi
     ;;
   -h | --help | help)

@@ -19,3 +19,22 @@ export function maySubscribe(device: string, filter: string): boolean {
 export function mayUseClientId(device: string, clientId: string): boolean {
   return clientId === device || clientId.startsWith(`${device}:`);
 }
+
+/** Client ids of service accounts; `@` is outside the device id alphabet, so no device can take such a session over. */
+export const SERVICE_CLIENT_PREFIX = '@svc/';
+/** MQTT username prefix of a service account; the password is a platform-wide API key. */
+export const SERVICE_USERNAME_PREFIX = 'svc:';
+
+export type ServiceRights = { read: boolean; write: boolean };
+
+/** Services with the `write` scope send downlinks: `sus/v1/devices/{id}/down/…` of any device, nothing else. */
+export function serviceMayPublish(rights: ServiceRights, topic: string): boolean {
+  if (!rights.write || topic.includes('+') || topic.includes('#')) return false;
+  const t = parseDeviceTopic(topic);
+  return !!t && t.channel.startsWith('down/') && t.channel.length > 'down/'.length;
+}
+
+/** Services with the `read` scope watch the device tree (readings, status, acks), wildcards allowed; never `$SYS`. */
+export function serviceMaySubscribe(rights: ServiceRights, filter: string): boolean {
+  return rights.read && filter.startsWith(TOPIC_ROOT);
+}

@@ -1,2 +1,11 @@
 export { mayPublish, maySubscribe, mayUseClientId } from './acl.ts';
-export { type BrokerOptions, type BrokerStats, type DeviceAuthenticator, SusBroker } from './broker.ts';
+export {
+  type BrokerDeps,
+  type BrokerOptions,
+  type BrokerStats,
+  type DeviceAuthenticator,
+  SusBroker,
+  type UplinkHandler,
+} from './broker.ts';
+export { commandMessage, configMessage } from './downlink-messages.ts';
+export { InfluxPresenceSink, type PresenceSink } from './presence.ts';

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { mayPublish, maySubscribe, mayUseClientId } from '../../../services/broker/acl.ts';
+import {
+  mayPublish,
+  maySubscribe,
+  mayUseClientId,
+  serviceMayPublish,
+  serviceMaySubscribe,
+} from '../../../services/broker/acl.ts';
 
 const allowed = (check: (device: string, s: string) => boolean, device: string, list: string[]) =>
   list.filter((s) => check(device, s));
@@ -124,5 +130,37 @@ describe('mayUseClientId', () => {
 
   it('denies a device the id:suffix of a device whose id it prefixes', () => {
     expect(mayUseClientId('a', 'ab:1')).toStrictEqual(false);
+  });
+});
+
+describe('service accounts', () => {
+  const readOnly = { read: true, write: false };
+  const writer = { read: false, write: true };
+
+  it('lets a write service publish downlinks to any device and nothing else', () => {
+    const topics = [
+      'sus/v1/devices/aq-1/down/command',
+      'sus/v1/devices/aq-2/down/config',
+      'sus/v1/devices/aq-1/down',
+      'sus/v1/devices/aq-1/down/',
+      'sus/v1/devices/aq-1/up',
+      'sus/v1/devices/aq-1/status',
+      'sus/v1/devices/+/down/command',
+      '$SYS/x',
+    ];
+    expect(allowed((_d, t) => serviceMayPublish(writer, t), '', topics)).toStrictEqual([
+      'sus/v1/devices/aq-1/down/command',
+      'sus/v1/devices/aq-2/down/config',
+    ]);
+    expect(serviceMayPublish(readOnly, 'sus/v1/devices/aq-1/down/command')).toStrictEqual(false);
+  });
+
+  it('lets a read service watch the device tree with wildcards but not $SYS or other trees', () => {
+    const filters = ['sus/v1/devices/+/status', 'sus/v1/devices/#', '#', '$SYS/#', 'other/topic'];
+    expect(allowed((_d, f) => serviceMaySubscribe(readOnly, f), '', filters)).toStrictEqual([
+      'sus/v1/devices/+/status',
+      'sus/v1/devices/#',
+    ]);
+    expect(serviceMaySubscribe(writer, 'sus/v1/devices/#')).toStrictEqual(false);
   });
 });

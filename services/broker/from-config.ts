@@ -1,0 +1,74 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from '../common/config.ts';
+import { SusError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import type { MetricsRegistry } from '../common/metrics.ts';
+import { DownlinkStore } from '../registry/downlinks.ts';
+import type { Registry } from '../registry/registry.ts';
+import { type BrokerOptions, SusBroker, type UplinkHandler } from './broker.ts';
+import { InfluxPresenceSink } from './presence.ts';
+
+function readPem(file: string, setting: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new SusError('SUS_ERR_CONFIG', `${setting}: cannot read ${file}: ${(err as Error).message}`, 500, {
+      field: setting,
+    });
+  }
+}
+
+/** The broker's listener and limit settings from the environment (SUS_MQTT_*, REDIS_URL). */
+export function brokerOptions(config: Config): BrokerOptions {
+  const { SUS_MQTT_TLS_CERT: cert, SUS_MQTT_TLS_KEY: key, SUS_MQTT_TLS_CA: ca } = config;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new SusError('SUS_ERR_CONFIG', 'SUS_MQTT_TLS_CERT and SUS_MQTT_TLS_KEY must be set together', 500, {
+      field: cert === undefined ? 'SUS_MQTT_TLS_CERT' : 'SUS_MQTT_TLS_KEY',
+    });
+  }
+  return {
+    host: config.SUS_MQTT_HOST,
+    port: config.SUS_MQTT_PORT,
+    tcp: config.SUS_MQTT_TCP === 'on',
+    tls:
+      cert && key
+        ? {
+            port: config.SUS_MQTTS_PORT,
+            cert: readPem(cert, 'SUS_MQTT_TLS_CERT'),
+            key: readPem(key, 'SUS_MQTT_TLS_KEY'),
+            ca: ca ? readPem(ca, 'SUS_MQTT_TLS_CA') : undefined,
+          }
+        : undefined,
+    maxPayloadBytes: config.SUS_MAX_PAYLOAD_BYTES,
+    maxConnections: config.SUS_MQTT_MAX_CONNECTIONS,
+    maxClientIdLength: config.SUS_MQTT_MAX_CLIENT_ID,
+    maxTopicLevels: config.SUS_MQTT_MAX_TOPIC_LEVELS,
+    keepaliveLimitS: config.SUS_MQTT_KEEPALIVE_LIMIT_S,
+    drainTimeoutMs: config.SUS_MQTT_DRAIN_TIMEOUT_MS,
+    throttle: {
+      freeFailures: config.SUS_MQTT_AUTH_FREE_FAILURES,
+      maxFailures: config.SUS_MQTT_AUTH_MAX_FAILURES,
+      baseDelayMs: config.SUS_MQTT_AUTH_DELAY_MS,
+      windowMs: config.SUS_MQTT_AUTH_WINDOW_S * 1000,
+    },
+    lastSeenFlushMs: config.SUS_LAST_SEEN_FLUSH_MS,
+    redisUrl: config.REDIS_URL,
+  };
+}
+
+/** A broker wired to the registry (credentials, rotation, last-seen, downlinks), InfluxDB presence and metrics. */
+export function createBroker(
+  config: Config,
+  registry: Registry,
+  log: Logger,
+  metrics: MetricsRegistry,
+  onUplink: UplinkHandler,
+): SusBroker {
+  return new SusBroker(registry, log, brokerOptions(config), onUplink, {
+    metrics,
+    presence: new InfluxPresenceSink(config, log),
+    lastSeen: registry,
+    changes: registry,
+    downlinks: new DownlinkStore(registry.db),
+  });
+}

@@ -1,0 +1,239 @@
+/**
+ * bench:broker — the platform's Aedes broker vs Debian's mosquitto, side by side on this machine in one run:
+ *   1. QoS 1 fan-in: 1,000 authenticated devices publish readings (one in flight each); messages/s and
+ *      publish→PUBACK latency p50/p99.
+ *   2. Reconnect storm: 10,000 devices connect; time until all are connected, broker RSS afterwards.
+ * Both brokers run in their own process with an equivalent password file and ACL. Ends with one JSON line.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { connectAsync, type MqttClient } from 'mqtt';
+
+const FAN_IN_DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
+const MESSAGES_PER_DEVICE = Number(process.env.BENCH_MESSAGES ?? 20);
+const STORM_DEVICES = Number(process.env.BENCH_STORM ?? 10_000);
+const CONNECT_CONCURRENCY = 500;
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+interface Target {
+  name: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 102.4) / 10;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+async function startSus(devices: number): Promise<Target> {
+  // `node --import tsx`, not the tsx CLI: the CLI runs the script in a child process, whose RSS would be missed.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'tests/bench/broker-server.ts', String(devices)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const line = buf.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.once('exit', (code) => reject(new Error(`SUS broker exited with ${code}`)));
+  });
+  return { name: 'sus (aedes)', port, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+async function startMosquitto(devices: number): Promise<Target> {
+  execFileSync('bash', [path.join(ROOT, 'infra/install-mosquitto.sh')], { stdio: 'inherit' });
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sus-bench-mosquitto-'));
+  const port = await freePort();
+  const passwd = path.join(dir, 'passwd');
+  writeFileSync(passwd, Array.from({ length: devices }, (_, i) => `bench-${i}:secret-${i}\n`).join(''));
+  execFileSync('mosquitto_passwd', ['-U', passwd]);
+  // The platform's ACL, in mosquitto's words: each device only under its own prefix.
+  writeFileSync(
+    path.join(dir, 'acl'),
+    [
+      'pattern write sus/v1/devices/%u/up',
+      'pattern write sus/v1/devices/%u/up/#',
+      'pattern write sus/v1/devices/%u/ack',
+      'pattern write sus/v1/devices/%u/ack/#',
+      'pattern read sus/v1/devices/%u/down/#',
+      '',
+    ].join('\n'),
+  );
+  const conf = path.join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous false',
+      `password_file ${passwd}`,
+      `acl_file ${path.join(dir, 'acl')}`,
+      'persistence false',
+      'log_type error',
+      'max_connections -1',
+      // As root mosquitto would drop to the `mosquitto` user, which cannot read this temp dir.
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    name: 'mosquitto',
+    port,
+    pid: child.pid!,
+    async stop() {
+      await stopChild(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function connectMany(port: number, count: number): Promise<{ clients: MqttClient[]; seconds: number }> {
+  const clients: MqttClient[] = new Array(count);
+  let next = 0;
+  const start = performance.now();
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      clients[i] = await connectAsync(
+        `mqtt://127.0.0.1:${port}`,
+        {
+          username: `bench-${i}`,
+          password: `secret-${i}`,
+          clientId: `bench-${i}`,
+          reconnectPeriod: 0,
+          keepalive: 600,
+          connectTimeout: 60_000,
+        },
+        false,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, worker));
+  return { clients, seconds: (performance.now() - start) / 1000 };
+}
+
+async function disconnectAll(clients: MqttClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+async function fanIn(target: Target) {
+  const { clients } = await connectMany(target.port, FAN_IN_DEVICES);
+  const latencies: number[] = [];
+  const start = performance.now();
+  await Promise.all(
+    clients.map(async (client, i) => {
+      const topic = `sus/v1/devices/bench-${i}/up`;
+      for (let seq = 0; seq < MESSAGES_PER_DEVICE; seq++) {
+        const payload = JSON.stringify({ time: Date.now(), seq, values: { air_temperature: 21.4, pm2_5: 12.1 } });
+        const t0 = performance.now();
+        await client.publishAsync(topic, payload, { qos: 1 });
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  await disconnectAll(clients);
+  latencies.sort((a, b) => a - b);
+  return {
+    msgsPerS: Math.round(latencies.length / seconds),
+    p50: round(percentile(latencies, 0.5)),
+    p99: round(percentile(latencies, 0.99)),
+  };
+}
+
+async function storm(target: Target) {
+  const idle = rssMb(target.pid);
+  const { clients, seconds } = await connectMany(target.port, STORM_DEVICES);
+  const rss = rssMb(target.pid);
+  await disconnectAll(clients);
+  return { seconds: round(seconds), rssMb: rss, idleRssMb: idle };
+}
+
+const devices = Math.max(FAN_IN_DEVICES, STORM_DEVICES);
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(`bench:broker on ${os.cpus().length} × ${cpu}, node ${process.version}`);
+console.log(
+  `fan-in: ${FAN_IN_DEVICES} devices × ${MESSAGES_PER_DEVICE} QoS 1 messages; storm: ${STORM_DEVICES} devices`,
+);
+
+const sus = await startSus(devices);
+const mosquitto = await startMosquitto(devices);
+try {
+  const results: Record<string, { fan: Awaited<ReturnType<typeof fanIn>>; storm: Awaited<ReturnType<typeof storm>> }> =
+    {};
+  for (const target of [sus, mosquitto]) {
+    const fan = await fanIn(target);
+    console.log(`${target.name}: ${fan.msgsPerS} msg/s, PUBACK p50 ${fan.p50} ms, p99 ${fan.p99} ms`);
+    const s = await storm(target);
+    console.log(
+      `${target.name}: ${STORM_DEVICES} connects in ${s.seconds} s, broker RSS ${s.rssMb} MB (${s.idleRssMb} MB before)`,
+    );
+    results[target.name] = { fan, storm: s };
+  }
+  const ours = results[sus.name]!;
+  const peer = results[mosquitto.name]!;
+  const ratio = round(ours.fan.msgsPerS / peer.fan.msgsPerS);
+  console.log(
+    `ratio sus/mosquitto: throughput ${ratio}, p99 ${round(ours.fan.p99 / peer.fan.p99)}, ` +
+      `connect time ${round(ours.storm.seconds / peer.storm.seconds)}, RSS ${round(ours.storm.rssMb / peer.storm.rssMb)}`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'broker',
+      msgs_per_s: ours.fan.msgsPerS,
+      p50_puback_ms: ours.fan.p50,
+      p99_puback_ms: ours.fan.p99,
+      ratio_vs_mosquitto: ratio,
+      connect_10k_s: ours.storm.seconds,
+      rss_mb_10k: ours.storm.rssMb,
+      rss_mb_idle: ours.storm.idleRssMb,
+      mosquitto_msgs_per_s: peer.fan.msgsPerS,
+      mosquitto_p99_puback_ms: peer.fan.p99,
+      mosquitto_connect_10k_s: peer.storm.seconds,
+      mosquitto_rss_mb_10k: peer.storm.rssMb,
+    }),
+  );
+} finally {
+  await sus.stop();
+  await mosquitto.stop();
+}
