@@ -8,10 +8,12 @@ interface Entry {
 /**
  * Registry lookups for enrichment, cached: every message needs its device's department, district and type, and a
  * database round trip per message would cap ingest far below the broker's rate. Entries drop on registry change
- * events (same process) and expire after `ttlMs` (changes made by another process).
+ * events (same process: registering, updating, decommissioning a device) and expire after `ttlMs` (changes made by
+ * another process, e.g. `sus api` beside `sus broker`); unknown ids expire after `missTtlMs`.
  */
 export class DeviceDirectory {
   private readonly cache = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<Device | undefined>>();
   private readonly onChange = (e: RegistryEvent) => {
     this.cache.delete(e.id);
   };
@@ -19,6 +21,8 @@ export class DeviceDirectory {
   constructor(
     private readonly registry: Registry,
     private readonly ttlMs = 30_000,
+    /** "Not registered" is kept briefly only: a device registered by another process must get in soon. */
+    private readonly missTtlMs = 2_000,
   ) {}
 
   start(): void {
@@ -33,8 +37,15 @@ export class DeviceDirectory {
   async get(id: string, now = Date.now()): Promise<Device | undefined> {
     const hit = this.cache.get(id);
     if (hit && hit.expires > now) return hit.device;
-    const device = await this.registry.getDevice(id);
-    this.cache.set(id, { device, expires: now + this.ttlMs });
+    // One lookup per device however many of its messages arrive meanwhile: a burst (a device's backlog, a
+    // reconnecting fleet) would otherwise send one registry query per message.
+    let pending = this.loading.get(id);
+    if (!pending) {
+      pending = this.registry.getDevice(id).finally(() => this.loading.delete(id));
+      this.loading.set(id, pending);
+    }
+    const device = await pending;
+    this.cache.set(id, { device, expires: now + (device ? this.ttlMs : this.missTtlMs) });
     return device;
   }
 }

@@ -1,62 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import path from 'node:path';
 import { catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
-import { createInfluxWriteApi } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
+import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Registry } from '../registry/index.ts';
 import { DeviceDirectory } from './device-directory.ts';
-import { Ingestor } from './ingestor.ts';
-import { InfluxPointWriter } from './writer.ts';
+import { Ingestor, ingestorExtras } from './ingestor.ts';
+import { IngestSelfMetrics } from './self-metrics.ts';
+import { Spool } from './spool/spool.ts';
+import { InfluxLineSender, SpoolDrainer } from './writer.ts';
 
 export type { Uplink } from '../common/uplink.ts';
 export { DeviceDirectory } from './device-directory.ts';
 export { Ingestor, type IngestResult, type IngestStats } from './ingestor.ts';
 export { readingLine, tagSet } from './line-protocol.ts';
 export { REASON } from './reasons.ts';
-export { InfluxPointWriter, type PointWriter } from './writer.ts';
+export { IngestSelfMetrics } from './self-metrics.ts';
+export { Spool } from './spool/spool.ts';
+export { InfluxLineSender, type PointWriter, SpoolDrainer } from './writer.ts';
 
 export interface IngestService {
   ingestor: Ingestor;
-  writer: InfluxPointWriter;
-  start(): void;
+  writer: SpoolDrainer;
+  spool: Spool;
+  selfMetrics: IngestSelfMetrics;
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Wires the pipeline to the configured InfluxDB and registry. */
-export function createIngestService(config: Config, registry: Registry, log: Logger): IngestService {
-  const writer = new InfluxPointWriter(
-    (callbacks) =>
-      createInfluxWriteApi(config, {
-        batchSize: config.SUS_WRITE_BATCH_SIZE,
-        flushInterval: config.SUS_WRITE_FLUSH_MS,
-        maxRetries: 10,
-        maxRetryDelay: 30_000,
-        maxBufferLines: 200_000,
-        ...callbacks,
-      }),
+/** Where the spool lives: SUS_DATA_DIR/spool; with the in-memory registry of tests, a temporary directory. */
+function spoolDir(config: Config): { dir: string; temporary: boolean } {
+  if (config.SUS_DATA_DIR !== 'memory://') return { dir: path.resolve(config.SUS_DATA_DIR, 'spool'), temporary: false };
+  return { dir: path.join(tmpdir(), `sus-spool-${randomBytes(6).toString('hex')}`), temporary: true };
+}
+
+/**
+ * Wires the pipeline: Ingestor → durable spool → drainer → InfluxDB, plus self-metrics. `start()` recovers the spool
+ * (what a crash left in it is drained first) before the Ingestor takes messages.
+ */
+export function createIngestService(
+  config: Config,
+  registry: Registry,
+  log: Logger,
+  metrics?: MetricsRegistry,
+): IngestService {
+  const where = spoolDir(config);
+  const spool = new Spool({ dir: where.dir, maxBytes: config.SUS_SPOOL_MAX_BYTES }, log.child({ component: 'spool' }));
+  const writer = new SpoolDrainer(
+    spool,
+    new InfluxLineSender(config),
+    { batchSize: config.SUS_WRITE_BATCH_SIZE, lingerMs: config.SUS_WRITE_FLUSH_MS },
     log.child({ component: 'influx-writer' }),
   );
+  const extras = ingestorExtras(config, registry);
   const ingestor = new Ingestor({
     writer,
     directory: new DeviceDirectory(registry),
-    store: registry,
+    store: extras.store,
+    profiles: extras.profiles,
     catalogue,
     log: log.child({ component: 'ingest' }),
     options: {
       maxPayloadBytes: config.SUS_MAX_PAYLOAD_BYTES,
       timePolicy: { maxAgeMs: config.SUS_MAX_AGE_S * 1000, maxSkewMs: config.SUS_MAX_SKEW_S * 1000 },
+      plausibility: extras.plausibility,
       lastSeenFlushMs: 5000,
     },
   });
+  const selfMetrics = new IngestSelfMetrics({
+    ingest: ingestor,
+    drainer: writer,
+    spool,
+    metrics,
+    node: hostname(),
+    intervalMs: config.SUS_SELF_METRICS_INTERVAL_S * 1000,
+    log: log.child({ component: 'ingest-metrics' }),
+  });
+  let started = false;
   return {
     ingestor,
     writer,
-    start() {
+    spool,
+    selfMetrics,
+    async start() {
+      await spool.open();
+      started = true;
       writer.start();
+      selfMetrics.start();
       ingestor.start();
     },
     async stop() {
+      if (!started) return;
+      started = false;
+      selfMetrics.stop();
       await ingestor.stop();
       await writer.stop();
+      await spool.close();
+      if (where.temporary) await rm(where.dir, { recursive: true, force: true });
     },
   };
 }

@@ -1,19 +1,18 @@
 import { EventEmitter } from 'node:events';
-import type { Catalogue } from '../common/catalogue.ts';
+import { type Catalogue, catalogue } from '../common/catalogue.ts';
+import type { Config } from '../common/config.ts';
+import { SusError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import {
-  CanonicalBatchSchema,
-  type CanonicalMessage,
-  CanonicalMessageSchema,
-  type Reading,
-  type ReadingTags,
-} from '../common/reading.ts';
+import type { Reading, ReadingTags } from '../common/reading.ts';
 import type { Uplink } from '../common/uplink.ts';
+import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterReason, NewDeadLetter } from '../registry/types.ts';
+import { DECODERS, type Format, formatOfChannel, IDENTITY_FORMATS } from './decoders/index.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { readingLine, tagSet } from './line-protocol.ts';
-import { normaliseMessage, type TimePolicy } from './normalise.ts';
-import { REASON, reason } from './reasons.ts';
+import { type IngestedReading, normaliseDecoded, type PlausibilityMode, type TimePolicy } from './normalise.ts';
+import { BUILTIN_PROFILES_DIR, type DeviceProfile, ProfileSet } from './profiles.ts';
+import { REASON, type ReadingFlag, reason } from './reasons.ts';
 import type { PointWriter } from './writer.ts';
 
 export interface IngestResult {
@@ -22,34 +21,91 @@ export interface IngestResult {
   deadLetterId?: number;
 }
 
+/** A dead letter as ingest files it: with the format, so a replay decodes it the same way. */
+export interface IngestDeadLetter extends NewDeadLetter {
+  format?: Format;
+}
+
 export interface DeadLetterSink {
-  addDeadLetter(d: NewDeadLetter): Promise<number>;
+  addDeadLetter(d: IngestDeadLetter): Promise<number>;
   touchDevices(ids: string[], at: Date): Promise<void>;
+}
+
+/** Device profiles by device type (services/ingest/profiles.ts). */
+export interface ProfileSource {
+  get(type: string): DeviceProfile | undefined;
+  /** Re-reads the profile files (a fixed profile applies to the next message and to replays). */
+  reload?(): void;
+}
+
+/**
+ * The parts of the pipeline this issue's settings choose: dead letters filed with their format, device profiles
+ * (built-in plus SUS_PROFILES_DIR) and the plausibility mode.
+ */
+export function ingestorExtras(
+  config: Pick<Config, 'SUS_PROFILES_DIR' | 'SUS_PLAUSIBILITY'>,
+  registry: Registry,
+): { store: DeadLetterSink; profiles: ProfileSet; plausibility: PlausibilityMode } {
+  const deadLetters = registry.deadLetters;
+  const dirs = config.SUS_PROFILES_DIR ? [BUILTIN_PROFILES_DIR, config.SUS_PROFILES_DIR] : [BUILTIN_PROFILES_DIR];
+  return {
+    store: { addDeadLetter: (d) => deadLetters.add(d), touchDevices: (ids, at) => registry.touchDevices(ids, at) },
+    profiles: new ProfileSet(dirs, catalogue),
+    plausibility: config.SUS_PLAUSIBILITY,
+  };
 }
 
 export interface IngestOptions {
   maxPayloadBytes: number;
   timePolicy: TimePolicy;
+  /** Values outside the plausible range: `reject` (dead letter, the default) or `flag` (stored, flagged). */
+  plausibility?: PlausibilityMode;
   /** How often last-seen times are written to the registry (one statement for all devices seen). */
   lastSeenFlushMs: number;
+}
+
+export interface HandleOptions {
+  /** Payload format; by default taken from the uplink's channel (`up` canonical, `up/{format}`). */
+  format?: Format;
+  /** The department an integration key acts for: readings of another department's device are refused. */
+  department?: string;
+  /** Replaying a stored dead letter: the outcome is returned and no new dead letter is filed. */
+  replay?: boolean;
 }
 
 export interface IngestStats {
   messages: number;
   readings: number;
   deadLetters: number;
+  /** Messages whose device time was missing or implausible (the receive time was used). */
   timeAdjusted: number;
+  /** Readings stored with a flag, by flag (`time_replaced`, `out_of_range`). */
+  flagged: Record<string, number>;
+  replays: number;
   rejectedByReason: Record<string, number>;
 }
 
-const MAX_ISSUES_REPORTED = 10;
+/** The stored line with the reading's flags as a string field next to `value` (InfluxQL reads `value` alone). */
+function flaggedLine(line: string, flags: readonly ReadingFlag[]): string {
+  const at = line.lastIndexOf(' ');
+  return `${line.slice(0, at)},flags="${flags.join(',')}"${line.slice(at)}`;
+}
 
 /**
- * Layer 2 pipeline: decode → validate → normalise → enrich → batch write. Each message is handled in isolation:
- * whatever it holds, it ends as stored readings, a dead-letter entry with reasons, or both — never as a throw.
+ * Layer 2 pipeline: decode (by format) → validate → profile → normalise → plausibility → enrich → write. Each
+ * message is handled in isolation: whatever it holds, it ends as stored readings, a dead-letter entry with
+ * reasons, or both — never as a throw (except a full spool, which must withhold the acknowledgement).
  */
 export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] }> {
-  readonly stats: IngestStats = { messages: 0, readings: 0, deadLetters: 0, timeAdjusted: 0, rejectedByReason: {} };
+  readonly stats: IngestStats = {
+    messages: 0,
+    readings: 0,
+    deadLetters: 0,
+    timeAdjusted: 0,
+    flagged: {},
+    replays: 0,
+    rejectedByReason: {},
+  };
   private readonly seen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -61,6 +117,7 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
       catalogue: Catalogue;
       log: Logger;
       options: IngestOptions;
+      profiles?: ProfileSource;
     },
   ) {
     super();
@@ -82,104 +139,132 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     this.deps.directory.stop();
   }
 
-  async handle(u: Uplink): Promise<IngestResult> {
-    this.stats.messages++;
+  /** Re-reads the device profiles; the API's replay calls it so a just-fixed profile applies. */
+  reloadProfiles(): void {
+    this.deps.profiles?.reload?.();
+  }
+
+  async handle(u: Uplink, opts: HandleOptions = {}): Promise<IngestResult> {
+    if (opts.replay) this.stats.replays++;
+    else this.stats.messages++;
+    const format = opts.format ?? formatOfChannel(u.channel);
     try {
-      return await this.process(u);
+      return await this.process(u, format, opts);
     } catch (err) {
+      // Spool full or failing: no acknowledgement, so the sender keeps the message and retries (not a dead letter).
+      if (err instanceof SusError && err.code.startsWith('SUS_ERR_SPOOL_')) throw err;
       // A bug or an outage (registry down) must cost this message at most, never the process.
       this.deps.log.error({ err, device: u.device, topic: u.topic }, 'ingest failed unexpectedly');
-      return this.reject(u, [reason(REASON.INVALID_MESSAGE, `internal error: ${(err as Error).message}`)], 0);
+      return this.reject(u, format, opts, u.device, [
+        reason(REASON.INVALID_MESSAGE, `internal error: ${(err as Error).message}`),
+      ]);
     }
   }
 
-  private async process(u: Uplink): Promise<IngestResult> {
+  private async process(u: Uplink, format: Format | undefined, opts: HandleOptions): Promise<IngestResult> {
     const { options, catalogue } = this.deps;
     if (u.payload.length > options.maxPayloadBytes) {
-      return this.reject(
-        u,
-        [reason(REASON.PAYLOAD_TOO_LARGE, `${u.payload.length} bytes exceed the limit of ${options.maxPayloadBytes}`)],
-        0,
+      const r = reason(
+        REASON.PAYLOAD_TOO_LARGE,
+        `${u.payload.length} bytes exceed the limit of ${options.maxPayloadBytes}`,
       );
+      return this.reject(u, format, opts, u.device, [r]);
     }
-    if (u.channel !== 'up') {
-      return this.reject(
-        u,
-        [reason(REASON.UNSUPPORTED_FORMAT, `no decoder for channel '${u.channel}' of topic ${u.topic}`)],
-        0,
-      );
+    if (format === undefined) {
+      const r = reason(REASON.UNSUPPORTED_FORMAT, `no decoder for channel '${u.channel}' of topic ${u.topic}`);
+      return this.reject(u, format, opts, u.device, [r]);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(u.payload.toString('utf8'));
-    } catch (err) {
-      return this.reject(u, [reason(REASON.MALFORMED_JSON, `payload is not JSON: ${(err as Error).message}`)], 0);
-    }
-    // Object or batch decided up front: a union would report a bare "Invalid input" without the field at fault.
-    const parsed = Array.isArray(json) ? CanonicalBatchSchema.safeParse(json) : CanonicalMessageSchema.safeParse(json);
-    if (!parsed.success) {
-      const issues = parsed.error.issues
-        .slice(0, MAX_ISSUES_REPORTED)
-        .map((i) => reason(REASON.INVALID_MESSAGE, i.message, i.path.join('.') || undefined));
-      return this.reject(u, issues, 0);
-    }
-    const device = await this.deps.directory.get(u.device);
-    if (!device) return this.reject(u, [reason(REASON.UNKNOWN_DEVICE, `device '${u.device}' is not registered`)], 0);
+    const decoded = DECODERS[format](u.payload, { receivedAt: u.receivedAt });
+    if (!decoded.ok) return this.reject(u, format, opts, u.device, decoded.reasons);
 
-    const messages: CanonicalMessage[] = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
-    const tags: ReadingTags = {
-      device: device.id,
-      department: device.department,
-      district: device.district ?? '',
-      device_type: device.type,
-      source: u.source,
-    };
-    const tagString = tagSet(tags);
-    const readings: Reading[] = [];
-    const rejected: DeadLetterReason[] = [];
-    for (let i = 0; i < messages.length; i++) {
-      const prefix = messages.length > 1 ? `${i}.` : '';
-      const n = normaliseMessage(messages[i]!, device.id, u.receivedAt, catalogue, options.timePolicy, prefix);
-      readings.push(...n.readings);
-      rejected.push(...n.rejected);
-      if (n.timeAdjusted) this.stats.timeAdjusted++;
+    const named = decoded.value.device;
+    const id = u.device || named || '';
+    if (u.device && named && named !== u.device && IDENTITY_FORMATS.has(format)) {
+      const r = reason(REASON.DEVICE_MISMATCH, `the payload names device '${named}', the sender is '${u.device}'`);
+      return this.reject(u, format, opts, u.device, [r]);
     }
+    if (!id) {
+      return this.reject(u, format, opts, null, [
+        reason(REASON.UNKNOWN_DEVICE, 'neither the topic nor the payload names a device'),
+      ]);
+    }
+    const device = await this.deps.directory.get(id);
+    if (!device)
+      return this.reject(u, format, opts, id, [reason(REASON.UNKNOWN_DEVICE, `device '${id}' is not registered`)]);
+    if (opts.department !== undefined && device.department !== opts.department) {
+      const r = reason(REASON.FOREIGN_DEVICE, `device '${id}' does not belong to department '${opts.department}'`);
+      return this.reject(u, format, opts, id, [r]);
+    }
+
+    const n = normaliseDecoded(
+      decoded.value,
+      device.id,
+      this.deps.profiles?.get(device.type),
+      u.receivedAt,
+      catalogue,
+      { timePolicy: options.timePolicy, plausibility: options.plausibility ?? 'reject' },
+    );
+    if (n.timeAdjusted) this.stats.timeAdjusted++;
+    const readings: IngestedReading[] = n.readings;
     if (readings.length > 0) {
+      const tags: ReadingTags = {
+        device: device.id,
+        department: device.department,
+        district: device.district ?? '',
+        device_type: device.type,
+        source: u.source,
+      };
+      const tagString = tagSet(tags);
       const lines = new Array<string>(readings.length);
       for (let i = 0; i < readings.length; i++) {
         const r = readings[i]!;
-        lines[i] = readingLine(r.quantity, tagString, r.value, r.time);
+        const line = readingLine(r.quantity, tagString, r.value, r.time);
+        if (r.flags) {
+          lines[i] = flaggedLine(line, r.flags);
+          for (const f of r.flags) this.stats.flagged[f] = (this.stats.flagged[f] ?? 0) + 1;
+        } else lines[i] = line;
       }
-      this.deps.writer.write(lines);
+      // Resolves once the lines are durably spooled: only then may the broker send the QoS 1 PUBACK.
+      await this.deps.writer.write(lines);
       this.stats.readings += readings.length;
       this.seen.add(device.id);
       this.emit('readings', readings, tags);
     }
-    if (rejected.length > 0) return this.reject(u, rejected, readings.length);
-    return { accepted: readings.length, rejected };
+    if (n.rejected.length > 0) return this.reject(u, format, opts, device.id, n.rejected, readings.length);
+    return { accepted: readings.length, rejected: n.rejected };
   }
 
-  private async reject(u: Uplink, reasons: DeadLetterReason[], accepted: number): Promise<IngestResult> {
+  private async reject(
+    u: Uplink,
+    format: Format | undefined,
+    opts: HandleOptions,
+    device: string | null,
+    reasons: DeadLetterReason[],
+    accepted = 0,
+  ): Promise<IngestResult> {
+    if (opts.replay) return { accepted, rejected: reasons };
     const byReason = this.stats.rejectedByReason;
     for (const r of reasons) byReason[r.code] = (byReason[r.code] ?? 0) + 1;
     if (this.deps.log.isLevelEnabled('debug')) {
-      this.deps.log.debug({ device: u.device, topic: u.topic, reasons }, 'message dead-lettered');
+      this.deps.log.debug({ device, topic: u.topic, reasons }, 'message dead-lettered');
     }
+    const entry: IngestDeadLetter = {
+      source: u.source,
+      topic: u.topic,
+      device: device || null,
+      reasons,
+      payload: u.payload,
+      receivedAt: new Date(u.receivedAt),
+    };
+    if (format !== undefined) entry.format = format;
     try {
-      const deadLetterId = await this.deps.store.addDeadLetter({
-        source: u.source,
-        topic: u.topic,
-        device: u.device,
-        reasons,
-        payload: u.payload,
-        receivedAt: new Date(u.receivedAt),
-      });
+      const deadLetterId = await this.deps.store.addDeadLetter(entry);
       this.stats.deadLetters++;
       return { accepted, rejected: reasons, deadLetterId };
     } catch (err) {
       // Last resort: the log keeps what the dead-letter store could not.
       this.deps.log.error(
-        { err, device: u.device, topic: u.topic, reasons, payload: u.payload.subarray(0, 4096).toString('base64') },
+        { err, device, topic: u.topic, reasons, payload: u.payload.subarray(0, 4096).toString('base64') },
         'dead-letter store unavailable',
       );
       return { accepted, rejected: reasons };

@@ -1,12 +1,20 @@
 import type { DeadLetterReason } from '../registry/types.ts';
 
-/** Reason codes of rejected messages and readings: stable, listed in docs/ingest.md, counted in metrics. */
+/**
+ * Reason codes of rejected messages and readings: stable (programs and dashboards key on them), listed in
+ * services/ingest/README.md, counted in metrics. One code per distinct cause so an operator can tell them apart.
+ */
 export const REASON = {
   PAYLOAD_TOO_LARGE: 'INGEST_PAYLOAD_TOO_LARGE',
   MALFORMED_JSON: 'INGEST_MALFORMED_JSON',
+  MALFORMED_CBOR: 'INGEST_MALFORMED_CBOR',
   INVALID_MESSAGE: 'INGEST_INVALID_MESSAGE',
   UNSUPPORTED_FORMAT: 'INGEST_UNSUPPORTED_FORMAT',
   UNKNOWN_DEVICE: 'INGEST_UNKNOWN_DEVICE',
+  /** The payload names another device than the topic or credentials it came with. */
+  DEVICE_MISMATCH: 'INGEST_DEVICE_MISMATCH',
+  /** An integration key pushed data of a device outside its department. */
+  FOREIGN_DEVICE: 'INGEST_FOREIGN_DEVICE',
   UNKNOWN_QUANTITY: 'INGEST_UNKNOWN_QUANTITY',
   NOT_A_NUMBER: 'INGEST_NOT_A_NUMBER',
   NOT_FINITE: 'INGEST_NOT_FINITE',
@@ -18,3 +26,13 @@ export type ReasonCode = (typeof REASON)[keyof typeof REASON];
 
 export const reason = (code: ReasonCode, message: string, field?: string): DeadLetterReason =>
   field === undefined ? { code, message } : { code, message, field };
+
+/** Flags on accepted readings: stored as the `flags` field next to `value`, so the reading is kept but marked. */
+export const FLAG = {
+  /** The device sent a time outside [now − SUS_MAX_AGE_S, now + SUS_MAX_SKEW_S]; the receive time replaced it. */
+  TIME_REPLACED: 'time_replaced',
+  /** The value lies outside the quantity's plausible range and SUS_PLAUSIBILITY=flag kept it. */
+  OUT_OF_RANGE: 'out_of_range',
+} as const;
+
+export type ReadingFlag = (typeof FLAG)[keyof typeof FLAG];

@@ -1,66 +1,225 @@
-import type { WriteApi } from '@influxdata/influxdb-client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SusError } from '../common/errors.ts';
+import type { InfluxConfig } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Spool, SpoolBatch } from './spool/spool.ts';
 
-/** Where normalised points go: InfluxDB in production, a recorder in unit tests of the pipeline. */
+/** Where normalised points go. `write` resolves once the lines are safe (durably spooled in production). */
 export interface PointWriter {
-  write(lines: string[]): void;
+  write(lines: string[]): Promise<void> | void;
   flush(): Promise<void>;
 }
 
-export interface WriterStats {
-  queued: number;
-  written: number;
-  failedBatches: number;
+/** Sends one batch of line protocol; throws SUS_ERR_INFLUX_REJECTED for lines InfluxDB will never take. */
+export interface LineSender {
+  send(body: Buffer): Promise<void>;
 }
 
 /**
- * Batched line-protocol writes through `@influxdata/influxdb-client`: the client buffers, batches by size and
- * interval and retries with backoff; `stop()` flushes what is pending so a graceful shutdown loses nothing.
+ * Plain HTTP POST to InfluxDB's write endpoint: `/api/v2/write` (1.8+, 2.x, 3.x) or `/write` (INFLUX_API=v1).
+ * No client-side buffer or retry here on purpose: the spool is the buffer, and a batch counts as written only when
+ * InfluxDB answered 2xx.
  */
-export class InfluxPointWriter implements PointWriter {
-  readonly stats: WriterStats = { queued: 0, written: 0, failedBatches: 0 };
-  private api: WriteApi | undefined;
+export class InfluxLineSender implements LineSender {
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(private readonly c: InfluxConfig) {
+    const base = c.INFLUX_URL.replace(/\/$/, '');
+    this.headers = { 'Content-Type': 'text/plain; charset=utf-8' };
+    if (c.INFLUX_API === 'v1') {
+      this.url = `${base}/write?${new URLSearchParams({ db: c.INFLUX_DB, precision: 'ms' }).toString()}`;
+      if (c.INFLUX_USERNAME) {
+        const basic = Buffer.from(`${c.INFLUX_USERNAME}:${c.INFLUX_PASSWORD ?? ''}`).toString('base64');
+        this.headers.Authorization = `Basic ${basic}`;
+      }
+    } else {
+      const q = new URLSearchParams({ org: c.INFLUX_ORG, bucket: c.INFLUX_DB, precision: 'ms' });
+      this.url = `${base}/api/v2/write?${q.toString()}`;
+      const token = c.INFLUX_TOKEN ?? (c.INFLUX_USERNAME && `${c.INFLUX_USERNAME}:${c.INFLUX_PASSWORD ?? ''}`);
+      if (token) this.headers.Authorization = `Token ${token}`;
+    }
+  }
+
+  async send(body: Buffer): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(this.url, {
+        method: 'POST',
+        headers: this.headers,
+        body,
+        signal: AbortSignal.timeout(this.c.INFLUX_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new SusError('SUS_ERR_INFLUX_UNAVAILABLE', `InfluxDB at ${this.c.INFLUX_URL} is unreachable: ${err}`, 503);
+    }
+    if (res.ok) {
+      await res.body?.cancel();
+      return;
+    }
+    const detail = (await res.text().catch(() => '')).slice(0, 500);
+    // 400/413/422: the lines themselves are refused (parse error, type conflict, beyond retention); a retry of the
+    // same bytes would fail forever and block everything behind it.
+    const code = [400, 413, 422].includes(res.status) ? 'SUS_ERR_INFLUX_REJECTED' : 'SUS_ERR_INFLUX_WRITE';
+    throw new SusError(code, `InfluxDB write failed (${res.status}): ${detail}`, 502, { status: res.status });
+  }
+}
+
+export interface DrainOptions {
+  /** Lines per InfluxDB write (SUS_WRITE_BATCH_SIZE). */
+  batchSize: number;
+  /** How long a part batch may wait for more lines (SUS_WRITE_FLUSH_MS). */
+  lingerMs: number;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** How long flush()/stop() wait for InfluxDB before leaving the rest in the spool for the next start. */
+  graceMs?: number;
+}
+
+export interface WriterStats {
+  /** Lines InfluxDB acknowledged. */
+  written: number;
+  batches: number;
+  /** Failed write attempts (each is retried). */
+  failures: number;
+  /** Lines InfluxDB refused for good (logged). */
+  refused: number;
+}
+
+/**
+ * The writer of the pipeline: `write()` appends to the durable spool; a single drain loop takes batches from the
+ * spool in order, posts them, and commits the spool only after InfluxDB acknowledged. While InfluxDB is down the
+ * batch is retried with backoff and the spool grows; nothing is dropped on overflow or shutdown.
+ */
+export class SpoolDrainer implements PointWriter {
+  readonly stats: WriterStats = { written: 0, batches: 0, failures: 0, refused: 0 };
+  /** Called with the latency (ms) and size of every acknowledged write. */
+  onWrite: ((ms: number, lines: number) => void) | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private linger: NodeJS.Timeout | undefined;
+  private urgent = false;
+  private abort = new AbortController();
+  private failing = false;
 
   constructor(
-    private readonly createApi: (callbacks: {
-      writeSuccess: (lines: string[]) => void;
-      writeFailed: (error: Error, lines: string[], attempt: number) => void;
-    }) => WriteApi,
+    private readonly spool: Spool,
+    private readonly sender: LineSender,
+    private readonly options: DrainOptions,
     private readonly log: Logger,
   ) {}
 
   start(): void {
-    const stats = this.stats;
-    const log = this.log;
-    this.api = this.createApi({
-      writeSuccess(lines) {
-        stats.written += lines.length;
-      },
-      writeFailed(error, lines, attempt) {
-        stats.failedBatches++;
-        log.warn({ err: error.message, lines: lines.length, attempt }, 'InfluxDB write failed; the client retries');
-      },
-    });
+    this.running = true;
+    this.abort = new AbortController();
+    this.spool.onDurable = () => this.kick();
+    this.kick();
   }
 
-  write(lines: string[]): void {
-    if (!this.api) throw new Error('InfluxPointWriter.write() before start()');
-    this.stats.queued += lines.length;
-    this.api.writeRecords(lines);
+  write(lines: string[]): Promise<void> {
+    return this.spool.append(lines);
   }
 
+  /** Waits until the spool is empty (everything is in InfluxDB) or the grace time passed. */
   async flush(): Promise<void> {
-    await this.api?.flush();
+    const until = Date.now() + (this.options.graceMs ?? 5000);
+    while (this.running && this.spool.depth > 0 && Date.now() < until) {
+      this.urgent = true;
+      this.kick();
+      await sleep(20);
+    }
+    this.urgent = false;
   }
 
   async stop(): Promise<void> {
-    const api = this.api;
-    this.api = undefined;
-    if (!api) return;
+    if (!this.running) return;
+    await this.flush();
+    this.running = false;
+    this.abort.abort();
+    clearTimeout(this.linger);
+    this.spool.onDurable = undefined;
+    await this.loop;
+    if (this.spool.depth > 0) {
+      this.log.warn({ lines: this.spool.depth }, 'InfluxDB did not take everything; the rest waits in the spool');
+    }
+  }
+
+  private kick(): void {
+    if (!this.running || this.loop) return;
+    const unread = this.spool.unreadLines;
+    if (unread === 0) return;
+    if (unread >= this.options.batchSize || this.urgent) {
+      clearTimeout(this.linger);
+      this.linger = undefined;
+      this.loop = this.drain().finally(() => {
+        this.loop = undefined;
+        this.kick();
+      });
+      return;
+    }
+    this.linger ??= setTimeout(() => {
+      this.linger = undefined;
+      this.urgent = true;
+      this.kick();
+      this.urgent = false;
+    }, this.options.lingerMs);
+  }
+
+  private async drain(): Promise<void> {
     try {
-      await api.close();
+      while (this.running) {
+        const batch = await this.spool.read(this.options.batchSize);
+        if (!batch) return;
+        if (!(await this.deliver(batch))) return; // stopping: the batch stays in the spool
+        await this.spool.commit(batch);
+        if (this.spool.unreadLines < this.options.batchSize && !this.urgent) return;
+      }
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'final InfluxDB flush failed');
+      this.log.error({ err: (err as Error).message }, 'spool drain failed; retrying');
+      await sleep(this.options.retryMaxMs ?? 5000, undefined, { signal: this.abort.signal }).catch(() => {});
+    }
+  }
+
+  /** Posts until InfluxDB acknowledges (true) or the writer stops (false). */
+  private async deliver(batch: SpoolBatch): Promise<boolean> {
+    let delay = this.options.retryMinMs ?? 100;
+    for (;;) {
+      const started = performance.now();
+      try {
+        await this.sender.send(batch.body);
+        this.onWrite?.(performance.now() - started, batch.lines);
+        this.stats.written += batch.lines;
+        this.stats.batches++;
+        if (this.failing) {
+          this.failing = false;
+          this.log.info({ depth: this.spool.depth }, 'InfluxDB takes writes again; draining the spool');
+        }
+        return true;
+      } catch (err) {
+        if (err instanceof SusError && err.code === 'SUS_ERR_INFLUX_REJECTED') {
+          this.stats.refused += batch.lines;
+          this.log.error(
+            { err: err.message, lines: batch.lines, sample: batch.body.subarray(0, 300).toString() },
+            'InfluxDB refused lines of a batch; they are not retried',
+          );
+          return true;
+        }
+        this.stats.failures++;
+        if (!this.failing) {
+          this.failing = true;
+          this.log.warn(
+            { err: (err as Error).message, depth: this.spool.depth },
+            'InfluxDB write failed; readings wait in the spool and are retried',
+          );
+        }
+      }
+      if (!this.running) return false;
+      try {
+        await sleep(delay, undefined, { signal: this.abort.signal });
+      } catch {
+        return false;
+      }
+      delay = Math.min(delay * 2, this.options.retryMaxMs ?? 5000);
     }
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { conflict, notFound, SusError } from '../common/errors.ts';
 import type { Db } from './db.ts';
+import { DeadLetterStore } from './dead-letters.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type {
   ApiKey,
@@ -37,18 +38,6 @@ interface KeyRow {
   revoked_at: Date | null;
 }
 
-interface DeadLetterRow {
-  id: number;
-  received_at: Date;
-  source: string;
-  topic: string | null;
-  device_id: string | null;
-  reasons: DeadLetterReason[];
-  payload: Uint8Array;
-  payload_size: number;
-  truncated: boolean;
-}
-
 const DEVICE_COLUMNS = 'id, name, department_id, type, district, lat, lon, secret_hash, created_at, last_seen_at';
 
 const toDevice = (r: DeviceRow): Device => ({
@@ -72,25 +61,6 @@ const toKey = (r: KeyRow): ApiKey => ({
   revokedAt: r.revoked_at ? r.revoked_at.toISOString() : null,
 });
 
-function toDeadLetter(r: DeadLetterRow): DeadLetter {
-  const bytes = Buffer.from(r.payload);
-  const text = bytes.toString('utf8');
-  // Round-trip check: only call it text when decoding lost nothing (binary payloads such as CBOR go as base64).
-  const isText = Buffer.byteLength(text, 'utf8') === bytes.length && !text.includes('\uFFFD');
-  return {
-    id: r.id,
-    receivedAt: r.received_at.toISOString(),
-    source: r.source,
-    topic: r.topic,
-    device: r.device_id,
-    reasons: r.reasons,
-    payload: isText ? text : bytes.toString('base64'),
-    payloadEncoding: isText ? 'utf8' : 'base64',
-    payloadSize: r.payload_size,
-    truncated: r.truncated,
-  };
-}
-
 function pgCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }
@@ -105,10 +75,14 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   constructor(
     /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
     readonly db: Db,
-    private readonly opts: { deadLetterRawBytes: number } = { deadLetterRawBytes: 16 * 1024 },
+    opts: { deadLetterRawBytes: number } = { deadLetterRawBytes: 16 * 1024 },
   ) {
     super();
+    this.deadLetters = new DeadLetterStore(db, opts.deadLetterRawBytes);
   }
+
+  /** Rejected messages: filed by ingest, listed, replayed and discarded through the API. */
+  readonly deadLetters: DeadLetterStore;
 
   get kind(): Db['kind'] {
     return this.db.kind;
@@ -196,6 +170,66 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     }
   }
 
+  /** Registers many devices in one transaction: all of them or none (bulk import). */
+  async createDevices(list: Array<NewDevice & { id: string }>): Promise<Array<{ device: Device; secret: string }>> {
+    const created = await this.db.transaction(async (tx) => {
+      const out: Array<{ device: Device; secret: string }> = [];
+      for (const d of list) {
+        const secret = newToken();
+        const [r] = await tx.query<DeviceRow>(
+          `INSERT INTO devices (id, name, department_id, type, district, lat, lon, secret_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${DEVICE_COLUMNS}`,
+          [d.id, d.name, d.department, d.type, d.district ?? null, d.lat ?? null, d.lon ?? null, hashToken(secret)],
+        );
+        out.push({ device: toDevice(r!), secret });
+      }
+      return out;
+    });
+    for (const c of created) this.emit('change', { type: 'device-changed', id: c.device.id });
+    return created;
+  }
+
+  /** Changes descriptive fields; identity and credentials stay. */
+  async updateDevice(
+    id: string,
+    patch: Partial<Pick<NewDevice, 'name' | 'type' | 'district' | 'lat' | 'lon'>>,
+  ): Promise<Device> {
+    const fields = (['name', 'type', 'district', 'lat', 'lon'] as const).filter((f) => patch[f] !== undefined);
+    const sets = fields.map((f, i) => `${f} = $${i + 2}`);
+    const [r] = sets.length
+      ? await this.db.query<DeviceRow>(
+          `UPDATE devices SET ${sets.join(', ')} WHERE id = $1 RETURNING ${DEVICE_COLUMNS}`,
+          [id, ...fields.map((f) => patch[f])],
+        )
+      : await this.db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`, [id]);
+    if (!r) throw notFound('device', id, 'SUS_ERR_DEVICE_NOT_FOUND');
+    this.emit('change', { type: 'device-changed', id });
+    return toDevice(r);
+  }
+
+  /**
+   * Decommissions a device: its row and readings stay (history), its credentials stop working at once (the
+   * stored hash is replaced by a value no secret hashes to).
+   */
+  async decommissionDevice(id: string): Promise<void> {
+    const rows = await this.db.query(
+      `UPDATE devices SET secret_hash = 'decommissioned', decommissioned_at = COALESCE(decommissioned_at, now())
+       WHERE id = $1 RETURNING id`,
+      [id],
+    );
+    if (rows.length === 0) throw notFound('device', id, 'SUS_ERR_DEVICE_NOT_FOUND');
+    this.emit('change', { type: 'device-changed', id });
+  }
+
+  /** Decommission times of the given devices (only those that are decommissioned). */
+  async decommissionedAt(ids: string[]): Promise<Map<string, string>> {
+    const rows = await this.db.query<{ id: string; decommissioned_at: Date }>(
+      'SELECT id, decommissioned_at FROM devices WHERE id = ANY($1::text[]) AND decommissioned_at IS NOT NULL',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.decommissioned_at.toISOString()]));
+  }
+
   /** Issues a new secret; the old one stops working at once. */
   async rotateDeviceSecret(id: string): Promise<string> {
     const secret = newToken();
@@ -278,49 +312,6 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
         });
       throw err;
     }
-  }
-
-  // ---- dead letters ------------------------------------------------------------------------------------------
-
-  async addDeadLetter(d: NewDeadLetter): Promise<number> {
-    const limit = this.opts.deadLetterRawBytes;
-    const truncated = d.payload.length > limit;
-    const [r] = await this.db.query<{ id: number }>(
-      `INSERT INTO dead_letters (received_at, source, topic, device_id, reasons, payload, payload_size, truncated)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-      [
-        d.receivedAt ?? new Date(),
-        d.source,
-        d.topic ?? null,
-        d.device ?? null,
-        JSON.stringify(d.reasons),
-        truncated ? d.payload.subarray(0, limit) : d.payload,
-        d.payload.length,
-        truncated,
-      ],
-    );
-    return r!.id;
-  }
-
-  async listDeadLetters(f: DeadLetterFilter): Promise<DeadLetter[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (clause: string, value: unknown) => {
-      params.push(value);
-      where.push(clause.replace('?', `$${params.length}`));
-    };
-    if (f.device !== undefined) add('device_id = ?', f.device);
-    if (f.source !== undefined) add('source = ?', f.source);
-    if (f.before !== undefined) add('id < ?', f.before);
-    if (f.since !== undefined) add('received_at >= ?', f.since);
-    if (f.reason !== undefined) add('reasons @> ?::jsonb', JSON.stringify([{ code: f.reason }]));
-    params.push(f.limit);
-    const rows = await this.db.query<DeadLetterRow>(
-      `SELECT id, received_at, source, topic, device_id, reasons, payload, payload_size, truncated FROM dead_letters
-       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
-      params,
-    );
-    return rows.map(toDeadLetter);
   }
 
   /** Device ids visible to a department, for filtering dead letters and readings. */

@@ -4,9 +4,14 @@ import { silentLogger } from '../../../services/common/logger.ts';
 import type { Reading, ReadingTags } from '../../../services/common/reading.ts';
 import type { Uplink } from '../../../services/common/uplink.ts';
 import type { DeviceDirectory } from '../../../services/ingest/device-directory.ts';
-import { type DeadLetterSink, type IngestOptions, Ingestor } from '../../../services/ingest/ingestor.ts';
+import {
+  type DeadLetterSink,
+  type IngestDeadLetter,
+  type IngestOptions,
+  Ingestor,
+} from '../../../services/ingest/ingestor.ts';
 import type { PointWriter } from '../../../services/ingest/writer.ts';
-import type { Device, NewDeadLetter } from '../../../services/registry/types.ts';
+import type { Device } from '../../../services/registry/types.ts';
 
 const NOW = 1_764_000_000_000; // 2025-11-24T16:00:00.000Z
 const OPTIONS: IngestOptions = {
@@ -48,11 +53,11 @@ class FakeWriter implements PointWriter {
 }
 
 class FakeStore implements DeadLetterSink {
-  readonly deadLetters: NewDeadLetter[] = [];
+  readonly deadLetters: IngestDeadLetter[] = [];
   readonly touched: { ids: string[]; at: Date }[] = [];
   failing = false;
   private nextId = 1;
-  async addDeadLetter(d: NewDeadLetter): Promise<number> {
+  async addDeadLetter(d: IngestDeadLetter): Promise<number> {
     if (this.failing) throw new Error('registry down');
     this.deadLetters.push(d);
     return this.nextId++;
@@ -202,6 +207,7 @@ describe('Ingestor rejected messages', () => {
         reasons,
         payload: Buffer.from('{"values": {"co2": 4'),
         receivedAt: new Date(NOW),
+        format: 'canonical',
       },
     ]);
     expect(writer.batches).toStrictEqual([]);
@@ -262,16 +268,18 @@ describe('Ingestor rejected messages', () => {
     expect(store.deadLetters).toStrictEqual([]);
   });
 
-  it('dead-letters the up/senml channel with INGEST_UNSUPPORTED_FORMAT', async () => {
+  it('dead-letters a channel without a decoder (up/xml) with INGEST_UNSUPPORTED_FORMAT and no format', async () => {
     const { writer, store, ingestor } = setup();
-    const result = await ingestor.handle(uplink('[{"n":"temp","v":21}]', { channel: 'up/senml' }));
+    const result = await ingestor.handle(uplink('<temp>21</temp>', { channel: 'up/xml' }));
     expect(result.rejected).toStrictEqual([
       {
         code: 'INGEST_UNSUPPORTED_FORMAT',
-        message: "no decoder for channel 'up/senml' of topic sus/v1/devices/aq-1/up/senml",
+        message: "no decoder for channel 'up/xml' of topic sus/v1/devices/aq-1/up/xml",
       },
     ]);
-    expect(store.deadLetters.map((d) => d.topic)).toStrictEqual(['sus/v1/devices/aq-1/up/senml']);
+    expect(store.deadLetters.map((d) => [d.topic, d.format])).toStrictEqual([
+      ['sus/v1/devices/aq-1/up/xml', undefined],
+    ]);
     expect(writer.batches).toStrictEqual([]);
   });
 
@@ -376,6 +384,8 @@ describe('Ingestor stats', () => {
       readings: 3,
       deadLetters: 3,
       timeAdjusted: 1,
+      flagged: {},
+      replays: 0,
       rejectedByReason: {
         INGEST_UNKNOWN_QUANTITY: 2,
         INGEST_NOT_A_NUMBER: 1,

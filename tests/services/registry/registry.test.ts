@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SusError } from '../../../services/common/errors.ts';
@@ -12,6 +13,17 @@ import {
   Registry,
   type RegistryEvent,
 } from '../../../services/registry/index.ts';
+
+/** Dead letters as the base shape (ingest's status fields are covered by dead-letters.test.ts). */
+async function listBase(r: Registry, f: Parameters<Registry['deadLetters']['list']>[0]) {
+  return (await r.deadLetters.list(f)).map(({ format: _f, status: _s, resolvedAt: _r, replays: _n, ...base }) => base);
+}
+
+/** Versions of services/registry/migrations/NNN_*.sql, in order. */
+const MIGRATION_VERSIONS = readdirSync(new URL('../../../services/registry/migrations/', import.meta.url))
+  .filter((f) => /^\d{3}_.+\.sql$/.test(f))
+  .map((f) => Number(f.slice(0, 3)))
+  .sort((a, b) => a - b);
 
 /**
  * The registry must behave identically on embedded PGlite and on a real PostgreSQL: every test below runs on both.
@@ -109,63 +121,67 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       expect(registry.kind).toBe(db.kind);
     });
 
-    it.skipIf(!backend.url)('keeps every pooled connection in the private test schema', async () => {
-      // Concurrent queries force several pool connections; each must have the search_path from the URL.
-      const rows = await Promise.all(
-        Array.from({ length: 6 }, () =>
-          db.query<{ schema: string; pid: number }>(
-            'SELECT current_schema() AS schema, pg_backend_pid() AS pid FROM pg_sleep(0.05)',
+    it.skipIf(!backend.url)(
+      'keeps every pooled connection in the private test schema (PostgreSQL pool only)',
+      async () => {
+        // Concurrent queries force several pool connections; each must have the search_path from the URL.
+        const rows = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            db.query<{ schema: string; pid: number }>(
+              'SELECT current_schema() AS schema, pg_backend_pid() AS pid FROM pg_sleep(0.05)',
+            ),
           ),
-        ),
-      );
-      const flat = rows.flat();
-      expect(new Set(flat.map((r) => r.pid)).size).toBeGreaterThan(1);
-      expect(new Set(flat.map((r) => r.schema))).toStrictEqual(new Set([schema]));
-    });
+        );
+        const flat = rows.flat();
+        expect(new Set(flat.map((r) => r.pid)).size).toBeGreaterThan(1);
+        expect(new Set(flat.map((r) => r.schema))).toStrictEqual(new Set([schema]));
+      },
+    );
 
-    it('migrate creates the schema, records version 1 and is idempotent', async () => {
-      expect(firstMigration).toStrictEqual([1]);
+    it('migrate creates the schema, records every migration version once and is idempotent', async () => {
+      expect(firstMigration).toStrictEqual(MIGRATION_VERSIONS);
       const tables = await db.query<{ table_name: string }>(
         `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name`,
       );
-      expect(tables.map((t) => t.table_name)).toStrictEqual([
-        'api_keys',
-        'dead_letters',
-        'departments',
-        'devices',
-        'schema_migrations',
-      ]);
+      expect(tables.map((t) => t.table_name)).toEqual(
+        expect.arrayContaining(['api_keys', 'dead_letters', 'departments', 'devices', 'schema_migrations']),
+      );
       expect(await migrate(db)).toStrictEqual([]);
       expect(await migrate(db)).toStrictEqual([]);
       const versions = await db.query<{ version: number; applied_at: Date }>(
         'SELECT version, applied_at FROM schema_migrations ORDER BY version',
       );
-      expect(versions.map((v) => v.version)).toStrictEqual([1]);
+      expect(versions.map((v) => v.version)).toStrictEqual(MIGRATION_VERSIONS);
       expect(versions[0]!.applied_at).toBeInstanceOf(Date);
       expectPlausibleIso(versions[0]!.applied_at.toISOString());
     });
 
     // `sus broker` and `sus api` are separate processes that both call openRegistry → migrate on start-up; started
     // together against a fresh PostgreSQL, both must come up (one applies version 1, the other nothing).
-    it.skipIf(!backend.url)('migrate run by two processes at once applies each version exactly once', async () => {
-      const url = backend.url as string;
-      const fresh = `sus_test_${randomBytes(6).toString('hex')}`;
-      await adminQuery(url, `CREATE SCHEMA ${fresh}`);
-      const a = await openDb({ databaseUrl: withSearchPath(url, fresh), dataDir: 'unused' });
-      const b = await openDb({ databaseUrl: withSearchPath(url, fresh), dataDir: 'unused' });
-      try {
-        const results = await Promise.allSettled([migrate(a), migrate(b)]);
-        const errors = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
-        expect(errors).toStrictEqual([]);
-        const applied = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
-        expect(applied).toStrictEqual([1]);
-        expect(await a.query('SELECT version FROM schema_migrations')).toStrictEqual([{ version: 1 }]);
-      } finally {
-        await a.close();
-        await b.close();
-        await adminQuery(url, `DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
-      }
-    });
+    it.skipIf(!backend.url)(
+      'migrate run by two processes at once applies each version exactly once (PostgreSQL only)',
+      async () => {
+        const url = backend.url as string;
+        const fresh = `sus_test_${randomBytes(6).toString('hex')}`;
+        await adminQuery(url, `CREATE SCHEMA ${fresh}`);
+        const a = await openDb({ databaseUrl: withSearchPath(url, fresh), dataDir: 'unused' });
+        const b = await openDb({ databaseUrl: withSearchPath(url, fresh), dataDir: 'unused' });
+        try {
+          const results = await Promise.allSettled([migrate(a), migrate(b)]);
+          const errors = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+          expect(errors).toStrictEqual([]);
+          const applied = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+          expect(applied.sort((x, y) => x - y)).toStrictEqual(MIGRATION_VERSIONS);
+          expect(await a.query('SELECT version FROM schema_migrations ORDER BY version')).toStrictEqual(
+            MIGRATION_VERSIONS.map((version) => ({ version })),
+          );
+        } finally {
+          await a.close();
+          await b.close();
+          await adminQuery(url, `DROP SCHEMA IF EXISTS ${fresh} CASCADE`);
+        }
+      },
+    );
 
     it('ping succeeds', async () => {
       await expect(registry.ping()).resolves.toBeUndefined();
@@ -534,7 +550,7 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       it('roundtrips a text payload with its reasons and metadata', async () => {
         const receivedAt = new Date('2030-05-06T07:08:09.010Z');
         const payload = Buffer.from('{"t":21.5,"city":"Zürich"}', 'utf8');
-        const id = await registry.addDeadLetter({
+        const id = await registry.deadLetters.add({
           source: 'mqtt',
           topic: 'sus/v1/env/aq-1/up',
           device: 'aq-1',
@@ -543,7 +559,7 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
           receivedAt,
         });
         expect(typeof id).toBe('number');
-        expect(await registry.listDeadLetters({ limit: 10 })).toStrictEqual([
+        expect(await listBase(registry, { limit: 10 })).toStrictEqual([
           {
             id,
             receivedAt: '2030-05-06T07:08:09.010Z',
@@ -560,12 +576,12 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('defaults topic/device to null and receivedAt to now', async () => {
-        const id = await registry.addDeadLetter({
+        const id = await registry.deadLetters.add({
           source: 'http',
           reasons: [{ code: 'X', message: 'x' }],
           payload: Buffer.from('hi'),
         });
-        const [dl] = await registry.listDeadLetters({ limit: 1 });
+        const [dl] = await listBase(registry, { limit: 1 });
         expectPlausibleIso(dl?.receivedAt);
         expect(dl).toStrictEqual({
           id,
@@ -582,28 +598,28 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('returns a binary payload as base64', async () => {
-        const id = await registry.addDeadLetter({
+        const id = await registry.deadLetters.add({
           source: 'mqtt',
           reasons,
           payload: Buffer.from([0xff, 0x00, 0xa1]),
         });
-        const [dl] = await registry.listDeadLetters({ limit: 10 });
+        const [dl] = await listBase(registry, { limit: 10 });
         expect(dl).toMatchObject({ id, payload: '/wCh', payloadEncoding: 'base64', payloadSize: 3, truncated: false });
         expect(Buffer.from(dl!.payload, 'base64')).toStrictEqual(Buffer.from([0xff, 0x00, 0xa1]));
       });
 
       it('returns an empty payload as empty text', async () => {
-        await registry.addDeadLetter({ source: 'mqtt', reasons, payload: Buffer.alloc(0) });
-        const [dl] = await registry.listDeadLetters({ limit: 10 });
+        await registry.deadLetters.add({ source: 'mqtt', reasons, payload: Buffer.alloc(0) });
+        const [dl] = await listBase(registry, { limit: 10 });
         expect(dl).toMatchObject({ payload: '', payloadEncoding: 'utf8', payloadSize: 0, truncated: false });
       });
 
       it('truncates a payload above deadLetterRawBytes and records the original size', async () => {
         const small = new Registry(db, { deadLetterRawBytes: 16 });
         const text = 'abcdefghijklmnopqrstuvwxyz0123456789'; // 36 bytes
-        await small.addDeadLetter({ source: 'mqtt', reasons, payload: Buffer.from(text) });
-        await small.addDeadLetter({ source: 'exact', reasons, payload: Buffer.from(text.slice(0, 16)) });
-        const [exact, long] = await small.listDeadLetters({ limit: 10 });
+        await small.deadLetters.add({ source: 'mqtt', reasons, payload: Buffer.from(text) });
+        await small.deadLetters.add({ source: 'exact', reasons, payload: Buffer.from(text.slice(0, 16)) });
+        const [exact, long] = await listBase(small, { limit: 10 });
         expect(long).toMatchObject({
           payload: 'abcdefghijklmnop',
           payloadEncoding: 'utf8',
@@ -625,8 +641,8 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       it('a binary payload is truncated to its first bytes and returned as base64', async () => {
         const small = new Registry(db, { deadLetterRawBytes: 16 });
         const bytes = Buffer.from(Array.from({ length: 40 }, (_, i) => (0xff - i) & 0xff));
-        await small.addDeadLetter({ source: 'mqtt', reasons, payload: bytes });
-        const [dl] = await small.listDeadLetters({ limit: 1 });
+        await small.deadLetters.add({ source: 'mqtt', reasons, payload: bytes });
+        const [dl] = await listBase(small, { limit: 1 });
         expect(dl).toMatchObject({ payloadEncoding: 'base64', payloadSize: 40, truncated: true });
         expect(Buffer.from(dl!.payload, 'base64')).toStrictEqual(bytes.subarray(0, 16));
       });
@@ -634,8 +650,8 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       it('a text payload cut inside a multi-byte character is returned losslessly as base64', async () => {
         const small = new Registry(db, { deadLetterRawBytes: 16 });
         const payload = Buffer.from('aaaaaaaaaaaaaaaé tail', 'utf8'); // 'é' occupies bytes 15-16
-        await small.addDeadLetter({ source: 'mqtt', reasons, payload });
-        const [dl] = await small.listDeadLetters({ limit: 1 });
+        await small.deadLetters.add({ source: 'mqtt', reasons, payload });
+        const [dl] = await listBase(small, { limit: 1 });
         expect(dl).toMatchObject({ payloadEncoding: 'base64', payloadSize: payload.length, truncated: true });
         expect(Buffer.from(dl!.payload, 'base64')).toStrictEqual(payload.subarray(0, 16));
       });
@@ -645,8 +661,8 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
 
         beforeEach(async () => {
           const add = (name: string, d: { source: string; device: string | null; codes: string[]; at: string }) =>
-            registry
-              .addDeadLetter({
+            registry.deadLetters
+              .add({
                 source: d.source,
                 device: d.device,
                 topic: d.device ? `sus/v1/env/${d.device}/up` : null,
@@ -677,7 +693,7 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
 
         it('lists newest first with increasing ids', async () => {
           expect(ids.e1! < ids.e2! && ids.e2! < ids.e3! && ids.e3! < ids.e4! && ids.e4! < ids.e5!).toBe(true);
-          const list = await registry.listDeadLetters({ limit: 100 });
+          const list = await listBase(registry, { limit: 100 });
           expect(names(list)).toStrictEqual(['e5', 'e4', 'e3', 'e2', 'e1']);
           expect(list.map((d) => d.id)).toStrictEqual([ids.e5, ids.e4, ids.e3, ids.e2, ids.e1]);
           expect(list[1]).toStrictEqual({
@@ -695,29 +711,25 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
         });
 
         it('limit caps the number of entries', async () => {
-          expect(names(await registry.listDeadLetters({ limit: 2 }))).toStrictEqual(['e5', 'e4']);
-          expect(names(await registry.listDeadLetters({ limit: 0 }))).toStrictEqual([]);
+          expect(names(await listBase(registry, { limit: 2 }))).toStrictEqual(['e5', 'e4']);
+          expect(names(await listBase(registry, { limit: 0 }))).toStrictEqual([]);
         });
 
         it('filters by device', async () => {
-          expect(names(await registry.listDeadLetters({ device: 'd1', limit: 100 }))).toStrictEqual(['e5', 'e3', 'e1']);
-          expect(names(await registry.listDeadLetters({ device: 'ghost', limit: 100 }))).toStrictEqual([]);
+          expect(names(await listBase(registry, { device: 'd1', limit: 100 }))).toStrictEqual(['e5', 'e3', 'e1']);
+          expect(names(await listBase(registry, { device: 'ghost', limit: 100 }))).toStrictEqual([]);
         });
 
         it('filters by reason code (any of the reasons, jsonb containment)', async () => {
-          expect(names(await registry.listDeadLetters({ reason: 'SCHEMA', limit: 100 }))).toStrictEqual([
-            'e5',
-            'e2',
-            'e1',
-          ]);
-          expect(names(await registry.listDeadLetters({ reason: 'UNIT', limit: 100 }))).toStrictEqual(['e3', 'e2']);
-          expect(names(await registry.listDeadLetters({ reason: 'SCHEMA happened', limit: 100 }))).toStrictEqual([]);
-          expect(names(await registry.listDeadLetters({ reason: 'nope"]', limit: 100 }))).toStrictEqual([]);
+          expect(names(await listBase(registry, { reason: 'SCHEMA', limit: 100 }))).toStrictEqual(['e5', 'e2', 'e1']);
+          expect(names(await listBase(registry, { reason: 'UNIT', limit: 100 }))).toStrictEqual(['e3', 'e2']);
+          expect(names(await listBase(registry, { reason: 'SCHEMA happened', limit: 100 }))).toStrictEqual([]);
+          expect(names(await listBase(registry, { reason: 'nope"]', limit: 100 }))).toStrictEqual([]);
         });
 
         it('filters by source', async () => {
-          expect(names(await registry.listDeadLetters({ source: 'http', limit: 100 }))).toStrictEqual(['e3']);
-          expect(names(await registry.listDeadLetters({ source: 'mqtt', limit: 100 }))).toStrictEqual([
+          expect(names(await listBase(registry, { source: 'http', limit: 100 }))).toStrictEqual(['e3']);
+          expect(names(await listBase(registry, { source: 'mqtt', limit: 100 }))).toStrictEqual([
             'e5',
             'e4',
             'e2',
@@ -726,30 +738,28 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
         });
 
         it('before is an exclusive id cursor for paging', async () => {
-          const page1 = await registry.listDeadLetters({ limit: 2 });
+          const page1 = await listBase(registry, { limit: 2 });
           expect(names(page1)).toStrictEqual(['e5', 'e4']);
-          const page2 = await registry.listDeadLetters({ limit: 2, before: page1.at(-1)!.id });
+          const page2 = await listBase(registry, { limit: 2, before: page1.at(-1)!.id });
           expect(names(page2)).toStrictEqual(['e3', 'e2']);
-          const page3 = await registry.listDeadLetters({ limit: 2, before: page2.at(-1)!.id });
+          const page3 = await listBase(registry, { limit: 2, before: page2.at(-1)!.id });
           expect(names(page3)).toStrictEqual(['e1']);
-          expect(names(await registry.listDeadLetters({ limit: 2, before: ids.e1! }))).toStrictEqual([]);
+          expect(names(await listBase(registry, { limit: 2, before: ids.e1! }))).toStrictEqual([]);
         });
 
         it('since keeps entries received at or after the given time', async () => {
           const since = new Date('2030-01-01T00:00:03Z');
-          expect(names(await registry.listDeadLetters({ since, limit: 100 }))).toStrictEqual(['e5', 'e4', 'e3']);
+          expect(names(await listBase(registry, { since, limit: 100 }))).toStrictEqual(['e5', 'e4', 'e3']);
         });
 
         it('combines filters with AND', async () => {
           expect(
-            names(await registry.listDeadLetters({ device: 'd1', source: 'mqtt', reason: 'SCHEMA', limit: 100 })),
+            names(await listBase(registry, { device: 'd1', source: 'mqtt', reason: 'SCHEMA', limit: 100 })),
           ).toStrictEqual(['e5', 'e1']);
           expect(
-            names(await registry.listDeadLetters({ device: 'd1', reason: 'SCHEMA', before: ids.e5!, limit: 100 })),
+            names(await listBase(registry, { device: 'd1', reason: 'SCHEMA', before: ids.e5!, limit: 100 })),
           ).toStrictEqual(['e1']);
-          expect(names(await registry.listDeadLetters({ device: 'd1', reason: 'UNIT', limit: 1 }))).toStrictEqual([
-            'e3',
-          ]);
+          expect(names(await listBase(registry, { device: 'd1', reason: 'UNIT', limit: 1 }))).toStrictEqual(['e3']);
         });
       });
     });

@@ -1,0 +1,95 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { SusError } from '../../common/errors.ts';
+import type { Uplink } from '../../common/uplink.ts';
+import type { DeadLetterReason } from '../../registry/types.ts';
+import { actingDepartment } from '../auth.ts';
+import type { ApiContext } from '../context.ts';
+import { ProblemSchema } from '../schemas.ts';
+
+/** The push formats of `POST /v1/ingest/{format}`: the HTTP contract (ingest's decoders serve the same names). */
+export const PUSH_FORMATS = ['canonical', 'senml', 'senml-cbor', 'ttn', 'chirpstack', 'sensor-community'] as const;
+export type PushFormat = (typeof PUSH_FORMATS)[number];
+
+export interface IngestOutcome {
+  accepted: number;
+  rejected: DeadLetterReason[];
+  deadLetterId?: number;
+}
+
+/** What the API needs of the in-process ingest pipeline (the Ingestor provides it). */
+export interface IngestPort {
+  handle(u: Uplink, opts?: { format?: PushFormat; department?: string; replay?: boolean }): Promise<IngestOutcome>;
+  /** Re-reads device profiles so a replay after a profile fix uses the fixed profile. */
+  reloadProfiles(): void;
+}
+
+export const IngestOutcomeSchema = z
+  .object({
+    accepted: z.number().int().describe('readings stored'),
+    rejected: z.array(z.object({ code: z.string(), message: z.string(), field: z.string().optional() })),
+    deadLetterId: z.number().int().nullable().describe('dead-letter entry holding the rejected parts, if any'),
+  })
+  .meta({ id: 'IngestOutcome' });
+
+export function requireIngest(ctx: ApiContext): IngestPort {
+  if (!ctx.ingest) {
+    throw new SusError('SUS_ERR_INGEST_UNAVAILABLE', 'this API process does not host ingest; run `sus run`', 503);
+  }
+  return ctx.ingest;
+}
+
+const outcome = (r: IngestOutcome) => ({
+  accepted: r.accepted,
+  rejected: r.rejected,
+  deadLetterId: r.deadLetterId ?? null,
+});
+
+/**
+ * HTTP push for webhook integrations (The Things Stack, ChirpStack) and sensor.community-style firmware. The key
+ * needs the `write` scope ("integration key"); a department key may only push data of its own department's devices.
+ */
+export const ingestHttpRoutes =
+  (ctx: ApiContext): FastifyPluginAsyncZod =>
+  async (app) => {
+    // Raw bytes whatever the content type: the decoder of the format parses them (and CBOR is binary).
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    app.post(
+      '/v1/ingest/:format',
+      {
+        config: { scope: 'write' },
+        schema: {
+          tags: ['ingest'],
+          summary: 'Push one payload in the given format (webhooks: TTN, ChirpStack, sensor.community firmware)',
+          description:
+            'The payload is decoded, normalised and stored like an MQTT uplink (source tag `http`). Devices are ' +
+            'named by the payload (TTN device_id, ChirpStack DevEUI in lower case, `esp8266-<chip id>`) or by ' +
+            '`?device=` for canonical JSON and SenML. Rejected parts go to the dead-letter store. 200: at least one ' +
+            'reading stored; 422: nothing stored; 403: a device of another department.',
+          params: z.object({ format: z.enum(PUSH_FORMATS) }),
+          querystring: z.object({ device: z.string().max(64).optional() }),
+          response: { 200: IngestOutcomeSchema, 403: ProblemSchema, 422: IngestOutcomeSchema, 503: ProblemSchema },
+        },
+      },
+      async (req, reply) => {
+        const ingest = requireIngest(ctx);
+        const { format } = req.params;
+        const payload = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const u: Uplink = {
+          device: req.query.device ?? '',
+          topic: `/v1/ingest/${format}`,
+          channel: format === 'canonical' ? 'up' : `up/${format}`,
+          payload,
+          receivedAt: Date.now(),
+          source: 'http',
+        };
+        const department = actingDepartment(req);
+        const r = await ingest.handle(u, department === undefined ? { format } : { format, department });
+        if (r.rejected.some((x) => x.code === 'INGEST_FOREIGN_DEVICE')) {
+          throw new SusError('SUS_ERR_FORBIDDEN', r.rejected[0]!.message, 403, { device: req.query.device });
+        }
+        return reply.code(r.accepted > 0 || r.rejected.length === 0 ? 200 : 422).send(outcome(r));
+      },
+    );
+  };

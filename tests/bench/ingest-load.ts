@@ -1,0 +1,89 @@
+/**
+ * Load generator of bench:ingest, run as its own process (forked with an IPC channel) so its CPU is not counted
+ * against the pipeline under test. Devices publish QoS 1 canonical messages (4 readings each), each keeping
+ * `inFlight` publishes outstanding; times are epoch ms (performance.timeOrigin based) so the parent can compare them
+ * with its own clock.
+ */
+import { connectAsync, type MqttClient } from 'mqtt';
+
+export interface LoadRequest {
+  port: number;
+  devices: Array<{ id: string; secret: string }>;
+  messages: number;
+  inFlight: number;
+  quantities: readonly string[];
+}
+
+export interface LoadResult {
+  type: 'done';
+  start: number;
+  /** Publish time of message i. */
+  published: number[];
+  /** Message indexes in PUBACK order. */
+  ackOrder: number[];
+  pubackMs: number[];
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+async function run(req: LoadRequest): Promise<LoadResult> {
+  const clients: MqttClient[] = [];
+  for (const d of req.devices) {
+    clients.push(
+      await connectAsync(`mqtt://127.0.0.1:${req.port}`, {
+        clientId: d.id,
+        username: d.id,
+        password: d.secret,
+        reconnectPeriod: 0,
+      }),
+    );
+  }
+  process.send?.({ type: 'connected' });
+  const t0 = Date.now() - 900_000;
+  const published = new Array<number>(req.messages).fill(0);
+  const ackOrder: number[] = [];
+  const pubackMs: number[] = [];
+  let next = 0;
+  const start = now();
+  await new Promise<void>((resolve) => {
+    let outstanding = 0;
+    const publishOne = (client: MqttClient, device: string) => {
+      const i = next++;
+      if (i >= req.messages) {
+        if (outstanding === 0) resolve();
+        return;
+      }
+      outstanding++;
+      const values = Object.fromEntries(req.quantities.map((q, k) => [q, (i % 50) + k + 0.5]));
+      published[i] = now();
+      client.publish(
+        `sus/v1/devices/${device}/up`,
+        JSON.stringify({ time: t0 + i, seq: i, values }),
+        { qos: 1 },
+        (err) => {
+          outstanding--;
+          if (!err) {
+            pubackMs.push(now() - published[i]!);
+            ackOrder.push(i);
+          }
+          publishOne(client, device);
+        },
+      );
+    };
+    clients.forEach((c, k) => {
+      for (let w = 0; w < req.inFlight; w++) publishOne(c, req.devices[k]!.id);
+    });
+  });
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  return { type: 'done', start, published, ackOrder, pubackMs };
+}
+
+process.once('message', (req: LoadRequest) => {
+  run(req).then(
+    (result) => process.send?.(result, () => process.exit(0)),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+});

@@ -1,0 +1,332 @@
+/**
+ * bench:ingest — end-to-end QoS 1 ingestion, SUS versus a Node-RED flow, side by side in one run against the same
+ * broker implementation (SusBroker, same settings, same devices) and the same InfluxDB.
+ *
+ *   SUS:      devices → SusBroker → in-process ingest → durable spool (fsync) → InfluxDB
+ *   Node-RED: devices → SusBroker → Node-RED (MQTT in → JSON → points → InfluxDB batch out)
+ *
+ * Load: BENCH_DEVICES device clients (default 20), each keeping BENCH_IN_FLIGHT QoS 1 publishes in flight (default
+ * 100), BENCH_MESSAGES messages in all (default 60,000), 4 readings each. publish→PUBACK is measured per message;
+ * publish→written by polling InfluxDB's count every 100 ms (same method for both) and matching the n-th PUBACK to the
+ * moment 4·n readings were stored. Throughput = messages / (first publish → last reading stored).
+ * The load generator runs in its own process (ingest-load.ts). CPU and RSS: the bench process (broker [+ SUS ingest
+ * and spool]) and, for the peer, the Node-RED process on top.
+ *
+ * Node-RED and node-red-contrib-influxdb are installed on first run into var/bench/node-red (not project deps).
+ */
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { createBroker } from '../../services/broker/from-config.ts';
+import { startPlatform } from '../../services/cli/platform.ts';
+import { type Config, loadConfig } from '../../services/common/config.ts';
+import { InfluxQuery } from '../../services/common/influx.ts';
+import { createLogger } from '../../services/common/logger.ts';
+import { createMetricsRegistry } from '../../services/common/metrics.ts';
+import { openRegistry } from '../../services/registry/index.ts';
+import type { LoadRequest, LoadResult } from './ingest-load.ts';
+import { nodeRedFlow, nodeRedSettings } from './node-red/flow.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const NR_DIR = path.join(ROOT, 'var/bench/node-red');
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60_000);
+const DEVICES = Number(process.env.BENCH_DEVICES ?? 20);
+const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 100);
+const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
+const ADMIN_KEY = `sus_bench_${randomBytes(16).toString('hex')}`;
+const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'bench');
+
+interface RunResult {
+  msgsPerS: number;
+  readingsPerS: number;
+  pubackMs: { p50: number; p99: number };
+  writtenMs: { p50: number; p99: number };
+  lost: number;
+  cpuS: number;
+  peerCpuS: number;
+  rssMb: number;
+  peerRssMb: number;
+}
+
+const pct = (sorted: number[], p: number) =>
+  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+function ensureNodeRed(): string {
+  const red = path.join(NR_DIR, 'node_modules/node-red/red.js');
+  if (existsSync(red) && existsSync(path.join(NR_DIR, 'node_modules/node-red-contrib-influxdb'))) return red;
+  mkdirSync(NR_DIR, { recursive: true });
+  copyFileSync(path.join(import.meta.dirname, 'node-red/package.json'), path.join(NR_DIR, 'package.json'));
+  console.log(`installing node-red and node-red-contrib-influxdb into ${NR_DIR} (once)…`);
+  const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--omit=dev'], { cwd: NR_DIR, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm install of node-red failed');
+  return red;
+}
+
+/** utime+stime (s) and current RSS (MB) of another process, from /proc. */
+function procStats(pid: number): { cpuS: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  return { cpuS: ticks / 100, rssMb: rssKb / 1024 };
+}
+
+async function storedReadings(influx: InfluxQuery): Promise<number> {
+  const [series = []] = await influx.query(`SELECT count("value") FROM ${QUANTITIES.map((q) => `"${q}"`).join(',')}`);
+  return series.reduce((n, s) => n + Number(s.values[0]?.[1] ?? 0), 0);
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+/**
+ * Runs the load generator process and measures until every reading is stored (or progress stalls for 15 s). CPU and
+ * RSS are those of this process (the pipeline under test: broker [+ SUS ingest]) and of the peer (Node-RED).
+ */
+async function runLoad(
+  mqttPort: number,
+  devices: Array<{ id: string; secret: string }>,
+  influx: InfluxQuery,
+  peerPid?: number,
+): Promise<RunResult> {
+  const gen = fork(path.join(import.meta.dirname, 'ingest-load.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const messages = new Promise<LoadResult>((resolve, reject) => {
+    gen.on('message', (m: { type: string }) => {
+      if (m.type === 'done') resolve(m as LoadResult);
+    });
+    gen.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
+  });
+  const connected = new Promise<void>((resolve) => {
+    gen.on('message', (m: { type: string }) => {
+      if (m.type === 'connected') resolve();
+    });
+  });
+  const request: LoadRequest = {
+    port: mqttPort,
+    devices,
+    messages: MESSAGES,
+    inFlight: IN_FLIGHT,
+    quantities: QUANTITIES,
+  };
+  gen.send(request);
+  await connected;
+
+  const marks: Array<[number, number]> = [];
+  let rssMb = 0;
+  let peerRssMb = 0;
+  const peerCpu0 = peerPid ? procStats(peerPid).cpuS : 0;
+  const cpu0 = process.cpuUsage();
+  const expected = MESSAGES * QUANTITIES.length;
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const n = await storedReadings(influx).catch(() => marks.at(-1)?.[1] ?? 0);
+      marks.push([now(), n]);
+      rssMb = Math.max(rssMb, process.memoryUsage().rss / 2 ** 20);
+      if (peerPid) peerRssMb = Math.max(peerRssMb, procStats(peerPid).rssMb);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const load = await messages;
+  let lastChange = now();
+  let last = -1;
+  while (now() - lastChange < 15_000) {
+    const n = marks.at(-1)?.[1] ?? 0;
+    if (n >= expected) break;
+    if (n !== last) {
+      last = n;
+      lastChange = now();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  polling = false;
+  await poller;
+  const cpu = process.cpuUsage(cpu0);
+  const peerCpuS = peerPid ? procStats(peerPid).cpuS - peerCpu0 : 0;
+
+  const final = marks.at(-1)?.[1] ?? 0;
+  const doneAt = marks.find(([, n]) => n >= final)?.[0] ?? now();
+  const writtenMs: number[] = [];
+  let m = 0;
+  for (let r = 0; r < load.ackOrder.length; r++) {
+    const need = (r + 1) * QUANTITIES.length;
+    while (m < marks.length && marks[m]![1] < need) m++;
+    if (m === marks.length) break;
+    writtenMs.push(marks[m]![0] - load.published[load.ackOrder[r]!]!);
+  }
+  const pubackMs = [...load.pubackMs].sort((a, b) => a - b);
+  writtenMs.sort((a, b) => a - b);
+  const seconds = (doneAt - load.start) / 1000;
+  return {
+    msgsPerS: final / QUANTITIES.length / seconds,
+    readingsPerS: final / seconds,
+    pubackMs: { p50: pct(pubackMs, 50), p99: pct(pubackMs, 99) },
+    writtenMs: { p50: pct(writtenMs, 50), p99: pct(writtenMs, 99) },
+    lost: expected - final,
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    peerCpuS,
+    rssMb,
+    peerRssMb,
+  };
+}
+
+async function freshDb(config: Config): Promise<InfluxQuery> {
+  const influx = new InfluxQuery(config);
+  await influx.query(`DROP DATABASE "${config.INFLUX_DB}"`, 'POST').catch(() => {});
+  await influx.ensureDatabase();
+  return influx;
+}
+
+async function main(): Promise<void> {
+  const red = ensureNodeRed();
+  const run = randomBytes(4).toString('hex');
+  const dataDir = path.join(ROOT, `var/bench/run-${run}`);
+  const base = {
+    ...process.env,
+    INFLUX_URL: process.env.INFLUX_URL ?? 'http://127.0.0.1:8086',
+    INFLUX_API: process.env.INFLUX_API ?? 'v1',
+    SUS_DATA_DIR: dataDir,
+    DATABASE_URL: '',
+    SUS_MQTT_HOST: '127.0.0.1',
+    SUS_MQTT_PORT: '0',
+    SUS_ADMIN_KEY: ADMIN_KEY,
+    LOG_LEVEL: 'warn',
+    SUS_SELF_METRICS_INTERVAL_S: '3600',
+    // A slow subscriber (the Node-RED peer) is not cut off: the bench measures its throughput, not its eviction.
+    SUS_MQTT_DRAIN_TIMEOUT_MS: '600000',
+  };
+  const susConfig = loadConfig({ ...base, INFLUX_DB: `sus_bench_${run}_sus` });
+  const nrConfig = loadConfig({ ...base, INFLUX_DB: `sus_bench_${run}_nodered` });
+  console.log(
+    `bench:ingest — ${MESSAGES} QoS 1 messages × ${QUANTITIES.length} readings from ${DEVICES} devices ` +
+      `(${IN_FLIGHT} in flight each); InfluxDB ${susConfig.INFLUX_URL}; ${availableParallelism()} cores, ${cpus()[0]?.model ?? 'unknown CPU'}`,
+  );
+
+  // ---- SUS
+  const platform = await startPlatform(susConfig, log, { broker: true, api: false });
+  await platform.registry.createDepartment({ id: 'environment', name: 'Environment' });
+  const devices: Array<{ id: string; secret: string }> = [];
+  for (let d = 0; d < DEVICES; d++) {
+    const { device, secret } = await platform.registry.createDevice({
+      id: `bench-${d}`,
+      name: `bench ${d}`,
+      department: 'environment',
+      type: 'air_quality',
+    });
+    devices.push({ id: device.id, secret });
+  }
+  const susInflux = await freshDb(susConfig);
+  console.log('running SUS…');
+  const sus = await runLoad(platform.mqttPort!, devices, susInflux);
+  await platform.stop();
+
+  // ---- Node-RED
+  const registry = await openRegistry(nrConfig);
+  const broker = createBroker(nrConfig, registry, log, createMetricsRegistry(false), async () => {});
+  await broker.start();
+  const nrInflux = await freshDb(nrConfig);
+  const userDir = path.join(NR_DIR, `user-${run}`);
+  mkdirSync(userDir, { recursive: true });
+  const influxUrl = new URL(nrConfig.INFLUX_URL);
+  const flow = nodeRedFlow({
+    mqttPort: broker.port,
+    mqttUser: 'svc:node-red-bench',
+    mqttPassword: ADMIN_KEY,
+    influxHost: influxUrl.hostname,
+    influxPort: Number(influxUrl.port || 8086),
+    influxDb: nrConfig.INFLUX_DB,
+    batchSize: nrConfig.SUS_WRITE_BATCH_SIZE,
+    lingerMs: nrConfig.SUS_WRITE_FLUSH_MS,
+  });
+  writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow.flows));
+  writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(flow.credentials));
+  writeFileSync(path.join(userDir, 'settings.js'), nodeRedSettings(0));
+  let nodeRed: ChildProcess | undefined;
+  let nr: RunResult;
+  try {
+    nodeRed = spawn(process.execPath, [red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
+      cwd: userDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const child = nodeRed;
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Node-RED did not connect within 60 s:\n${output}`)), 60_000);
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        output += `${line}\n`;
+        if (/Connected to broker/.test(line)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.stderr?.on('data', (d: Buffer) => {
+        output += d.toString();
+      });
+      child.once('exit', () => reject(new Error(`Node-RED exited:\n${output}`)));
+    });
+    console.log('running Node-RED…');
+    nr = await runLoad(broker.port, devices, nrInflux, child.pid);
+  } finally {
+    nodeRed?.kill('SIGTERM');
+    await broker.stop();
+    await registry.close();
+    await susInflux.query(`DROP DATABASE "${susConfig.INFLUX_DB}"`, 'POST').catch(() => {});
+    await nrInflux.query(`DROP DATABASE "${nrConfig.INFLUX_DB}"`, 'POST').catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(userDir, { recursive: true, force: true });
+  }
+
+  const row = (name: string, r: RunResult, cpu: string, rss: string) =>
+    `${name.padEnd(9)} ${r1(r.msgsPerS).toString().padStart(9)} ${r1(r.readingsPerS).toString().padStart(11)} ` +
+    `${r1(r.pubackMs.p50).toString().padStart(8)} ${r1(r.pubackMs.p99).toString().padStart(8)} ` +
+    `${r1(r.writtenMs.p50).toString().padStart(9)} ${r1(r.writtenMs.p99).toString().padStart(9)} ` +
+    `${String(r.lost).padStart(6)}  ${cpu.padEnd(34)} ${rss}`;
+  console.log(
+    `\n${'pipeline'.padEnd(9)} ${'msgs/s'.padStart(9)} ${'readings/s'.padStart(11)} ${'ack p50'.padStart(8)} ` +
+      `${'ack p99'.padStart(8)} ${'wrt p50'.padStart(9)} ${'wrt p99'.padStart(9)} ${'lost'.padStart(6)}  ` +
+      `${'CPU s (broker proc | Node-RED)'.padEnd(34)} RSS MB (broker proc | Node-RED)`,
+  );
+  console.log(row('SUS', sus, `${r1(sus.cpuS)}`, `${r1(sus.rssMb)}`));
+  console.log(row('Node-RED', nr, `${r1(nr.cpuS)} | ${r1(nr.peerCpuS)}`, `${r1(nr.rssMb)} | ${r1(nr.peerRssMb)}`));
+  const ratio = sus.msgsPerS / nr.msgsPerS;
+  console.log(`\nSUS / Node-RED throughput: ${r1(ratio)}×  (latencies in ms; lost = readings not in InfluxDB)`);
+  console.log(
+    JSON.stringify({
+      bench: 'ingest',
+      msgs_per_s: r1(sus.msgsPerS),
+      readings_per_s: r1(sus.readingsPerS),
+      p50_puback_ms: r1(sus.pubackMs.p50),
+      p99_puback_ms: r1(sus.pubackMs.p99),
+      p50_written_ms: r1(sus.writtenMs.p50),
+      p99_written_ms: r1(sus.writtenMs.p99),
+      lost: sus.lost,
+      cpu_s: r1(sus.cpuS),
+      // CPU per message is the figure least distorted by other load on the machine.
+      cpu_us_per_msg: Math.round((sus.cpuS * 1e6) / MESSAGES),
+      node_red_cpu_us_per_msg: Math.round(((nr.cpuS + nr.peerCpuS) * 1e6) / MESSAGES),
+      rss_mb: r1(sus.rssMb),
+      node_red_msgs_per_s: r1(nr.msgsPerS),
+      node_red_p99_written_ms: r1(nr.writtenMs.p99),
+      node_red_lost: nr.lost,
+      node_red_cpu_s: r1(nr.cpuS + nr.peerCpuS),
+      node_red_rss_mb: r1(nr.peerRssMb),
+      ratio_vs_node_red: r1(ratio),
+      messages: MESSAGES,
+      cores: availableParallelism(),
+    }),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,146 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { afterAll, describe, expect, it } from 'vitest';
+import { InfluxQuery } from '../../../services/common/influx.ts';
+import { openRegistry } from '../../../services/registry/index.ts';
+import { eventually, TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+const SUS = path.join(ROOT, 'bin/sus.mjs');
+const DEVICE = 'aq-crash-1';
+const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
+/** Within every quantity's plausible range, and different per message and quantity. */
+const readingValue = (i: number, k: number) => (i % 60) + k / 10 + Math.floor(i / 60) / 1000;
+
+interface Broker {
+  child: ChildProcess;
+  port: number;
+  exited: Promise<void>;
+}
+
+/** `sus broker` as a child process (broker + in-process ingest), resolved once it listens for MQTT. */
+async function startBroker(env: Record<string, string>): Promise<Broker> {
+  const child = spawn(process.execPath, [SUS, 'broker'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (process.env.KEEP) console.log(line);
+      const m = /SUS platform up: MQTT mqtt:\/\/localhost:(\d+)/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then(() => reject(new Error(`sus broker exited early: ${stderr}`)));
+  });
+  return { child, port, exited };
+}
+
+describe('crash: the platform is killed with SIGKILL during a QoS 1 stream', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'sus-crash-'));
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    if (!process.env.KEEP) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('has every reading whose PUBACK the device received in InfluxDB after the restart', async () => {
+    const base = testConfig({ SUS_DATA_DIR: dataDir });
+    const registry = await openRegistry(base);
+    await registry.createDepartment({ id: 'environment', name: 'Environment' });
+    const { secret } = await registry.createDevice({
+      id: DEVICE,
+      name: 'crash test',
+      department: 'environment',
+      type: 'air_quality',
+      district: 'Mitte',
+    });
+    await registry.close();
+    const influx = new InfluxQuery(base);
+    await influx.ensureDatabase();
+
+    const env = {
+      SUS_DATA_DIR: dataDir,
+      SUS_MQTT_HOST: '127.0.0.1',
+      SUS_MQTT_PORT: '0',
+      SUS_ADMIN_KEY: TEST_ADMIN_KEY,
+      INFLUX_DB: base.INFLUX_DB,
+      LOG_LEVEL: 'info',
+      SUS_LOG_JSON: '1',
+      DATABASE_URL: '',
+    };
+    // First life: InfluxDB writes are held back (huge batch, long linger), so what InfluxDB has after the restart
+    // can only have come through the on-disk spool.
+    const first = await startBroker({ ...env, SUS_WRITE_BATCH_SIZE: '10000000', SUS_WRITE_FLUSH_MS: '600000' });
+    children.push(first.child);
+    const client: MqttClient = await connectAsync(`mqtt://127.0.0.1:${first.port}`, {
+      clientId: DEVICE,
+      username: DEVICE,
+      password: secret,
+      reconnectPeriod: 0,
+    });
+    client.on('error', () => {}); // the connection dies with the broker; that is the point
+
+    const t0 = Date.now() - 3_600_000;
+    const acked = new Set<number>();
+    let next = 0;
+    let killed = false;
+    await new Promise<void>((resolve) => {
+      const publishOne = () => {
+        if (killed) return;
+        const i = next++;
+        const values = Object.fromEntries(QUANTITIES.map((q, k) => [q, readingValue(i, k)]));
+        client.publish(`sus/v1/devices/${DEVICE}/up`, JSON.stringify({ time: t0 + i, values }), { qos: 1 }, (err) => {
+          if (err || killed) return;
+          acked.add(i);
+          // Kill mid-stream: 200 messages still in flight, a steady stream behind them.
+          if (acked.size === 1500) {
+            killed = true;
+            first.child.kill('SIGKILL');
+            resolve();
+            return;
+          }
+          publishOne();
+        });
+      };
+      for (let k = 0; k < 200; k++) publishOne();
+    });
+    const ackedAtKill = [...acked];
+    await first.exited;
+    client.end(true);
+
+    const timesOf = async (q: string) => {
+      const [series = []] = await influx.query(`SELECT "value" FROM "${q}" WHERE "device" = '${DEVICE}'`);
+      return new Map((series[0]?.values ?? []).map(([t, v]) => [Number(t) - t0, v as number]));
+    };
+    expect((await timesOf('pm10')).size).toBe(0);
+
+    const second = await startBroker({ ...env, SUS_WRITE_FLUSH_MS: '50' });
+    children.push(second.child);
+    try {
+      await eventually(
+        async () => (await timesOf('relative_humidity')).size,
+        (n) => n >= ackedAtKill.length,
+        30_000,
+      );
+      for (const [k, q] of QUANTITIES.entries()) {
+        const stored = await timesOf(q);
+        const missing = ackedAtKill.filter((i) => stored.get(i) !== readingValue(i, k));
+        expect(missing, `${q}: acknowledged but not stored`).toStrictEqual([]);
+      }
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+      await influx.query(`DROP DATABASE "${base.INFLUX_DB}"`, 'POST');
+    }
+  }, 90_000);
+});
