@@ -1,17 +1,37 @@
+import { createHash } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { SusError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { installAuth } from './auth.ts';
+import { installAuth, type RouteScope } from './auth.ts';
 import type { ApiContext } from './context.ts';
+import { createDeps } from './deps.ts';
 import { installProblemHandlers } from './problem.ts';
+import { commandRoutes } from './routes/commands.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { departmentRoutes } from './routes/departments.ts';
+import { deviceTypeRoutes } from './routes/device-types.ts';
 import { deviceRoutes } from './routes/devices.ts';
+import { grantRoutes } from './routes/grants.ts';
 import { healthRoutes } from './routes/health.ts';
+import { ingestHttpRoutes } from './routes/ingest-http.ts';
+import { keyRoutes } from './routes/keys.ts';
+import { latestRoutes } from './routes/latest.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { openDataRoutes } from './routes/open-data.ts';
+import { provisionRoutes } from './routes/provision.ts';
 import { readingRoutes } from './routes/readings.ts';
+import { streamRoutes } from './routes/stream.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with its declared scope (undefined: none declared), for the authorisation tests. */
+    routeScopes: Array<{ method: string; url: string; scope: RouteScope | undefined }>;
+  }
+}
 
 /** Layer 3: the REST API, its OpenAPI document at /docs/json and the interactive docs at /docs. */
 export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyInstance> {
@@ -38,9 +58,52 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  installAuth(app, ctx.registry);
-  for (const routes of [healthRoutes, metricsRoutes, departmentRoutes, deviceRoutes, readingRoutes, deadLetterRoutes]) {
-    await app.register(routes(ctx));
+  const deps = createDeps(ctx, installAuth(app, ctx.registry));
+  const routeScopes: FastifyInstance['routeScopes'] = [];
+  app.decorate('routeScopes', routeScopes);
+  app.addHook('onRoute', (r) => {
+    if (!r.url.startsWith('/v1/')) return;
+    const config = r.config as { scope?: RouteScope } | undefined;
+    for (const method of [r.method].flat())
+      if (method !== 'HEAD') routeScopes.push({ method, url: r.url, scope: config?.scope });
+  });
+  await app.register(rateLimit, {
+    global: true,
+    max: ctx.config.SUS_API_RATE_LIMIT,
+    timeWindow: 60_000,
+    // Per key (its hash: the token itself is not kept); anonymous requests per client address.
+    keyGenerator: (req) => {
+      const auth = req.headers.authorization;
+      return auth ? createHash('sha256').update(auth).digest('base64url') : req.ip;
+    },
+    allowList: (req) => !req.url.startsWith('/v1/'),
+    errorResponseBuilder: (_req, c) =>
+      new SusError(
+        'SUS_ERR_RATE_LIMITED',
+        `rate limit of ${c.max} requests per minute exceeded; retry in ${c.after}`,
+        429,
+      ),
+  });
+  deps.hub?.start();
+  app.addHook('onClose', async () => deps.hub?.stop());
+  for (const routes of [
+    healthRoutes,
+    metricsRoutes,
+    departmentRoutes,
+    keyRoutes,
+    deviceTypeRoutes,
+    deviceRoutes,
+    provisionRoutes,
+    latestRoutes,
+    readingRoutes,
+    streamRoutes,
+    grantRoutes,
+    openDataRoutes,
+    deadLetterRoutes,
+    ingestHttpRoutes,
+    commandRoutes,
+  ]) {
+    await app.register(routes(deps));
   }
   return app;
 }

@@ -20,7 +20,7 @@ const KEY_CACHE_MS = 10_000;
  * Bearer API keys. Every route declares its scope; one without a declaration is treated as `admin` so a forgotten
  * declaration fails closed. Keys are cached briefly: a database round trip per request would dominate reads.
  */
-export function installAuth(app: FastifyInstance, registry: Registry): void {
+export function installAuth(app: FastifyInstance, registry: Registry): (keyId: string) => void {
   const cache = new Map<string, { key: ApiKey | undefined; expires: number }>();
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req) => {
@@ -51,10 +51,30 @@ export function installAuth(app: FastifyInstance, registry: Registry): void {
     }
     req.principal = entry.key;
   });
+  return (keyId) => {
+    for (const [token, entry] of cache) if (entry.key?.id === keyId) cache.delete(token);
+  };
 }
 
 export function hasScope(key: ApiKey, scope: Scope): boolean {
   return key.scopes.includes('admin') || key.scopes.includes(scope);
+}
+
+/** A department's own scope check for routes that act on a department's resources. */
+export function requireDepartment(req: FastifyRequest, department: string): void {
+  const own = actingDepartment(req);
+  if (own !== undefined && own !== department) {
+    throw new SusError('SUS_ERR_FORBIDDEN', `this key acts for department '${own}', not '${department}'`, 403, {
+      field: 'department',
+    });
+  }
+}
+
+/** Platform-wide operations (departments, every key) need a key without a department. */
+export function requirePlatformKey(req: FastifyRequest): void {
+  if (req.principal?.department != null) {
+    throw new SusError('SUS_ERR_FORBIDDEN', 'this needs a platform-wide key (one without a department)', 403);
+  }
 }
 
 /** The department a request acts for; undefined for platform-wide keys (they see every department). */

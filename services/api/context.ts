@@ -2,7 +2,22 @@ import type { Catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
 import type { InfluxQuery } from '../common/influx.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
+import type { Reading, ReadingTags } from '../common/reading.ts';
+import type { Command, DesiredConfig } from '../registry/downlinks.ts';
 import type { Registry } from '../registry/index.ts';
+import type { IngestPort } from './routes/ingest-http.ts';
+
+/** Where live readings come from: the in-process Ingestor emits `readings` for every accepted message. */
+export interface LiveSource {
+  on(event: 'readings', listener: (readings: Reading[], tags: ReadingTags) => void): unknown;
+  off(event: 'readings', listener: (readings: Reading[], tags: ReadingTags) => void): unknown;
+}
+
+/** The broker's downlink path (SusBroker implements it). */
+export interface DownlinkSender {
+  publishCommand(c: Command): Promise<void>;
+  publishConfig(c: DesiredConfig): Promise<void>;
+}
 
 /** What the routes need; handed in by whoever composes the process (sus run, sus api, tests). */
 export interface ApiContext {
@@ -11,5 +26,23 @@ export interface ApiContext {
   catalogue: Catalogue;
   /** Prometheus registry every layer of this process registers its metrics in; served on /metrics. */
   metrics: MetricsRegistry;
-  config: Pick<Config, 'SUS_QUERY_MAX_POINTS' | 'SUS_MQTT_PORT'>;
+  config: Pick<
+    Config,
+    | 'SUS_QUERY_MAX_POINTS'
+    | 'SUS_MQTT_PORT'
+    | 'SUS_HTTP_HOST'
+    | 'SUS_PUBLIC_MQTT_URL'
+    | 'SUS_API_RATE_LIMIT'
+    | 'SUS_SILENT_FACTOR'
+    | 'SUS_DEFAULT_INTERVAL_S'
+    | 'SUS_CLAIM_TTL_S'
+    | 'SUS_STREAM_REPLAY'
+  > &
+    Partial<Pick<Config, 'SUS_MQTT_TLS_CERT' | 'SUS_MQTT_TLS_CA' | 'SUS_MQTTS_PORT'>>;
+  /** Live readings for the SSE stream; absent when the API runs without in-process ingest (`sus api`). */
+  live?: LiveSource;
+  /** Publishes downlinks through the in-process broker; absent in `sus api` alone (commands answer 503 then). */
+  downlink?: DownlinkSender;
+  /** The in-process ingest pipeline (HTTP push, dead-letter replay); absent in `sus api` alone (they answer 503). */
+  ingest?: IngestPort;
 }

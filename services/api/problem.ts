@@ -10,7 +10,7 @@ export interface Problem {
   code: string;
   detail: string;
   instance?: string;
-  errors?: Array<{ field: string; message: string }>;
+  errors?: Array<{ field: string; message: string; line?: number }>;
   [extra: string]: unknown;
 }
 
@@ -64,12 +64,12 @@ export function installProblemHandlers(app: FastifyInstance): void {
       }));
       body = problem(400, 'SUS_ERR_VALIDATION', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
     } else if (err instanceof SusError) {
-      body = problem(
-        err.statusCode,
-        err.code,
-        err.message,
-        Object.keys(err.context).length ? { context: err.context } : {},
-      );
+      // A list of field errors (CSV import) is lifted to the standard `errors` member.
+      const { errors, ...context } = err.context;
+      body = problem(err.statusCode, err.code, err.message, {
+        ...(Object.keys(context).length ? { context } : {}),
+        ...(Array.isArray(errors) ? { errors } : {}),
+      });
     } else if (err.statusCode && err.statusCode < 500) {
       body = problem(err.statusCode, err.code ?? 'SUS_ERR_BAD_REQUEST', err.message);
     } else {

@@ -10,18 +10,27 @@ export interface ReadingRow {
   time: string;
 }
 
-export interface ReadingsFilter {
+/** Tag filters of a read; lists (from grants) restrict to any of their values. */
+export interface SeriesFilter {
   device?: string;
-  quantity?: string;
-  /** Restricts to one department's data (department-scoped keys). */
+  /** Restricts to one department's data (department-scoped keys, shared reads). */
   department?: string;
+  district?: string;
+  deviceTypes?: string[] | null;
+  districts?: string[] | null;
+}
+
+export interface ReadingsFilter extends SeriesFilter {
+  quantity?: string;
+  /** Several quantities (a grant's list) when `quantity` is absent. */
+  quantities?: string[];
   from: number;
   to: number;
   limit: number;
 }
 
 /** Quantity names become measurement identifiers: only catalogue names are ever put into a query. */
-function measurements(catalogue: Catalogue, quantity: string | undefined): string[] {
+export function measurements(catalogue: Catalogue, quantity: string | undefined): string[] {
   if (quantity === undefined) return catalogue.names();
   const q = catalogue.get(quantity);
   if (!q)
@@ -31,12 +40,18 @@ function measurements(catalogue: Catalogue, quantity: string | undefined): strin
   return [q.name];
 }
 
-function whereClause(f: Pick<ReadingsFilter, 'device' | 'department'>, from?: number, to?: number): string {
+const anyOf = (tag: string, values: string[]) =>
+  values.length === 0 ? 'false' : `(${values.map((v) => `${influxIdent(tag)} = ${influxString(v)}`).join(' OR ')})`;
+
+export function whereClause(f: SeriesFilter, from?: number, to?: number): string {
   const parts: string[] = [];
   if (from !== undefined) parts.push(`time >= ${influxString(new Date(from).toISOString())}`);
   if (to !== undefined) parts.push(`time <= ${influxString(new Date(to).toISOString())}`);
   if (f.device !== undefined) parts.push(`"device" = ${influxString(f.device)}`);
   if (f.department !== undefined) parts.push(`"department" = ${influxString(f.department)}`);
+  if (f.district !== undefined) parts.push(`"district" = ${influxString(f.district)}`);
+  if (f.deviceTypes) parts.push(anyOf('device_type', f.deviceTypes));
+  if (f.districts) parts.push(anyOf('district', f.districts));
   return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
 }
 
@@ -46,7 +61,7 @@ export async function queryReadings(
   catalogue: Catalogue,
   f: ReadingsFilter,
 ): Promise<{ readings: ReadingRow[]; next: string | null }> {
-  const names = measurements(catalogue, f.quantity);
+  const names = f.quantities && f.quantity === undefined ? f.quantities : measurements(catalogue, f.quantity);
   const from = names.map(influxIdent).join(',');
   const q = `SELECT "value" FROM ${from}${whereClause(f, f.from, f.to)} GROUP BY "device" ORDER BY time ASC LIMIT ${f.limit + 1}`;
   const [series = []] = await influx.query(q);
@@ -96,4 +111,81 @@ export async function queryLatest(
         : [];
     })
     .sort((a, b) => a.quantity.localeCompare(b.quantity));
+}
+
+export interface LatestRow {
+  device: string;
+  quantity: string;
+  value: number;
+  unit: string;
+  time: string;
+}
+
+/** Last value per device and quantity, one query for any number of devices (GROUP BY "device"). */
+export async function queryLatestMany(
+  influx: InfluxQuery,
+  catalogue: Catalogue,
+  names: string[],
+  f: SeriesFilter,
+  from?: number,
+): Promise<LatestRow[]> {
+  const q = `SELECT last("value") AS "value" FROM ${names.map(influxIdent).join(',')}${whereClause(f, from)} GROUP BY "device"`;
+  const [series = []] = await influx.query(q);
+  const rows: LatestRow[] = [];
+  for (const s of series) {
+    const [t, v] = s.values[0] ?? [];
+    if (typeof v !== 'number' || typeof t !== 'number') continue;
+    rows.push({
+      device: s.tags?.device ?? '',
+      quantity: s.name,
+      value: v,
+      unit: catalogue.get(s.name)?.unit ?? '',
+      time: new Date(t).toISOString(),
+    });
+  }
+  return rows;
+}
+
+export const AGGREGATE_FNS = ['mean', 'min', 'max', 'count', 'median', 'p95'] as const;
+export type AggregateFn = (typeof AGGREGATE_FNS)[number];
+export const GROUP_BY = ['device', 'district', 'department'] as const;
+export type GroupBy = (typeof GROUP_BY)[number];
+
+const SELECTOR: Record<AggregateFn, string> = {
+  mean: 'mean("value")',
+  min: 'min("value")',
+  max: 'max("value")',
+  count: 'count("value")',
+  median: 'median("value")',
+  p95: 'percentile("value", 95)',
+};
+
+export interface AggregateSeries {
+  group: Partial<Record<GroupBy, string>>;
+  points: Array<{ time: string; value: number }>;
+}
+
+/**
+ * Windows of `everyS` seconds over [from, to). The caller has checked the window count against the budget:
+ * `fill(none)` keeps empty windows out of the answer, but InfluxDB still walks every window of the range.
+ */
+export async function queryAggregate(
+  influx: InfluxQuery,
+  quantity: string,
+  f: SeriesFilter,
+  a: { from: number; to: number; everyS: number; fn: AggregateFn; groupBy?: GroupBy },
+): Promise<AggregateSeries[]> {
+  const where = whereClause(f, a.from);
+  const to = `time < ${influxString(new Date(a.to).toISOString())}`;
+  const group = a.groupBy ? `, ${influxIdent(a.groupBy)}` : '';
+  const q = `SELECT ${SELECTOR[a.fn]} AS "value" FROM ${influxIdent(quantity)}${where} AND ${to} GROUP BY time(${a.everyS}s)${group} fill(none)`;
+  const [series = []] = await influx.query(q);
+  return series
+    .map((s) => ({
+      group: a.groupBy ? { [a.groupBy]: s.tags?.[a.groupBy] ?? '' } : {},
+      points: s.values.flatMap(([t, v]) =>
+        typeof v === 'number' && typeof t === 'number' ? [{ time: new Date(t).toISOString(), value: v }] : [],
+      ),
+    }))
+    .sort((x, y) => JSON.stringify(x.group).localeCompare(JSON.stringify(y.group)));
 }

@@ -11,12 +11,12 @@ export const ProblemSchema = z
     code: z.string().describe('stable machine-readable error code, e.g. SUS_ERR_VALIDATION'),
     detail: z.string(),
     instance: z.string().optional(),
-    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string(), line: z.number().int().optional() })).optional(),
   })
   .loose()
   .meta({ id: 'Problem' });
 
-const Timestamp = z.string().describe('ISO 8601 time');
+export const Timestamp = z.string().describe('ISO 8601 time');
 const DepartmentId = z
   .string()
   .regex(/^[a-z][a-z0-9_-]{1,31}$/, 'lowercase letters, digits, - and _ (2–32 characters)');
@@ -82,6 +82,8 @@ export const ReadingsQuerySchema = z.object({
   from: TimeParam.optional().describe('ISO 8601 or epoch ms; default 24 h before `to`'),
   to: TimeParam.optional().describe('ISO 8601 or epoch ms; default now'),
   limit: z.coerce.number().int().min(1).optional().describe('default 1000, at most the query budget'),
+  department: z.string().max(32).optional().describe("another department's data, through a grant"),
+  format: z.enum(['json', 'csv']).optional(),
 });
 
 export const ReadingSchema = z
@@ -132,3 +134,277 @@ export const QuantitySchema = z
   .meta({ id: 'Quantity' });
 
 export const ScopeSchema = z.enum(SCOPES);
+
+export const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    department: z.string().nullable().describe('null: a platform-wide key'),
+    scopes: z.array(ScopeSchema),
+    createdAt: Timestamp,
+    revokedAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const NewApiKeySchema = z.object({
+  name: z.string().min(1).max(100),
+  department: DepartmentId.nullable().optional().describe("defaults to the creating key's department"),
+  scopes: z.array(ScopeSchema).min(1),
+});
+
+export const CreatedApiKeySchema = z.object({
+  key: z.string().describe('the secret: shown once, stored only as a hash'),
+  record: ApiKeySchema,
+});
+
+export const DeviceTypeSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    quantities: z.array(z.string()),
+    expectedIntervalS: z.number().int(),
+    profile: z.record(z.string(), z.unknown()),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'DeviceType' });
+
+export const NewDeviceTypeSchema = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _'),
+  name: z.string().min(1).max(200),
+  description: z.string().max(2000).default(''),
+  quantities: z.array(z.string().max(64)).max(64).default([]),
+  expectedIntervalS: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(300),
+  profile: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const DevicePatchSchema = z
+  .object({
+    name: z.string().min(1).max(200),
+    type: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _'),
+    district: z.string().min(1).max(100).nullable(),
+    lat: z.number().min(-90).max(90).nullable(),
+    lon: z.number().min(-180).max(180).nullable(),
+  })
+  .partial();
+
+export const DeviceStatusSchema = z
+  .object({
+    device: z.string(),
+    state: z.enum(['online', 'silent', 'never_seen', 'decommissioned']),
+    lastSeenAt: Timestamp.nullable(),
+    expectedIntervalS: z.number().int(),
+    decommissionedAt: Timestamp.nullable(),
+    values: z.array(z.object({ quantity: z.string(), value: z.number(), unit: z.string(), time: Timestamp })),
+    battery: z.number().nullable().describe('battery_voltage, when the device reports it'),
+    signal: z.number().nullable().describe('rssi, when the device reports it'),
+  })
+  .meta({ id: 'DeviceStatus' });
+
+export const SilentDeviceSchema = z.object({
+  device: z.string(),
+  department: z.string(),
+  type: z.string(),
+  lastSeenAt: Timestamp.nullable(),
+  silentForS: z.number().int().nullable().describe('null: never seen'),
+  expectedIntervalS: z.number().int(),
+});
+
+export const ImportResultSchema = z.object({
+  imported: z.number().int(),
+  devices: z.array(CreatedDeviceSchema),
+});
+
+export const NewClaimSchema = z.object({
+  department: DepartmentId.optional().describe("defaults to the key's department"),
+  type: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _'),
+  name: z.string().min(1).max(200).optional(),
+  district: z.string().min(1).max(100).optional(),
+  lat: z.number().min(-90).max(90).optional(),
+  lon: z.number().min(-180).max(180).optional(),
+  ttlS: z
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .optional()
+    .describe('default SUS_CLAIM_TTL_S'),
+});
+
+export const ClaimCodeSchema = z.object({
+  code: z.string().describe('one-time code; shown once'),
+  department: z.string(),
+  type: z.string(),
+  expiresAt: Timestamp,
+});
+
+export const ClaimRequestSchema = z.object({
+  code: z.string().min(1).max(200),
+  id: z
+    .string()
+    .regex(DEVICE_ID_PATTERN, 'lowercase letters, digits, _ . - (1–64 characters)')
+    .optional()
+    .describe('device id wanted (e.g. derived from the MAC); chosen by the server when absent'),
+  name: z.string().min(1).max(200).optional(),
+});
+
+export const BundleSchema = z
+  .object({
+    device: z.string(),
+    department: z.string(),
+    type: z.string(),
+    mqtt: z.object({
+      urls: z.array(z.string()),
+      username: z.string(),
+      password: z.string().describe('shown once'),
+      clientId: z.string(),
+    }),
+    topics: z.object({ up: z.string(), status: z.string(), down: z.string(), ack: z.string() }),
+    caCertificate: z.string().nullable().describe('PEM of the broker CA when TLS is on'),
+  })
+  .meta({ id: 'ProvisioningBundle' });
+
+const CsvList = z
+  .string()
+  .max(2000)
+  .transform((s) => s.split(',').filter((x) => x.length > 0));
+
+export const LatestQuerySchema = z.object({
+  department: z.string().max(32).optional(),
+  quantity: CsvList.optional().describe('comma-separated quantities; default all'),
+  district: z.string().max(100).optional(),
+  device: z.string().max(64).optional(),
+  bbox: z
+    .string()
+    .regex(/^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$/, 'minLon,minLat,maxLon,maxLat')
+    .transform((s) => s.split(',').map(Number) as [number, number, number, number])
+    .optional(),
+  format: z.enum(['json', 'csv', 'geojson']).optional(),
+});
+
+export const LatestDeviceSchema = z
+  .object({
+    device: z.string(),
+    department: z.string(),
+    type: z.string(),
+    district: z.string().nullable(),
+    lat: z.number().nullable(),
+    lon: z.number().nullable(),
+    values: z.array(z.object({ quantity: z.string(), value: z.number(), unit: z.string(), time: Timestamp })),
+  })
+  .meta({ id: 'LatestDevice' });
+
+export const GeoJsonSchema = z
+  .object({
+    type: z.literal('FeatureCollection'),
+    features: z.array(
+      z.object({
+        type: z.literal('Feature'),
+        geometry: z.object({ type: z.literal('Point'), coordinates: z.tuple([z.number(), z.number()]) }),
+        properties: z.record(z.string(), z.unknown()),
+      }),
+    ),
+  })
+  .meta({ id: 'GeoJSON' });
+
+export const GrantSchema = z
+  .object({
+    id: z.string(),
+    owner: z.string(),
+    grantee: z.string().describe("a department id or 'public'"),
+    title: z.string(),
+    purpose: z.string(),
+    licence: z.string().nullable(),
+    quantities: z.array(z.string()),
+    deviceTypes: z.array(z.string()).nullable(),
+    districts: z.array(z.string()).nullable(),
+    from: Timestamp.nullable(),
+    to: Timestamp.nullable(),
+    aggregationFloorS: z.number().int().nullable(),
+    updateIntervalS: z.number().int().nullable(),
+    createdAt: Timestamp,
+    expiresAt: Timestamp,
+    revokedAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'Grant' });
+
+export const NewGrantSchema = z.object({
+  owner: DepartmentId.optional().describe("defaults to the key's department"),
+  grantee: z.union([DepartmentId, z.literal('public')]),
+  title: z.string().min(1).max(200),
+  purpose: z.string().min(1).max(2000),
+  licence: z.string().max(200).nullable().default(null),
+  quantities: z.array(z.string().max(64)).min(1).max(64),
+  deviceTypes: z.array(z.string().max(64)).min(1).nullable().default(null),
+  districts: z.array(z.string().max(100)).min(1).nullable().default(null),
+  from: z.iso.datetime({ offset: true }).nullable().default(null),
+  to: z.iso.datetime({ offset: true }).nullable().default(null),
+  aggregationFloorS: z.number().int().min(1).nullable().default(null).describe('e.g. 3600: hourly aggregates only'),
+  updateIntervalS: z.number().int().min(1).nullable().default(null),
+  expiresAt: z.iso.datetime({ offset: true }),
+});
+
+export const AuditEntrySchema = z
+  .object({
+    id: z.number().int(),
+    at: Timestamp,
+    grantId: z.string(),
+    owner: z.string(),
+    reader: z.string().nullable().describe('null: anonymous open-data read'),
+    keyId: z.string().nullable(),
+    route: z.string(),
+    query: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'AuditEntry' });
+
+export const AggregateQuerySchema = z.object({
+  quantity: z.string().max(64),
+  device: z.string().max(64).optional(),
+  department: z.string().max(32).optional(),
+  district: z.string().max(100).optional(),
+  from: TimeParam.optional().describe('ISO 8601 or epoch ms; default 24 h before `to`'),
+  to: TimeParam.optional().describe('ISO 8601 or epoch ms; default now'),
+  every: z
+    .string()
+    .regex(/^\d+[smhd]$/, 'a duration such as 30s, 15m, 1h, 1d')
+    .describe('window length, required: an unbounded GROUP BY time is never run'),
+  fn: z.enum(['mean', 'min', 'max', 'count', 'median', 'p95']).default('mean'),
+  groupBy: z.enum(['device', 'district', 'department']).optional(),
+  format: z.enum(['json', 'csv']).optional(),
+});
+
+export const AggregateSchema = z
+  .object({
+    quantity: z.string(),
+    unit: z.string(),
+    fn: z.string(),
+    every: z.string(),
+    from: Timestamp,
+    to: Timestamp,
+    series: z.array(
+      z.object({
+        group: z.record(z.string(), z.string()),
+        points: z.array(z.object({ time: Timestamp, value: z.number() })),
+      }),
+    ),
+  })
+  .meta({ id: 'Aggregate' });
+
+export const DatasetSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    owner: z.string(),
+    licence: z.string().nullable(),
+    purpose: z.string(),
+    quantities: z.array(z.string()),
+    updateIntervalS: z.number().int().nullable(),
+    aggregationFloorS: z.number().int().nullable(),
+    expiresAt: Timestamp,
+  })
+  .meta({ id: 'Dataset' });

@@ -3,7 +3,20 @@ import { openDb } from './db.ts';
 import { migrate } from './migrate.ts';
 import { Registry } from './registry.ts';
 
+export { type AuditEntry, AuditLog } from './audit.ts';
+export { type Claim, ClaimStore, type NewClaim } from './claims.ts';
 export { type Db, openDb } from './db.ts';
+export {
+  DEAD_LETTER_STATUSES,
+  type DeadLetterStatus,
+  DeadLetterStore,
+  type IngestDeadLetterEntry,
+  type IngestDeadLetterFilter,
+  type ReplayableDeadLetter,
+} from './dead-letters.ts';
+export { type DeviceType, DeviceTypeStore, type NewDeviceType } from './device-types.ts';
+export { type Grant, GrantStore, type NewGrant, PUBLIC_GRANTEE } from './grants.ts';
+export { KeyStore } from './keys.ts';
 export { migrate } from './migrate.ts';
 export type { RegistryEvent } from './registry.ts';
 export { Registry } from './registry.ts';

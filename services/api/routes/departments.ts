@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { requirePlatformKey } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { DepartmentSchema, NewDepartmentSchema, ProblemSchema } from '../schemas.ts';
 
@@ -27,9 +28,12 @@ export const departmentRoutes =
           tags: ['departments'],
           summary: 'Create a department',
           body: NewDepartmentSchema,
-          response: { 201: DepartmentSchema, 409: ProblemSchema },
+          response: { 201: DepartmentSchema, 403: ProblemSchema, 409: ProblemSchema },
         },
       },
-      async (req, reply) => reply.code(201).send(await ctx.registry.createDepartment(req.body)),
+      async (req, reply) => {
+        requirePlatformKey(req);
+        return reply.code(201).send(await ctx.registry.createDepartment(req.body));
+      },
     );
   };

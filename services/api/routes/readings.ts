@@ -1,15 +1,22 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { SusError } from '../../common/errors.ts';
-import { actingDepartment } from '../auth.ts';
-import type { ApiContext } from '../context.ts';
-import { queryReadings } from '../readings-query.ts';
-import { ProblemSchema, ReadingsPageSchema, ReadingsQuerySchema } from '../schemas.ts';
-import { visibleDevice } from './devices.ts';
+import { resolveRead } from '../access.ts';
+import { sendCsv, wants } from '../csv.ts';
+import type { ApiDeps } from '../deps.ts';
+import { measurements, queryReadings } from '../readings-query.ts';
+import {
+  AggregateQuerySchema,
+  AggregateSchema,
+  ProblemSchema,
+  ReadingsPageSchema,
+  ReadingsQuerySchema,
+} from '../schemas.ts';
+import { aggregateReadScoped } from './aggregate.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
 
 export const readingRoutes =
-  (ctx: ApiContext): FastifyPluginAsyncZod =>
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
     app.get(
       '/v1/readings',
@@ -17,13 +24,13 @@ export const readingRoutes =
         config: { scope: 'read' },
         schema: {
           tags: ['readings'],
-          summary: 'Raw readings in time order, paged with a time cursor',
+          summary: 'Raw readings in time order, paged with a time cursor (JSON or CSV)',
           querystring: ReadingsQuerySchema,
-          response: { 200: ReadingsPageSchema, 400: ProblemSchema, 404: ProblemSchema },
+          response: { 200: ReadingsPageSchema, 400: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema },
         },
       },
-      async (req) => {
-        const budget = ctx.config.SUS_QUERY_MAX_POINTS;
+      async (req, reply) => {
+        const budget = deps.config.SUS_QUERY_MAX_POINTS;
         const limit = req.query.limit ?? Math.min(1000, budget);
         if (limit > budget) {
           throw new SusError(
@@ -36,15 +43,60 @@ export const readingRoutes =
         const to = req.query.to ?? Date.now();
         const from = req.query.from ?? to - DAY_MS;
         if (from > to) throw new SusError('SUS_ERR_VALIDATION', '`from` is after `to`', 400, { field: 'from' });
-        if (req.query.device !== undefined) await visibleDevice(ctx, req, req.query.device);
-        return queryReadings(ctx.influx, ctx.catalogue, {
+        const quantities =
+          req.query.quantity === undefined ? undefined : measurements(deps.catalogue, req.query.quantity);
+        const scope = await resolveRead(deps, req, {
+          department: req.query.department,
           device: req.query.device,
-          quantity: req.query.quantity,
-          department: actingDepartment(req),
+          quantities,
           from,
           to,
+        });
+        const page = await queryReadings(deps.influx, deps.catalogue, {
+          ...scope.filter,
+          quantity: req.query.quantity,
+          quantities: scope.grant?.quantities,
+          from: scope.from ?? from,
+          to: scope.to ?? to,
           limit,
         });
+        if (wants(req, 'csv')) return sendCsv(reply, ['time', 'device', 'quantity', 'value', 'unit'], page.readings);
+        return page;
+      },
+    );
+
+    app.get(
+      '/v1/readings/aggregate',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['readings'],
+          summary:
+            'Windowed aggregates (mean, min, max, count, median, p95), optionally per device, district or department',
+          description:
+            'The number of windows × groups must stay within SUS_QUERY_MAX_POINTS; otherwise 400 SUS_ERR_QUERY_BUDGET says how to narrow the query.',
+          querystring: AggregateQuerySchema,
+          response: { 200: AggregateSchema, 400: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema },
+        },
+      },
+      async (req, reply) => {
+        const q = req.query;
+        const result = await aggregateReadScoped(deps, req, q, (r) =>
+          resolveRead(deps, req, { ...r, department: q.department, device: q.device, district: q.district }),
+        );
+        if (wants(req, 'csv')) return sendCsv(reply, ['time', 'group', 'value'], csvRows(result.series));
+        return result;
       },
     );
   };
+
+export const csvRows = (
+  series: Array<{ group: Record<string, string>; points: Array<{ time: string; value: number }> }>,
+) =>
+  series.flatMap((s) =>
+    s.points.map((p) => ({
+      time: p.time,
+      group: Object.values(s.group).join('') || 'all',
+      value: p.value,
+    })),
+  );

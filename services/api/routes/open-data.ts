@@ -1,0 +1,118 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { SusError } from '../../common/errors.ts';
+import type { Grant } from '../../registry/index.ts';
+import { resolveRead } from '../access.ts';
+import { sendCsv, wants } from '../csv.ts';
+import type { ApiDeps } from '../deps.ts';
+import { latestScoped, sendLatest } from '../latest.ts';
+import {
+  AggregateQuerySchema,
+  AggregateSchema,
+  DatasetSchema,
+  LatestDeviceSchema,
+  LatestQuerySchema,
+  ProblemSchema,
+} from '../schemas.ts';
+import { aggregateReadScoped } from './aggregate.ts';
+import { csvRows } from './readings.ts';
+
+const DatasetParams = z.object({ id: z.string().max(64) });
+
+const toDataset = (g: Grant) => ({
+  id: g.id,
+  title: g.title,
+  owner: g.owner,
+  licence: g.licence,
+  purpose: g.purpose,
+  quantities: g.quantities,
+  updateIntervalS: g.updateIntervalS,
+  aggregationFloorS: g.aggregationFloorS,
+  expiresAt: g.expiresAt,
+});
+
+async function dataset(deps: ApiDeps, id: string): Promise<Grant> {
+  const g = (await deps.grants.publicDatasets()).find((d) => d.id === id);
+  if (!g) throw new SusError('SUS_ERR_DATASET_NOT_FOUND', `open dataset '${id}' does not exist`, 404, { id });
+  return g;
+}
+
+/** Open data: every public grant is a dataset, served without a key; each read is audited for its owner. */
+export const openDataRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/v1/open/datasets',
+      {
+        config: { scope: 'public' },
+        schema: {
+          tags: ['open data'],
+          summary: 'The open-data catalogue: title, owner, licence, quantities, update interval',
+          security: [],
+          response: { 200: z.object({ datasets: z.array(DatasetSchema) }) },
+        },
+      },
+      async () => ({ datasets: (await deps.grants.publicDatasets()).map(toDataset) }),
+    );
+
+    app.get(
+      '/v1/open/datasets/:id/latest',
+      {
+        config: { scope: 'public' },
+        schema: {
+          tags: ['open data'],
+          summary: "Latest values of the dataset's devices (JSON, CSV or GeoJSON)",
+          security: [],
+          params: DatasetParams,
+          querystring: LatestQuerySchema.omit({ department: true, device: true }),
+          response: {
+            200: z.object({ devices: z.array(LatestDeviceSchema) }),
+            400: ProblemSchema,
+            403: ProblemSchema,
+            404: ProblemSchema,
+          },
+        },
+      },
+      async (req, reply) => {
+        const g = await dataset(deps, req.params.id);
+        const names = req.query.quantity?.length ? req.query.quantity : g.quantities;
+        const scope = await resolveRead(
+          deps,
+          req,
+          { department: g.owner, district: req.query.district, quantities: names },
+          { reader: null, grantId: g.id },
+        );
+        const devices = await latestScoped(deps, names, scope, req.query);
+        return sendLatest(req, reply, devices) ?? { devices };
+      },
+    );
+
+    app.get(
+      '/v1/open/datasets/:id/aggregate',
+      {
+        config: { scope: 'public' },
+        schema: {
+          tags: ['open data'],
+          summary: 'Windowed aggregates of the dataset (JSON or CSV)',
+          security: [],
+          params: DatasetParams,
+          querystring: AggregateQuerySchema.omit({ department: true }),
+          response: { 200: AggregateSchema, 400: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema },
+        },
+      },
+      async (req, reply) => {
+        const g = await dataset(deps, req.params.id);
+        const q = req.query;
+        const result = await aggregateReadScoped(deps, req, q, (r) =>
+          resolveRead(
+            deps,
+            req,
+            { ...r, department: g.owner, device: q.device, district: q.district },
+            { reader: null, grantId: g.id },
+          ),
+        );
+        if (wants(req, 'csv')) return sendCsv(reply, ['time', 'group', 'value'], csvRows(result.series));
+        return result;
+      },
+    );
+  };

@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import QRCode from 'qrcode';
+import { SusError } from '../../common/errors.ts';
+import { actingDepartment } from '../auth.ts';
+import { topicsOf } from '../credentials.ts';
+import { sendRaw } from '../csv.ts';
+import type { ApiDeps } from '../deps.ts';
+import { BundleSchema, ClaimCodeSchema, ClaimRequestSchema, NewClaimSchema, ProblemSchema } from '../schemas.ts';
+
+/** The broker address(es) devices are told to use: SUS_PUBLIC_MQTT_URL, else derived from this host. */
+export function mqttUrls(deps: ApiDeps, requestHost: string | undefined): string[] {
+  const configured = deps.config.SUS_PUBLIC_MQTT_URL;
+  if (configured)
+    return configured
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean);
+  const host = (requestHost ?? '127.0.0.1').replace(/:\d+$/, '');
+  const urls = [`mqtt://${host}:${deps.config.SUS_MQTT_PORT}`];
+  if (deps.config.SUS_MQTT_TLS_CERT) urls.unshift(`mqtts://${host}:${deps.config.SUS_MQTTS_PORT ?? 8883}`);
+  return urls;
+}
+
+function caCertificate(deps: ApiDeps): string | null {
+  const ca = deps.config.SUS_MQTT_TLS_CA;
+  if (!ca) return null;
+  return ca.startsWith('-----BEGIN') ? ca : readFileSync(ca, 'utf8');
+}
+
+export const provisionRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.post(
+      '/v1/claims',
+      {
+        config: { scope: 'provision' },
+        schema: {
+          tags: ['provisioning'],
+          summary: 'Create a one-time, expiring claim code for a department and device type',
+          body: NewClaimSchema,
+          response: { 201: ClaimCodeSchema, 400: ProblemSchema, 403: ProblemSchema },
+        },
+      },
+      async (req, reply) => {
+        const own = actingDepartment(req);
+        const department = req.body.department ?? own;
+        if (department === undefined)
+          throw new SusError('SUS_ERR_VALIDATION', 'body.department is required for a platform-wide key', 400, {
+            field: 'department',
+          });
+        if (own !== undefined && department !== own)
+          throw new SusError('SUS_ERR_FORBIDDEN', `this key may only create claims for '${own}'`, 403, {
+            field: 'department',
+          });
+        const { code, claim } = await deps.claims.create({
+          ...req.body,
+          department,
+          ttlS: req.body.ttlS ?? deps.config.SUS_CLAIM_TTL_S,
+          createdBy: req.principal?.id ?? null,
+        });
+        return reply.code(201).send({ code, department, type: claim.type, expiresAt: claim.expiresAt });
+      },
+    );
+
+    app.post(
+      '/v1/provision/claim',
+      {
+        // The claim code is the credential: a device in the field has no API key.
+        config: { scope: 'public' },
+        schema: {
+          tags: ['provisioning'],
+          summary: 'Redeem a claim code for a provisioning bundle (JSON, or a QR code of it as PNG or SVG)',
+          description:
+            'Accept: image/png or image/svg+xml (or ?format=png|svg) returns the bundle as a QR code for the technician.',
+          security: [],
+          body: ClaimRequestSchema,
+          response: { 201: BundleSchema, 400: ProblemSchema, 409: ProblemSchema },
+        },
+      },
+      async (req, reply) => {
+        const claim = await deps.claims.redeem(req.body.code);
+        let created: Awaited<ReturnType<typeof deps.registry.createDevice>>;
+        try {
+          created = await deps.registry.createDevice({
+            id: req.body.id,
+            name: req.body.name ?? claim.name ?? req.body.id ?? claim.type,
+            department: claim.department,
+            type: claim.type,
+            district: claim.district,
+            lat: claim.lat,
+            lon: claim.lon,
+          });
+        } catch (err) {
+          // The code stays usable when the device could not be created (an id already taken).
+          await deps.claims.release(req.body.code);
+          throw err;
+        }
+        const { device, secret } = created;
+        await deps.claims.bind(req.body.code, device.id);
+        const bundle = {
+          device: device.id,
+          department: device.department,
+          type: device.type,
+          mqtt: { urls: mqttUrls(deps, req.headers.host), username: device.id, password: secret, clientId: device.id },
+          topics: topicsOf(device.id),
+          caCertificate: caCertificate(deps),
+        };
+        const format = (req.query as { format?: string }).format;
+        const accept = req.headers.accept ?? '';
+        if (format === 'png' || accept.includes('image/png')) {
+          const png = await QRCode.toBuffer(JSON.stringify(bundle), { type: 'png', errorCorrectionLevel: 'M' });
+          return sendRaw(reply, 201, 'image/png', png);
+        }
+        if (format === 'svg' || accept.includes('image/svg+xml')) {
+          const svg = await QRCode.toString(JSON.stringify(bundle), { type: 'svg', errorCorrectionLevel: 'M' });
+          return sendRaw(reply, 201, 'image/svg+xml', svg);
+        }
+        return reply.code(201).send(bundle);
+      },
+    );
+  };

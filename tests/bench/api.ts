@@ -1,0 +1,169 @@
+/**
+ * bench:api — req/s and latency of the service API for three typical requests, each side by side with the
+ * InfluxDB query it wraps (the peer: what a client talking to InfluxDB directly would get, without access control,
+ * registry join or serialisation):
+ *   latest    GET /v1/latest?quantity=air_temperature — latest values of 10,000 devices of one department
+ *   aggregate GET /v1/readings/aggregate — a 30-day hourly mean of one device (5-minute raw data)
+ *   open      GET /v1/open/datasets/:id/latest?format=geojson — open-data GeoJSON, no key
+ * Needs the local stack (InfluxDB): `eval "$(bash infra/stack.sh env)"`, then `npm run bench:api`.
+ */
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import autocannon from 'autocannon';
+import { type Platform, startPlatform } from '../../services/cli/platform.ts';
+import { loadConfig } from '../../services/common/config.ts';
+import { silentLogger } from '../../services/common/logger.ts';
+
+const DEVICES = 10_000;
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
+const CONNECTIONS = 10;
+const ADMIN = `sus_bench_admin_${randomBytes(12).toString('hex')}`;
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function run(url: string, headers: Record<string, string>): Promise<Figures> {
+  const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: DURATION_S });
+  return {
+    rps: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.non2xx,
+  };
+}
+
+async function main(): Promise<void> {
+  if (!process.env.INFLUX_URL) throw new Error('INFLUX_URL is unset: eval "$(bash infra/stack.sh env)" first');
+  const config = loadConfig({
+    ...process.env,
+    SUS_HTTP_HOST: '127.0.0.1',
+    SUS_HTTP_PORT: '0',
+    SUS_DATA_DIR: 'memory://',
+    DATABASE_URL: '',
+    SUS_ADMIN_KEY: ADMIN,
+    INFLUX_DB: `sus_bench_${randomBytes(4).toString('hex')}`,
+    SUS_API_RATE_LIMIT: '100000000',
+    LOG_LEVEL: 'silent',
+  });
+  const platform: Platform = await startPlatform(config, silentLogger, { broker: false, api: true });
+  const base = `http://127.0.0.1:${platform.httpPort}`;
+  const influxQuery = (q: string) =>
+    `${config.INFLUX_URL}/query?${new URLSearchParams({ db: config.INFLUX_DB, epoch: 'ms', q }).toString()}`;
+  try {
+    const reg = platform.registry;
+    await reg.createDepartment({ id: 'environment', name: 'Environment' });
+    const devices = Array.from({ length: DEVICES }, (_, i) => ({
+      id: `aq-${String(i).padStart(5, '0')}`,
+      name: `AQ ${i}`,
+      department: 'environment',
+      type: 'air_quality',
+      district: `d${i % 20}`,
+      lat: 48.4 + (i % 100) / 1000,
+      lon: 9.1 + Math.floor(i / 100) / 1000,
+    }));
+    for (let i = 0; i < devices.length; i += 1000) await reg.createDevices(devices.slice(i, i + 1000));
+
+    const now = Date.now();
+    const write = async (lines: string[]) => {
+      const res = await fetch(`${config.INFLUX_URL}/write?db=${config.INFLUX_DB}&precision=ms`, {
+        method: 'POST',
+        body: lines.join('\n'),
+      });
+      if (res.status !== 204) throw new Error(`influx write ${res.status}: ${await res.text()}`);
+    };
+    const line = (d: (typeof devices)[number], v: number, t: number) =>
+      `air_temperature,department=environment,device=${d.id},device_type=air_quality,district=${d.district},source=bench value=${v} ${t}`;
+    for (let i = 0; i < devices.length; i += 5000)
+      await write(devices.slice(i, i + 5000).map((d, j) => line(d, 10 + ((i + j) % 15), now - 60_000)));
+    const month = 30 * 24 * 12;
+    const one = devices[0]!;
+    for (let i = 0; i < month; i += 5000) {
+      await write(
+        Array.from({ length: Math.min(5000, month - i) }, (_, j) =>
+          line(one, 15 + Math.sin((i + j) / 50) * 8, now - (i + j) * 300_000),
+        ),
+      );
+    }
+    const grant = await fetch(`${base}/v1/grants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        owner: 'environment',
+        grantee: 'public',
+        title: 'Air temperature',
+        purpose: 'open data',
+        quantities: ['air_temperature'],
+        expiresAt: new Date(now + 3600_000).toISOString(),
+      }),
+    }).then((r) => r.json() as Promise<{ id: string }>);
+    const keyRes = await fetch(`${base}/v1/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', department: 'environment', scopes: ['read'] }),
+    }).then((r) => r.json() as Promise<{ key: string }>);
+    const auth = { authorization: `Bearer ${keyRes.key}` };
+
+    const from = new Date(now - 30 * 24 * 3600_000).toISOString();
+    const to = new Date(now).toISOString();
+    // Sequential on purpose: two loads at once would share the two cores and distort both.
+    const latestApi = await run(`${base}/v1/latest?quantity=air_temperature`, auth);
+    const latestPeer = await run(
+      influxQuery(`SELECT last("value") FROM "air_temperature" WHERE "department" = 'environment' GROUP BY "device"`),
+      {},
+    );
+    const aggregateApi = await run(
+      `${base}/v1/readings/aggregate?quantity=air_temperature&device=${one.id}&from=${from}&to=${to}&every=1h&fn=mean`,
+      auth,
+    );
+    const aggregatePeer = await run(
+      influxQuery(
+        `SELECT mean("value") FROM "air_temperature" WHERE time >= '${from}' AND time < '${to}' AND "device" = '${one.id}' GROUP BY time(3600s) fill(none)`,
+      ),
+      {},
+    );
+    const openApi = await run(`${base}/v1/open/datasets/${grant.id}/latest?format=geojson`, {});
+
+    const row = (name: string, f: Figures, peer?: Figures) =>
+      `${name.padEnd(10)} ${String(f.rps).padStart(7)} req/s  p50 ${String(f.p50).padStart(5)} ms  p99 ${String(f.p99).padStart(5)} ms  errors ${f.errors}` +
+      (peer
+        ? `   | InfluxDB direct ${peer.rps} req/s, p99 ${peer.p99} ms → API/peer ${(f.rps / peer.rps).toFixed(2)}×`
+        : '');
+    console.log(
+      `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
+    );
+    console.log(row('latest', latestApi, latestPeer));
+    console.log(row('aggregate', aggregateApi, aggregatePeer));
+    console.log(row('open', openApi));
+    console.log(
+      JSON.stringify({
+        bench: 'api',
+        latest_rps: latestApi.rps,
+        latest_p50_ms: latestApi.p50,
+        latest_p99_ms: latestApi.p99,
+        latest_vs_influx: Number((latestApi.rps / latestPeer.rps).toFixed(2)),
+        aggregate_rps: aggregateApi.rps,
+        aggregate_p50_ms: aggregateApi.p50,
+        aggregate_p99_ms: aggregateApi.p99,
+        aggregate_vs_influx: Number((aggregateApi.rps / aggregatePeer.rps).toFixed(2)),
+        open_rps: openApi.rps,
+        open_p99_ms: openApi.p99,
+        errors: latestApi.errors + aggregateApi.errors + openApi.errors,
+      }),
+    );
+  } finally {
+    await platform.stop();
+    await platform.influx.query(`DROP DATABASE "${config.INFLUX_DB}"`, 'POST').catch(() => undefined);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

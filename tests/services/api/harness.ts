@@ -1,0 +1,76 @@
+import { type Platform, startPlatform } from '../../../services/cli/platform.ts';
+import { silentLogger } from '../../../services/common/logger.ts';
+import type { Scope } from '../../../services/registry/index.ts';
+import { apiClient } from '../../helpers/api-client.ts';
+import { TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
+
+export const DEPARTMENTS = ['environment', 'traffic', 'parks', 'waste'] as const;
+export type Dept = (typeof DEPARTMENTS)[number];
+
+export interface Harness {
+  platform: Platform;
+  base: string;
+  admin: ReturnType<typeof apiClient>;
+  /** A client acting with a key of `dept` holding exactly `scopes`. */
+  as(dept: Dept | null, scopes: Scope[]): Promise<ReturnType<typeof apiClient>>;
+  /** Writes readings straight to the test's InfluxDB with the storage model's tags. */
+  write(
+    points: Array<{
+      q: string;
+      device: string;
+      dept: string;
+      district: string;
+      type: string;
+      value: number;
+      time: number;
+    }>,
+  ): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A real platform on free ports with three departments; keys are minted through the real API. */
+export async function startHarness(overrides: Record<string, string> = {}, broker = false): Promise<Harness> {
+  const config = testConfig(overrides);
+  const platform = await startPlatform(config, silentLogger, { broker, api: true });
+  const base = `http://127.0.0.1:${platform.httpPort}`;
+  const admin = apiClient(base, TEST_ADMIN_KEY);
+  for (const id of DEPARTMENTS) {
+    const res = await admin('POST', '/v1/departments', { id, name: id });
+    if (res.status !== 201) throw new Error(`department ${id}: ${JSON.stringify(res.body)}`);
+  }
+  const keys = new Map<string, string>();
+  return {
+    platform,
+    base,
+    admin,
+    async as(dept, scopes) {
+      const tag = `${dept}:${scopes.join(',')}`;
+      let key = keys.get(tag);
+      if (!key) {
+        const res = await admin<{ key: string }>('POST', '/v1/keys', { name: tag, department: dept, scopes });
+        if (res.status !== 201) throw new Error(`key ${tag}: ${JSON.stringify(res.body)}`);
+        key = res.body.key;
+        keys.set(tag, key);
+      }
+      return apiClient(base, key);
+    },
+    async write(points) {
+      const esc = (s: string) => s.replace(/[ ,=]/g, '\\$&');
+      const body = points
+        .map(
+          (p) =>
+            `${p.q},department=${esc(p.dept)},device=${esc(p.device)},device_type=${esc(p.type)},district=${esc(p.district)},source=test value=${p.value} ${p.time}`,
+        )
+        .join('\n');
+      const res = await fetch(`${config.INFLUX_URL}/write?db=${config.INFLUX_DB}&precision=ms`, {
+        method: 'POST',
+        body,
+      });
+      if (res.status !== 204) throw new Error(`influx write: ${res.status} ${await res.text()}`);
+    },
+    async stop() {
+      await platform.stop();
+      await platform.influx.query(`DROP DATABASE "${config.INFLUX_DB}"`, 'POST').catch(() => undefined);
+    },
+  };
+}
