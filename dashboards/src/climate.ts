@@ -1,0 +1,89 @@
+import { buildDashboard } from './dashboard.ts';
+import { influxql } from './datasource.ts';
+import { table, timeseries } from './panels.ts';
+import { quantityVariable, tagFilter, tagVariable } from './variables.ts';
+
+const MEASUREMENTS = [
+  'air_temperature',
+  'relative_humidity',
+  'air_pressure',
+  'wind_speed',
+  'precipitation',
+  'illuminance',
+];
+const F = tagFilter(['department', 'district', 'device']);
+
+const series = (measurement: string, select = 'mean("value")') =>
+  influxql(
+    `SELECT ${select} FROM "${measurement}" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
+  ).alias('$tag_device');
+
+export const climate = () =>
+  buildDashboard({
+    uid: 'sus-climate',
+    title: 'SUS · Climate',
+    description: 'Weather stations and the climate sensors of the air quality stations.',
+    tags: ['climate', 'environment'],
+    variables: [
+      tagVariable('department', MEASUREMENTS),
+      tagVariable('district', MEASUREMENTS, ['department']),
+      tagVariable('device', MEASUREMENTS, ['department', 'district']),
+      quantityVariable(MEASUREMENTS, ['department', 'district', 'device']),
+    ],
+    panels: [
+      timeseries({
+        title: 'Air temperature',
+        description: 'Mean air temperature per interval and device.',
+        unit: 'celsius',
+        width: 8,
+        targets: [series('air_temperature')],
+      }),
+      timeseries({
+        title: 'Relative humidity',
+        description: 'Mean relative humidity per interval and device.',
+        unit: 'humidity',
+        width: 8,
+        targets: [series('relative_humidity')],
+      }),
+      timeseries({
+        title: 'Air pressure',
+        description: 'Mean station air pressure per interval and device (stored in Pa, shown in hPa).',
+        unit: 'pressurehpa',
+        width: 8,
+        targets: [series('air_pressure', 'mean("value") / 100')],
+      }),
+      timeseries({
+        title: 'Wind speed',
+        description: 'Mean wind speed per interval and device.',
+        unit: 'velocityms',
+        width: 8,
+        targets: [series('wind_speed')],
+      }),
+      timeseries({
+        title: 'Precipitation',
+        description: 'Precipitation summed per interval and device (each reading is the amount since the last one).',
+        unit: 'lengthmm',
+        width: 8,
+        bars: true,
+        targets: [series('precipitation', 'sum("value")')],
+      }),
+      timeseries({
+        title: 'Illuminance',
+        description: 'Mean illuminance per interval and device.',
+        unit: 'lux',
+        width: 8,
+        targets: [series('illuminance')],
+      }),
+      table({
+        title: 'Latest $quantity by device',
+        description: 'The last reading of the selected quantity for each device, with its district.',
+        unit: 'none',
+        width: 24,
+        targets: [
+          influxql(
+            `SELECT last("value") AS "value" FROM /^$quantity$/ WHERE ${F} GROUP BY "device", "district"`,
+          ).table(),
+        ],
+      }),
+    ],
+  });

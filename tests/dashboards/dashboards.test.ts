@@ -1,0 +1,274 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Dashboard, Panel, VariableModel } from '@grafana/grafana-foundation-sdk/dashboard';
+import { Point } from '@influxdata/influxdb-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DASHBOARDS, DATASOURCE_UID, type InfluxQLTarget } from '../../dashboards/src/index.ts';
+import { renderFiles, updateReadme } from '../../dashboards/src/render.ts';
+import { startDemoFleet } from '../../services/cli/demo.ts';
+import { startPlatform } from '../../services/cli/platform.ts';
+import type { Config } from '../../services/common/config.ts';
+import { createInfluxWriteApi, InfluxQuery } from '../../services/common/influx.ts';
+import { silentLogger } from '../../services/common/logger.ts';
+import { SELF_METRICS } from '../../services/common/self-metrics.ts';
+import { eventually, testConfig } from '../helpers/env.ts';
+
+const DASHBOARDS_DIR = path.resolve(import.meta.dirname, '../../dashboards');
+const built = DASHBOARDS.map((d) => ({ file: d.file, dashboard: d.build() }));
+
+/** Grafana's own substitutions for the time range and interval, as it sends them for "Last 1 hour". */
+const TIME_FILTER = 'time > now() - 1h';
+const INTERVAL = '10s';
+
+const panelsOf = (d: Dashboard): Panel[] => (d.panels ?? []).filter((p): p is Panel => 'targets' in p);
+const targetsOf = (p: Panel): InfluxQLTarget[] => (p.targets ?? []) as unknown as InfluxQLTarget[];
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/** Substitutes Grafana's macros and the template variables; an unknown `$name` fails instead of reaching InfluxDB. */
+function interpolate(query: string, values: Record<string, string>): string {
+  return query
+    .replace(/\$timeFilter/g, TIME_FILTER)
+    .replace(/\$__interval/g, INTERVAL)
+    .replace(/\$(\w+)|\$\{(\w+)\}|\[\[(\w+)\]\]/g, (_m, a?: string, b?: string, c?: string) => {
+      const name = (a ?? b ?? c) as string;
+      const value = values[name];
+      if (value === undefined) throw new Error(`unresolved variable $${name} in ${query}`);
+      return value;
+    });
+}
+
+/**
+ * Resolves the dashboard's variables the way Grafana does: each variable's own query (with the variables before it
+ * substituted) against InfluxDB. `mode: all` selects every returned value of a multi-value variable (as a regex
+ * alternation of the real values), `mode: first` selects only the first one.
+ */
+async function resolveVariables(
+  influx: InfluxQuery,
+  variables: VariableModel[],
+  mode: 'all' | 'first',
+): Promise<Record<string, string>> {
+  const values: Record<string, string> = {};
+  for (const v of variables) {
+    const [series = []] = await influx.query(interpolate(String(v.query), values));
+    // SHOW TAG VALUES answers key/value rows, SHOW MEASUREMENTS name rows.
+    const idx = series[0]?.columns.indexOf('value') ?? -1;
+    const column = Math.max(idx, 0);
+    const options = series.flatMap((s) => s.values.map((row) => String(row[column])));
+    expect(options.length, `variable $${v.name} offers no values`).toBeGreaterThan(0);
+    values[v.name] =
+      v.multi && mode === 'all' ? `(${options.map(escapeRegex).join('|')})` : escapeRegex(options[0] as string);
+  }
+  return values;
+}
+
+/**
+ * Self-metric measurements the platform does not write yet are written here in exactly the shape of
+ * services/common/self-metrics.ts, with the platform's own InfluxDB client. Today that is all of them:
+ * device_status, sus_ingest, sus_ingest_rejects, sus_spool, sus_writes, sus_broker. When a writer lands, drop its
+ * measurement from this list so the test reads what the platform wrote.
+ */
+const WRITTEN_BY_TEST = [
+  SELF_METRICS.deviceStatus,
+  SELF_METRICS.ingest,
+  SELF_METRICS.ingestRejects,
+  SELF_METRICS.spool,
+  SELF_METRICS.writes,
+  SELF_METRICS.broker,
+] as const;
+
+async function writeSelfMetrics(
+  config: Config,
+  devices: Array<{ id: string; department: string; district: string | null; type: string }>,
+): Promise<void> {
+  const write = createInfluxWriteApi(config, { batchSize: 10_000, flushInterval: 0, maxRetries: 0 });
+  const now = Date.now();
+  const points: Point[] = [];
+  const has = (m: string) => (WRITTEN_BY_TEST as readonly string[]).includes(m);
+  if (has(SELF_METRICS.deviceStatus)) {
+    devices.forEach((d, i) => {
+      const p = new Point(SELF_METRICS.deviceStatus)
+        .tag('device', d.id)
+        .tag('department', d.department)
+        .tag('device_type', d.type)
+        // Every seventh device went offline after connecting: the offline panels have rows to show.
+        .intField('online', i % 7 === 3 ? 0 : 1)
+        .timestamp(now - 60_000);
+      if (d.district) p.tag('district', d.district);
+      points.push(p);
+    });
+  }
+  for (const [node, offset] of [
+    ['sus-1', 0],
+    ['sus-2', 1],
+  ] as const) {
+    for (let k = 0; k < 3; k++) {
+      const t = now - (k * 10 + offset) * 1000;
+      if (has(SELF_METRICS.ingest)) {
+        points.push(
+          new Point(SELF_METRICS.ingest)
+            .tag('node', node)
+            .intField('messages', 40 + k)
+            .intField('readings', 200 + k)
+            .intField('dead_letters', k)
+            .intField('time_adjusted', 1)
+            .timestamp(t),
+        );
+      }
+      if (has(SELF_METRICS.ingestRejects)) {
+        for (const reason of ['INGEST_OUT_OF_RANGE', 'INGEST_MALFORMED_JSON']) {
+          points.push(
+            new Point(SELF_METRICS.ingestRejects)
+              .tag('node', node)
+              .tag('reason', reason)
+              .intField('count', 2)
+              .timestamp(t),
+          );
+        }
+      }
+      if (has(SELF_METRICS.spool)) {
+        points.push(
+          new Point(SELF_METRICS.spool)
+            .tag('node', node)
+            .intField('depth', k)
+            .floatField('oldest_age_s', k * 1.5)
+            .timestamp(t),
+        );
+      }
+      if (has(SELF_METRICS.writes)) {
+        points.push(
+          new Point(SELF_METRICS.writes)
+            .tag('node', node)
+            .intField('batches', 5)
+            .intField('failures', 0)
+            .floatField('latency_ms_p50', 3.5)
+            .floatField('latency_ms_p99', 12.25)
+            .timestamp(t),
+        );
+      }
+      if (has(SELF_METRICS.broker)) {
+        points.push(
+          new Point(SELF_METRICS.broker)
+            .tag('node', node)
+            .intField('clients', devices.length)
+            .intField('connects', 1)
+            .intField('auth_failures', 0)
+            .intField('acl_denials', 0)
+            .intField('messages_in', 40 + k)
+            .timestamp(t),
+        );
+      }
+    }
+  }
+  write.writePoints(points);
+  await write.close();
+}
+
+describe('Grafana dashboards', () => {
+  let config: Config;
+  let influx: InfluxQuery;
+  let stopAll: (() => Promise<void>) | undefined;
+
+  beforeAll(async () => {
+    config = testConfig();
+    influx = new InfluxQuery(config);
+    const platform = await startPlatform(config, silentLogger, { broker: true, api: false });
+    const sim = await startDemoFleet(platform.registry, {
+      mqttPort: platform.mqttPort!,
+      // Sixteen devices cover all eight device types (each type gets at least one) at a third of the start-up cost.
+      count: 16,
+      intervalMs: 1000,
+      log: silentLogger,
+    });
+    stopAll = async () => {
+      await sim.stop();
+      await platform.stop();
+    };
+    // Every demo device publishes all its quantities right after connecting: wait until all types have landed.
+    const quantities = ['pm2_5', 'air_pressure', 'noise_laeq', 'water_level', 'soil_moisture', 'parking_occupied'];
+    await eventually(
+      async () => (await influx.query(`SELECT count("value") FROM ${quantities.map((q) => `"${q}"`).join(',')}`))[0],
+      (series) => series?.length === quantities.length,
+      20_000,
+    );
+    const devices = await platform.registry.listDevices();
+    await stopAll();
+    stopAll = undefined;
+    await writeSelfMetrics(config, devices);
+  }, 60_000);
+
+  afterAll(async () => {
+    await stopAll?.();
+    await influx?.query(`DROP DATABASE "${config.INFLUX_DB}"`, 'POST').catch(() => undefined);
+  });
+
+  it('has stable dashboard UIDs, titles and panel counts', () => {
+    expect(
+      Object.fromEntries(built.map(({ file, dashboard: d }) => [file, [d.uid, d.title, panelsOf(d).length]])),
+    ).toStrictEqual({
+      'city-overview': ['sus-city-overview', 'SUS · City overview', 5],
+      'fleet-health': ['sus-fleet-health', 'SUS · Fleet health', 8],
+      'air-quality': ['sus-air-quality', 'SUS · Air quality', 6],
+      climate: ['sus-climate', 'SUS · Climate', 7],
+      noise: ['sus-noise', 'SUS · Noise', 3],
+      'water-level': ['sus-water-level', 'SUS · Water level', 3],
+      'green-spaces': ['sus-green-spaces', 'SUS · Trees and green spaces', 3],
+      'parking-traffic': ['sus-parking-traffic', 'SUS · Parking and traffic', 5],
+      pipeline: ['sus-pipeline', 'SUS · Platform pipeline health', 10],
+    });
+  });
+
+  it('names the provisioned InfluxDB data source by UID in every panel, target and query variable', () => {
+    const provisioned = readFileSync(path.join(DASHBOARDS_DIR, 'provisioning/datasources/influxdb.yaml'), 'utf8');
+    expect(provisioned).toMatch(new RegExp(`^\\s+uid: ${DATASOURCE_UID}$`, 'm'));
+    const refs: unknown[] = [];
+    for (const { dashboard: d } of built) {
+      for (const p of panelsOf(d)) {
+        refs.push(p.datasource);
+        for (const t of targetsOf(p)) refs.push(t.datasource);
+      }
+      for (const v of d.templating?.list ?? []) if (v.type === 'query') refs.push(v.datasource);
+    }
+    expect(refs.length).toBeGreaterThan(50);
+    expect(new Set(refs.map((r) => JSON.stringify(r)))).toStrictEqual(
+      new Set([JSON.stringify({ type: 'influxdb', uid: DATASOURCE_UID })]),
+    );
+  });
+
+  it('keeps the generated JSON, the gazetteer and the README dashboard list in step with dashboards/src', () => {
+    for (const [rel, content] of renderFiles()) {
+      expect(
+        readFileSync(path.join(DASHBOARDS_DIR, rel), 'utf8'),
+        `${rel} is stale: run npm run dashboards:build`,
+      ).toBe(content);
+    }
+    const readme = readFileSync(path.join(DASHBOARDS_DIR, 'README.md'), 'utf8');
+    expect(updateReadme(readme), 'dashboards/README.md is stale: run npm run dashboards:build').toBe(readme);
+  });
+
+  it.each(built.map((b) => [b.file, b.dashboard] as const))(
+    '%s: every panel query returns at least one series from the demo fleet and self-metrics',
+    async (_file, dashboard) => {
+      const values = await resolveVariables(influx, dashboard.templating?.list ?? [], 'all');
+      const results: Record<string, number> = {};
+      for (const panel of panelsOf(dashboard)) {
+        for (const target of targetsOf(panel)) {
+          const [series = []] = await influx.query(interpolate(target.query, values), 'POST');
+          results[`${panel.title} [${target.refId}]`] = series.length > 0 ? 1 : 0;
+        }
+      }
+      // One entry per target: an empty panel shows up by name in the diff.
+      expect(results).toStrictEqual(Object.fromEntries(Object.keys(results).map((k) => [k, 1])));
+    },
+  );
+
+  it('every panel query is valid InfluxQL with one real value per variable', async () => {
+    for (const { dashboard } of built) {
+      const values = await resolveVariables(influx, dashboard.templating?.list ?? [], 'first');
+      for (const panel of panelsOf(dashboard)) {
+        for (const target of targetsOf(panel)) {
+          await expect(influx.query(interpolate(target.query, values), 'POST')).resolves.toBeInstanceOf(Array);
+        }
+      }
+    }
+  });
+});
