@@ -1,4 +1,12 @@
 export {
+  DeviceFaults,
+  type FaultDecision,
+  type FaultOptions,
+  MALFORMATIONS,
+  type Malformation,
+  malformedPayload,
+} from './faults.ts';
+export {
   DEMO_SEED,
   DEPARTMENTS,
   DEVICE_TYPE_IDS,
@@ -19,6 +27,19 @@ export {
   type SignalKind,
   type SignalModel,
 } from './fleet.ts';
+export {
+  canonical,
+  chirpstackUplink,
+  devEuiFor,
+  encode,
+  isSimFormat,
+  SIM_FORMATS,
+  type SimFormat,
+  type SimReading,
+  senml,
+  ttnUplink,
+} from './formats.ts';
+export { type HttpPushOptions, HttpPushSimulator, type HttpPushStats } from './http-push.ts';
 export { gaussian, hashSeed, mulberry32, type Rng, uniform } from './rng.ts';
 export {
   CITY_TIME_ZONE,

@@ -8,7 +8,9 @@
  */
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { type Logger, pino } from 'pino';
+import { DeviceFaults, type FaultOptions, malformedPayload } from './faults.ts';
 import { DEVICE_TYPES, type DeviceTypeSpec, isDeviceTypeId } from './fleet.ts';
+import { canonical, type SimReading, senml } from './formats.ts';
 import { hashSeed, mulberry32, type Rng } from './rng.ts';
 import { createDeviceState, type DeviceState, sampleReading } from './signal.ts';
 
@@ -37,6 +39,10 @@ export interface SimStats {
   failed: number;
   /** Acknowledged readings per second over the last few seconds. */
   ratePerS: number;
+  /** Fault injection: malformed payloads sent, duplicate publishes, readings delivered late in backlog batches. */
+  malformed: number;
+  duplicates: number;
+  backlogged: number;
 }
 
 export interface FleetSimulatorOptions {
@@ -62,6 +68,12 @@ export interface FleetSimulatorOptions {
   stopTimeoutMs?: number;
   /** First `seq` is this + 1 (default: epoch seconds, so seq keeps increasing across runs). */
   seqStart?: number;
+  /** Fault injection (default: none). */
+  faults?: FaultOptions;
+  /** MQTT payload format: canonical JSON on `…/up` (default) or SenML on `…/up/senml`. */
+  format?: 'canonical' | 'senml';
+  /** Sees every message handed to the MQTT client (tests compare it with what the platform stored). */
+  onPublish?: (m: { device: string; topic: string; payload: string; malformed: boolean }) => void;
 }
 
 interface DeviceRuntime {
@@ -72,6 +84,9 @@ interface DeviceRuntime {
   seq: number;
   client: MqttClient | undefined;
   connectAttempts: number;
+  faults: DeviceFaults | undefined;
+  /** Readings withheld while the device plays offline; sent as one batch when it is back. */
+  backlog: SimReading[];
   timers: Set<NodeJS.Timeout>;
 }
 
@@ -118,6 +133,11 @@ export class FleetSimulator {
   private sent = 0;
   private acked = 0;
   private failed = 0;
+  private malformed = 0;
+  private duplicates = 0;
+  private backlogged = 0;
+  private readonly format: 'canonical' | 'senml';
+  private readonly onPublish: FleetSimulatorOptions['onPublish'];
   private startedAt = 0;
   private rateSamples: Array<{ t: number; acked: number }> = [];
   private progressTimer: NodeJS.Timeout | undefined;
@@ -169,8 +189,14 @@ export class FleetSimulator {
       seq: seqStart,
       client: undefined,
       connectAttempts: 0,
+      // Its own rng stream: turning faults on must not change the signal values a seed produces.
+      faults:
+        options.faults && new DeviceFaults(options.faults, mulberry32((hashSeed(`${device.id}#faults`) ^ seed) >>> 0)),
+      backlog: [],
       timers: new Set(),
     }));
+    this.format = options.format ?? 'canonical';
+    this.onPublish = options.onPublish;
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -209,6 +235,9 @@ export class FleetSimulator {
       acked: this.acked,
       failed: this.failed,
       ratePerS: this.rate(),
+      malformed: this.malformed,
+      duplicates: this.duplicates,
+      backlogged: this.backlogged,
     };
   }
 
@@ -308,20 +337,52 @@ export class FleetSimulator {
     const client = rt.client;
     if (!client?.connected) return; // offline: skip rather than queue without bound
     const id = rt.device.id;
+    let topic = upTopic(id);
     let payload: string;
+    let duplicate = false;
+    let malformed = false;
     try {
-      const time = Date.now();
-      const { values } = sampleReading(rt.type, rt.state, time, rt.rng);
-      payload = JSON.stringify({ time, seq: rt.seq + 1, values });
+      const now = Date.now();
+      const { values } = sampleReading(rt.type, rt.state, now, rt.rng);
+      const reading: SimReading = { time: rt.faults ? rt.faults.clock(now) : now, seq: rt.seq + 1, values };
+      rt.seq++;
+      const decision = rt.faults?.decide();
+      if (decision?.withhold) {
+        rt.backlog.push(reading);
+        return;
+      }
+      duplicate = decision?.duplicate ?? false;
+      if (decision?.malformed) {
+        payload = malformedPayload(decision.malformed, reading.time, reading.seq);
+        malformed = true;
+        this.malformed++;
+      } else if (decision?.flushBacklog) {
+        const batch = [...rt.backlog.splice(0), reading];
+        payload = JSON.stringify(batch.map(canonical));
+        this.backlogged += batch.length;
+      } else if (this.format === 'senml') {
+        topic = `${topic}/senml`;
+        payload = JSON.stringify(senml(id, reading));
+      } else {
+        payload = JSON.stringify(canonical(reading));
+      }
     } catch (err) {
       this.failed++;
       this.log.error({ device: id, err: errorMessage(err) }, 'sampling failed');
       return;
     }
-    rt.seq++;
+    const copies = duplicate ? 2 : 1;
+    if (duplicate) this.duplicates++; // same bytes again: a device whose first PUBACK was lost
+    for (let i = 0; i < copies; i++) {
+      this.send(client, id, topic, payload);
+      this.onPublish?.({ device: id, topic, payload, malformed });
+    }
+  }
+
+  private send(client: MqttClient, id: string, topic: string, payload: string): void {
     this.sent++;
     const p: Promise<void> = client
-      .publishAsync(upTopic(id), payload, { qos: 1 })
+      .publishAsync(topic, payload, { qos: 1 })
       .then(
         () => {
           this.acked++;

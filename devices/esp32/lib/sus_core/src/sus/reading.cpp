@@ -1,0 +1,70 @@
+#include "sus/reading.hpp"
+
+#include <cmath>
+
+#include "sus/json.hpp"
+
+namespace sus {
+
+static void append_reading(std::string& out, const Reading& r) {
+  out += '{';
+  if (r.time_ms > 0) {
+    out += "\"time\":";
+    out += std::to_string(r.time_ms);
+    out += ',';
+  }
+  out += "\"seq\":";
+  out += std::to_string(r.seq);
+  out += ",\"values\":{";
+  bool first = true;
+  for (const auto& v : r.values) {
+    if (!std::isfinite(v.second)) continue;
+    if (!first) out += ',';
+    first = false;
+    append_json_string(out, v.first);
+    out += ':';
+    append_json_number(out, v.second);
+  }
+  out += "}}";
+}
+
+std::string encode_reading(const Reading& r) {
+  std::string out;
+  out.reserve(64 + 32 * r.values.size());
+  append_reading(out, r);
+  return out;
+}
+
+std::string encode_batch(const std::vector<Reading>& readings) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < readings.size(); ++i) {
+    if (i) out += ',';
+    append_reading(out, readings[i]);
+  }
+  out += ']';
+  return out;
+}
+
+}  // namespace sus
+
+namespace sus {
+
+bool decode_batch(const std::string& text, std::vector<Reading>& out) {
+  JsonResult j = parse_json(text);
+  if (!j.ok || !j.value.is_array()) return false;
+  for (const auto& item : j.value.items()) {
+    const Json* values = item.get("values");
+    const Json* seq = item.get("seq");
+    if (!values || !values->is_object() || !seq || !seq->is_number()) return false;
+    Reading r;
+    if (const Json* t = item.get("time"); t && t->is_number()) r.time_ms = static_cast<int64_t>(t->as_number());
+    r.seq = static_cast<uint32_t>(seq->as_number());
+    for (const auto& m : values->members()) {
+      if (m.second.is_number()) r.values.emplace_back(m.first, m.second.as_number());
+    }
+    out.push_back(std::move(r));
+  }
+  return true;
+}
+
+}  // namespace sus
