@@ -17,11 +17,14 @@ cd "$ROOT"
 log() { printf '[test] %s\n' "$*" >&2; }
 
 bash infra/ensure-deps.sh
+# C++ toolchain for the device firmware's host build and its unit tests (cmake, libmosquitto, doctest).
+bash infra/device-toolchain.sh
 
 log "npm run lint"
 npm run lint
 
 export SUS_STACK_POSTGRES=1
+export SUS_STACK_REDIS=1
 started_file="$(mktemp "${TMPDIR:-/tmp}/sus-stack-started.XXXXXX")"
 
 # shellcheck disable=SC2317 # invoked via trap

@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util';
-import { FleetSimulator } from '../../devices/simulator/index.ts';
+import type { FleetSimulator } from '../../devices/simulator/index.ts';
 import { type Config, ConfigError, loadConfig } from '../common/config.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { openRegistry } from '../registry/index.ts';
-import { seedDemo, startDemoFleet } from './demo.ts';
+import { runDecode } from './decode.ts';
+import { startDemoFleet } from './demo.ts';
+import { deviceCommand } from './device.ts';
+import { keysCommand } from './keys.ts';
 import { startPlatform } from './platform.ts';
+import { SIMULATE_HELP, simulateCommand } from './simulate.ts';
 
 const HELP = `sus — Smart Urban Services platform
 
@@ -14,12 +18,13 @@ Commands:
   run [--demo]       broker + ingest + API in one process (--demo: seed the demo city and run its fleet)
   broker             layer 1 + 2: the MQTT broker with in-process ingest
   api                layer 3: the REST API
-  simulate           publish demo readings to a running platform's broker
-      --devices N      number of demo devices (default SUS_DEMO_DEVICES)
-      --interval MS    per-device reporting interval (default SUS_DEMO_INTERVAL_MS)
-      --url URL        broker URL (default mqtt://127.0.0.1:SUS_MQTT_PORT)
-      --duration S     stop after S seconds (default: until Ctrl-C)
+${SIMULATE_HELP}
+  device …           field provisioning: add | claim-code | bundle | check (sus device help)
   migrate            bring the registry schema up to date and exit
+  keys …             API keys: create | list | revoke (sus keys help)
+  decode --format F [--device ID] [--profile FILE]
+                     decode one payload from stdin and print its normalised readings (F: canonical, senml,
+                     senml-cbor, ttn, chirpstack, sensor-community); exit 2 with reason codes on rejection
   help               this text
 
 Configuration comes from environment variables (see README.md).`;
@@ -78,47 +83,6 @@ async function run(
   log.info(`SUS platform up: ${where.join(' · ')}`);
 }
 
-async function simulate(config: Config, log: Logger, args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      devices: { type: 'string' },
-      interval: { type: 'string' },
-      url: { type: 'string' },
-      duration: { type: 'string' },
-    },
-  });
-  const count = values.devices ? Number(values.devices) : config.SUS_DEMO_DEVICES;
-  const intervalMs = values.interval ? Number(values.interval) : config.SUS_DEMO_INTERVAL_MS;
-  if (!Number.isInteger(count) || count < 1 || !Number.isFinite(intervalMs) || intervalMs < 10) {
-    throw new Error('--devices must be a positive integer and --interval at least 10 ms');
-  }
-  // The simulator registers its devices in the same registry the platform uses, so run it beside the platform.
-  const registry = await openRegistry(config);
-  const devices = await seedDemo(registry, count);
-  await registry.close();
-  const sim = new FleetSimulator({
-    mqttUrl: values.url ?? `mqtt://127.0.0.1:${config.SUS_MQTT_PORT}`,
-    devices,
-    intervalMs,
-    logger: log,
-    onProgress: (s) =>
-      process.stderr.write(
-        `\rdevices ${s.connected}/${s.devices} · sent ${s.sent} · acked ${s.acked} · failed ${s.failed} · ${s.ratePerS.toFixed(1)} msg/s   `,
-      ),
-  });
-  const finish = async () => {
-    await sim.stop();
-    const s = sim.stats();
-    process.stderr.write(`\nsummary: ${s.sent} sent, ${s.acked} acked, ${s.failed} failed by ${s.devices} devices\n`);
-  };
-  onShutdown(log, finish);
-  await sim.start();
-  if (values.duration) {
-    setTimeout(() => void finish().then(() => process.exit(0)), Number(values.duration) * 1000);
-  }
-}
-
 async function main(argv: string[]): Promise<number> {
   const [command = 'help', ...rest] = argv;
   if (command === 'help' || command === '--help' || command === '-h') {
@@ -149,8 +113,18 @@ async function main(argv: string[]): Promise<number> {
       await run(config, log, { broker: false, api: true }, false);
       return -1;
     case 'simulate':
-      await simulate(config, log, rest);
+      await simulateCommand(config, log, rest, onShutdown);
       return -1;
+    case 'decode':
+      return runDecode(rest, config, {
+        stdin: process.stdin,
+        out: (t) => process.stdout.write(t),
+        err: (t) => process.stderr.write(t),
+      });
+    case 'device':
+      return deviceCommand(config, rest);
+    case 'keys':
+      return keysCommand(config, rest, (t) => process.stdout.write(t));
     case 'migrate': {
       const registry = await openRegistry(config);
       await registry.close();

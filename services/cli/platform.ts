@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../api/index.ts';
-import { SusBroker } from '../broker/index.ts';
+import { createBroker } from '../broker/from-config.ts';
+import type { SusBroker } from '../broker/index.ts';
 import { catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
 import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.ts';
 import { createIngestService, type IngestService } from '../ingest/index.ts';
+import { loadIntegrations } from '../ingest/sources/integrations.ts';
+import { startSources } from '../ingest/sources/mqtt-source.ts';
 import { openRegistry, type Registry } from '../registry/index.ts';
 
 export interface PlatformParts {
@@ -73,24 +76,41 @@ export async function startPlatform(
     platform.generatedAdminKey = await bootstrapAdminKey(registry, config);
 
     if (parts.broker) {
-      const ingest = createIngestService(config, registry, log);
-      ingest.start();
+      const ingest = createIngestService(config, registry, log, metrics);
+      await ingest.start();
       stoppers.push(() => ingest.stop());
-      const broker = new SusBroker(
-        registry,
-        log.child({ component: 'broker' }),
-        { host: config.SUS_MQTT_HOST, port: config.SUS_MQTT_PORT, maxPayloadBytes: config.SUS_MAX_PAYLOAD_BYTES },
-        async (u) => {
-          await ingest.ingestor.handle(u);
-        },
-      );
+      if (config.SUS_INTEGRATIONS_FILE) {
+        // External MQTT brokers (The Things Stack, ChirpStack, …) feed the same pipeline as the own broker.
+        const sources = await startSources(loadIntegrations(config.SUS_INTEGRATIONS_FILE), ingest.ingestor, log);
+        stoppers.push(() => sources.stop());
+      }
+      const broker = createBroker(config, registry, log.child({ component: 'broker' }), metrics, async (u) => {
+        await ingest.ingestor.handle(u);
+      });
       await broker.start();
       stoppers.push(() => broker.stop());
       Object.assign(platform, { broker, ingest, mqttPort: broker.port });
     }
     if (parts.api) {
-      const api = await buildApi({ registry, influx, catalogue, config, metrics }, log.child({ component: 'api' }));
+      const api = await buildApi(
+        {
+          registry,
+          influx,
+          catalogue,
+          // Provisioning bundles name the port the broker really listens on (SUS_MQTT_PORT=0 picks a free one).
+          config: platform.mqttPort === undefined ? config : { ...config, SUS_MQTT_PORT: platform.mqttPort },
+          metrics,
+          downlink: platform.broker,
+          // The SSE stream takes readings straight from in-process ingest; `sus api` alone has no live source.
+          live: platform.ingest?.ingestor,
+          // HTTP push and dead-letter replay run through the same in-process pipeline.
+          ingest: platform.ingest?.ingestor,
+        },
+        log.child({ component: 'api' }),
+      );
       await api.listen({ host: config.SUS_HTTP_HOST, port: config.SUS_HTTP_PORT });
+      // MQTT over WebSocket shares the HTTP port (ws://host:port/mqtt): browsers reach the broker without a second port.
+      if (platform.broker && config.SUS_MQTT_WS === 'on') platform.broker.attachWebSocket(api.server);
       stoppers.push(() => api.close());
       const address = api.server.address();
       Object.assign(platform, {

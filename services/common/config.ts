@@ -38,9 +38,45 @@ export const ConfigSchema = z
     SUS_MAX_AGE_S: positiveInt(7 * 24 * 3600),
     SUS_MAX_SKEW_S: positiveInt(300),
     SUS_DEAD_LETTER_RAW_BYTES: positiveInt(16 * 1024),
+    // Ingest (layer 2): out-of-range values rejected or stored flagged; an extra device-profile directory (its
+    // profiles override the built-in devices/profiles of the same type); external MQTT integrations (JSON file).
+    SUS_PLAUSIBILITY: z.enum(['reject', 'flag']).default('reject'),
+    SUS_PROFILES_DIR: optionalText,
+    SUS_INTEGRATIONS_FILE: optionalText,
     SUS_QUERY_MAX_POINTS: positiveInt(10_000),
+    /** MQTT URL(s) devices are told to connect to in provisioning bundles (comma-separated); default from the host. */
+    SUS_PUBLIC_MQTT_URL: optionalText,
+    SUS_API_RATE_LIMIT: positiveInt(1200),
+    SUS_SILENT_FACTOR: positiveInt(3),
+    SUS_DEFAULT_INTERVAL_S: positiveInt(300),
+    SUS_CLAIM_TTL_S: positiveInt(24 * 3600),
+    SUS_STREAM_REPLAY: positiveInt(10_000),
     SUS_DEMO_DEVICES: positiveInt(48),
     SUS_DEMO_INTERVAL_MS: positiveInt(5000),
+    // `sus device …` talks to a running platform's API: its URL (default http://127.0.0.1:SUS_HTTP_PORT) and key.
+    SUS_API_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    SUS_API_KEY: optionalText,
+    // Ingest durable spool (SUS_DATA_DIR/spool) and self-metrics.
+    SUS_SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024),
+    SUS_SELF_METRICS_INTERVAL_S: positiveInt(10),
+    // Broker (layer 1): listeners, limits, failed-login throttling, presence, cluster mode.
+    SUS_MQTT_TCP: z.enum(['on', 'off']).default('on'),
+    SUS_MQTT_WS: z.enum(['on', 'off']).default('on'),
+    SUS_MQTTS_PORT: port(8883),
+    SUS_MQTT_TLS_CERT: optionalText,
+    SUS_MQTT_TLS_KEY: optionalText,
+    SUS_MQTT_TLS_CA: optionalText,
+    SUS_MQTT_MAX_CONNECTIONS: positiveInt(50_000),
+    SUS_MQTT_MAX_CLIENT_ID: positiveInt(128),
+    SUS_MQTT_MAX_TOPIC_LEVELS: positiveInt(16),
+    SUS_MQTT_KEEPALIVE_LIMIT_S: positiveInt(3600),
+    SUS_MQTT_DRAIN_TIMEOUT_MS: positiveInt(10_000),
+    SUS_MQTT_AUTH_FREE_FAILURES: positiveInt(5),
+    SUS_MQTT_AUTH_MAX_FAILURES: positiveInt(20),
+    SUS_MQTT_AUTH_DELAY_MS: positiveInt(200),
+    SUS_MQTT_AUTH_WINDOW_S: positiveInt(900),
+    SUS_LAST_SEEN_FLUSH_MS: positiveInt(5000),
+    REDIS_URL: optionalText.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
   })
   .transform((c) => ({
     ...c,

@@ -161,15 +161,16 @@ describe('platform end to end: device → Aedes → ingest → InfluxDB → API'
     expect(await readingsOf('aq-e2e-04')).toStrictEqual([]);
   });
 
-  it('lets a device subscribe only to its own downlink tree (SUBACK 0x80 otherwise)', async () => {
+  it('lets a device subscribe only to its own downlink tree (SUBACK 0x80 and a disconnect otherwise)', async () => {
     const creds = await register('aq-e2e-06');
     const client = await connect(creds);
     const own = await client.subscribeAsync(creds.topics.down, { qos: 1 });
     expect(own.map((g) => g.qos)).toStrictEqual([1]);
-    for (const filter of ['sus/v1/devices/aq-e2e-01/down/#', 'sus/v1/devices/+/up', '#']) {
-      await expect(client.subscribeAsync(filter, { qos: 1 })).rejects.toMatchObject({ packet: { granted: [128] } });
-    }
-    expect(client.connected).toBe(true);
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    await expect(client.subscribeAsync('sus/v1/devices/aq-e2e-01/down/#', { qos: 1 })).rejects.toMatchObject({
+      packet: { granted: [128] },
+    });
+    await closed;
   });
 
   it('puts malformed JSON and out-of-range values into dead letters with their reasons', async () => {
@@ -256,16 +257,19 @@ describe('platform end to end: device → Aedes → ingest → InfluxDB → API'
     });
     const doc = await api<{ openapi: string; paths: Record<string, unknown> }>('GET', '/docs/json', undefined, '');
     expect(doc.body.openapi).toMatch(/^3\./);
-    expect(Object.keys(doc.body.paths).sort()).toStrictEqual([
-      '/v1/dead-letters',
-      '/v1/departments',
-      '/v1/devices',
-      '/v1/devices/{id}',
-      '/v1/devices/{id}/latest',
-      '/v1/health',
-      '/v1/quantities',
-      '/v1/readings',
-    ]);
+    // The full route list and each route's scope are pinned by tests/services/api/authz-matrix.test.ts.
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/dead-letters',
+        '/v1/departments',
+        '/v1/devices',
+        '/v1/devices/{id}',
+        '/v1/devices/{id}/latest',
+        '/v1/health',
+        '/v1/quantities',
+        '/v1/readings',
+      ]),
+    );
     const metrics = await fetch(`http://127.0.0.1:${platform.httpPort}/metrics`);
     expect(metrics.headers.get('content-type')).toContain('text/plain');
     expect(await metrics.text()).toContain('sus_process_cpu_seconds_total ');
