@@ -68,6 +68,6 @@ export function updateReadme(readme: string): string {
   const dashboards = DASHBOARDS.map((d) => ({ file: d.file, dashboard: d.build() }));
   const begin = readme.indexOf(README_BEGIN.slice(0, 25));
   const end = readme.indexOf(README_END);
-  if (begin < 0 || end < begin) throw new Error('dashboards/README.md lacks the generated-section markers');
+  if (begin < 0 || end < begin) throw new Error('a README lacks the generated dashboard-list markers');
   return `${readme.slice(0, begin)}${renderReadmeSection(dashboards)}${readme.slice(end + README_END.length)}`;
 }

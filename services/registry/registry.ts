@@ -4,17 +4,7 @@ import { conflict, notFound, SusError } from '../common/errors.ts';
 import type { Db } from './db.ts';
 import { DeadLetterStore } from './dead-letters.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
-import type {
-  ApiKey,
-  DeadLetter,
-  DeadLetterFilter,
-  DeadLetterReason,
-  Department,
-  Device,
-  NewDeadLetter,
-  NewDevice,
-  Scope,
-} from './types.ts';
+import type { ApiKey, Department, Device, NewDevice, Scope } from './types.ts';
 
 interface DeviceRow {
   id: string;
