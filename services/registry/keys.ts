@@ -2,7 +2,8 @@ import { notFound } from '../common/errors.ts';
 import type { Db } from './db.ts';
 import type { ApiKey, Scope } from './types.ts';
 
-interface KeyRow {
+/** Row and mapping shared with Registry's key creation and lookup. */
+export interface KeyRow {
   id: string;
   name: string;
   department_id: string | null;
@@ -11,7 +12,7 @@ interface KeyRow {
   revoked_at: Date | null;
 }
 
-const toKey = (r: KeyRow): ApiKey => ({
+export const toKey = (r: KeyRow): ApiKey => ({
   id: r.id,
   name: r.name,
   department: r.department_id,

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { conflict, notFound, SusError } from '../common/errors.ts';
 import type { Db } from './db.ts';
 import { DeadLetterStore } from './dead-letters.ts';
+import { type KeyRow, toKey } from './keys.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type { ApiKey, Department, Device, NewDevice, Scope } from './types.ts';
 
@@ -19,15 +20,6 @@ interface DeviceRow {
   last_seen_at: Date | null;
 }
 
-interface KeyRow {
-  id: string;
-  name: string;
-  department_id: string | null;
-  scopes: string[];
-  created_at: Date;
-  revoked_at: Date | null;
-}
-
 const DEVICE_COLUMNS = 'id, name, department_id, type, district, lat, lon, secret_hash, created_at, last_seen_at';
 
 const toDevice = (r: DeviceRow): Device => ({
@@ -40,15 +32,6 @@ const toDevice = (r: DeviceRow): Device => ({
   lon: r.lon,
   createdAt: r.created_at.toISOString(),
   lastSeenAt: r.last_seen_at ? r.last_seen_at.toISOString() : null,
-});
-
-const toKey = (r: KeyRow): ApiKey => ({
-  id: r.id,
-  name: r.name,
-  department: r.department_id,
-  scopes: r.scopes as Scope[],
-  createdAt: r.created_at.toISOString(),
-  revokedAt: r.revoked_at ? r.revoked_at.toISOString() : null,
 });
 
 function pgCode(err: unknown): string | undefined {
