@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../common/config.ts';
 import { SusError } from '../common/errors.ts';
+import type { LineSink } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import { DownlinkStore } from '../registry/downlinks.ts';
 import type { Registry } from '../registry/registry.ts';
 import { type BrokerOptions, SusBroker, type UplinkHandler } from './broker.ts';
-import { InfluxPresenceSink } from './presence.ts';
+import { InfluxPresenceSink, LinePresenceSink } from './presence.ts';
 
 function readPem(file: string, setting: string): Buffer {
   try {
@@ -56,17 +57,21 @@ export function brokerOptions(config: Config): BrokerOptions {
   };
 }
 
-/** A broker wired to the registry (credentials, rotation, last-seen, downlinks), InfluxDB presence and metrics. */
+/**
+ * A broker wired to the registry (credentials, rotation, last-seen, downlinks), presence and metrics. Presence goes
+ * to `lines` (ingest's durable spool in the same process) when given, else straight to InfluxDB.
+ */
 export function createBroker(
   config: Config,
   registry: Registry,
   log: Logger,
   metrics: MetricsRegistry,
   onUplink: UplinkHandler,
+  lines?: LineSink,
 ): SusBroker {
   return new SusBroker(registry, log, brokerOptions(config), onUplink, {
     metrics,
-    presence: new InfluxPresenceSink(config, log),
+    presence: lines ? new LinePresenceSink(lines, log) : new InfluxPresenceSink(config, log),
     lastSeen: registry,
     changes: registry,
     downlinks: new DownlinkStore(registry.db),

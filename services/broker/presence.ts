@@ -1,5 +1,6 @@
 import { Point, type WriteApi } from '@influxdata/influxdb-client';
 import { createInfluxWriteApi, type InfluxConfig } from '../common/influx.ts';
+import { escapeTag, type LineSink } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
 import type { Device } from '../registry/types.ts';
@@ -41,6 +42,27 @@ export class InfluxPresenceSink implements PresenceSink {
   async close(): Promise<void> {
     await this.api.close().catch(() => undefined);
   }
+}
+
+/**
+ * `device_status` points into a durable line sink: when the broker shares its process with ingest, presence goes
+ * through ingest's spool and survives an InfluxDB outage like the readings do.
+ */
+export class LinePresenceSink implements PresenceSink {
+  constructor(
+    private readonly sink: LineSink,
+    private readonly log: Logger,
+  ) {}
+
+  write(device: Device, online: boolean, at: number): void {
+    let tags = `,department=${escapeTag(device.department)},device=${escapeTag(device.id)},device_type=${escapeTag(device.type)}`;
+    if (device.district) tags += `,district=${escapeTag(device.district)}`;
+    this.sink
+      .append([`${SELF_METRICS.deviceStatus}${tags} online=${online ? 1 : 0}i ${at}`])
+      .catch((err: Error) => this.log.warn({ device: device.id, err: err.message }, 'device_status not written'));
+  }
+
+  async close(): Promise<void> {}
 }
 
 export interface LastSeenStore {

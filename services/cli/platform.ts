@@ -1,7 +1,9 @@
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../api/index.ts';
 import { createBroker } from '../broker/from-config.ts';
 import type { SusBroker } from '../broker/index.ts';
+import { BrokerSelfMetrics } from '../broker/self-metrics.ts';
 import { catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
 import { InfluxQuery } from '../common/influx.ts';
@@ -84,11 +86,29 @@ export async function startPlatform(
         const sources = await startSources(loadIntegrations(config.SUS_INTEGRATIONS_FILE), ingest.ingestor, log);
         stoppers.push(() => sources.stop());
       }
-      const broker = createBroker(config, registry, log.child({ component: 'broker' }), metrics, async (u) => {
-        await ingest.ingestor.handle(u);
-      });
+      const brokerLog = log.child({ component: 'broker' });
+      // Presence and broker self-metrics share ingest's durable spool with the readings.
+      const broker = createBroker(
+        config,
+        registry,
+        brokerLog,
+        metrics,
+        async (u) => {
+          await ingest.ingestor.handle(u);
+        },
+        ingest.spool,
+      );
       await broker.start();
       stoppers.push(() => broker.stop());
+      const brokerMetrics = new BrokerSelfMetrics({
+        broker,
+        sink: ingest.spool,
+        node: hostname(),
+        intervalMs: config.SUS_SELF_METRICS_INTERVAL_S * 1000,
+        log: brokerLog,
+      });
+      brokerMetrics.start();
+      stoppers.push(async () => brokerMetrics.stop());
       Object.assign(platform, { broker, ingest, mqttPort: broker.port });
     }
     if (parts.api) {

@@ -1,13 +1,5 @@
+import { escapeMeasurement, escapeTag } from '../common/line-protocol.ts';
 import type { ReadingTags } from '../common/reading.ts';
-
-// Escaping rules of the InfluxDB line protocol: measurement (comma, space), tag keys/values (comma, equals, space).
-// The cheap non-global test skips the replace (and its allocation) for the usual plain identifiers.
-const MEASUREMENT_HAS = /[, \\]/;
-const MEASUREMENT_ALL = /[, \\]/g;
-const TAG_HAS = /[,= \\]/;
-const TAG_ALL = /[,= \\]/g;
-const escapeMeasurement = (s: string) => (MEASUREMENT_HAS.test(s) ? s.replace(MEASUREMENT_ALL, '\\$&') : s);
-const escapeTag = (s: string) => (TAG_HAS.test(s) ? s.replace(TAG_ALL, '\\$&') : s);
 
 // Tag keys in lexicographic order: InfluxDB sorts them anyway and pre-sorted input spares it the work.
 const TAG_KEYS = [

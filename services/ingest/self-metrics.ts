@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
+import { escapeTag } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
@@ -27,8 +28,6 @@ export interface SelfMetricsSample {
   latencies: number[];
   spool: { depth: number; bytes: number; oldestAgeS: number };
 }
-
-const escapeTag = (s: string) => s.replace(/[,= \\]/g, '\\$&');
 
 /** Nearest-rank percentile; 0 for no samples. */
 export function percentile(sorted: number[], p: number): number {

@@ -1,14 +1,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Dashboard, Panel, VariableModel } from '@grafana/grafana-foundation-sdk/dashboard';
-import { Point } from '@influxdata/influxdb-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DASHBOARDS, DATASOURCE_UID, type InfluxQLTarget } from '../../dashboards/src/index.ts';
 import { renderFiles, updateReadme } from '../../dashboards/src/render.ts';
 import { startDemoFleet } from '../../services/cli/demo.ts';
 import { startPlatform } from '../../services/cli/platform.ts';
 import type { Config } from '../../services/common/config.ts';
-import { createInfluxWriteApi, InfluxQuery } from '../../services/common/influx.ts';
+import { InfluxQuery } from '../../services/common/influx.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 import { SELF_METRICS } from '../../services/common/self-metrics.ts';
 import { eventually, testConfig } from '../helpers/env.ts';
@@ -61,115 +60,14 @@ async function resolveVariables(
   return values;
 }
 
-/**
- * Self-metric measurements the platform does not write yet are written here in exactly the shape of
- * services/common/self-metrics.ts, with the platform's own InfluxDB client. Today that is all of them:
- * device_status, sus_ingest, sus_ingest_rejects, sus_spool, sus_writes, sus_broker. When a writer lands, drop its
- * measurement from this list so the test reads what the platform wrote.
- */
-const WRITTEN_BY_TEST = [
-  SELF_METRICS.deviceStatus,
-  SELF_METRICS.ingest,
-  SELF_METRICS.ingestRejects,
-  SELF_METRICS.spool,
-  SELF_METRICS.writes,
-  SELF_METRICS.broker,
-] as const;
-
-async function writeSelfMetrics(
-  config: Config,
-  devices: Array<{ id: string; department: string; district: string | null; type: string }>,
-): Promise<void> {
-  const write = createInfluxWriteApi(config, { batchSize: 10_000, flushInterval: 0, maxRetries: 0 });
-  const now = Date.now();
-  const points: Point[] = [];
-  const has = (m: string) => (WRITTEN_BY_TEST as readonly string[]).includes(m);
-  if (has(SELF_METRICS.deviceStatus)) {
-    devices.forEach((d, i) => {
-      const p = new Point(SELF_METRICS.deviceStatus)
-        .tag('device', d.id)
-        .tag('department', d.department)
-        .tag('device_type', d.type)
-        // Every seventh device went offline after connecting: the offline panels have rows to show.
-        .intField('online', i % 7 === 3 ? 0 : 1)
-        .timestamp(now - 60_000);
-      if (d.district) p.tag('district', d.district);
-      points.push(p);
-    });
-  }
-  for (const [node, offset] of [
-    ['sus-1', 0],
-    ['sus-2', 1],
-  ] as const) {
-    for (let k = 0; k < 3; k++) {
-      const t = now - (k * 10 + offset) * 1000;
-      if (has(SELF_METRICS.ingest)) {
-        points.push(
-          new Point(SELF_METRICS.ingest)
-            .tag('node', node)
-            .intField('messages', 40 + k)
-            .intField('readings', 200 + k)
-            .intField('dead_letters', k)
-            .intField('time_adjusted', 1)
-            .timestamp(t),
-        );
-      }
-      if (has(SELF_METRICS.ingestRejects)) {
-        for (const reason of ['INGEST_OUT_OF_RANGE', 'INGEST_MALFORMED_JSON']) {
-          points.push(
-            new Point(SELF_METRICS.ingestRejects)
-              .tag('node', node)
-              .tag('reason', reason)
-              .intField('count', 2)
-              .timestamp(t),
-          );
-        }
-      }
-      if (has(SELF_METRICS.spool)) {
-        points.push(
-          new Point(SELF_METRICS.spool)
-            .tag('node', node)
-            .intField('depth', k)
-            .floatField('oldest_age_s', k * 1.5)
-            .timestamp(t),
-        );
-      }
-      if (has(SELF_METRICS.writes)) {
-        points.push(
-          new Point(SELF_METRICS.writes)
-            .tag('node', node)
-            .intField('batches', 5)
-            .intField('failures', 0)
-            .floatField('latency_ms_p50', 3.5)
-            .floatField('latency_ms_p99', 12.25)
-            .timestamp(t),
-        );
-      }
-      if (has(SELF_METRICS.broker)) {
-        points.push(
-          new Point(SELF_METRICS.broker)
-            .tag('node', node)
-            .intField('clients', devices.length)
-            .intField('connects', 1)
-            .intField('auth_failures', 0)
-            .intField('acl_denials', 0)
-            .intField('messages_in', 40 + k)
-            .timestamp(t),
-        );
-      }
-    }
-  }
-  write.writePoints(points);
-  await write.close();
-}
-
 describe('Grafana dashboards', () => {
   let config: Config;
   let influx: InfluxQuery;
   let stopAll: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    config = testConfig();
+    // Self-metrics every second: the pipeline and fleet dashboards read what the platform itself wrote.
+    config = testConfig({ SUS_SELF_METRICS_INTERVAL_S: '1' });
     influx = new InfluxQuery(config);
     const platform = await startPlatform(config, silentLogger, { broker: true, api: false });
     const sim = await startDemoFleet(platform.registry, {
@@ -190,10 +88,25 @@ describe('Grafana dashboards', () => {
       (series) => series?.length === quantities.length,
       20_000,
     );
-    const devices = await platform.registry.listDevices();
+    // One message the pipeline rejects, through the in-process source, so the rejects-by-reason panel has a row.
+    await platform.ingest!.ingestor.handle({
+      device: 'aq-altstadt-01',
+      topic: 'sus/v1/devices/aq-altstadt-01/up',
+      channel: 'up',
+      payload: Buffer.from('{"values": {"pm2_5": '),
+      receivedAt: Date.now(),
+      source: 'mqtt',
+    });
+    // The fleet goes offline before the platform stops, so presence records offline devices too.
+    await sim.stop();
+    const selfMetrics = Object.values(SELF_METRICS);
+    await eventually(
+      async () => ((await influx.query('SHOW MEASUREMENTS'))[0]?.[0]?.values ?? []).map((v) => String(v[0])),
+      (names) => selfMetrics.every((m) => names.includes(m)),
+      20_000,
+    );
     await stopAll();
     stopAll = undefined;
-    await writeSelfMetrics(config, devices);
   }, 60_000);
 
   afterAll(async () => {

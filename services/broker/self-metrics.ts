@@ -1,0 +1,57 @@
+import type { LineSink } from '../common/line-protocol.ts';
+import { escapeTag } from '../common/line-protocol.ts';
+import type { Logger } from '../common/logger.ts';
+import { SELF_METRICS } from '../common/self-metrics.ts';
+import type { BrokerStats } from './broker.ts';
+
+/** One `sus_broker` point: connected clients now, counters as deltas within the interval (see SELF_METRICS). */
+export function brokerSelfMetricLine(
+  node: string,
+  prev: BrokerStats,
+  cur: BrokerStats,
+  clients: number,
+  now: number,
+): string {
+  const d = (k: keyof BrokerStats) => Math.max(0, cur[k] - prev[k]);
+  return (
+    `${SELF_METRICS.broker},node=${escapeTag(node)} clients=${clients}i,connects=${d('connects')}i,` +
+    `auth_failures=${d('authFailures')}i,acl_denials=${d('aclDenials')}i,messages_in=${d('messagesIn')}i ${now}`
+  );
+}
+
+/** Writes the broker's figures into InfluxDB every interval, for the pipeline-health dashboard. */
+export class BrokerSelfMetrics {
+  private timer: NodeJS.Timeout | undefined;
+  private prev: BrokerStats | undefined;
+
+  constructor(
+    private readonly deps: {
+      broker: { readonly stats: BrokerStats; readonly connectedClients: number };
+      sink: LineSink;
+      node: string;
+      intervalMs: number;
+      log: Logger;
+    },
+  ) {}
+
+  start(): void {
+    this.prev = { ...this.deps.broker.stats };
+    this.timer = setInterval(() => void this.tick(), this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Appends the interval's point (also called by tests instead of waiting for the timer). */
+  async tick(now = Date.now()): Promise<string> {
+    const { broker, sink, node, log } = this.deps;
+    const cur = { ...broker.stats };
+    const line = brokerSelfMetricLine(node, this.prev ?? cur, cur, broker.connectedClients, now);
+    this.prev = cur;
+    await sink.append([line]).catch((err: Error) => log.warn({ err: err.message }, 'broker self-metrics not written'));
+    return line;
+  }
+}
