@@ -40,7 +40,8 @@ export function redisBackends(url: string): ClusterBackends {
     async close() {
       // After aedes.close() (which closes the mq) persistence.destroy() would unsubscribe through the closed mq and
       // leave an unhandled "Connection is closed" rejection: closing the store's connection is all that is left.
-      conn.disconnect();
+      // QUIT, not a hard disconnect: commands that the clients' teardown still has in flight get their replies.
+      await conn.quit().catch(() => conn.disconnect());
     },
   };
 }
