@@ -38,13 +38,15 @@ INFLUX_PIDFILE="$INFLUX_DIR/influxd.pid"
 INFLUX_LOG="$LOG_DIR/influxd.log"
 INFLUX_LOCAL_URL="http://127.0.0.1:$INFLUX_PORT"
 
-PG_PORT="${SUS_PG_PORT:-55432}"
+# Default ports below 32768: inside Linux's ephemeral range (32768-60999) an outgoing connection can hold the
+# port at start-up and the server fails to bind.
+PG_PORT="${SUS_PG_PORT:-15432}"
 PG_DATA="$DATA_DIR/postgres"
 PG_LOG="$LOG_DIR/postgres.log"
 PG_SUPERUSER="sus"
 PG_TEST_DB="sus_test"
 
-REDIS_PORT="${SUS_REDIS_PORT:-56379}"
+REDIS_PORT="${SUS_REDIS_PORT:-16379}"
 REDIS_DIR="$DATA_DIR/redis"
 REDIS_PIDFILE="$REDIS_DIR/redis.pid"
 REDIS_LOG="$LOG_DIR/redis.log"
