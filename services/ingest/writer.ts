@@ -65,6 +65,9 @@ export class InfluxLineSender implements LineSender {
   }
 }
 
+/** Batches posted to InfluxDB at once; commits stay in order. Two keep InfluxDB busy while the next is read. */
+const WRITES_IN_FLIGHT = 2;
+
 export interface DrainOptions {
   /** Lines per InfluxDB write (SUS_WRITE_BATCH_SIZE). */
   batchSize: number;
@@ -166,16 +169,32 @@ export class SpoolDrainer implements PointWriter {
   }
 
   private async drain(): Promise<void> {
+    const inFlight: Array<{ batch: SpoolBatch; delivered: Promise<boolean> }> = [];
     try {
       while (this.running) {
-        const batch = await this.spool.read(this.options.batchSize);
-        if (!batch) return;
-        if (!(await this.deliver(batch))) return; // stopping: the batch stays in the spool
-        await this.spool.commit(batch);
-        if (this.spool.unreadLines < this.options.batchSize && !this.urgent) return;
+        // Reading and posting the next batch while InfluxDB works on the previous one hides the spool read, the
+        // commit and the HTTP round trip (which, on a busy event loop, cost as much as InfluxDB's own work).
+        while (inFlight.length < WRITES_IN_FLIGHT) {
+          if (inFlight.length > 0 && this.spool.unreadLines < this.options.batchSize && !this.urgent) break;
+          const batch = await this.spool.read(this.options.batchSize);
+          if (!batch) break;
+          inFlight.push({ batch, delivered: this.deliver(batch) });
+        }
+        const head = inFlight.shift();
+        if (!head) return;
+        if (!(await head.delivered)) return; // stopping: the batches stay in the spool
+        // In append order: committing a batch's end covers everything before it.
+        await this.spool.commit(head.batch);
+        if (inFlight.length > 0) continue;
+        const unread = this.spool.unreadLines;
+        // A full batch means a backlog: what came in meanwhile goes right away instead of waiting out the linger.
+        const backlog = head.batch.lines >= this.options.batchSize && unread > 0;
+        if (unread < this.options.batchSize && !this.urgent && !backlog) return;
       }
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'spool drain failed; retrying');
+      // Batches still being posted must end before a later commit could cover them.
+      await Promise.all(inFlight.map((f) => f.delivered));
       await sleep(this.options.retryMaxMs ?? 5000, undefined, { signal: this.abort.signal }).catch(() => {});
     }
   }

@@ -64,6 +64,28 @@ const fakeInflux = async (statuses: number[], probe: () => number = () => 0) => 
   return { url, bodies, probed };
 };
 
+/** A stand-in InfluxDB that holds its answer to the first write until `release()`; every other write gets 204. */
+const holdingInflux = async () => {
+  const bodies: string[] = [];
+  let release = () => {};
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => {
+      body += d.toString();
+    });
+    req.on('end', () => {
+      bodies.push(body);
+      const answer = () => res.writeHead(204).end();
+      if (bodies.length === 1) release = answer;
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, bodies, release: () => release() };
+};
+
 describe('spool drainer → InfluxDB', () => {
   it('writes spooled lines to the real InfluxDB and empties the spool', async () => {
     const config = testConfig();
@@ -138,5 +160,53 @@ describe('spool drainer → InfluxDB', () => {
       'POST /api/v2/write?org=town&bucket=city&precision=ms b v=1 1',
     ]);
     expect(drainer.stats).toStrictEqual({ written: 1, batches: 1, failures: 0, refused: 1 });
+  });
+  it('posts the next batch while InfluxDB works on one, and commits them in append order', async () => {
+    const spool = await openSpool();
+    const fake = await holdingInflux();
+    const config = testConfig({ INFLUX_URL: fake.url, INFLUX_API: 'v1', INFLUX_DB: 'city' });
+    // Two records of a full batch each, waiting when the drainer starts (as after an outage).
+    await spool.append(['a v=1 1', 'a v=2 2']);
+    await spool.append(['a v=3 3', 'a v=4 4']);
+    startDrainer(spool, new InfluxLineSender(config), 2);
+    await eventually(
+      async () => fake.bodies.length,
+      (n) => n === 2,
+    );
+    // The second write is acknowledged, the first is not: nothing may leave the spool yet.
+    expect(spool.depth).toBe(4);
+    fake.release();
+    await eventually(
+      async () => spool.depth,
+      (d) => d === 0,
+    );
+    expect(fake.bodies).toStrictEqual(['a v=1 1\na v=2 2', 'a v=3 3\na v=4 4']);
+  });
+
+  it('writes what arrived during a full batch right after it, without waiting out the linger', async () => {
+    const spool = await openSpool();
+    const fake = await holdingInflux();
+    const config = testConfig({ INFLUX_URL: fake.url, INFLUX_API: 'v1', INFLUX_DB: 'city' });
+    const drainer = new SpoolDrainer(
+      spool,
+      new InfluxLineSender(config),
+      { batchSize: 2, lingerMs: 600_000 },
+      silentLogger,
+    );
+    drainer.start();
+    cleanups.push(() => drainer.stop());
+    await drainer.write(['a v=1 1', 'a v=2 2']);
+    await eventually(
+      async () => fake.bodies.length,
+      (n) => n === 1,
+    );
+    await drainer.write(['a v=3 3']);
+    fake.release();
+    await eventually(
+      async () => spool.depth,
+      (d) => d === 0,
+      5000,
+    );
+    expect(fake.bodies).toStrictEqual(['a v=1 1\na v=2 2', 'a v=3 3']);
   });
 });
