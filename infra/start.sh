@@ -16,4 +16,4 @@ if [[ -z "$external_influx" ]]; then
 fi
 
 # exec: Ctrl-C / SIGTERM go straight to node.
-exec node bin/sus.mjs run --demo "$@"
+exec bin/sus.mjs run --demo "$@"
