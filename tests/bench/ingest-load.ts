@@ -4,7 +4,8 @@
  * `inFlight` publishes outstanding; times are epoch ms (performance.timeOrigin based) so the parent can compare them
  * with its own clock.
  */
-import { connectAsync, type MqttClient } from 'mqtt';
+import { connectAsync } from 'mqtt';
+import { RawPublisher } from './raw-publisher.ts';
 
 export interface LoadRequest {
   port: number;
@@ -12,6 +13,31 @@ export interface LoadRequest {
   messages: number;
   inFlight: number;
   quantities: readonly string[];
+  /** `raw`: the lean publisher of raw-publisher.ts; `mqttjs`: mqtt.js (costs more CPU than the pipeline itself). */
+  client: 'raw' | 'mqttjs';
+}
+
+interface Publisher {
+  publish(topic: string, payload: string, onAck: (err?: Error) => void): void;
+  end(): Promise<void>;
+}
+
+async function connect(req: LoadRequest, d: { id: string; secret: string }): Promise<Publisher> {
+  if (req.client === 'raw') {
+    const p = new RawPublisher({ port: req.port, clientId: d.id, username: d.id, password: d.secret });
+    await p.connect();
+    return p;
+  }
+  const c = await connectAsync(`mqtt://127.0.0.1:${req.port}`, {
+    clientId: d.id,
+    username: d.id,
+    password: d.secret,
+    reconnectPeriod: 0,
+  });
+  return {
+    publish: (topic, payload, onAck) => c.publish(topic, payload, { qos: 1 }, (err) => onAck(err ?? undefined)),
+    end: () => c.endAsync(true),
+  };
 }
 
 export interface LoadResult {
@@ -22,22 +48,15 @@ export interface LoadResult {
   /** Message indexes in PUBACK order. */
   ackOrder: number[];
   pubackMs: number[];
+  /** CPU seconds of this generator process (connects excluded). */
+  cpuS: number;
 }
 
 const now = () => performance.timeOrigin + performance.now();
 
 async function run(req: LoadRequest): Promise<LoadResult> {
-  const clients: MqttClient[] = [];
-  for (const d of req.devices) {
-    clients.push(
-      await connectAsync(`mqtt://127.0.0.1:${req.port}`, {
-        clientId: d.id,
-        username: d.id,
-        password: d.secret,
-        reconnectPeriod: 0,
-      }),
-    );
-  }
+  const clients: Publisher[] = [];
+  for (const d of req.devices) clients.push(await connect(req, d));
   process.send?.({ type: 'connected' });
   const t0 = Date.now() - 900_000;
   const published = new Array<number>(req.messages).fill(0);
@@ -45,9 +64,10 @@ async function run(req: LoadRequest): Promise<LoadResult> {
   const pubackMs: number[] = [];
   let next = 0;
   const start = now();
+  const cpu0 = process.cpuUsage();
   await new Promise<void>((resolve) => {
     let outstanding = 0;
-    const publishOne = (client: MqttClient, device: string) => {
+    const publishOne = (client: Publisher, device: string) => {
       const i = next++;
       if (i >= req.messages) {
         if (outstanding === 0) resolve();
@@ -56,26 +76,22 @@ async function run(req: LoadRequest): Promise<LoadResult> {
       outstanding++;
       const values = Object.fromEntries(req.quantities.map((q, k) => [q, (i % 50) + k + 0.5]));
       published[i] = now();
-      client.publish(
-        `sus/v1/devices/${device}/up`,
-        JSON.stringify({ time: t0 + i, seq: i, values }),
-        { qos: 1 },
-        (err) => {
-          outstanding--;
-          if (!err) {
-            pubackMs.push(now() - published[i]!);
-            ackOrder.push(i);
-          }
-          publishOne(client, device);
-        },
-      );
+      client.publish(`sus/v1/devices/${device}/up`, JSON.stringify({ time: t0 + i, seq: i, values }), (err) => {
+        outstanding--;
+        if (!err) {
+          pubackMs.push(now() - published[i]!);
+          ackOrder.push(i);
+        }
+        publishOne(client, device);
+      });
     };
     clients.forEach((c, k) => {
       for (let w = 0; w < req.inFlight; w++) publishOne(c, req.devices[k]!.id);
     });
   });
-  await Promise.all(clients.map((c) => c.endAsync(true)));
-  return { type: 'done', start, published, ackOrder, pubackMs };
+  const cpu = process.cpuUsage(cpu0);
+  await Promise.all(clients.map((c) => c.end()));
+  return { type: 'done', start, published, ackOrder, pubackMs, cpuS: (cpu.user + cpu.system) / 1e6 };
 }
 
 process.once('message', (req: LoadRequest) => {

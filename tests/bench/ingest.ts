@@ -35,6 +35,7 @@ const NR_DIR = path.join(ROOT, 'var/bench/node-red');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60_000);
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 100);
+const CLIENT = process.env.BENCH_CLIENT === 'mqttjs' ? 'mqttjs' : 'raw';
 const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
 const ADMIN_KEY = `sus_bench_${randomBytes(16).toString('hex')}`;
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'bench');
@@ -47,6 +48,9 @@ interface RunResult {
   lost: number;
   cpuS: number;
   peerCpuS: number;
+  /** CPU seconds of the load generator and of influxd (when its pid is known) over the same run. */
+  genCpuS: number;
+  influxCpuS: number;
   rssMb: number;
   peerRssMb: number;
 }
@@ -75,6 +79,16 @@ function procStats(pid: number): { cpuS: number; rssMb: number } {
   return { cpuS: ticks / 100, rssMb: rssKb / 1024 };
 }
 
+/** The local stack's influxd (infra/stack.sh writes its pid file); undefined for an external InfluxDB. */
+function influxdPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(path.join(ROOT, 'var/influxdb/influxd.pid'), 'utf8').trim());
+    return pid > 0 && existsSync(`/proc/${pid}`) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function storedReadings(influx: InfluxQuery): Promise<number> {
   const [series = []] = await influx.query(`SELECT count("value") FROM ${QUANTITIES.map((q) => `"${q}"`).join(',')}`);
   return series.reduce((n, s) => n + Number(s.values[0]?.[1] ?? 0), 0);
@@ -93,7 +107,7 @@ async function runLoad(
   peerPid?: number,
 ): Promise<RunResult> {
   const gen = fork(path.join(import.meta.dirname, 'ingest-load.ts'), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--max-semi-space-size=64', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const messages = new Promise<LoadResult>((resolve, reject) => {
@@ -113,6 +127,7 @@ async function runLoad(
     messages: MESSAGES,
     inFlight: IN_FLIGHT,
     quantities: QUANTITIES,
+    client: CLIENT,
   };
   gen.send(request);
   await connected;
@@ -121,6 +136,8 @@ async function runLoad(
   let rssMb = 0;
   let peerRssMb = 0;
   const peerCpu0 = peerPid ? procStats(peerPid).cpuS : 0;
+  const influxPid = influxdPid();
+  const influxCpu0 = influxPid ? procStats(influxPid).cpuS : 0;
   const cpu0 = process.cpuUsage();
   const expected = MESSAGES * QUANTITIES.length;
   let polling = true;
@@ -149,6 +166,7 @@ async function runLoad(
   await poller;
   const cpu = process.cpuUsage(cpu0);
   const peerCpuS = peerPid ? procStats(peerPid).cpuS - peerCpu0 : 0;
+  const influxCpuS = influxPid ? procStats(influxPid).cpuS - influxCpu0 : Number.NaN;
 
   const final = marks.at(-1)?.[1] ?? 0;
   const doneAt = marks.find(([, n]) => n >= final)?.[0] ?? now();
@@ -171,6 +189,8 @@ async function runLoad(
     lost: expected - final,
     cpuS: (cpu.user + cpu.system) / 1e6,
     peerCpuS,
+    genCpuS: load.cpuS,
+    influxCpuS,
     rssMb,
     peerRssMb,
   };
@@ -225,6 +245,11 @@ async function main(): Promise<void> {
   console.log('running SUS…');
   const sus = await runLoad(platform.mqttPort!, devices, susInflux);
   await platform.stop();
+  if (process.env.BENCH_SUS_ONLY === '1') {
+    // For profiling the pipeline alone (node --cpu-prof): no peer, no ratio.
+    console.log(JSON.stringify(sus));
+    return;
+  }
 
   // ---- Node-RED
   const registry = await openRegistry(nrConfig);
@@ -250,10 +275,15 @@ async function main(): Promise<void> {
   let nodeRed: ChildProcess | undefined;
   let nr: RunResult;
   try {
-    nodeRed = spawn(process.execPath, [red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
-      cwd: userDir,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // The same young-generation size as `sus` (bin/sus.mjs): both pipelines run with the same V8 tuning.
+    nodeRed = spawn(
+      process.execPath,
+      ['--max-semi-space-size=64', red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+      {
+        cwd: userDir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const child = nodeRed;
     let output = '';
     await new Promise<void>((resolve, reject) => {
