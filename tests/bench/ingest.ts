@@ -96,16 +96,11 @@ async function storedReadings(influx: InfluxQuery): Promise<number> {
 
 const now = () => performance.timeOrigin + performance.now();
 
-/**
- * Runs the load generator process and measures until every reading is stored (or progress stalls for 15 s). CPU and
- * RSS are those of this process (the pipeline under test: broker [+ SUS ingest]) and of the peer (Node-RED).
- */
-async function runLoad(
+/** Forks the load generator, waits until its devices are connected; the promise it returns ends with the run. */
+async function startGenerator(
   mqttPort: number,
   devices: Array<{ id: string; secret: string }>,
-  influx: InfluxQuery,
-  peerPid?: number,
-): Promise<RunResult> {
+): Promise<{ done: Promise<LoadResult> }> {
   const gen = fork(path.join(import.meta.dirname, 'ingest-load.ts'), [], {
     execArgv: ['--max-semi-space-size=64', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -130,7 +125,45 @@ async function runLoad(
     client: CLIENT,
   };
   gen.send(request);
-  await connected;
+  await Promise.race([connected, messages]);
+  // Wrapped: an async function returning the bare promise would make `await` wait for the whole run.
+  return { done: messages };
+}
+
+/**
+ * The floor under both pipelines: the same broker acknowledging every message with no ingest behind it. Its CPU per
+ * message is what the MQTT side costs; whatever SUS spends above it is the pipeline itself.
+ */
+async function runBrokerOnly(
+  mqttPort: number,
+  devices: Array<{ id: string; secret: string }>,
+): Promise<{ msgsPerS: number; cpuS: number; genCpuS: number }> {
+  const run = await startGenerator(mqttPort, devices);
+  const cpu0 = process.cpuUsage();
+  const load = await run.done;
+  const cpu = process.cpuUsage(cpu0);
+  let lastAck = load.start;
+  for (let k = 0; k < load.ackOrder.length; k++) {
+    lastAck = Math.max(lastAck, load.published[load.ackOrder[k]!]! + load.pubackMs[k]!);
+  }
+  return {
+    msgsPerS: load.ackOrder.length / ((lastAck - load.start) / 1000),
+    cpuS: (cpu.user + cpu.system) / 1e6,
+    genCpuS: load.cpuS,
+  };
+}
+
+/**
+ * Runs the load generator process and measures until every reading is stored (or progress stalls for 15 s). CPU and
+ * RSS are those of this process (the pipeline under test: broker [+ SUS ingest]) and of the peer (Node-RED).
+ */
+async function runLoad(
+  mqttPort: number,
+  devices: Array<{ id: string; secret: string }>,
+  influx: InfluxQuery,
+  peerPid?: number,
+): Promise<RunResult> {
+  const run = await startGenerator(mqttPort, devices);
 
   const marks: Array<[number, number]> = [];
   let rssMb = 0;
@@ -150,7 +183,7 @@ async function runLoad(
       await new Promise((r) => setTimeout(r, 100));
     }
   })();
-  const load = await messages;
+  const load = await run.done;
   let lastChange = now();
   let last = -1;
   while (now() - lastChange < 15_000) {
@@ -255,6 +288,8 @@ async function main(): Promise<void> {
   const registry = await openRegistry(nrConfig);
   const broker = createBroker(nrConfig, registry, log, createMetricsRegistry(false), async () => {});
   await broker.start();
+  console.log('running the broker alone (PUBACK with no ingest behind it)…');
+  const floor = await runBrokerOnly(broker.port, devices);
   const nrInflux = await freshDb(nrConfig);
   const userDir = path.join(NR_DIR, `user-${run}`);
   mkdirSync(userDir, { recursive: true });
@@ -325,7 +360,15 @@ async function main(): Promise<void> {
   console.log(row('SUS', sus, `${r1(sus.cpuS)}`, `${r1(sus.rssMb)}`));
   console.log(row('Node-RED', nr, `${r1(nr.cpuS)} | ${r1(nr.peerCpuS)}`, `${r1(nr.rssMb)} | ${r1(nr.peerRssMb)}`));
   const ratio = sus.msgsPerS / nr.msgsPerS;
+  const us = (cpuS: number) => Math.round((cpuS * 1e6) / MESSAGES);
   console.log(`\nSUS / Node-RED throughput: ${r1(ratio)}×  (latencies in ms; lost = readings not in InfluxDB)`);
+  console.log(
+    `broker alone (same broker, PUBACK with no ingest): ${r1(floor.msgsPerS)} msgs/s, ${us(floor.cpuS)} µs CPU/msg`,
+  );
+  console.log(
+    `CPU µs per message in the SUS run: pipeline process ${us(sus.cpuS)}, load generator ${us(sus.genCpuS)}, ` +
+      `influxd ${Number.isNaN(sus.influxCpuS) ? 'n/a (external InfluxDB)' : us(sus.influxCpuS)}`,
+  );
   console.log(
     JSON.stringify({
       bench: 'ingest',
@@ -338,8 +381,12 @@ async function main(): Promise<void> {
       lost: sus.lost,
       cpu_s: r1(sus.cpuS),
       // CPU per message is the figure least distorted by other load on the machine.
-      cpu_us_per_msg: Math.round((sus.cpuS * 1e6) / MESSAGES),
-      node_red_cpu_us_per_msg: Math.round(((nr.cpuS + nr.peerCpuS) * 1e6) / MESSAGES),
+      cpu_us_per_msg: us(sus.cpuS),
+      load_generator_cpu_us_per_msg: us(sus.genCpuS),
+      influxd_cpu_us_per_msg: Number.isNaN(sus.influxCpuS) ? null : us(sus.influxCpuS),
+      broker_only_msgs_per_s: r1(floor.msgsPerS),
+      broker_only_cpu_us_per_msg: us(floor.cpuS),
+      node_red_cpu_us_per_msg: us(nr.cpuS + nr.peerCpuS),
       rss_mb: r1(sus.rssMb),
       node_red_msgs_per_s: r1(nr.msgsPerS),
       node_red_p99_written_ms: r1(nr.writtenMs.p99),

@@ -34,6 +34,8 @@ export class RawPublisher {
   /** PUBACK callbacks by packet id (ids 1..65535 are reused once acknowledged). */
   private readonly waiting = new Array<(() => void) | undefined>(65536);
   private pending: Buffer | undefined;
+  private topic = '';
+  private topicBytes = Buffer.alloc(0);
 
   constructor(private readonly options: RawPublisherOptions) {}
 
@@ -72,23 +74,26 @@ export class RawPublisher {
   }
 
   /** Sends one QoS 1 PUBLISH; `onAck` runs when its PUBACK arrives. */
-  publish(topic: string, payload: string, onAck: () => void): void {
+  publish(topic: string, payload: Buffer, onAck: () => void): void {
     let id = this.nextId;
     while (this.waiting[id] !== undefined) id = id === 65535 ? 1 : id + 1;
     this.nextId = id === 65535 ? 1 : id + 1;
     this.waiting[id] = onAck;
-    const topicBytes = Buffer.byteLength(topic);
-    const payloadBytes = Buffer.byteLength(payload);
-    const body = 2 + topicBytes + 2 + payloadBytes;
+    if (topic !== this.topic) {
+      this.topic = topic;
+      this.topicBytes = Buffer.from(topic);
+    }
+    const topicBytes = this.topicBytes;
+    const body = 2 + topicBytes.length + 2 + payload.length;
     const len = remainingLength(body);
     const buf = Buffer.allocUnsafe(1 + len.length + body);
     let o = 0;
     buf[o++] = 0x32; // PUBLISH, QoS 1, no DUP, no RETAIN
     for (const b of len) buf[o++] = b;
-    o = buf.writeUInt16BE(topicBytes, o);
-    o += buf.write(topic, o);
+    o = buf.writeUInt16BE(topicBytes.length, o);
+    o += topicBytes.copy(buf, o);
     o = buf.writeUInt16BE(id, o);
-    buf.write(payload, o);
+    payload.copy(buf, o);
     this.socket!.write(buf);
   }
 
@@ -96,6 +101,8 @@ export class RawPublisher {
     const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = undefined;
     let o = 0;
+    // The publishes the acknowledgements set off leave in one write, not one syscall each.
+    this.socket!.cork();
     while (o + 4 <= data.length) {
       if (data[o] !== 0x40 || data[o + 1] !== 0x02) {
         this.socket!.destroy(new Error(`unexpected packet type 0x${data[o]!.toString(16)} from the broker`));
@@ -107,6 +114,7 @@ export class RawPublisher {
       cb?.();
       o += 4;
     }
+    this.socket!.uncork();
     if (o < data.length) this.pending = data.subarray(o);
   }
 
