@@ -188,7 +188,8 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
         reason(REASON.UNKNOWN_DEVICE, 'neither the topic nor the payload names a device'),
       ]);
     }
-    const device = await this.deps.directory.get(id);
+    const found = this.deps.directory.get(id);
+    const device = found instanceof Promise ? await found : found;
     if (!device)
       return this.reject(u, format, opts, id, [reason(REASON.UNKNOWN_DEVICE, `device '${id}' is not registered`)]);
     if (opts.department !== undefined && device.department !== opts.department) {
