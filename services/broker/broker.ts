@@ -120,7 +120,7 @@ class AuthFailure extends Error {
   }
 }
 
-export type UplinkHandler = (u: Uplink) => Promise<void>;
+export type UplinkHandler = (u: Uplink) => Promise<unknown>;
 
 const DEFAULT_THROTTLE: ThrottleOptions = {
   freeFailures: 5,

@@ -88,16 +88,7 @@ export async function startPlatform(
       }
       const brokerLog = log.child({ component: 'broker' });
       // Presence and broker self-metrics share ingest's durable spool with the readings.
-      const broker = createBroker(
-        config,
-        registry,
-        brokerLog,
-        metrics,
-        async (u) => {
-          await ingest.ingestor.handle(u);
-        },
-        ingest.spool,
-      );
+      const broker = createBroker(config, registry, brokerLog, metrics, (u) => ingest.ingestor.handle(u), ingest.spool);
       await broker.start();
       stoppers.push(() => broker.stop());
       const brokerMetrics = new BrokerSelfMetrics({
