@@ -1,4 +1,10 @@
-import { InfluxDB, type Transport, type WriteApi, type WriteOptions } from '@influxdata/influxdb-client';
+import {
+  InfluxDB,
+  type Transport,
+  type WriteApi,
+  type WriteOptions,
+  type WritePrecisionType,
+} from '@influxdata/influxdb-client';
 import type { Config } from './config.ts';
 import { SusError } from './errors.ts';
 
@@ -53,15 +59,19 @@ function v2Token(c: InfluxConfig): string | undefined {
   return undefined;
 }
 
-/** A batching WriteApi for the configured server, writing with millisecond precision. */
-export function createInfluxWriteApi(c: InfluxConfig, writeOptions: Partial<WriteOptions>): WriteApi {
+/** A batching WriteApi for the configured server (millisecond precision unless told otherwise). */
+export function createInfluxWriteApi(
+  c: InfluxConfig,
+  writeOptions: Partial<WriteOptions>,
+  precision: WritePrecisionType = 'ms',
+): WriteApi {
   const base = { url: c.INFLUX_URL, timeout: c.INFLUX_TIMEOUT_MS };
   const client =
     c.INFLUX_API === 'v1'
       ? new InfluxDB({ ...base, transport: v1WriteTransport(new InfluxDB(base).transport, c) })
       : new InfluxDB({ ...base, token: v2Token(c) });
   // InfluxDB 1.x/2.x v1-compat map the bucket to "db/retention-policy"; the org is ignored by 1.x.
-  return client.getWriteApi(c.INFLUX_ORG, c.INFLUX_DB, 'ms', writeOptions);
+  return client.getWriteApi(c.INFLUX_ORG, c.INFLUX_DB, precision, writeOptions);
 }
 
 export interface InfluxSeries {
