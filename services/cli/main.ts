@@ -39,7 +39,10 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
     stopping = true;
     log.info({ signal }, 'shutting down (pending batches are flushed)');
     stop().then(
-      () => process.exit(0),
+      () => {
+        log.info('stopped cleanly');
+        process.exit(0);
+      },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
         process.exit(1);

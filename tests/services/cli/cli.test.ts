@@ -73,6 +73,11 @@ describe('sus command line', () => {
     };
     const run = sus(['run', '--demo'], env);
     const lines = createInterface({ input: run.child.stdout! });
+    const messages: string[] = [];
+    lines.on('line', (line) => {
+      if (line.startsWith('{')) messages.push((JSON.parse(line) as { msg: string }).msg);
+    });
+    const stdoutClosed = new Promise((resolve) => lines.once('close', resolve));
     const httpPort = await new Promise<number>((resolve, reject) => {
       lines.on('line', (line) => {
         const m = /SUS platform up: API http:\/\/localhost:(\d+)/.exec(line);
@@ -105,5 +110,10 @@ describe('sus command line', () => {
     expect(await run.exited).toBe(0);
     expect(await count()).toBeGreaterThan(0);
     expect(run.stderr()).not.toMatch(/\n\s+at /);
+    await stdoutClosed;
+    expect(messages.slice(messages.indexOf('shutting down (pending batches are flushed)'))).toContain(
+      'stopped cleanly',
+    );
+    expect(messages.at(-1)).toBe('stopped cleanly');
   }, 60_000);
 });
