@@ -5,7 +5,8 @@ import { crc32 } from 'node:zlib';
  *
  *   u32 body length · u32 crc32(line count, appended-at, body) · u32 line count · f64 appended-at (epoch ms) · body
  *
- * The body is line protocol, lines separated by `\n`, exactly what InfluxDB's write endpoints take.
+ * The body is line protocol, lines separated by `\n`, exactly what InfluxDB's write endpoints take. The spool
+ * encodes records in place (spool.ts, `Group`): appends write into the body, the commit fills in the header.
  */
 export const HEADER_BYTES = 20;
 
@@ -14,16 +15,6 @@ export interface RecordHeader {
   crc: number;
   lines: number;
   appendedAt: number;
-}
-
-export function encodeRecord(body: Buffer, lines: number, appendedAt: number): Buffer {
-  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-  out.writeUInt32LE(body.length, 0);
-  out.writeUInt32LE(lines, 8);
-  out.writeDoubleLE(appendedAt, 12);
-  body.copy(out, HEADER_BYTES);
-  out.writeUInt32LE(checksum(out.subarray(8, HEADER_BYTES), body), 4);
-  return out;
 }
 
 export function decodeHeader(buf: Buffer): RecordHeader {

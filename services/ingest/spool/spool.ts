@@ -2,7 +2,7 @@ import { type FileHandle, mkdir, open, readdir, readFile, rename, truncate, unli
 import path from 'node:path';
 import { SusError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import { checksum, decodeHeader, encodeRecord, HEADER_BYTES } from './record.ts';
+import { checksum, decodeHeader, HEADER_BYTES } from './record.ts';
 
 /** A place in the spool: byte offset within a segment file. */
 export interface SpoolPosition {
@@ -48,12 +48,41 @@ const MAX_RECORD_BYTES = 8 << 20;
 
 const segmentName = (id: number) => `${String(id).padStart(12, '0')}.seg`;
 
-interface Pending {
-  text: string;
+/**
+ * The appends that will share one group commit, encoded straight into the record that will be written: the first
+ * HEADER_BYTES are left for the header, the lines follow `\n`-separated. One buffer and one promise per commit,
+ * not a string, a join and a promise per message.
+ */
+interface Group {
+  buf: Buffer;
+  /** Bytes used, header space included. */
+  end: number;
   lines: number;
-  bytes: number;
+  /** Set once the flush loop took the group: later appends start a new one. */
+  sealed: boolean;
+  done: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
+}
+
+const INITIAL_GROUP_BYTES = 64 << 10;
+
+function newGroup(): Group {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return {
+    buf: Buffer.allocUnsafe(INITIAL_GROUP_BYTES),
+    end: HEADER_BYTES,
+    lines: 0,
+    sealed: false,
+    done,
+    resolve,
+    reject,
+  };
 }
 
 /**
@@ -77,7 +106,7 @@ export class Spool {
   private reader: { id: number; fh: FileHandle } | undefined;
   private committed: SpoolPosition = { segment: 1, offset: 0 };
   private readPos: SpoolPosition = { segment: 1, offset: 0 };
-  private queue: Pending[] = [];
+  private groups: Group[] = [];
   private flushing: Promise<void> | undefined;
   private closed = true;
   private waitingLines = 0;
@@ -151,9 +180,28 @@ export class Spool {
   append(lines: string[]): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new SusError('SUS_ERR_SPOOL_CLOSED', 'the spool is closed', 503));
-    const text = lines.length === 1 ? lines[0]! : lines.join('\n');
-    const bytes = Buffer.byteLength(text) + 1;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; one more per line for the separator.
+    let room = 0;
+    for (const line of lines) room += line.length * 3 + 1;
+    let group = this.groups.at(-1);
+    if (!group || group.sealed || (group.lines > 0 && group.end + room > MAX_RECORD_BYTES + HEADER_BYTES)) {
+      group = newGroup();
+      this.groups.push(group);
+    }
+    if (group.end + room > group.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(group.buf.length * 2, group.end + room));
+      group.buf.copy(grown, 0, 0, group.end);
+      group.buf = grown;
+    }
+    const start = group.end;
+    let at = start;
+    for (const line of lines) {
+      if (at > HEADER_BYTES) group.buf[at++] = 0x0a;
+      at += group.buf.write(line, at, 'utf8');
+    }
+    const bytes = at - start + (start === HEADER_BYTES ? 1 : 0);
     if (this.bytes + bytes + HEADER_BYTES > this.options.maxBytes) {
+      // Not taken: the bytes just encoded are dropped again.
       this.stats.refusedFull++;
       if (!this.full) {
         this.full = true;
@@ -168,13 +216,13 @@ export class Spool {
         }),
       );
     }
+    group.end = at;
+    group.lines += lines.length;
     this.stats.appends++;
     this.reservedBytes += bytes;
     this.waitingLines += lines.length;
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ text, lines: lines.length, bytes, resolve, reject });
-      this.flushing ??= this.flushLoop();
-    });
+    this.flushing ??= this.flushLoop();
+    return group.done;
   }
 
   /** The next lines in append order, up to about `maxLines` (whole records); undefined when nothing is unread. */
@@ -289,30 +337,27 @@ export class Spool {
     // Yield once so every append of this turn of the event loop joins the first commit.
     await new Promise<void>((resolve) => setImmediate(resolve));
     try {
-      while (this.queue.length > 0) {
-        let take = 0;
-        let size = 0;
-        while (take < this.queue.length && (take === 0 || size + this.queue[take]!.bytes <= MAX_RECORD_BYTES)) {
-          size += this.queue[take]!.bytes;
-          take++;
-        }
-        await this.commitGroup(this.queue.splice(0, take));
+      for (let group = this.groups[0]; group; group = this.groups[0]) {
+        group.sealed = true;
+        // A group whose only append was refused (spool full) holds nothing to write.
+        if (group.lines > 0) await this.commitGroup(group);
+        else group.resolve();
+        this.groups.shift();
       }
     } finally {
       this.flushing = undefined;
     }
   }
 
-  private async commitGroup(group: Pending[]): Promise<void> {
-    let lines = 0;
-    let reserved = 0;
-    const texts = new Array<string>(group.length);
-    for (let i = 0; i < group.length; i++) {
-      texts[i] = group[i]!.text;
-      lines += group[i]!.lines;
-      reserved += group[i]!.bytes;
-    }
-    const record = encodeRecord(Buffer.from(texts.join('\n')), lines, Date.now());
+  private async commitGroup(group: Group): Promise<void> {
+    const { buf, end, lines } = group;
+    const record = buf.subarray(0, end);
+    buf.writeUInt32LE(end - HEADER_BYTES, 0);
+    buf.writeUInt32LE(lines, 8);
+    buf.writeDoubleLE(Date.now(), 12);
+    buf.writeUInt32LE(checksum(buf.subarray(8, HEADER_BYTES), buf.subarray(HEADER_BYTES, end)), 4);
+    // What the appends reserved: the body plus one separator each (the first one's stands for the header's share).
+    const reserved = end - HEADER_BYTES + 1;
     this.reservedBytes -= reserved;
     try {
       if (!this.active) throw new Error('no active segment');
@@ -324,15 +369,14 @@ export class Spool {
     } catch (err) {
       this.waitingLines -= lines;
       this.log.error({ err: (err as Error).message, lines }, 'spool write failed: the messages are not acknowledged');
-      const e = new SusError('SUS_ERR_SPOOL_WRITE', `spool write failed: ${(err as Error).message}`, 503);
-      for (const p of group) p.reject(e);
+      group.reject(new SusError('SUS_ERR_SPOOL_WRITE', `spool write failed: ${(err as Error).message}`, 503));
       return;
     }
     this.stats.commits++;
     this.diskBytes += record.length;
     this.unread += lines;
     this.checkAlarm();
-    for (const p of group) p.resolve();
+    group.resolve();
     this.onDurable?.();
   }
 

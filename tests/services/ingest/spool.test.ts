@@ -127,6 +127,33 @@ describe('durable spool on real files', () => {
     await spool.close();
   });
 
+  it('stores multi-byte UTF-8 lines byte-exact, in one record for appends made together, and counts their bytes', async () => {
+    const spool = await opened({ dir: freshDir() });
+    const lines = ['t,district=Südstadt v=1 1', 't,district=Øster\\ Bro v=2 2', 't,district=中心 v=3 3'];
+    await Promise.all([spool.append([lines[0]!]), spool.append([lines[1]!, lines[2]!])]);
+    expect(spool.stats.commits).toBe(1);
+    const body = Buffer.from(lines.join('\n'));
+    expect(spool.bytes).toBe(20 + body.length); // one record header + the body
+    const batch = await spool.read(10);
+    expect(batch?.body).toStrictEqual(body);
+    expect(batch?.lines).toBe(3);
+    await spool.commit(batch!);
+    expect(spool.bytes).toBe(0);
+    await spool.close();
+  });
+
+  it('writes nothing for an append it refused: the next commit holds only accepted lines', async () => {
+    const spool = await opened({ dir: freshDir(), maxBytes: 100 });
+    await spool.append(['a v=1 1']);
+    const big = `b v=2 ${'2'.repeat(100)}`;
+    const [refused, accepted] = await Promise.allSettled([spool.append([big]), spool.append(['c v=3 3'])]);
+    expect(refused).toMatchObject({ status: 'rejected', reason: { code: 'SUS_ERR_SPOOL_FULL' } });
+    expect(accepted.status).toBe('fulfilled');
+    expect(await readAll(spool)).toStrictEqual(['a v=1 1', 'c v=3 3']);
+    expect(spool.depth).toBe(2);
+    await spool.close();
+  });
+
   it('rolls over to new segment files and deletes segments once drained', async () => {
     const dir = freshDir();
     const spool = await opened({ dir, segmentBytes: 256 });
