@@ -1,4 +1,4 @@
-import { Point, type WriteApi } from '@influxdata/influxdb-client';
+import { Point, setLogger, type WriteApi } from '@influxdata/influxdb-client';
 import { createInfluxWriteApi, type InfluxConfig } from '../common/influx.ts';
 import { escapeTag, type LineSink } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
@@ -16,6 +16,11 @@ export class InfluxPresenceSink implements PresenceSink {
   private readonly api: WriteApi;
 
   constructor(config: InfluxConfig, log: Logger) {
+    // The client prints failures with stack traces to the console; `writeFailed` below already logs them once.
+    setLogger({
+      error: (message, err?: Error) => log.debug({ err: err?.message }, message),
+      warn: (message, err?: Error) => log.debug({ err: err?.message }, message),
+    });
     this.api = createInfluxWriteApi(config, {
       batchSize: 1000,
       flushInterval: 1000,

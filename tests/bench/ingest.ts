@@ -288,9 +288,9 @@ async function main(): Promise<void> {
   const registry = await openRegistry(nrConfig);
   const broker = createBroker(nrConfig, registry, log, createMetricsRegistry(false), async () => {});
   await broker.start();
+  const nrInflux = await freshDb(nrConfig);
   console.log('running the broker alone (PUBACK with no ingest behind it)…');
   const floor = await runBrokerOnly(broker.port, devices);
-  const nrInflux = await freshDb(nrConfig);
   const userDir = path.join(NR_DIR, `user-${run}`);
   mkdirSync(userDir, { recursive: true });
   const influxUrl = new URL(nrConfig.INFLUX_URL);
