@@ -360,8 +360,9 @@ async function main(): Promise<void> {
   console.log(row('SUS', sus, `${r1(sus.cpuS)}`, `${r1(sus.rssMb)}`));
   console.log(row('Node-RED', nr, `${r1(nr.cpuS)} | ${r1(nr.peerCpuS)}`, `${r1(nr.rssMb)} | ${r1(nr.peerRssMb)}`));
   const ratio = sus.msgsPerS / nr.msgsPerS;
+  const r2 = (n: number) => Math.round(n * 100) / 100;
   const us = (cpuS: number) => Math.round((cpuS * 1e6) / MESSAGES);
-  console.log(`\nSUS / Node-RED throughput: ${r1(ratio)}×  (latencies in ms; lost = readings not in InfluxDB)`);
+  console.log(`\nSUS / Node-RED throughput: ${r2(ratio)}×  (latencies in ms; lost = readings not in InfluxDB)`);
   console.log(
     `broker alone (same broker, PUBACK with no ingest): ${r1(floor.msgsPerS)} msgs/s, ${us(floor.cpuS)} µs CPU/msg`,
   );
@@ -393,7 +394,7 @@ async function main(): Promise<void> {
       node_red_lost: nr.lost,
       node_red_cpu_s: r1(nr.cpuS + nr.peerCpuS),
       node_red_rss_mb: r1(nr.peerRssMb),
-      ratio_vs_node_red: r1(ratio),
+      ratio_vs_node_red: r2(ratio),
       messages: MESSAGES,
       cores: availableParallelism(),
     }),
