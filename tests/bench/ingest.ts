@@ -10,7 +10,8 @@
  * publish→written by polling InfluxDB's count every 100 ms (same method for both) and matching the n-th PUBACK to the
  * moment 4·n readings were stored. Throughput = messages / (first publish → last reading stored).
  * The load generator runs in its own process (ingest-load.ts). CPU and RSS: the bench process (broker [+ SUS ingest
- * and spool]) and, for the peer, the Node-RED process on top.
+ * and spool]) and, for the peer, the Node-RED process on top. BENCH_ROUNDS rounds (default 3) of SUS then Node-RED,
+ * each on a fresh platform/broker and an empty database; the printed figures are those of the median-ratio round.
  *
  * Node-RED and node-red-contrib-influxdb are installed on first run into var/bench/node-red (not project deps).
  */
@@ -36,6 +37,8 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60_000);
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 100);
 const CLIENT = process.env.BENCH_CLIENT === 'mqttjs' ? 'mqttjs' : 'raw';
+// Rounds of SUS then Node-RED; the machine's speed drifts between runs, so one round is not a verdict.
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
 const ADMIN_KEY = `sus_bench_${randomBytes(16).toString('hex')}`;
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'bench');
@@ -134,10 +137,16 @@ async function startGenerator(
  * The floor under both pipelines: the same broker acknowledging every message with no ingest behind it. Its CPU per
  * message is what the MQTT side costs; whatever SUS spends above it is the pipeline itself.
  */
+interface BrokerOnlyResult {
+  msgsPerS: number;
+  cpuS: number;
+  genCpuS: number;
+}
+
 async function runBrokerOnly(
   mqttPort: number,
   devices: Array<{ id: string; secret: string }>,
-): Promise<{ msgsPerS: number; cpuS: number; genCpuS: number }> {
+): Promise<BrokerOnlyResult> {
   const run = await startGenerator(mqttPort, devices);
   const cpu0 = process.cpuUsage();
   const load = await run.done;
@@ -236,6 +245,101 @@ async function freshDb(config: Config): Promise<InfluxQuery> {
   return influx;
 }
 
+/** Registers the bench devices once; every round's platform and broker open the same registry. */
+async function seedDevices(config: Config): Promise<Array<{ id: string; secret: string }>> {
+  const registry = await openRegistry(config);
+  try {
+    await registry.createDepartment({ id: 'environment', name: 'Environment' });
+    const devices: Array<{ id: string; secret: string }> = [];
+    for (let d = 0; d < DEVICES; d++) {
+      const { device, secret } = await registry.createDevice({
+        id: `bench-${d}`,
+        name: `bench ${d}`,
+        department: 'environment',
+        type: 'air_quality',
+      });
+      devices.push({ id: device.id, secret });
+    }
+    return devices;
+  } finally {
+    await registry.close();
+  }
+}
+
+/** One SUS run: the platform (broker + in-process ingest + spool) started fresh, against an empty database. */
+async function susRound(config: Config, devices: Array<{ id: string; secret: string }>): Promise<RunResult> {
+  const platform = await startPlatform(config, log, { broker: true, api: false });
+  try {
+    const influx = await freshDb(config);
+    return await runLoad(platform.mqttPort!, devices, influx);
+  } finally {
+    await platform.stop();
+  }
+}
+
+/** One Node-RED run on a fresh broker and database, after the broker-alone floor on the same broker. */
+async function nodeRedRound(
+  config: Config,
+  devices: Array<{ id: string; secret: string }>,
+  red: string,
+  userDir: string,
+): Promise<{ nr: RunResult; floor: BrokerOnlyResult }> {
+  const registry = await openRegistry(config);
+  const broker = createBroker(config, registry, log, createMetricsRegistry(false), async () => {});
+  let nodeRed: ChildProcess | undefined;
+  try {
+    await broker.start();
+    const influx = await freshDb(config);
+    const floor = await runBrokerOnly(broker.port, devices);
+    const influxUrl = new URL(config.INFLUX_URL);
+    const flow = nodeRedFlow({
+      mqttPort: broker.port,
+      mqttUser: 'svc:node-red-bench',
+      mqttPassword: ADMIN_KEY,
+      influxHost: influxUrl.hostname,
+      influxPort: Number(influxUrl.port || 8086),
+      influxDb: config.INFLUX_DB,
+      batchSize: config.SUS_WRITE_BATCH_SIZE,
+      lingerMs: config.SUS_WRITE_FLUSH_MS,
+    });
+    writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow.flows));
+    writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(flow.credentials));
+    writeFileSync(path.join(userDir, 'settings.js'), nodeRedSettings(0));
+    // The same young-generation size as `sus` (bin/sus.mjs): both pipelines run with the same V8 tuning.
+    const child = spawn(
+      process.execPath,
+      ['--max-semi-space-size=64', red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
+      { cwd: userDir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    nodeRed = child;
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Node-RED did not connect within 60 s:\n${output}`)), 60_000);
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        output += `${line}\n`;
+        if (/Connected to broker/.test(line)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.stderr?.on('data', (d: Buffer) => {
+        output += d.toString();
+      });
+      child.once('exit', () => reject(new Error(`Node-RED exited:\n${output}`)));
+    });
+    const nr = await runLoad(broker.port, devices, influx, child.pid);
+    return { nr, floor };
+  } finally {
+    if (nodeRed && nodeRed.exitCode === null) {
+      const exited = new Promise((resolve) => nodeRed!.once('exit', resolve));
+      nodeRed.kill('SIGTERM');
+      await exited;
+    }
+    await broker.stop();
+    await registry.close();
+  }
+}
+
 async function main(): Promise<void> {
   const red = ensureNodeRed();
   const run = randomBytes(4).toString('hex');
@@ -261,91 +365,39 @@ async function main(): Promise<void> {
       `(${IN_FLIGHT} in flight each); InfluxDB ${susConfig.INFLUX_URL}; ${availableParallelism()} cores, ${cpus()[0]?.model ?? 'unknown CPU'}`,
   );
 
-  // ---- SUS
-  const platform = await startPlatform(susConfig, log, { broker: true, api: false });
-  await platform.registry.createDepartment({ id: 'environment', name: 'Environment' });
-  const devices: Array<{ id: string; secret: string }> = [];
-  for (let d = 0; d < DEVICES; d++) {
-    const { device, secret } = await platform.registry.createDevice({
-      id: `bench-${d}`,
-      name: `bench ${d}`,
-      department: 'environment',
-      type: 'air_quality',
-    });
-    devices.push({ id: device.id, secret });
-  }
-  const susInflux = await freshDb(susConfig);
-  console.log('running SUS…');
-  const sus = await runLoad(platform.mqttPort!, devices, susInflux);
-  await platform.stop();
-  if (process.env.BENCH_SUS_ONLY === '1') {
-    // For profiling the pipeline alone (node --cpu-prof): no peer, no ratio.
-    console.log(JSON.stringify(sus));
-    return;
-  }
-
-  // ---- Node-RED
-  const registry = await openRegistry(nrConfig);
-  const broker = createBroker(nrConfig, registry, log, createMetricsRegistry(false), async () => {});
-  await broker.start();
-  const nrInflux = await freshDb(nrConfig);
-  console.log('running the broker alone (PUBACK with no ingest behind it)…');
-  const floor = await runBrokerOnly(broker.port, devices);
+  const devices = await seedDevices(susConfig);
   const userDir = path.join(NR_DIR, `user-${run}`);
   mkdirSync(userDir, { recursive: true });
-  const influxUrl = new URL(nrConfig.INFLUX_URL);
-  const flow = nodeRedFlow({
-    mqttPort: broker.port,
-    mqttUser: 'svc:node-red-bench',
-    mqttPassword: ADMIN_KEY,
-    influxHost: influxUrl.hostname,
-    influxPort: Number(influxUrl.port || 8086),
-    influxDb: nrConfig.INFLUX_DB,
-    batchSize: nrConfig.SUS_WRITE_BATCH_SIZE,
-    lingerMs: nrConfig.SUS_WRITE_FLUSH_MS,
-  });
-  writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow.flows));
-  writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(flow.credentials));
-  writeFileSync(path.join(userDir, 'settings.js'), nodeRedSettings(0));
-  let nodeRed: ChildProcess | undefined;
-  let nr: RunResult;
+  const rounds: Array<{ sus: RunResult; nr: RunResult; floor: BrokerOnlyResult; ratio: number }> = [];
   try {
-    // The same young-generation size as `sus` (bin/sus.mjs): both pipelines run with the same V8 tuning.
-    nodeRed = spawn(
-      process.execPath,
-      ['--max-semi-space-size=64', red, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')],
-      {
-        cwd: userDir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const child = nodeRed;
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Node-RED did not connect within 60 s:\n${output}`)), 60_000);
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        output += `${line}\n`;
-        if (/Connected to broker/.test(line)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.stderr?.on('data', (d: Buffer) => {
-        output += d.toString();
-      });
-      child.once('exit', () => reject(new Error(`Node-RED exited:\n${output}`)));
-    });
-    console.log('running Node-RED…');
-    nr = await runLoad(broker.port, devices, nrInflux, child.pid);
+    for (let k = 1; k <= ROUNDS; k++) {
+      console.log(`round ${k}/${ROUNDS}: SUS…`);
+      const sus = await susRound(susConfig, devices);
+      if (process.env.BENCH_SUS_ONLY === '1') {
+        // For profiling the pipeline alone (node --cpu-prof): no peer, no ratio.
+        console.log(JSON.stringify(sus));
+        return;
+      }
+      console.log(`round ${k}/${ROUNDS}: broker alone, then Node-RED…`);
+      const { nr, floor } = await nodeRedRound(nrConfig, devices, red, userDir);
+      const ratio = sus.msgsPerS / nr.msgsPerS;
+      rounds.push({ sus, nr, floor, ratio });
+      console.log(
+        `round ${k}/${ROUNDS}: SUS ${Math.round(sus.msgsPerS)} msg/s, Node-RED ${Math.round(nr.msgsPerS)} msg/s, ` +
+          `ratio ${ratio.toFixed(2)}`,
+      );
+    }
   } finally {
-    nodeRed?.kill('SIGTERM');
-    await broker.stop();
-    await registry.close();
-    await susInflux.query(`DROP DATABASE "${susConfig.INFLUX_DB}"`, 'POST').catch(() => {});
-    await nrInflux.query(`DROP DATABASE "${nrConfig.INFLUX_DB}"`, 'POST').catch(() => {});
+    const influx = new InfluxQuery(susConfig);
+    for (const db of [susConfig.INFLUX_DB, nrConfig.INFLUX_DB]) {
+      await influx.query(`DROP DATABASE "${db}"`, 'POST').catch(() => {});
+    }
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(userDir, { recursive: true, force: true });
   }
+  // The machine's speed drifts between runs: the figures below are those of the round with the median ratio.
+  const byRatio = [...rounds].sort((a, b) => a.ratio - b.ratio);
+  const { sus, nr, floor } = byRatio[Math.floor((byRatio.length - 1) / 2)]!;
 
   const row = (name: string, r: RunResult, cpu: string, rss: string) =>
     `${name.padEnd(9)} ${r1(r.msgsPerS).toString().padStart(9)} ${r1(r.readingsPerS).toString().padStart(11)} ` +
@@ -361,6 +413,9 @@ async function main(): Promise<void> {
   console.log(row('Node-RED', nr, `${r1(nr.cpuS)} | ${r1(nr.peerCpuS)}`, `${r1(nr.rssMb)} | ${r1(nr.peerRssMb)}`));
   const ratio = sus.msgsPerS / nr.msgsPerS;
   const r2 = (n: number) => Math.round(n * 100) / 100;
+  console.log(
+    `\n${rounds.length} rounds, ratios ${rounds.map((r) => r2(r.ratio)).join(', ')}; the table is the median round`,
+  );
   const us = (cpuS: number) => Math.round((cpuS * 1e6) / MESSAGES);
   console.log(`\nSUS / Node-RED throughput: ${r2(ratio)}×  (latencies in ms; lost = readings not in InfluxDB)`);
   console.log(
@@ -395,6 +450,7 @@ async function main(): Promise<void> {
       node_red_cpu_s: r1(nr.cpuS + nr.peerCpuS),
       node_red_rss_mb: r1(nr.peerRssMb),
       ratio_vs_node_red: r2(ratio),
+      ratio_rounds: rounds.map((r) => r2(r.ratio)),
       messages: MESSAGES,
       cores: availableParallelism(),
     }),
