@@ -2,15 +2,15 @@
  * bench:ingest — end-to-end QoS 1 ingestion, SUS versus a Node-RED flow, side by side in one run against the same
  * broker implementation (SusBroker, same settings, same devices) and the same InfluxDB.
  *
- *   SUS:      devices → SusBroker → in-process ingest → durable spool (fsync) → InfluxDB
+ *   SUS:      devices → `sus broker` (SusBroker → in-process ingest → durable spool, fsync) → InfluxDB
  *   Node-RED: devices → SusBroker → Node-RED (MQTT in → JSON → points → InfluxDB batch out)
  *
  * Load: BENCH_DEVICES device clients (default 20), each keeping BENCH_IN_FLIGHT QoS 1 publishes in flight (default
  * 100), BENCH_MESSAGES messages in all (default 60,000), 4 readings each. publish→PUBACK is measured per message;
  * publish→written by polling InfluxDB's count every 100 ms (same method for both) and matching the n-th PUBACK to the
  * moment 4·n readings were stored. Throughput = messages / (first publish → last reading stored).
- * The load generator runs in its own process (ingest-load.ts). CPU and RSS: the bench process (broker [+ SUS ingest
- * and spool]) and, for the peer, the Node-RED process on top. BENCH_ROUNDS rounds (default 3) of SUS then Node-RED,
+ * The load generator runs in its own process (ingest-load.ts). CPU and RSS: the `sus broker` child process for SUS;
+ * for the peer, the bench process (its broker) and the Node-RED process. BENCH_ROUNDS rounds (default 3) of SUS then Node-RED,
  * each on a fresh platform/broker and an empty database; the printed figures are those of the median-ratio round.
  *
  * Node-RED and node-red-contrib-influxdb are installed on first run into var/bench/node-red (not project deps).
@@ -18,11 +18,11 @@
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createBroker } from '../../services/broker/from-config.ts';
-import { startPlatform } from '../../services/cli/platform.ts';
 import { type Config, loadConfig } from '../../services/common/config.ts';
 import { InfluxQuery } from '../../services/common/influx.ts';
 import { createLogger } from '../../services/common/logger.ts';
@@ -170,8 +170,16 @@ async function runLoad(
   mqttPort: number,
   devices: Array<{ id: string; secret: string }>,
   influx: InfluxQuery,
-  peerPid?: number,
+  pids: { pipeline?: number; peer?: number } = {},
 ): Promise<RunResult> {
+  const { pipeline: pipelinePid, peer: peerPid } = pids;
+  // The pipeline's CPU and RSS: another process (`sus broker`) when its pid is given, else this one.
+  const ownCpuS = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const pipelineCpuS = () => (pipelinePid ? procStats(pipelinePid).cpuS : ownCpuS());
+  const pipelineRssMb = () => (pipelinePid ? procStats(pipelinePid).rssMb : process.memoryUsage().rss / 2 ** 20);
   const run = await startGenerator(mqttPort, devices);
 
   const marks: Array<[number, number]> = [];
@@ -180,14 +188,14 @@ async function runLoad(
   const peerCpu0 = peerPid ? procStats(peerPid).cpuS : 0;
   const influxPid = influxdPid();
   const influxCpu0 = influxPid ? procStats(influxPid).cpuS : 0;
-  const cpu0 = process.cpuUsage();
+  const cpu0 = pipelineCpuS();
   const expected = MESSAGES * QUANTITIES.length;
   let polling = true;
   const poller = (async () => {
     while (polling) {
       const n = await storedReadings(influx).catch(() => marks.at(-1)?.[1] ?? 0);
       marks.push([now(), n]);
-      rssMb = Math.max(rssMb, process.memoryUsage().rss / 2 ** 20);
+      rssMb = Math.max(rssMb, pipelineRssMb());
       if (peerPid) peerRssMb = Math.max(peerRssMb, procStats(peerPid).rssMb);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -206,7 +214,7 @@ async function runLoad(
   }
   polling = false;
   await poller;
-  const cpu = process.cpuUsage(cpu0);
+  const cpuS = pipelineCpuS() - cpu0;
   const peerCpuS = peerPid ? procStats(peerPid).cpuS - peerCpu0 : 0;
   const influxCpuS = influxPid ? procStats(influxPid).cpuS - influxCpu0 : Number.NaN;
 
@@ -229,13 +237,32 @@ async function runLoad(
     pubackMs: { p50: pct(pubackMs, 50), p99: pct(pubackMs, 99) },
     writtenMs: { p50: pct(writtenMs, 50), p99: pct(writtenMs, 99) },
     lost: expected - final,
-    cpuS: (cpu.user + cpu.system) / 1e6,
+    cpuS,
     peerCpuS,
     genCpuS: load.cpuS,
     influxCpuS,
     rssMb,
     peerRssMb,
   };
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 async function freshDb(config: Config): Promise<InfluxQuery> {
@@ -266,14 +293,35 @@ async function seedDevices(config: Config): Promise<Array<{ id: string; secret: 
   }
 }
 
-/** One SUS run: the platform (broker + in-process ingest + spool) started fresh, against an empty database. */
-async function susRound(config: Config, devices: Array<{ id: string; secret: string }>): Promise<RunResult> {
-  const platform = await startPlatform(config, log, { broker: true, api: false });
+/**
+ * One SUS run: the shipped `sus broker` (broker + in-process ingest + spool, with the V8 flags of bin/sus.mjs) as a
+ * fresh child process against an empty database, so every round starts alike and its CPU and RSS are its own.
+ */
+async function susRound(
+  env: NodeJS.ProcessEnv,
+  config: Config,
+  devices: Array<{ id: string; secret: string }>,
+): Promise<RunResult> {
+  const influx = await freshDb(config);
+  const port = await freePort();
+  // LOG_LEVEL warn as in production-like runs; readiness is the MQTT port accepting connections.
+  const child = spawn(path.join(ROOT, 'bin/sus.mjs'), ['broker'], {
+    cwd: ROOT,
+    env: { ...env, INFLUX_DB: config.INFLUX_DB, SUS_MQTT_PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   try {
-    const influx = await freshDb(config);
-    return await runLoad(platform.mqttPort!, devices, influx);
+    const until = Date.now() + 60_000;
+    while (!(await canConnect(port))) {
+      if (child.exitCode !== null) throw new Error(`sus broker exited with ${child.exitCode}`);
+      if (Date.now() > until) throw new Error('sus broker did not listen within 60 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return await runLoad(port, devices, influx, { pipeline: child.pid });
   } finally {
-    await platform.stop();
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
   }
 }
 
@@ -327,7 +375,7 @@ async function nodeRedRound(
       });
       child.once('exit', () => reject(new Error(`Node-RED exited:\n${output}`)));
     });
-    const nr = await runLoad(broker.port, devices, influx, child.pid);
+    const nr = await runLoad(broker.port, devices, influx, { peer: child.pid });
     return { nr, floor };
   } finally {
     if (nodeRed && nodeRed.exitCode === null) {
@@ -372,7 +420,7 @@ async function main(): Promise<void> {
   try {
     for (let k = 1; k <= ROUNDS; k++) {
       console.log(`round ${k}/${ROUNDS}: SUS…`);
-      const sus = await susRound(susConfig, devices);
+      const sus = await susRound(base, susConfig, devices);
       if (process.env.BENCH_SUS_ONLY === '1') {
         // For profiling the pipeline alone (node --cpu-prof): no peer, no ratio.
         console.log(JSON.stringify(sus));
