@@ -15,6 +15,8 @@ export interface PointWriter {
 /** Sends one batch of line protocol; throws SUS_ERR_INFLUX_REJECTED for lines InfluxDB will never take. */
 export interface LineSender {
   send(body: Buffer): Promise<void>;
+  /** Releases connections kept for reuse. */
+  close?(): void;
 }
 
 /**
@@ -68,6 +70,10 @@ export class InfluxLineSender implements LineSender {
     throw new SusError(code, `InfluxDB write failed (${res.status}): ${res.text.slice(0, 500)}`, 502, {
       status: res.status,
     });
+  }
+
+  close(): void {
+    this.agent.destroy();
   }
 
   /** One POST; resolves with the status and (for errors) the start of the answer. */
@@ -176,6 +182,7 @@ export class SpoolDrainer implements PointWriter {
     clearTimeout(this.linger);
     this.spool.onDurable = undefined;
     await this.loop;
+    this.sender.close?.();
     if (this.spool.depth > 0) {
       this.log.warn({ lines: this.spool.depth }, 'InfluxDB did not take everything; the rest waits in the spool');
     }
