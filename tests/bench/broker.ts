@@ -7,12 +7,13 @@
  * Both brokers run in their own process with an equivalent password file and ACL. Ends with one JSON line.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { canConnect, freePort } from '../helpers/net.ts';
+import { procStats } from './proc-stats.ts';
 import { RawPublisher } from './raw-publisher.ts';
 
 const FAN_IN_DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
@@ -28,19 +29,7 @@ interface Target {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 102.4) / 10;
-}
+const rssMb = (pid: number) => Math.round(procStats(pid).rssMb * 10) / 10;
 
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
@@ -108,17 +97,7 @@ async function startMosquitto(devices: number): Promise<Target> {
     ].join('\n'),
   );
   const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  for (let i = 0; i < 100 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 100));
   return {
     name: 'mosquitto',
     port,
@@ -130,28 +109,36 @@ async function startMosquitto(devices: number): Promise<Target> {
   };
 }
 
-async function connectMany(port: number, count: number): Promise<{ clients: MqttClient[]; seconds: number }> {
-  const clients: MqttClient[] = new Array(count);
+/** Devices `bench-0…count-1` connected by `connect`, CONNECT_CONCURRENCY at a time. */
+async function connectPool<T>(count: number, connect: (i: number) => Promise<T>): Promise<T[]> {
+  const clients: T[] = new Array(count);
   let next = 0;
-  const start = performance.now();
   const worker = async () => {
     while (next < count) {
       const i = next++;
-      clients[i] = await connectAsync(
-        `mqtt://127.0.0.1:${port}`,
-        {
-          username: `bench-${i}`,
-          password: `secret-${i}`,
-          clientId: `bench-${i}`,
-          reconnectPeriod: 0,
-          keepalive: 600,
-          connectTimeout: 60_000,
-        },
-        false,
-      );
+      clients[i] = await connect(i);
     }
   };
   await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, worker));
+  return clients;
+}
+
+async function connectMany(port: number, count: number): Promise<{ clients: MqttClient[]; seconds: number }> {
+  const start = performance.now();
+  const clients = await connectPool(count, (i) =>
+    connectAsync(
+      `mqtt://127.0.0.1:${port}`,
+      {
+        username: `bench-${i}`,
+        password: `secret-${i}`,
+        clientId: `bench-${i}`,
+        reconnectPeriod: 0,
+        keepalive: 600,
+        connectTimeout: 60_000,
+      },
+      false,
+    ),
+  );
   return { clients, seconds: (performance.now() - start) / 1000 };
 }
 
@@ -163,19 +150,12 @@ const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.lengt
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** Fan-in publishers: the lean raw-MQTT client, so the load generator (this process) is not what gets measured. */
-async function connectRaw(port: number, count: number): Promise<RawPublisher[]> {
-  const clients: RawPublisher[] = new Array(count);
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const i = next++;
-      const p = new RawPublisher({ port, clientId: `bench-${i}`, username: `bench-${i}`, password: `secret-${i}` });
-      await p.connect();
-      clients[i] = p;
-    }
-  };
-  await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, worker));
-  return clients;
+function connectRaw(port: number, count: number): Promise<RawPublisher[]> {
+  return connectPool(count, async (i) => {
+    const p = new RawPublisher({ port, clientId: `bench-${i}`, username: `bench-${i}`, password: `secret-${i}` });
+    await p.connect();
+    return p;
+  });
 }
 
 async function fanIn(target: Target) {

@@ -18,7 +18,6 @@
 import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,8 +27,10 @@ import { InfluxQuery } from '../../services/common/influx.ts';
 import { createLogger } from '../../services/common/logger.ts';
 import { createMetricsRegistry } from '../../services/common/metrics.ts';
 import { openRegistry } from '../../services/registry/index.ts';
+import { canConnect, freePort } from '../helpers/net.ts';
 import type { LoadRequest, LoadResult } from './ingest-load.ts';
 import { nodeRedFlow, nodeRedSettings } from './node-red/flow.ts';
+import { procStats } from './proc-stats.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NR_DIR = path.join(ROOT, 'var/bench/node-red');
@@ -71,15 +72,6 @@ function ensureNodeRed(): string {
   const r = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--omit=dev'], { cwd: NR_DIR, stdio: 'inherit' });
   if (r.status !== 0) throw new Error('npm install of node-red failed');
   return red;
-}
-
-/** utime+stime (s) and current RSS (MB) of another process, from /proc. */
-function procStats(pid: number): { cpuS: number; rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  return { cpuS: ticks / 100, rssMb: rssKb / 1024 };
 }
 
 /** The local stack's influxd (infra/stack.sh writes its pid file); undefined for an external InfluxDB. */
@@ -244,25 +236,6 @@ async function runLoad(
     rssMb,
     peerRssMb,
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 async function freshDb(config: Config): Promise<InfluxQuery> {

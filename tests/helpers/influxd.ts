@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from './net.ts';
 
 /**
  * A private InfluxDB 1.x server for tests that must stop and restart it (outage tests): own ports, own data
@@ -24,15 +24,6 @@ export function influxdUnavailable(): string | undefined {
   } catch {
     return 'influxd is not installed (infra/stack.sh installs it: Debian package influxdb)';
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 async function ping(url: string): Promise<boolean> {
