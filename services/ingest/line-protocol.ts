@@ -21,22 +21,9 @@ export function tagSet(tags: ReadingTags): string {
   return out;
 }
 
-// Quantities are catalogue names, a few dozen: their escaped form is looked up, not recomputed per reading.
-const measurements = new Map<string, string>();
-const MAX_MEMO = 1024;
-
-function measurement(quantity: string): string {
-  let m = measurements.get(quantity);
-  if (m === undefined) {
-    m = escapeMeasurement(quantity);
-    if (measurements.size < MAX_MEMO) measurements.set(quantity, m);
-  }
-  return m;
-}
-
 /** `measurement,tags value=<float> <ms>`: the stored-reading shape of DESIGN.md, millisecond precision. */
 export function readingLine(quantity: string, tags: string, value: number, timeMs: number): string {
   // A float field must always look like one, or InfluxDB types the field as integer on first write.
   const v = Number.isInteger(value) ? `${value}.0` : String(value);
-  return `${measurement(quantity)}${tags} value=${v} ${timeMs}`;
+  return `${escapeMeasurement(quantity)}${tags} value=${v} ${timeMs}`;
 }
