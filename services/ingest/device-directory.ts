@@ -34,14 +34,9 @@ export class DeviceDirectory {
     this.cache.clear();
   }
 
-  /** The device, synchronously on a cache hit (no promise per message on the hot path), else a lookup. */
-  get(id: string, now = Date.now()): Device | undefined | Promise<Device | undefined> {
+  async get(id: string, now = Date.now()): Promise<Device | undefined> {
     const hit = this.cache.get(id);
     if (hit && hit.expires > now) return hit.device;
-    return this.load(id, now);
-  }
-
-  private async load(id: string, now: number): Promise<Device | undefined> {
     // One lookup per device however many of its messages arrive meanwhile: a burst (a device's backlog, a
     // reconnecting fleet) would otherwise send one registry query per message.
     let pending = this.loading.get(id);

@@ -5,7 +5,6 @@ import { SusError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Reading, ReadingTags } from '../common/reading.ts';
 import type { Uplink } from '../common/uplink.ts';
-import type { Device } from '../registry/index.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterReason, NewDeadLetter } from '../registry/types.ts';
 import { DECODERS, type Format, formatOfChannel, IDENTITY_FORMATS } from './decoders/index.ts';
@@ -108,8 +107,6 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     rejectedByReason: {},
   };
   private readonly seen = new Set<string>();
-  // Weak: a device record the directory dropped (changed, expired) takes its tags with it.
-  private readonly tagCache = new WeakMap<Device, Map<string, { tags: ReadingTags; tagString: string }>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -191,8 +188,7 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
         reason(REASON.UNKNOWN_DEVICE, 'neither the topic nor the payload names a device'),
       ]);
     }
-    const found = this.deps.directory.get(id);
-    const device = found instanceof Promise ? await found : found;
+    const device = await this.deps.directory.get(id);
     if (!device)
       return this.reject(u, format, opts, id, [reason(REASON.UNKNOWN_DEVICE, `device '${id}' is not registered`)]);
     if (opts.department !== undefined && device.department !== opts.department) {
@@ -211,7 +207,14 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     if (n.timeAdjusted) this.stats.timeAdjusted++;
     const readings: IngestedReading[] = n.readings;
     if (readings.length > 0) {
-      const { tags, tagString } = this.tagsOf(device, u.source);
+      const tags: ReadingTags = {
+        device: device.id,
+        department: device.department,
+        district: device.district ?? '',
+        device_type: device.type,
+        source: u.source,
+      };
+      const tagString = tagSet(tags);
       const lines = new Array<string>(readings.length);
       for (let i = 0; i < readings.length; i++) {
         const r = readings[i]!;
@@ -229,31 +232,6 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     }
     if (n.rejected.length > 0) return this.reject(u, format, opts, device.id, n.rejected, readings.length);
     return { accepted: readings.length, rejected: n.rejected };
-  }
-
-  /**
-   * Tags of a device's readings and their line-protocol form, built once per device record and source: the
-   * directory hands out the same record until it changes, so a message costs a lookup, not five escapes.
-   */
-  private tagsOf(device: Device, source: string): { tags: ReadingTags; tagString: string } {
-    let bySource = this.tagCache.get(device);
-    if (!bySource) {
-      bySource = new Map();
-      this.tagCache.set(device, bySource);
-    }
-    let entry = bySource.get(source);
-    if (!entry) {
-      const tags: ReadingTags = {
-        device: device.id,
-        department: device.department,
-        district: device.district ?? '',
-        device_type: device.type,
-        source,
-      };
-      entry = { tags, tagString: tagSet(tags) };
-      bySource.set(source, entry);
-    }
-    return entry;
   }
 
   private async reject(
