@@ -67,7 +67,7 @@ interface Group {
 
 const INITIAL_GROUP_BYTES = 64 << 10;
 
-function newGroup(buf: Buffer): Group {
+function newGroup(): Group {
   let resolve!: () => void;
   let reject!: (err: Error) => void;
   const done = new Promise<void>((res, rej) => {
@@ -75,7 +75,7 @@ function newGroup(buf: Buffer): Group {
     reject = rej;
   });
   return {
-    buf,
+    buf: Buffer.allocUnsafe(INITIAL_GROUP_BYTES),
     end: HEADER_BYTES,
     lines: 0,
     sealed: false,
@@ -107,7 +107,6 @@ export class Spool {
   private committed: SpoolPosition = { segment: 1, offset: 0 };
   private readPos: SpoolPosition = { segment: 1, offset: 0 };
   private groups: Group[] = [];
-  private spareBuffer: Buffer | undefined;
   private flushing: Promise<void> | undefined;
   private closed = true;
   private waitingLines = 0;
@@ -186,10 +185,7 @@ export class Spool {
     for (const line of lines) room += line.length * 3 + 1;
     let group = this.groups.at(-1);
     if (!group || group.sealed || (group.lines > 0 && group.end + room > MAX_RECORD_BYTES + HEADER_BYTES)) {
-      // The buffer of the last written group is reused: a fresh one per commit (grown twice on the way) was
-      // ~100 MB/s of allocations at full rate.
-      group = newGroup(this.spareBuffer ?? Buffer.allocUnsafe(INITIAL_GROUP_BYTES));
-      this.spareBuffer = undefined;
+      group = newGroup();
       this.groups.push(group);
     }
     if (group.end + room > group.buf.length) {
@@ -375,8 +371,6 @@ export class Spool {
       group.reject(new SusError('SUS_ERR_SPOOL_WRITE', `spool write failed: ${(err as Error).message}`, 503));
       return;
     }
-    // Written and synced: the bytes live on disk now, the buffer can take the next group.
-    if (buf.length <= MAX_RECORD_BYTES) this.spareBuffer = buf;
     this.stats.commits++;
     this.diskBytes += record.length;
     this.unread += lines;
