@@ -195,9 +195,10 @@ export class Spool {
     }
     const start = group.end;
     let at = start;
-    if (at > HEADER_BYTES) group.buf[at++] = 0x0a;
-    // One encode call per append: Buffer#write's argument handling costs more than the join.
-    at += group.buf.write(lines.length === 1 ? lines[0]! : lines.join('\n'), at, 'utf8');
+    for (const line of lines) {
+      if (at > HEADER_BYTES) group.buf[at++] = 0x0a;
+      at += group.buf.write(line, at, 'utf8');
+    }
     const bytes = at - start + (start === HEADER_BYTES ? 1 : 0);
     if (this.bytes + bytes + HEADER_BYTES > this.options.maxBytes) {
       // Not taken: the bytes just encoded are dropped again.
