@@ -255,8 +255,9 @@ export class SusBroker {
       setImmediate(() => client.close());
     });
     aedes.authorizeForward = (_client, packet) => {
-      this.metrics.outByQos[packet.qos]?.inc();
-      this.metrics.bytesOut.inc(packet.payload.length);
+      const tally = this.metrics.tally;
+      tally.outByQos[packet.qos]++;
+      tally.bytesOut += packet.payload.length;
       return packet;
     };
     aedes.on('clientReady', (client) => this.onReady(client));
@@ -504,8 +505,9 @@ export class SusBroker {
       return;
     }
     this.stats.messagesIn++;
-    this.metrics.inByQos[packet.qos]?.inc();
-    this.metrics.bytesIn.inc(bytes);
+    const tally = this.metrics.tally;
+    tally.inByQos[packet.qos]++;
+    tally.bytesIn += bytes;
     if (session.kind === 'service') {
       done(null); // a downlink: routed to the device like any message
       return;

@@ -12,6 +12,7 @@
  * The load generator runs in its own process (ingest-load.ts). CPU and RSS: the `sus broker` child process for SUS;
  * for the peer, the bench process (its broker) and the Node-RED process. BENCH_ROUNDS rounds (default 3) of SUS then Node-RED,
  * each on a fresh platform/broker and an empty database; the printed figures are those of the median-ratio round.
+ * BENCH_SUS_ONLY=1 skips Node-RED; BENCH_CPU_PROF=<dir> writes a CPU profile of each SUS process (for profiling).
  *
  * Node-RED and node-red-contrib-influxdb are installed on first run into var/bench/node-red (not project deps).
  */
@@ -34,12 +35,12 @@ import { procStats } from './proc-stats.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const NR_DIR = path.join(ROOT, 'var/bench/node-red');
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60_000);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 20);
 const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 100);
 const CLIENT = process.env.BENCH_CLIENT === 'mqttjs' ? 'mqttjs' : 'raw';
 // Rounds of SUS then Node-RED; the machine's speed drifts between runs, so one round is not a verdict.
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
 const ADMIN_KEY = `sus_bench_${randomBytes(16).toString('hex')}`;
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn', 'bench');
@@ -278,7 +279,12 @@ async function susRound(
   const influx = await freshDb(config);
   const port = await freePort();
   // LOG_LEVEL warn as in production-like runs; readiness is the MQTT port accepting connections.
-  const child = spawn(path.join(ROOT, 'bin/sus.mjs'), ['broker'], {
+  // BENCH_CPU_PROF=<dir>: the SUS process writes a V8 CPU profile there (bin flags repeated, as node runs the bin).
+  const prof = process.env.BENCH_CPU_PROF;
+  const [cmd, args] = prof
+    ? [process.execPath, ['--max-semi-space-size=64', '--cpu-prof', `--cpu-prof-dir=${prof}`, 'bin/sus.mjs', 'broker']]
+    : [path.join(ROOT, 'bin/sus.mjs'), ['broker']];
+  const child = spawn(cmd, args, {
     cwd: ROOT,
     env: { ...env, INFLUX_DB: config.INFLUX_DB, SUS_MQTT_PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -191,6 +191,14 @@ describe('broker ACL: a device publishes only as itself and reads only its own d
       [{ action: 'subscribe' }, 4],
     ]);
   });
+
+  it('counts accepted publishes by QoS and their payload bytes, and no deliveries', async () => {
+    // The two readings of the first test: 22 + 2 payload bytes; every refused publish is left out.
+    expect(await counter(h, 'sus_mqtt_messages_in_total')).toStrictEqual([[{ qos: 1 }, 2]]);
+    expect(await counter(h, 'sus_mqtt_bytes_in_total')).toStrictEqual([[{}, 24]]);
+    expect(await counter(h, 'sus_mqtt_messages_out_total')).toStrictEqual([]);
+    expect(await counter(h, 'sus_mqtt_bytes_out_total')).toStrictEqual([[{}, 0]]);
+  });
 });
 
 describe('broker shutdown', () => {
