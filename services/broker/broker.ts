@@ -34,6 +34,7 @@ import {
 import { type AuthFailureReason, BrokerMetrics } from './metrics.ts';
 import { LastSeenBatcher, type LastSeenStore, type PresenceSink } from './presence.ts';
 import { FailedAttemptThrottle, type ThrottleOptions } from './throttle.ts';
+import { cacheEmitterMatches, cacheTopicMatches, type OfflineQueueing } from './topic-match-cache.ts';
 
 export interface DeviceAuthenticator {
   authenticateDevice(id: string, secret: Buffer): Promise<Device | undefined>;
@@ -217,6 +218,14 @@ export class SusBroker {
     const aedes = await Aedes.createBroker(
       this.cluster ? { ...base, mq: this.cluster.mq, persistence: this.cluster.persistence } : base,
     );
+    // In-memory sessions only: with Redis another node's subscriptions would not reach this process's cache.
+    // (`persistence` is a public field of the instance that aedes' typings leave out.)
+    if (!this.cluster) {
+      cacheTopicMatches((aedes as unknown as { persistence: OfflineQueueing }).persistence);
+      if (!cacheEmitterMatches((aedes as unknown as { mq: unknown }).mq)) {
+        this.log.debug('mqemitter has no topic tree to cache; every publish is matched afresh');
+      }
+    }
     aedes.authenticate = (client, username, password, done) => {
       this.authenticate(client, username, password).then(
         () => done(null, true),
