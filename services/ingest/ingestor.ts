@@ -5,10 +5,11 @@ import { SusError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Reading, ReadingTags } from '../common/reading.ts';
 import type { Uplink } from '../common/uplink.ts';
+import type { Device } from '../registry/index.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterReason, NewDeadLetter } from '../registry/types.ts';
 import { DECODERS, type Format, formatOfChannel, IDENTITY_FORMATS } from './decoders/index.ts';
-import type { DeviceDirectory } from './device-directory.ts';
+import type { DeviceLookup } from './device-directory.ts';
 import { readingLine, tagSet } from './line-protocol.ts';
 import { type IngestedReading, normaliseDecoded, type PlausibilityMode, type TimePolicy } from './normalise.ts';
 import { BUILTIN_PROFILES_DIR, type DeviceProfile, ProfileSet } from './profiles.ts';
@@ -107,12 +108,14 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     rejectedByReason: {},
   };
   private readonly seen = new Set<string>();
+  // Weak: entries go with the Device objects the directory dropped.
+  private readonly tagCache = new WeakMap<Device, Map<string, { tags: ReadingTags; tagString: string }>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: {
       writer: PointWriter;
-      directory: DeviceDirectory;
+      directory: DeviceLookup;
       store: DeadLetterSink;
       catalogue: Catalogue;
       log: Logger;
@@ -188,7 +191,8 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
         reason(REASON.UNKNOWN_DEVICE, 'neither the topic nor the payload names a device'),
       ]);
     }
-    const device = await this.deps.directory.get(id);
+    const hit = this.deps.directory.cached(id);
+    const device = hit ? hit.device : await this.deps.directory.get(id);
     if (!device)
       return this.reject(u, format, opts, id, [reason(REASON.UNKNOWN_DEVICE, `device '${id}' is not registered`)]);
     if (opts.department !== undefined && device.department !== opts.department) {
@@ -207,14 +211,7 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     if (n.timeAdjusted) this.stats.timeAdjusted++;
     const readings: IngestedReading[] = n.readings;
     if (readings.length > 0) {
-      const tags: ReadingTags = {
-        device: device.id,
-        department: device.department,
-        district: device.district ?? '',
-        device_type: device.type,
-        source: u.source,
-      };
-      const tagString = tagSet(tags);
+      const { tags, tagString } = this.tagsOf(device, u.source);
       const lines = new Array<string>(readings.length);
       for (let i = 0; i < readings.length; i++) {
         const r = readings[i]!;
@@ -232,6 +229,31 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     }
     if (n.rejected.length > 0) return this.reject(u, format, opts, device.id, n.rejected, readings.length);
     return { accepted: readings.length, rejected: n.rejected };
+  }
+
+  /**
+   * A device's tags and their line-protocol form, built once per device and source: the directory hands out the same
+   * Device object until the registry changes it, and the tag set was a tenth of the path's allocations.
+   */
+  private tagsOf(device: Device, source: string): { tags: ReadingTags; tagString: string } {
+    let bySource = this.tagCache.get(device);
+    if (!bySource) {
+      bySource = new Map();
+      this.tagCache.set(device, bySource);
+    }
+    let t = bySource.get(source);
+    if (!t) {
+      const tags: ReadingTags = {
+        device: device.id,
+        department: device.department,
+        district: device.district ?? '',
+        device_type: device.type,
+        source,
+      };
+      t = { tags, tagString: tagSet(tags) };
+      bySource.set(source, t);
+    }
+    return t;
   }
 
   private async reject(

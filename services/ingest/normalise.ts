@@ -84,20 +84,24 @@ export function normaliseReadings(
       );
       continue;
     }
-    const flags: ReadingFlag[] = [];
+    // Created only for a flagged reading: the usual clean one allocates no array.
+    let flags: ReadingFlag[] | undefined;
     if (!catalogue.inRange(q, converted.value)) {
       const message = `${converted.value} ${q.unit} is outside the plausible range [${q.range[0]}, ${q.range[1]}] of ${q.name}`;
       if (opts.plausibility === 'reject') {
         rejected.push(reason(REASON.OUT_OF_RANGE, message, r.field));
         continue;
       }
-      flags.push(FLAG.OUT_OF_RANGE);
+      flags = [FLAG.OUT_OF_RANGE];
     }
     const deviceTime = resolveTime(r.time, receivedAt, opts.timePolicy);
     if (deviceTime === undefined) {
       timeAdjusted = true;
       // Only a time the device did send is "replaced"; a device without a clock is simply timed on receipt.
-      if (r.time !== undefined) flags.push(FLAG.TIME_REPLACED);
+      if (r.time !== undefined) {
+        flags ??= [];
+        flags.push(FLAG.TIME_REPLACED);
+      }
     }
     const reading: IngestedReading = {
       device,
@@ -106,7 +110,7 @@ export function normaliseReadings(
       unit: q.unit,
       time: deviceTime ?? receivedAt,
     };
-    if (flags.length > 0) reading.flags = flags;
+    if (flags) reading.flags = flags;
     readings.push(reading);
   }
   return { readings, rejected, timeAdjusted };

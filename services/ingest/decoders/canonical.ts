@@ -11,11 +11,33 @@ import { type DecodeResult, decoded, fail, type RawReading } from './types.ts';
 
 const MAX_ISSUES_REPORTED = 10;
 
-/** The raw readings of one canonical message; `prefix` is the batch index path (`3.`) of a batch element. */
-export function canonicalReadings(msg: CanonicalMessage, prefix = ''): RawReading[] {
-  const out: RawReading[] = [];
-  for (const [name, value] of Object.entries(msg.values)) {
-    const r: RawReading = { name, value, field: `${prefix}values.${name}`, unitField: `${prefix}units.${name}` };
+// `values.<name>` and `units.<name>` of single messages, kept per name: a device sends the same names every time,
+// and building both strings per reading was a tenth of the decoder's allocations (bench:ingest-path heap sampling).
+const FIELDS = new Map<string, readonly [field: string, unitField: string]>();
+const MAX_FIELDS = 4096;
+
+function fieldsOf(prefix: string, name: string): readonly [string, string] {
+  if (prefix !== '') return [`${prefix}values.${name}`, `${prefix}units.${name}`];
+  let f = FIELDS.get(name);
+  if (!f) {
+    f = [`values.${name}`, `units.${name}`];
+    // Arbitrary names from devices must not grow the table without bound.
+    if (FIELDS.size < MAX_FIELDS) FIELDS.set(name, f);
+  }
+  return f;
+}
+
+/**
+ * The raw readings of one canonical message, appended to `out`; `prefix` is the batch index path (`3.`) of a batch
+ * element.
+ */
+export function canonicalReadings(msg: CanonicalMessage, prefix = '', out: RawReading[] = []): RawReading[] {
+  const values = msg.values;
+  // for…in with an own-property check instead of Object.entries: no [name, value] array per reading.
+  for (const name in values) {
+    if (!Object.hasOwn(values, name)) continue;
+    const [field, unitField] = fieldsOf(prefix, name);
+    const r: RawReading = { name, value: values[name], field, unitField };
     const unit = msg.units?.[name];
     if (unit !== undefined) r.unit = unit;
     if (msg.time !== undefined) r.time = msg.time;
@@ -51,8 +73,7 @@ export function decodeCanonical(payload: Buffer): DecodeResult {
     messages = Array.isArray(result.data) ? result.data : [result.data];
   }
   const readings: RawReading[] = [];
-  for (let i = 0; i < messages.length; i++) {
-    readings.push(...canonicalReadings(messages[i]!, messages.length > 1 ? `${i}.` : ''));
-  }
+  for (let i = 0; i < messages.length; i++)
+    canonicalReadings(messages[i]!, messages.length > 1 ? `${i}.` : '', readings);
   return decoded({ readings });
 }

@@ -32,4 +32,19 @@ describe('DeviceDirectory', () => {
     expect(await dir.get('p-2', t0 + 500)).toBeUndefined(); // not started: no events, the miss is cached
     expect((await dir.get('p-2', t0 + 1_001))?.id).toBe('p-2');
   });
+
+  it('answers from the cache without a promise only while the entry is fresh, and not after a registry change', async () => {
+    const dir = new DeviceDirectory(registry, 1_000, 1_000);
+    dir.start();
+    await registry.createDevice({ id: 'p-3', name: 'P3', department: 'waste', type: 'bin' });
+    const t0 = Date.now();
+    expect(dir.cached('p-3', t0)).toBeUndefined(); // never looked up
+    const device = await dir.get('p-3', t0);
+    expect(dir.cached('p-3', t0 + 999)).toStrictEqual({ device, expires: t0 + 1_000 });
+    expect(dir.cached('p-3', t0 + 1_000)).toBeUndefined(); // expired: ask the registry again
+    await dir.get('p-3', t0);
+    await registry.updateDevice('p-3', { district: 'Süd' });
+    expect(dir.cached('p-3', t0)).toBeUndefined();
+    dir.stop();
+  });
 });

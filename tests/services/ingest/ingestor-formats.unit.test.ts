@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { catalogue } from '../../../services/common/catalogue.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import type { Uplink } from '../../../services/common/uplink.ts';
-import type { DeviceDirectory } from '../../../services/ingest/device-directory.ts';
+import type { DeviceLookup } from '../../../services/ingest/device-directory.ts';
 import {
   type DeadLetterSink,
   type IngestDeadLetter,
@@ -66,11 +66,16 @@ afterEach(async () => {
 
 function setup(over: Partial<IngestOptions> = {}) {
   const rec = new Recorder();
-  const directory = { get: async (id: string) => DEVICES.get(id), start() {}, stop() {} };
+  const directory: DeviceLookup = {
+    get: async (id: string) => DEVICES.get(id),
+    cached: () => undefined,
+    start() {},
+    stop() {},
+  };
   const ingestor = new Ingestor({
     writer: rec,
     store: rec,
-    directory: directory as unknown as DeviceDirectory,
+    directory,
     catalogue,
     log: silentLogger,
     profiles: { get: (t) => PROFILES.get(t) },

@@ -3,7 +3,7 @@ import { catalogue } from '../../../services/common/catalogue.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import type { Reading, ReadingTags } from '../../../services/common/reading.ts';
 import type { Uplink } from '../../../services/common/uplink.ts';
-import type { DeviceDirectory } from '../../../services/ingest/device-directory.ts';
+import type { DeviceLookup } from '../../../services/ingest/device-directory.ts';
 import {
   type DeadLetterSink,
   type IngestDeadLetter,
@@ -68,11 +68,14 @@ class FakeStore implements DeadLetterSink {
   }
 }
 
-class FakeDirectory {
+class FakeDirectory implements DeviceLookup {
   started = 0;
   stopped = 0;
   async get(id: string): Promise<Device | undefined> {
     return DEVICES.get(id);
+  }
+  cached(_id: string): { device: Device | undefined } | undefined {
+    return undefined;
   }
   start(): void {
     this.started++;
@@ -107,7 +110,7 @@ const setup = () => {
   const ingestor = new Ingestor({
     writer,
     store,
-    directory: directory as unknown as DeviceDirectory,
+    directory,
     catalogue,
     log: silentLogger,
     options: OPTIONS,
@@ -369,6 +372,17 @@ describe('Ingestor resilience', () => {
       deadLetterId: 1,
     });
     expect(store.deadLetters.length).toStrictEqual(1);
+  });
+
+  it('takes a fresh cached device from the directory without asking the registry', async () => {
+    const { directory, writer, ingestor } = setup();
+    directory.cached = (id: string) => ({ device: DEVICES.get(id) });
+    directory.get = async () => {
+      throw new Error('registry unreachable');
+    };
+    const result = await ingestor.handle(uplink('{"values":{"co2":400}}'));
+    expect(result).toStrictEqual({ accepted: 1, rejected: [] });
+    expect(writer.lines).toStrictEqual([`co2${AQ1_TAGS} value=400.0 ${NOW}`]);
   });
 });
 
