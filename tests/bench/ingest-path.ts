@@ -95,7 +95,7 @@ await registry.close();
 const usPerMsg = (cpu.user + cpu.system) / N;
 const mainUsPerMsg = mainUs / N;
 console.log(
-  `ingest path on ${availableParallelism()} × ${cpus()[0]?.model ?? 'unknown CPU'} : ` +
+  `ingest path on ${availableParallelism()} × ${cpus()[0]?.model ?? 'unknown CPU'}: ` +
     `${N} messages, ${usPerMsg.toFixed(1)} µs CPU per message (${mainUsPerMsg.toFixed(1)} µs busy on the main thread), ` +
     `${Math.round(N / seconds)} msg/s, ${stored} readings spooled`,
 );
