@@ -75,8 +75,7 @@ export class BrokerMetrics {
       help: 'Payload bytes accepted',
       registers,
       collect() {
-        this.reset();
-        this.inc(tally.bytesIn);
+        copyTotal(this, tally.bytesIn);
       },
     });
     this.messagesOut = new Counter({
@@ -93,8 +92,7 @@ export class BrokerMetrics {
       help: 'Payload bytes delivered',
       registers,
       collect() {
-        this.reset();
-        this.inc(tally.bytesOut);
+        copyTotal(this, tally.bytesOut);
       },
     });
     this.disconnectsForced = new Counter({
@@ -104,6 +102,11 @@ export class BrokerMetrics {
       registers,
     });
   }
+}
+
+function copyTotal(counter: Counter, n: number): void {
+  counter.reset();
+  counter.inc(n);
 }
 
 /** A QoS-labelled counter set to the tallies (a QoS never seen stays absent, as before). */

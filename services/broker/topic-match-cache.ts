@@ -9,6 +9,31 @@ export interface OfflineQueueing {
 
 const NOTHING_TO_QUEUE = Promise.resolve();
 
+/** Answers per topic, up to `max` topics; a broker that sees ever-new topics starts over (as correct as eviction). */
+class TopicMemo<T> {
+  private readonly answers = new Map<string, T>();
+
+  constructor(private readonly max: number) {}
+
+  get(topic: string, compute: (topic: string) => T): T {
+    let a = this.answers.get(topic);
+    if (a === undefined) {
+      if (this.answers.size >= this.max) this.answers.clear();
+      a = compute(topic);
+      this.answers.set(topic, a);
+    }
+    return a;
+  }
+
+  forget(topic: string): void {
+    this.answers.delete(topic);
+  }
+
+  clear(): void {
+    this.answers.clear();
+  }
+}
+
 /**
  * Aedes looks up the persistent sessions subscribed to a topic on every QoS ≥ 1 publish (a topic-tree match), then
  * queues the message for them, even when there are none. Devices publish to the same few topics over and over, so
@@ -19,20 +44,15 @@ const NOTHING_TO_QUEUE = Promise.resolve();
  * (Redis, cluster mode) another node's subscription would not clear this cache.
  */
 export function cacheTopicMatches(p: OfflineQueueing, maxTopics = 100_000): void {
-  const matches = new Map<string, Promise<unknown[]>>();
+  const matches = new TopicMemo<Promise<unknown[]>>(maxTopics);
   const lookup = p.subscriptionsByTopic.bind(p);
-  p.subscriptionsByTopic = (topic) => {
-    let m = matches.get(topic);
-    if (!m) {
-      // A bound on memory for brokers that see ever-new topics; a full clear is as correct as any eviction.
-      if (matches.size >= maxTopics) matches.clear();
-      m = lookup(topic);
-      matches.set(topic, m);
+  p.subscriptionsByTopic = (topic) =>
+    matches.get(topic, (t) => {
+      const m = lookup(t);
       // A failed lookup is not remembered.
-      m.catch(() => matches.delete(topic));
-    }
-    return m;
-  };
+      m.catch(() => matches.forget(t));
+      return m;
+    });
   for (const name of ['addSubscriptions', 'removeSubscriptions', 'cleanSubscriptions'] as const) {
     const change = p[name].bind(p);
     // Cleared before the change as well as after: a lookup racing the change must not keep the old answer.
@@ -72,17 +92,9 @@ function isTopicTree(v: unknown): v is TopicTree {
 export function cacheEmitterMatches(mq: unknown, maxTopics = 100_000): boolean {
   const tree: unknown = (mq as { _matcher?: unknown } | undefined)?._matcher;
   if (!isTopicTree(tree)) return false;
-  const matches = new Map<string, unknown[]>();
+  const matches = new TopicMemo<unknown[]>(maxTopics);
   const match = tree.match.bind(tree);
-  tree.match = (topic) => {
-    let m = matches.get(topic);
-    if (!m) {
-      if (matches.size >= maxTopics) matches.clear();
-      m = match(topic);
-      matches.set(topic, m);
-    }
-    return m;
-  };
+  tree.match = (topic) => matches.get(topic, match);
   for (const name of ['add', 'remove', 'clear'] as const) {
     const change = tree[name].bind(tree);
     tree[name] = (...args) => {
