@@ -14,10 +14,13 @@ export function requireInflux(): string {
   return url;
 }
 
+/** The databases testConfig() named in this test file; tests/setup/drop-test-databases.ts drops them afterwards. */
+export const testDatabases = new Set<string>();
+
 /** A platform config on free ports, an in-memory registry and a database of its own per test file. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
   requireInflux();
-  return loadConfig({
+  const config = loadConfig({
     ...process.env,
     SUS_HTTP_HOST: '127.0.0.1',
     SUS_HTTP_PORT: '0',
@@ -31,6 +34,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
   });
+  testDatabases.add(config.INFLUX_DB);
+  return config;
 }
 
 /** Polls until `probe` returns a value that passes `done`, or fails with the last value seen. */
