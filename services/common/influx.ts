@@ -91,6 +91,13 @@ export const influxString = (s: string): string => `'${s.replace(/\\/g, '\\\\').
 /** Escapes an identifier (measurement, tag key) for InfluxQL double quotes. */
 export const influxIdent = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
+/** The Authorization header for the configured API: Basic for 1.x, a v2 token otherwise; undefined without one. */
+export function influxAuthorization(c: InfluxConfig): string | undefined {
+  if (c.INFLUX_API === 'v1') return basicAuth(c);
+  const token = v2Token(c);
+  return token && `Token ${token}`;
+}
+
 /**
  * InfluxQL over `/query`: the read path that InfluxDB 1.x, 2.x (v1 compatibility API) and 3.x all serve.
  */
@@ -98,7 +105,7 @@ export class InfluxQuery {
   private readonly headers: Record<string, string>;
 
   constructor(private readonly c: InfluxConfig) {
-    const auth = c.INFLUX_API === 'v1' ? basicAuth(c) : v2Token(c) && `Token ${v2Token(c)}`;
+    const auth = influxAuthorization(c);
     this.headers = { Accept: 'application/json', ...(auth ? { Authorization: auth } : {}) };
   }
 

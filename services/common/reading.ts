@@ -41,7 +41,8 @@ export const CanonicalBatchSchema = z.array(CanonicalMessageSchema).min(1).max(M
 
 export type CanonicalMessage = z.infer<typeof CanonicalMessageSchema>;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+/** A JSON object (not an array, not null). */
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
@@ -50,13 +51,13 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
  * test holds it to; everything else goes through the schema, which stays the authority and words the errors.
  */
 export function isPlainCanonicalMessage(v: unknown): v is CanonicalMessage {
-  if (!isPlainObject(v)) return false;
+  if (!isRecord(v)) return false;
   const { time, seq, values, units } = v;
   if (time !== undefined && typeof time !== 'string' && !(typeof time === 'number' && Number.isFinite(time))) {
     return false;
   }
   if (seq !== undefined && !(typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0)) return false;
-  if (!isPlainObject(values)) return false;
+  if (!isRecord(values)) return false;
   let n = 0;
   for (const key in values) {
     // `__proto__` and friends: left to the schema, which copies records its own way.
@@ -65,7 +66,7 @@ export function isPlainCanonicalMessage(v: unknown): v is CanonicalMessage {
   }
   if (n === 0 || n > MAX_VALUES_PER_MESSAGE) return false;
   if (units !== undefined) {
-    if (!isPlainObject(units)) return false;
+    if (!isRecord(units)) return false;
     for (const key in units) {
       const unit = units[key];
       if (key === '__proto__' || !Object.hasOwn(units, key) || typeof unit !== 'string' || unit.length > 32) {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SusError } from '../common/errors.ts';
-import type { InfluxConfig } from '../common/influx.ts';
+import { type InfluxConfig, influxAuthorization } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Spool, SpoolBatch } from './spool/spool.ts';
 
@@ -35,18 +35,14 @@ export class InfluxLineSender implements LineSender {
   constructor(private readonly c: InfluxConfig) {
     const base = c.INFLUX_URL.replace(/\/$/, '');
     this.headers = { 'Content-Type': 'text/plain; charset=utf-8' };
-    if (c.INFLUX_API === 'v1') {
-      this.url = new URL(`${base}/write?${new URLSearchParams({ db: c.INFLUX_DB, precision: 'ms' }).toString()}`);
-      if (c.INFLUX_USERNAME) {
-        const basic = Buffer.from(`${c.INFLUX_USERNAME}:${c.INFLUX_PASSWORD ?? ''}`).toString('base64');
-        this.headers.Authorization = `Basic ${basic}`;
-      }
-    } else {
-      const q = new URLSearchParams({ org: c.INFLUX_ORG, bucket: c.INFLUX_DB, precision: 'ms' });
-      this.url = new URL(`${base}/api/v2/write?${q.toString()}`);
-      const token = c.INFLUX_TOKEN ?? (c.INFLUX_USERNAME && `${c.INFLUX_USERNAME}:${c.INFLUX_PASSWORD ?? ''}`);
-      if (token) this.headers.Authorization = `Token ${token}`;
-    }
+    const auth = influxAuthorization(c);
+    if (auth) this.headers.Authorization = auth;
+    this.url =
+      c.INFLUX_API === 'v1'
+        ? new URL(`${base}/write?${new URLSearchParams({ db: c.INFLUX_DB, precision: 'ms' }).toString()}`)
+        : new URL(
+            `${base}/api/v2/write?${new URLSearchParams({ org: c.INFLUX_ORG, bucket: c.INFLUX_DB, precision: 'ms' }).toString()}`,
+          );
     const tls = this.url.protocol === 'https:';
     this.request = tls ? https.request : http.request;
     this.agent = tls ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });

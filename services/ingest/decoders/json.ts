@@ -13,9 +13,6 @@ export function parseJson(payload: Buffer): { ok: true; json: unknown } | Extrac
   }
 }
 
-export const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** The best gateway of a LoRaWAN uplink: strongest RSSI (the one a technician cares about for coverage). */
 export function bestGateway<T extends { rssi?: unknown }>(gateways: readonly T[]): T | undefined {
   let best: T | undefined;

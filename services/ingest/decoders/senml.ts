@@ -1,7 +1,8 @@
 import { decode as cborgDecode } from 'cborg';
+import { isRecord } from '../../common/reading.ts';
 import type { DeadLetterReason } from '../../registry/types.ts';
 import { REASON, reason } from '../reasons.ts';
-import { isRecord, parseJson } from './json.ts';
+import { parseJson } from './json.ts';
 import { type DecodeContext, type DecodeResult, fail, type RawReading } from './types.ts';
 
 /** RFC 8428 §4.4: times below 2^28 s are relative to "now" (the receive time), larger ones are absolute epoch s. */

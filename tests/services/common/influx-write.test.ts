@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Point } from '@influxdata/influxdb-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createInfluxWriteApi, InfluxQuery } from '../../../services/common/influx.ts';
+import { InfluxLineSender } from '../../../services/ingest/writer.ts';
 import { testConfig } from '../../helpers/env.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -85,6 +86,40 @@ describe('the official client in v1 mode (InfluxDB before 1.8)', () => {
       ['d1', 12],
       ['d1', 13],
       ['d2', 14],
+    ]);
+  });
+});
+
+describe("ingest's InfluxLineSender and InfluxQuery share one Authorization header", () => {
+  it('posts the spooled lines to /write with Basic auth (v1) and to /api/v2/write with a token (v2)', async () => {
+    const server = await recordingServer();
+    const body = Buffer.from('pm10,device=d1 value=3.0 1700000000000');
+    const v1 = testConfig({
+      INFLUX_URL: server.url,
+      INFLUX_API: 'v1',
+      INFLUX_DB: 'city',
+      INFLUX_USERNAME: 'sus',
+      INFLUX_PASSWORD: 'pw',
+    });
+    const v2 = testConfig({
+      INFLUX_URL: server.url,
+      INFLUX_API: 'v2',
+      INFLUX_DB: 'city',
+      INFLUX_ORG: 'town',
+      INFLUX_TOKEN: 'tok',
+    });
+    for (const config of [v1, v2]) {
+      const sender = new InfluxLineSender(config);
+      await sender.send(body);
+      sender.close();
+    }
+    expect(server.seen).toStrictEqual([
+      {
+        url: '/write?db=city&precision=ms',
+        auth: `Basic ${Buffer.from('sus:pw').toString('base64')}`,
+        body: body.toString(),
+      },
+      { url: '/api/v2/write?org=town&bucket=city&precision=ms', auth: 'Token tok', body: body.toString() },
     ]);
   });
 });
