@@ -24,6 +24,30 @@ export interface ClusterBackends {
 }
 
 /**
+ * The bus's subscriber connection. ioredis's ready check sends INFO, which Redis refuses on a connection that is
+ * already in subscriber mode ("only subscriber commands may be used"): a reconnect with subscriptions pending
+ * raced it into an unhandled error. A subscriber needs no ready check; it resubscribes once connected.
+ */
+function subscriberConnection(url: string): Redis {
+  return new Redis(url, { enableReadyCheck: false });
+}
+
+/**
+ * mqemitter-redis calls `quit()` on close and never handles its promise. Aedes still publishes `$SYS` messages for
+ * the clients it is closing, so a publish can follow the QUIT, hit the socket Redis already closed, and the flushed
+ * QUIT rejects with "Connection is closed" — an unhandled rejection that failed CI with every test green.
+ */
+function settledQuit(conn: Redis): Redis {
+  const quit = conn.quit.bind(conn);
+  conn.quit = ((...args: Parameters<Redis['quit']>) => {
+    const done = quit(...args);
+    done.catch(() => undefined); // the connection is gone either way, which is what quit asked for
+    return done;
+  }) as Redis['quit'];
+  return conn;
+}
+
+/**
  * Cluster mode: every broker node on one Redis shares the message bus (mqemitter-redis: a publish on node B reaches
  * subscribers on node A) and the sessions, subscriptions and retained messages (aedes-persistence-redis).
  */
@@ -33,7 +57,7 @@ export function redisBackends(url: string): ClusterBackends {
   // Aedes 1.2 pipes the retained messages of a SUBSCRIBE (`stream.pipe`), but this store yields an async iterable.
   const retained = persistence.createRetainedStreamCombi.bind(persistence);
   persistence.createRetainedStreamCombi = (patterns) => Readable.from(retained(patterns));
-  const mq = MQEmitterRedis({ connectionString: url });
+  const mq = MQEmitterRedis({ subConn: settledQuit(subscriberConnection(url)), pubConn: settledQuit(new Redis(url)) });
   return {
     mq,
     persistence,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisBackends } from '../../../services/broker/cluster.ts';
 import type { Registry } from '../../../services/registry/index.ts';
 import { eventually } from '../../helpers/env.ts';
 import { type Harness, startBroker, testRegistry } from './harness.ts';
@@ -58,5 +59,29 @@ describe.skipIf(!REDIS)('cluster mode: two broker nodes on one Redis', () => {
       (s) => s.length > 0,
     );
     expect(seen[0]).toBe('online');
+  });
+});
+
+describe.skipIf(!REDIS)('cluster bus shutdown', () => {
+  it('leaves no unhandled rejection when publishes follow the close (as Aedes sends $SYS while closing clients)', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      for (let round = 0; round < 10; round++) {
+        const backends = redisBackends(REDIS!);
+        await new Promise<void>((resolve) => backends.mq.on('cluster-test/#', (_m, done) => done(), resolve));
+        const closed = new Promise<void>((resolve) => backends.mq.close(resolve));
+        // Aedes publishes through the bus after it began closing it: each of these follows the QUIT on the wire.
+        for (let i = 0; i < 50; i++)
+          backends.mq.emit({ topic: `cluster-test/${i}`, payload: Buffer.alloc(64) }, () => {});
+        await closed;
+        await backends.close();
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+    expect(rejections.map(String)).toStrictEqual([]);
   });
 });
