@@ -1,24 +1,29 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildHost, CORE_TESTS } from './host-build.ts';
+import { BUILD_DIR, buildHost, ctest, FIRMWARE_DIR } from './host-build.ts';
 
-const run = promisify(execFile);
+/** TEST_CASEs in the C++ sources CTest should know. */
+function sourceTestCases(): number {
+  let count = 0;
+  for (const dir of ['test-host/test_core']) {
+    for (const file of readdirSync(path.join(FIRMWARE_DIR, dir)).filter((f) => f.endsWith('.cpp'))) {
+      count += readFileSync(path.join(FIRMWARE_DIR, dir, file), 'utf8').match(/^TEST_CASE\(/gm)?.length ?? 0;
+    }
+  }
+  return count;
+}
 
-describe('ESP32 firmware core (C++, host build)', () => {
+describe('ESP32 firmware on the host (C++, CTest)', () => {
   beforeAll(buildHost, 300_000);
 
-  it('passes every doctest case of the portable core', async () => {
-    // doctest exits non-zero on any failure; the summary line proves the cases actually ran.
-    const { stdout } = await run(CORE_TESTS, ['--no-colors=true'], { timeout: 60_000 }).catch(
-      (err: { stdout?: string; stderr?: string }) => {
-        throw new Error(`C++ core tests failed:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-      },
-    );
-    expect(stdout).toMatch(/Status: SUCCESS!/);
-    const cases = /test cases:\s+(\d+)\s+\|\s+(\d+) passed\s+\|\s+0 failed/.exec(stdout);
-    expect(cases?.[1]).toBeDefined();
-    expect(Number(cases?.[1])).toBeGreaterThanOrEqual(20);
-    expect(cases?.[2]).toBe(cases?.[1]);
+  it('passes every CTest test: each doctest case of the core, under ASan + UBSan', async () => {
+    // ctest exits non-zero on any failing case, and the failing case's doctest output is in the message.
+    const { code, output } = await ctest(BUILD_DIR, 120_000);
+    if (code !== 0) throw new Error(`C++ host tests failed (ctest exit ${code}):\n${output}`);
+    // Every TEST_CASE in the sources is registered with CTest (doctest_discover_tests), none silently left out.
+    const summary = /100% tests passed, 0 tests failed out of (\d+)/.exec(output);
+    expect(Number(summary?.[1])).toBe(sourceTestCases());
+    expect(sourceTestCases()).toBeGreaterThanOrEqual(20);
   });
 });

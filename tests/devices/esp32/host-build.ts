@@ -6,26 +6,53 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
+export const FIRMWARE_DIR = path.join(ROOT, 'devices/esp32');
 export const BUILD_DIR = path.join(ROOT, 'var/build/esp32');
 export const SUS_DEVICE = path.join(BUILD_DIR, 'sus-device');
-export const CORE_TESTS = path.join(BUILD_DIR, 'sus-core-tests');
 
 /**
- * Configures and builds the host project once per test run: test files build in parallel workers, so the build
- * runs under flock and the second caller finds an up-to-date tree (an incremental make is a no-op).
+ * Configures and builds a host build directory once per test run: test files build in parallel workers, so the
+ * build runs under flock and the second caller finds an up-to-date tree (an incremental build is a no-op).
  * Installs the Debian toolchain first when it is missing (infra/device-toolchain.sh; root + Debian only).
  */
-export async function buildHost(): Promise<void> {
+async function build(dir: string, configureArgs: string[]): Promise<void> {
   await run('bash', [path.join(ROOT, 'infra/device-toolchain.sh')], { cwd: ROOT, timeout: 600_000 });
-  mkdirSync(BUILD_DIR, { recursive: true });
+  mkdirSync(dir, { recursive: true });
+  const quoted = configureArgs.map((a) => JSON.stringify(a)).join(' ');
   const script = [
-    `cmake -S devices/esp32 -B ${JSON.stringify(BUILD_DIR)} > /dev/null`,
-    `cmake --build ${JSON.stringify(BUILD_DIR)} -j2 > /dev/null`,
+    `cmake -S devices/esp32 -B ${JSON.stringify(dir)} ${quoted} > /dev/null`,
+    `cmake --build ${JSON.stringify(dir)} -j2 > /dev/null`,
   ].join(' && ');
   try {
-    await run('flock', [`${BUILD_DIR}.lock`, 'bash', '-c', script], { cwd: ROOT, timeout: 300_000 });
+    await run('flock', [`${dir}.lock`, 'bash', '-c', script], { cwd: ROOT, timeout: 300_000 });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`host build of devices/esp32 failed: ${e.stderr || e.stdout || e.message}`);
+    throw new Error(`host build of devices/esp32 into ${dir} failed: ${e.stderr || e.stdout || e.message}`);
+  }
+}
+
+/** sus-device and the core's doctest suite (g++), registered with CTest. */
+export function buildHost(): Promise<void> {
+  return build(BUILD_DIR, []);
+}
+
+export interface CtestRun {
+  /** ctest's exit status: non-zero when any test failed. */
+  code: number;
+  output: string;
+}
+
+/** Runs every test CTest knows in `dir` (two at a time) with the output of the failing ones, or of all (verbose). */
+export async function ctest(dir: string, timeoutMs: number, verbose = false): Promise<CtestRun> {
+  const args = ['--test-dir', dir, '--output-on-failure', '-j2', ...(verbose ? ['--verbose'] : [])];
+  try {
+    const { stdout, stderr } = await run('ctest', args, {
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { code: 0, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string; message: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, output: (e.stdout ?? '') + (e.stderr ?? e.message) };
   }
 }

@@ -1,4 +1,4 @@
-#include <doctest/doctest.h>
+#include <doctest.h>
 
 #include "sus/bundle.hpp"
 
@@ -22,7 +22,7 @@ TEST_CASE("bundle: the documented shape parses with contract topics as defaults"
   CHECK(r.bundle.topic_down == "sus/v1/devices/aq-01/down/#");
 }
 
-TEST_CASE("bundle: camelCase and a flat mqttUrl are accepted; username defaults to the device id") {
+TEST_CASE("bundle: camelCase and a flat mqttUrl are accepted, username defaults to the device id") {
   auto r = parse_bundle(R"({"deviceId":"x-1","mqttUrl":"mqtt://h","password":"p"})");
   REQUIRE_MESSAGE(r.ok, r.error);
   CHECK(r.bundle.username == "x-1");
