@@ -1,6 +1,7 @@
 // ESP32 glue for the SUS reference firmware: everything that decides what to send, when, and what to do with a
 // downlink is in lib/sus_core (host-tested); this file only connects it to Wi-Fi, esp-mqtt, NVS, SNTP, the sensors
-// and deep sleep. It is not compiled in CI (PlatformIO downloads its toolchain); keep it thin.
+// and deep sleep. CI compiles and drives it on the host against test-host/arduino-stubs (the board build needs
+// PlatformIO's toolchain): a call the stubs do not declare fails that build. Keep it thin.
 //
 // First boot: send the provisioning bundle (one line of JSON) and `wifi <ssid> <password>` over the serial console;
 // both are stored in NVS. Intervals under 60 s keep the radio on; longer ones deep-sleep between readings, with the
@@ -47,7 +48,7 @@ class NvsStore : public sus::KeyValueStore {
 
 /** esp-mqtt runs its own task: events are queued here and handed to the core from loop(), never concurrently. */
 struct MqttEvent {
-  enum Kind { Connected, Disconnected, Published, Data } kind;
+  enum Kind { Connected, Disconnected, Published, Data } kind = Published;
   int mid = 0;
   std::string topic, payload;
 };
@@ -91,7 +92,7 @@ class EspMqttTransport : public sus::Transport {
   static void onEvent(void* self, esp_event_base_t, int32_t id, void* data) {
     auto* t = static_cast<EspMqttTransport*>(self);
     auto* ev = static_cast<esp_mqtt_event_handle_t>(data);
-    MqttEvent e{MqttEvent::Published};
+    MqttEvent e;
     switch (id) {
       case MQTT_EVENT_CONNECTED: e.kind = MqttEvent::Connected; break;
       case MQTT_EVENT_DISCONNECTED: e.kind = MqttEvent::Disconnected; break;
@@ -201,7 +202,7 @@ void setup() {
 void loop() {
   const uint32_t now = millis();
   syncTime();
-  MqttEvent e{MqttEvent::Published};
+  MqttEvent e;
   while (transport.poll(e)) {
     switch (e.kind) {
       case MqttEvent::Connected:

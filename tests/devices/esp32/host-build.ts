@@ -31,7 +31,7 @@ async function build(dir: string, configureArgs: string[]): Promise<void> {
   }
 }
 
-/** sus-device and the core's doctest suite (g++), registered with CTest. */
+/** sus-device, the core's doctest suite and the glue tests (g++), all registered with CTest. */
 export function buildHost(): Promise<void> {
   return build(BUILD_DIR, []);
 }

@@ -85,7 +85,7 @@ describe('PlatformIO [env:native] runs the suite CTest runs (platformio.ini)', (
 
   it("builds with CMake exactly the test sources PlatformIO finds, each with [env:native]'s build_flags", () => {
     // PlatformIO's layout: every folder named test_* under test_dir is a suite, built with the C/C++ files in the
-    // root of test_dir.
+    // root of test_dir; other folders (glue, arduino-stubs) are not its business.
     const suites = walk(testDir).filter((f) => statSync(f).isDirectory() && path.basename(f).startsWith('test_'));
     expect(suites.map((s) => path.relative(testDir, s))).toStrictEqual(['test_core']);
     const rootFiles = readdirSync(testDir).map((f) => path.join(testDir, f));
@@ -117,6 +117,14 @@ describe('PlatformIO [env:native] runs the suite CTest runs (platformio.ini)', (
         expect(existsSync(path.join(FIRMWARE_DIR, 'lib/sus_core/src', header ?? '')), `${file}: ${header}`).toBe(true);
       }
     }
+  });
+
+  it("compiles the ESP32 glue (src/) with [env:esp32dev]'s -D flags, the board's pins", () => {
+    const boardDefines = option(ini, 'env:esp32dev', 'build_flags').filter((f) => f.startsWith('-D'));
+    expect(boardDefines).toContain('-DSUS_I2C_SDA=21');
+    const glue = compileCommands().find((c) => c.file === path.join(FIRMWARE_DIR, 'src/main.cpp'));
+    expect(glue?.target).toBe('sus-glue-tests');
+    for (const flag of boardDefines) expect(glue?.args).toContain(flag);
   });
 
   // PlatformIO is not packaged for Debian and PyPI is out of reach in CI; where `pio` is installed this runs it.
