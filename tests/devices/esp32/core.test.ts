@@ -24,7 +24,8 @@ describe('ESP32 firmware on the host (C++, CTest)', () => {
     // Every TEST_CASE in the sources is registered with CTest (doctest_discover_tests), none silently left out.
     const summary = /100% tests passed, 0 tests failed out of (\d+)/.exec(output);
     expect(Number(summary?.[1])).toBe(sourceTestCases());
-    expect(sourceTestCases()).toBeGreaterThanOrEqual(25);
+    expect(sourceTestCases()).toBeGreaterThanOrEqual(30);
     expect(output).toContain('glue: a provisioned board connects');
+    expect(output).toContain('json property: every value the writer writes reads back identical');
   });
 });

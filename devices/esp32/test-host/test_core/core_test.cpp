@@ -235,6 +235,31 @@ TEST_CASE("core: the platform's versioned desired-config document is applied and
   CHECK(tx.sent[0].second == R"({"config":4,"status":"applied","ref":4,"ok":true,"applied":{"interval_s":30,"sensors":[]}})");
 }
 
+TEST_CASE("core: a downlink bigger than the board's heap can parse is refused and acked, the config unchanged") {
+  FakeTransport tx;
+  tx.up = true;
+  sus::TimeSync time;
+  sus::DeviceCore core(bundle(), tx, {}, nullptr, time);
+  // 16 KB (the platform's downlink limit) of extra members: ~8000 values, ~500 KB of nodes on the ESP32. The
+  // platform redelivers the retained config on every connect, so a board that tried would reboot in a loop.
+  std::string padding = "0";
+  while (padding.size() < 16000) padding += ",0";
+  core.on_message("sus/v1/devices/d-1/down/config", R"({"version":5,"config":{"interval_s":30},"labels":[)" + padding + "]}");
+  REQUIRE(tx.sent.size() == 1);
+  CHECK(tx.sent[0].second == R"({"status":"rejected","ref":null,"ok":false,"error":"not JSON: too many values at offset 552"})");
+  CHECK(core.config().interval_s == 60);
+}
+
+TEST_CASE("core: the ack of a downlink that is not UTF-8 is still JSON text (no invalid bytes echoed)") {
+  FakeTransport tx;
+  tx.up = true;
+  sus::TimeSync time;
+  sus::DeviceCore core(bundle(), tx, {}, nullptr, time);
+  core.on_message("sus/v1/devices/d-1/down/command", "{\"command\":12,\"name\":\"re\xff" "boot\"}");
+  REQUIRE(tx.sent.size() == 1);
+  CHECK(tx.sent[0].second == R"({"status":"rejected","ref":null,"ok":false,"error":"unsupported downlink command"})");
+}
+
 TEST_CASE("core: a local interval override is bounded and every reading is shown to the observer") {
   FakeTransport tx;
   CountingSensor s;

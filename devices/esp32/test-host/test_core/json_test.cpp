@@ -27,6 +27,9 @@ TEST_CASE("json refuses malformed input with the offset instead of crashing") {
     CHECK_MESSAGE(!r.ok, bad);
     CHECK(!r.error.empty());
   }
+  // Where a value is missing the error says so (not "invalid number").
+  CHECK(parse_json("[1,]").error == "expected a value at offset 3");
+  CHECK(parse_json("{\"a\":}").error == "expected a value at offset 5");
 }
 
 TEST_CASE("json refuses nesting deeper than the limit") {

@@ -30,6 +30,22 @@ TEST_CASE("reading: a batch is an array and decodes back") {
   CHECK(!sus::decode_batch("{}", back));
 }
 
+TEST_CASE("reading: a backlog whose time or seq is out of range is refused, not cast (found by json-fuzz)") {
+  // The fuzzer's input: a time of 1.764e22 ms made the double → int64 cast undefined behaviour.
+  std::vector<sus::Reading> back;
+  CHECK(!sus::decode_batch(R"([{"time":17640000000764000060000,"seq":2,"values":{}}])", back));
+  CHECK(!sus::decode_batch(R"([{"time":1764000000000,"seq":4294967296,"values":{}}])", back));
+  CHECK(!sus::decode_batch(R"([{"time":1764000000000,"seq":-1,"values":{}}])", back));
+  CHECK(!sus::decode_batch(R"([{"time":1764000000000,"seq":1.5,"values":{}}])", back));
+  CHECK(!sus::decode_batch(R"([{"time":1000,"seq":1,"values":{}}])", back));  // 1970: never exported
+  CHECK(!sus::decode_batch(R"([{"time":"1764000000000","seq":1,"values":{}}])", back));
+  CHECK(back.empty());
+  REQUIRE(sus::decode_batch(R"([{"seq":4294967295,"values":{}},{"time":1764000000001,"seq":0,"values":{}}])", back));
+  CHECK(back[0].seq == 4294967295u);
+  CHECK(back[0].time_ms == 0);
+  CHECK(back[1].time_ms == 1764000000001);
+}
+
 TEST_CASE("topics follow the contract and only this device's downlinks are recognised") {
   CHECK(sus::topic_up("d-1") == "sus/v1/devices/d-1/up");
   CHECK(sus::topic_ack("d-1") == "sus/v1/devices/d-1/ack");

@@ -142,7 +142,7 @@ std::string Json::dump() const {
 
 class JsonParser {
  public:
-  JsonParser(const std::string& s, std::size_t max_depth) : s_(s), max_depth_(max_depth) {}
+  JsonParser(const std::string& s, JsonLimits limits) : s_(s), limits_(limits) {}
 
   JsonResult run() {
     JsonResult r;
@@ -163,7 +163,8 @@ class JsonParser {
  private:
   const std::string& s_;
   std::size_t pos_ = 0;
-  std::size_t max_depth_;
+  JsonLimits limits_;
+  std::size_t values_ = 0;
   std::string error_;
 
   bool fail(const char* msg) {
@@ -181,7 +182,8 @@ class JsonParser {
   }
 
   bool value(Json& out, std::size_t depth) {
-    if (depth > max_depth_) return fail("nesting too deep");
+    if (depth > limits_.max_depth) return fail("nesting too deep");
+    if (++values_ > limits_.max_values) return fail("too many values");
     if (pos_ >= s_.size()) return fail("unexpected end");
     char c = s_[pos_];
     if (c == '{') return object(out, depth);
@@ -202,6 +204,7 @@ class JsonParser {
       out = Json();
       return literal("null");
     }
+    if (c != '-' && (c < '0' || c > '9')) return fail("expected a value");
     return number(out);
   }
 
@@ -264,10 +267,42 @@ class JsonParser {
     return true;
   }
 
+  /**
+   * Length of the well-formed UTF-8 sequence at pos_ (RFC 3629: no overlong forms, no surrogates, nothing above
+   * U+10FFFF), 0 when there is none. Invalid bytes would otherwise be echoed into acks that are no longer JSON text.
+   */
+  std::size_t utf8_sequence() const {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s_[pos_ + i]); };
+    const unsigned char c = byte(0);
+    std::size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c == 0xE0) n = 3, lo = 0xA0;
+    else if (c == 0xED) n = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) n = 3;
+    else if (c == 0xF0) n = 4, lo = 0x90;
+    else if (c == 0xF4) n = 4, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3) n = 4;
+    else return 0;
+    if (pos_ + n > s_.size() || byte(1) < lo || byte(1) > hi) return 0;
+    for (std::size_t i = 2; i < n; ++i) {
+      if (byte(i) < 0x80 || byte(i) > 0xBF) return 0;
+    }
+    return n;
+  }
+
   bool string(std::string& out) {
     ++pos_;  // opening quote
     while (pos_ < s_.size()) {
-      unsigned char c = static_cast<unsigned char>(s_[pos_++]);
+      unsigned char c = static_cast<unsigned char>(s_[pos_]);
+      if (c >= 0x80) {
+        std::size_t n = utf8_sequence();
+        if (n == 0) return fail("invalid UTF-8 in string");
+        out.append(s_, pos_, n);
+        pos_ += n;
+        continue;
+      }
+      ++pos_;
       if (c == '"') return true;
       if (c < 0x20) return fail("control character in string");
       if (c != '\\') {
@@ -368,8 +403,6 @@ class JsonParser {
   }
 };
 
-JsonResult parse_json(const std::string& text, std::size_t max_depth) {
-  return JsonParser(text, max_depth).run();
-}
+JsonResult parse_json(const std::string& text, JsonLimits limits) { return JsonParser(text, limits).run(); }
 
 }  // namespace sus

@@ -62,8 +62,18 @@ struct JsonResult {
   std::string error;  // with the byte offset, for the ack / the log
 };
 
-/** Parses one JSON document (trailing whitespace allowed, nothing else). */
-JsonResult parse_json(const std::string& text, std::size_t max_depth = 16);
+/**
+ * What one document may cost. The top-level value has depth 0, the items and members of a container one more than
+ * the container; each value becomes a Json node (~64 bytes on the ESP32), so a count bound is a memory bound: a
+ * 16 KB downlink of `[0,0,0,…]` would otherwise need half a megabyte, more than the board's free heap.
+ */
+struct JsonLimits {
+  std::size_t max_depth = 16;
+  std::size_t max_values = 256;
+};
+
+/** Parses one JSON document (RFC 8259: UTF-8, trailing whitespace allowed, nothing else) within `limits`. */
+JsonResult parse_json(const std::string& text, JsonLimits limits = {});
 
 /** Appends `s` as a JSON string literal (quotes and escapes) to `out`. */
 void append_json_string(std::string& out, const std::string& s);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "sus/json.hpp"
+#include "sus/time_sync.hpp"
 
 namespace sus {
 
@@ -49,15 +50,25 @@ std::string encode_batch(const std::vector<Reading>& readings) {
 
 namespace sus {
 
+static bool whole_in(const Json* v, double lo, double hi) {
+  return v && v->is_number() && v->as_number() >= lo && v->as_number() <= hi &&
+         std::floor(v->as_number()) == v->as_number();
+}
+
 bool decode_batch(const std::string& text, std::vector<Reading>& out) {
-  JsonResult j = parse_json(text);
+  // The device's own backlog (NVS / the state directory): as many values as its writer put in, three levels deep
+  // (batch → reading → values → number).
+  JsonResult j = parse_json(text, {3, text.size()});
   if (!j.ok || !j.value.is_array()) return false;
   for (const auto& item : j.value.items()) {
     const Json* values = item.get("values");
     const Json* seq = item.get("seq");
-    if (!values || !values->is_object() || !seq || !seq->is_number()) return false;
+    const Json* time = item.get("time");
+    // Range-checked before the casts: a double outside the integer's range makes the cast undefined.
+    if (!values || !values->is_object() || !whole_in(seq, 0, UINT32_MAX)) return false;
+    if (time && !whole_in(time, kMinPlausibleEpochMs, kMaxPlausibleEpochMs - 1)) return false;
     Reading r;
-    if (const Json* t = item.get("time"); t && t->is_number()) r.time_ms = static_cast<int64_t>(t->as_number());
+    if (time) r.time_ms = static_cast<int64_t>(time->as_number());
     r.seq = static_cast<uint32_t>(seq->as_number());
     for (const auto& m : values->members()) {
       if (m.second.is_number()) r.values.emplace_back(m.first, m.second.as_number());
