@@ -8,6 +8,8 @@ const run = promisify(execFile);
 export const ROOT = path.resolve(import.meta.dirname, '../../..');
 export const FIRMWARE_DIR = path.join(ROOT, 'devices/esp32');
 export const BUILD_DIR = path.join(ROOT, 'var/build/esp32');
+/** The libFuzzer build (clang): a directory of its own, since CMake builds one directory with one compiler. */
+export const FUZZ_BUILD_DIR = path.join(ROOT, 'var/build/esp32-fuzz');
 export const SUS_DEVICE = path.join(BUILD_DIR, 'sus-device');
 
 /**
@@ -34,6 +36,11 @@ async function build(dir: string, configureArgs: string[]): Promise<void> {
 /** sus-device, the core's doctest suite and the glue tests (g++), all registered with CTest. */
 export function buildHost(): Promise<void> {
   return build(BUILD_DIR, []);
+}
+
+/** The JSON parser's libFuzzer target (clang, ASan + UBSan), registered with CTest as `json-fuzz`. */
+export function buildFuzz(): Promise<void> {
+  return build(FUZZ_BUILD_DIR, ['-DCMAKE_CXX_COMPILER=clang++', '-DSUS_BUILD_FUZZ=ON']);
 }
 
 export interface CtestRun {
