@@ -12,6 +12,7 @@
 #include <Wire.h>
 #include <esp_random.h>
 #include <esp_sleep.h>
+#include <esp_timer.h>
 #include <mqtt_client.h>
 #include <time.h>
 
@@ -125,7 +126,10 @@ Sds011Sensor sds(Serial2);
 sus::Bundle bundle;
 sus::DeviceCore* core = nullptr;
 sus::Backoff backoff(1000, 300000, [] { return esp_random(); });
-uint32_t nextAttemptMs = 0;
+int64_t nextAttemptMs = 0;
+
+/** Milliseconds since boot in 64 bits: millis() wraps after 49.7 days, and the schedule with it. */
+int64_t uptimeMs() { return esp_timer_get_time() / 1000; }
 
 void provisionOverSerial() {
   Serial.println("sus: no bundle in NVS. Paste the provisioning bundle (one line of JSON), then: wifi <ssid> <pass>");
@@ -154,7 +158,7 @@ void provisionOverSerial() {
 
 void syncTime() {
   time_t now = time(nullptr);
-  timeSync.on_sync(static_cast<int64_t>(now) * 1000, millis());
+  timeSync.on_sync(static_cast<int64_t>(now) * 1000, uptimeMs());
 }
 
 void saveBacklogAndSleep(uint32_t seconds) {
@@ -200,7 +204,7 @@ void setup() {
 }
 
 void loop() {
-  const uint32_t now = millis();
+  const int64_t now = uptimeMs();
   syncTime();
   MqttEvent e;
   while (transport.poll(e)) {

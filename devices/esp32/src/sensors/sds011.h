@@ -15,8 +15,9 @@ class Sds011Sensor : public sus::Sensor {
     // The sensor sends a frame every second; read for up to 1.5 s and keep the newest valid one.
     uint8_t f[10];
     bool got = false;
-    unsigned long until = millis() + 1500;
-    while (millis() < until) {
+    // A 32-bit difference stays right when millis() wraps (after 49.7 days); `millis() < start + 1500` does not.
+    const uint32_t start = millis();
+    while (static_cast<uint32_t>(millis() - start) < 1500) {
       if (port_.available() < 10) {
         delay(10);
         continue;

@@ -26,7 +26,9 @@ struct Publish {
 };
 
 struct Board {
-  unsigned long clock_ms = 0;  // millis(); delay() advances it
+  // Time since boot (esp_timer_get_time() / 1000); millis() is its low 32 bits, as on the ESP32, so it wraps after
+  // 49.7 days. delay() advances it.
+  int64_t uptime_ms = 0;
   std::deque<std::string> console_in;  // lines typed on the serial console (readStringUntil throws when empty)
   std::string console_out;
   std::map<std::string, std::string> nvs;

@@ -11,6 +11,7 @@
 #include "Wire.h"
 #include "esp_random.h"
 #include "esp_sleep.h"
+#include "esp_timer.h"
 #include "mqtt_client.h"
 #include "stub_control.h"
 
@@ -41,8 +42,9 @@ void mqtt_event(esp_mqtt_event_id_t id, int msg_id, const std::string& topic, co
 using stub::board;
 
 // Arduino core
-unsigned long millis() { return board().clock_ms; }
-void delay(uint32_t ms) { board().clock_ms += ms; }
+unsigned long millis() { return static_cast<uint32_t>(board().uptime_ms); }
+void delay(uint32_t ms) { board().uptime_ms += ms; }
+int64_t esp_timer_get_time(void) { return board().uptime_ms * 1000; }
 void configTime(long, int, const char* server1, const char* server2, const char* server3) {
   for (const char* s : {server1, server2, server3}) {
     if (s) board().ntp_servers.emplace_back(s);
