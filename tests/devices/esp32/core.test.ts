@@ -8,7 +8,7 @@ function sourceTestCases(): number {
   let count = 0;
   for (const dir of ['test-host/test_core', 'test-host/glue']) {
     for (const file of readdirSync(path.join(FIRMWARE_DIR, dir)).filter((f) => f.endsWith('.cpp'))) {
-      count += readFileSync(path.join(FIRMWARE_DIR, dir, file), 'utf8').match(/^TEST_CASE\(/gm)?.length ?? 0;
+      count += readFileSync(path.join(FIRMWARE_DIR, dir, file), 'utf8').match(/^TEST_CASE(_FIXTURE)?\(/gm)?.length ?? 0;
     }
   }
   return count;

@@ -54,6 +54,14 @@ sus::Bundle bundle() {
 
 constexpr int64_t kEpoch = 1764000000000;  // epoch ms at mono 0
 
+/** A connected core without sensors or store: what the downlink cases need. */
+struct Downlinks {
+  FakeTransport tx;
+  sus::TimeSync time;
+  sus::DeviceCore core{bundle(), tx, {}, nullptr, time};
+  Downlinks() { tx.up = true; }
+};
+
 }  // namespace
 
 TEST_CASE("ring buffer keeps order and drops the oldest when full") {
@@ -208,11 +216,7 @@ TEST_CASE("core: desired config changes the interval and enabled sensors, is sto
   CHECK(again.config().interval_s == 10);
 }
 
-TEST_CASE("core: invalid desired config is refused as a whole and the refusal is acked") {
-  FakeTransport tx;
-  tx.up = true;
-  sus::TimeSync time;
-  sus::DeviceCore core(bundle(), tx, {}, nullptr, time);
+TEST_CASE_FIXTURE(Downlinks, "core: invalid desired config is refused as a whole and the refusal is acked") {
   core.on_message("sus/v1/devices/d-1/down/config", R"({"id":3,"interval_s":0,"sensors":["x"]})");
   core.on_message("sus/v1/devices/d-1/down/config", "not json");
   core.on_message("sus/v1/devices/d-1/down/command", R"({"command":12,"name":"reboot","args":{}})");
@@ -225,21 +229,13 @@ TEST_CASE("core: invalid desired config is refused as a whole and the refusal is
   CHECK(core.config().sensors.empty());
 }
 
-TEST_CASE("core: the platform's versioned desired-config document is applied and acked with its version") {
-  FakeTransport tx;
-  tx.up = true;
-  sus::TimeSync time;
-  sus::DeviceCore core(bundle(), tx, {}, nullptr, time);
+TEST_CASE_FIXTURE(Downlinks, "core: the platform's versioned desired-config document is applied and acked with its version") {
   core.on_message("sus/v1/devices/d-1/down/config", R"({"version":4,"config":{"interval_s":30},"time":1764000000000})");
   CHECK(core.config().interval_s == 30);
   CHECK(tx.sent[0].second == R"({"config":4,"status":"applied","ref":4,"ok":true,"applied":{"interval_s":30,"sensors":[]}})");
 }
 
-TEST_CASE("core: a downlink bigger than the board's heap can parse is refused and acked, the config unchanged") {
-  FakeTransport tx;
-  tx.up = true;
-  sus::TimeSync time;
-  sus::DeviceCore core(bundle(), tx, {}, nullptr, time);
+TEST_CASE_FIXTURE(Downlinks, "core: a downlink bigger than the board's heap can parse is refused and acked, the config unchanged") {
   // 16 KB (the platform's downlink limit) of extra members: ~8000 values, ~500 KB of nodes on the ESP32. The
   // platform redelivers the retained config on every connect, so a board that tried would reboot in a loop.
   std::string padding = "0";
@@ -250,11 +246,7 @@ TEST_CASE("core: a downlink bigger than the board's heap can parse is refused an
   CHECK(core.config().interval_s == 60);
 }
 
-TEST_CASE("core: the ack of a downlink that is not UTF-8 is still JSON text (no invalid bytes echoed)") {
-  FakeTransport tx;
-  tx.up = true;
-  sus::TimeSync time;
-  sus::DeviceCore core(bundle(), tx, {}, nullptr, time);
+TEST_CASE_FIXTURE(Downlinks, "core: the ack of a downlink that is not UTF-8 is still JSON text (no invalid bytes echoed)") {
   core.on_message("sus/v1/devices/d-1/down/command", "{\"command\":12,\"name\":\"re\xff" "boot\"}");
   REQUIRE(tx.sent.size() == 1);
   CHECK(tx.sent[0].second == R"({"status":"rejected","ref":null,"ok":false,"error":"unsupported downlink command"})");
