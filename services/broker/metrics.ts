@@ -9,6 +9,14 @@ export type AuthFailureReason =
   | 'registry_unavailable'
   | 'certificate';
 
+/** Running totals of this node, for the `sus_broker` self-metrics (deltas per interval). */
+export interface BrokerStats {
+  connects: number;
+  authFailures: number;
+  aclDenials: number;
+  messagesIn: number;
+}
+
 type ByQos = [qos0: number, qos1: number, qos2: number];
 
 /** The broker's Prometheus series; registered in the process registry that the API serves on /metrics. */

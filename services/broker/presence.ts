@@ -3,7 +3,9 @@ import { createInfluxWriteApi, type InfluxConfig } from '../common/influx.ts';
 import { escapeTag, type LineSink } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
+import { deviceTopic } from '../common/topics.ts';
 import type { Device } from '../registry/types.ts';
+import type { LastSeenBatcher } from './last-seen.ts';
 
 /** Where presence events go besides the retained status topic: InfluxDB, for uptime and online-count dashboards. */
 export interface PresenceSink {
@@ -70,44 +72,60 @@ export class LinePresenceSink implements PresenceSink {
   async close(): Promise<void> {}
 }
 
-export interface LastSeenStore {
-  touchDevices(ids: string[], at: Date): Promise<void>;
-}
+/** Publishes a status message (retained) through the broker; resolves without publishing once it has stopped. */
+export type StatusPublisher = (topic: string, payload: Buffer) => Promise<void>;
 
-/** Collects device ids and writes their last-seen time in one statement per interval, never one per event. */
-export class LastSeenBatcher {
-  private pending = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
+/**
+ * Which devices are online on this node. The first connection of a device publishes the retained
+ * `…/status` = online, its last one offline; a takeover by the same client id does not flap it. Each change also
+ * goes to the presence sink and marks the device for the batched last-seen update.
+ */
+export class PresenceTracker {
+  /** Live connections per device: a device may hold several (id:suffix), and a takeover closes the old one late. */
+  private readonly live = new Map<string, Set<object>>();
 
   constructor(
-    private readonly store: LastSeenStore,
-    private readonly intervalMs: number,
+    private readonly deps: {
+      publish: StatusPublisher;
+      sink?: PresenceSink;
+      lastSeen?: LastSeenBatcher;
+    },
     private readonly log: Logger,
   ) {}
 
-  mark(id: string): void {
-    this.pending.add(id);
+  /** Devices with at least one live connection on this node. */
+  isOnline(device: string): boolean {
+    return (this.live.get(device)?.size ?? 0) > 0;
   }
 
-  start(): void {
-    this.timer = setInterval(() => void this.flush(), this.intervalMs);
-    this.timer.unref();
+  /** A connection of the device is ready (after CONNACK). */
+  connected(device: Device, connection: object): void {
+    const id = device.id;
+    const set = this.live.get(id) ?? new Set<object>();
+    this.live.set(id, set);
+    const first = set.size === 0;
+    set.add(connection);
+    this.deps.lastSeen?.mark(id);
+    if (first) this.changed(device, true);
   }
 
-  async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const ids = [...this.pending];
-    this.pending = new Set();
-    try {
-      await this.store.touchDevices(ids, new Date());
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message, devices: ids.length }, 'last-seen update failed');
-    }
+  /** A connection of the device is gone (clean, killed socket, keepalive timeout, takeover). */
+  disconnected(device: Device, connection: object): void {
+    const id = device.id;
+    const set = this.live.get(id);
+    if (!set?.delete(connection)) return;
+    this.deps.lastSeen?.mark(id);
+    if (set.size > 0) return; // another connection of the device is still up (or a takeover already replaced it)
+    this.live.delete(id);
+    this.changed(device, false);
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
+  private changed(device: Device, online: boolean): void {
+    const time = Date.now();
+    this.deps.sink?.write(device, online, time);
+    const payload = Buffer.from(JSON.stringify({ status: online ? 'online' : 'offline', time }));
+    this.deps.publish(deviceTopic.status(device.id), payload).catch((err: Error) => {
+      this.log.warn({ device: device.id, err: err.message }, 'status publish failed');
+    });
   }
 }

@@ -1,0 +1,235 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TLSSocket } from 'node:tls';
+import type { AuthenticateError, Client } from 'aedes';
+import type { Logger } from '../common/logger.ts';
+import type { ApiKey, Device } from '../registry/types.ts';
+import { mayUseClientId, SERVICE_CLIENT_PREFIX, SERVICE_USERNAME_PREFIX } from './acl.ts';
+import type { AuthFailureReason, BrokerMetrics, BrokerStats } from './metrics.ts';
+import { type DeviceSession, remoteAddress, type ServiceSession, type Session, type Sessions } from './sessions.ts';
+import { FailedAttemptThrottle, type ThrottleOptions } from './throttle.ts';
+
+export interface DeviceAuthenticator {
+  authenticateDevice(id: string, secret: Buffer): Promise<Device | undefined>;
+  /** Needed for mutual TLS only: the certificate names the device, no secret is presented. */
+  getDevice?(id: string): Promise<Device | undefined>;
+  /** Needed for service accounts only: username `svc:<name>`, password = a platform-wide API key. */
+  findApiKey?(token: string): Promise<ApiKey | undefined>;
+}
+
+export interface AuthenticationOptions {
+  maxConnections?: number;
+  maxClientIdLength?: number;
+  throttle?: Partial<ThrottleOptions>;
+}
+
+// MQTT 3.1.1 CONNACK return codes.
+const CONNACK_IDENTIFIER_REJECTED = 2;
+const CONNACK_SERVER_UNAVAILABLE = 3;
+const CONNACK_BAD_CREDENTIALS = 4;
+const CONNACK_NOT_AUTHORIZED = 5;
+
+class AuthFailure extends Error {
+  constructor(
+    message: string,
+    readonly returnCode: AuthenticateError['returnCode'],
+    readonly reason: AuthFailureReason,
+  ) {
+    super(message);
+  }
+}
+
+const DEFAULT_THROTTLE: ThrottleOptions = {
+  freeFailures: 5,
+  maxFailures: 20,
+  baseDelayMs: 200,
+  maxDelayMs: 10_000,
+  windowMs: 15 * 60_000,
+};
+
+function hasPeerCert(conn: TLSSocket): boolean {
+  const cert = conn.getPeerCertificate();
+  return !!cert && Object.keys(cert).length > 0;
+}
+
+/**
+ * Who may connect: devices by secret or client certificate, service accounts by a platform-wide API key; failed
+ * logins throttled per source address. Also ends the live sessions whose credentials stopped working.
+ */
+export class Authentication {
+  private readonly throttle: FailedAttemptThrottle;
+
+  constructor(
+    private readonly auth: DeviceAuthenticator,
+    private readonly sessions: Sessions,
+    private readonly options: AuthenticationOptions,
+    private readonly counters: {
+      stats: BrokerStats;
+      metrics: BrokerMetrics;
+      /** Clients registered with the broker now (the connection limit). */
+      connectedClients: () => number;
+    },
+    private readonly log: Logger,
+  ) {
+    this.throttle = new FailedAttemptThrottle({ ...DEFAULT_THROTTLE, ...options.throttle });
+  }
+
+  /** Aedes' `authenticate` hook: a refusal carries its CONNACK code and is counted by reason. */
+  readonly hook = (
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void => {
+    this.authenticate(client, username, password).then(
+      () => done(null, true),
+      (err: Error) => {
+        const failure =
+          err instanceof AuthFailure
+            ? err
+            : new AuthFailure(err.message, CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
+        this.counters.stats.authFailures++;
+        this.counters.metrics.authFailures.inc({ reason: failure.reason });
+        done(Object.assign(new Error(failure.message), { returnCode: failure.returnCode }), false);
+      },
+    );
+  };
+
+  private async authenticate(client: Client, username?: string, password?: Buffer): Promise<void> {
+    const address = remoteAddress(client);
+    const max = this.options.maxConnections ?? 50_000;
+    if (this.counters.connectedClients() >= max) {
+      throw new AuthFailure('connection limit reached', CONNACK_SERVER_UNAVAILABLE, 'too_many_connections');
+    }
+    if (this.throttle.blocked(address)) {
+      // Refused without looking at the credentials: a guesser learns nothing, and costs nothing, until the window ends.
+      throw new AuthFailure('too many failed logins from this address', CONNACK_NOT_AUTHORIZED, 'throttled');
+    }
+    const delay = this.throttle.delayMs(address);
+    if (delay > 0) await sleep(delay);
+
+    const identify =
+      username?.startsWith(SERVICE_USERNAME_PREFIX) && !(client.conn instanceof TLSSocket && hasPeerCert(client.conn))
+        ? this.identifyService(address, username, password)
+        : this.identify(client, address, username, password);
+    const session = await identify.catch((err: Error) => {
+      if (err instanceof AuthFailure && err.reason !== 'registry_unavailable') {
+        this.throttle.recordFailure(address);
+        this.log.info({ device: username, address, reason: err.reason }, 'authentication failed');
+      }
+      throw err;
+    });
+    this.checkClientId(client, session);
+    this.sessions.add(client, session);
+    this.counters.stats.connects++;
+    this.counters.metrics.connects.inc();
+  }
+
+  private checkClientId(client: Client, session: Session): void {
+    const maxId = this.options.maxClientIdLength ?? 128;
+    if (session.kind === 'service') {
+      if (client.id.length > maxId || !client.id.startsWith(SERVICE_CLIENT_PREFIX)) {
+        throw new AuthFailure(
+          `a service account's client id must start with '${SERVICE_CLIENT_PREFIX}'`,
+          CONNACK_IDENTIFIER_REJECTED,
+          'client_id',
+        );
+      }
+    } else if (client.id.length > maxId || !mayUseClientId(session.device.id, client.id)) {
+      throw new AuthFailure(
+        `client id must be '${session.device.id}' or '${session.device.id}:<suffix>' (at most ${maxId} characters)`,
+        CONNACK_IDENTIFIER_REJECTED,
+        'client_id',
+      );
+    }
+  }
+
+  /** Service accounts log in with a platform-wide API key; its scopes decide what they may read and send. */
+  private async identifyService(address: string, username: string, password?: Buffer): Promise<ServiceSession> {
+    if (!password || !this.auth.findApiKey) {
+      throw new AuthFailure(
+        'service accounts need an API key as password',
+        CONNACK_NOT_AUTHORIZED,
+        'missing_credentials',
+      );
+    }
+    let key: ApiKey | undefined;
+    try {
+      key = await this.auth.findApiKey(password.toString('utf8'));
+    } catch {
+      throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
+    }
+    if (!key) throw new AuthFailure('unknown or revoked API key', CONNACK_BAD_CREDENTIALS, 'bad_credentials');
+    // A department key would see other departments' devices through wildcards: only platform-wide keys qualify.
+    if (key.department !== null) {
+      throw new AuthFailure('service accounts need a platform-wide API key', CONNACK_NOT_AUTHORIZED, 'bad_credentials');
+    }
+    const admin = key.scopes.includes('admin');
+    return {
+      kind: 'service',
+      name: username.slice(SERVICE_USERNAME_PREFIX.length) || key.name,
+      rights: { read: admin || key.scopes.includes('read'), write: admin || key.scopes.includes('write') },
+      address,
+    };
+  }
+
+  private async identify(
+    client: Client,
+    address: string,
+    username?: string,
+    password?: Buffer,
+  ): Promise<DeviceSession> {
+    const conn = client.conn;
+    if (conn instanceof TLSSocket && hasPeerCert(conn)) {
+      return this.identifyByCertificate(conn, conn.getPeerCertificate().subject?.CN, address, username);
+    }
+    if (!username || !password) {
+      throw new AuthFailure('username and password required', CONNACK_NOT_AUTHORIZED, 'missing_credentials');
+    }
+    let device: Device | undefined;
+    try {
+      device = await this.auth.authenticateDevice(username, password);
+    } catch (err) {
+      this.log.error({ err, device: username }, 'registry unavailable during authentication');
+      throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
+    }
+    if (!device) throw new AuthFailure('bad username or password', CONNACK_BAD_CREDENTIALS, 'bad_credentials');
+    return { kind: 'device', device, secret: Buffer.from(password), address };
+  }
+
+  private async identifyByCertificate(
+    conn: TLSSocket,
+    cn: string | string[] | undefined,
+    address: string,
+    username?: string,
+  ): Promise<DeviceSession> {
+    const id = Array.isArray(cn) ? undefined : cn;
+    if (!conn.authorized || !id || !this.auth.getDevice) {
+      throw new AuthFailure('client certificate not trusted', CONNACK_NOT_AUTHORIZED, 'certificate');
+    }
+    if (username && username !== id) {
+      throw new AuthFailure('username differs from the certificate CN', CONNACK_NOT_AUTHORIZED, 'certificate');
+    }
+    let device: Device | undefined;
+    try {
+      device = await this.auth.getDevice(id);
+    } catch {
+      throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
+    }
+    if (!device) throw new AuthFailure(`no device '${id}'`, CONNACK_NOT_AUTHORIZED, 'certificate');
+    return { kind: 'device', device, address };
+  }
+
+  /** After a registry change: sessions whose secret no longer verifies (rotation) are closed at once. */
+  async recheckDevice(deviceId: string): Promise<void> {
+    for (const client of this.sessions.ofDevice(deviceId)) {
+      const session = this.sessions.get(client);
+      if (session?.kind !== 'device' || !session.secret) continue;
+      const still = await this.auth.authenticateDevice(deviceId, session.secret).catch(() => 'unknown' as const);
+      if (still === undefined) {
+        this.log.info({ device: deviceId, address: session.address }, 'secret rotated; closing the old session');
+        this.counters.metrics.disconnectsForced.inc({ reason: 'credentials_rotated' });
+        client.close();
+      }
+    }
+  }
+}

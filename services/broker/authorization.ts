@@ -1,0 +1,149 @@
+import type { Aedes, Client, Subscription } from 'aedes';
+import type { Logger } from '../common/logger.ts';
+import { parseDeviceTopic } from '../common/topics.ts';
+import type { Uplink } from '../common/uplink.ts';
+import { mayPublish, maySubscribe, serviceMayPublish, serviceMaySubscribe } from './acl.ts';
+import type { BrokerMetrics, BrokerStats } from './metrics.ts';
+import { type Sessions, who } from './sessions.ts';
+
+export type UplinkHandler = (u: Uplink) => Promise<unknown>;
+
+type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
+type ForwardPacket = Parameters<Aedes['authorizeForward']>[1];
+
+/** Where a device's answers to downlinks (`…/ack`) are recorded. */
+export interface AckRecorder {
+  recordAck(device: string, topic: string, payload: Buffer): Promise<unknown>;
+}
+
+/**
+ * What a connection may publish and subscribe to (the topic ACL of `acl.ts`, the payload limit), and where an
+ * accepted device publish goes: readings to ingest, answers to the downlink store, both before the PUBACK.
+ */
+export class Authorization {
+  // Clients refused a subscription: disconnected once their SUBACK (with 0x80) has been written.
+  private readonly refusedSubscribers = new WeakSet<Client>();
+
+  constructor(
+    private readonly sessions: Sessions,
+    private readonly options: { maxPayloadBytes: number },
+    private readonly deps: {
+      stats: BrokerStats;
+      metrics: BrokerMetrics;
+      /** Where device readings go (in-process ingest); awaited before the PUBACK. */
+      onUplink: UplinkHandler;
+      acks?: AckRecorder;
+    },
+    private readonly log: Logger,
+  ) {}
+
+  readonly authorizePublish = (
+    client: Client | null,
+    packet: PublishPacket,
+    done: (err?: Error | null) => void,
+  ): void => {
+    if (!client) {
+      done(null); // the broker's own messages (status, downlink)
+      return;
+    }
+    const { stats, metrics } = this.deps;
+    const session = this.sessions.get(client);
+    const bytes = packet.payload.length;
+    const tooBig = bytes > this.options.maxPayloadBytes;
+    const allowed =
+      session?.kind === 'device'
+        ? mayPublish(session.device.id, packet.topic)
+        : session?.kind === 'service' && serviceMayPublish(session.rights, packet.topic);
+    if (!session || !allowed || tooBig) {
+      stats.aclDenials++;
+      metrics.aclDenials.inc({ action: tooBig ? 'payload_too_large' : 'publish' });
+      this.log.warn({ ...who(session), topic: packet.topic, bytes }, 'publish denied; disconnecting');
+      done(new Error(`publish to ${packet.topic} denied`)); // Aedes closes the connection
+      return;
+    }
+    stats.messagesIn++;
+    const tally = metrics.tally;
+    tally.inByQos[packet.qos]++;
+    tally.bytesIn += bytes;
+    if (session.kind === 'service') {
+      done(null); // a downlink: routed to the device like any message
+      return;
+    }
+    const device = session.device.id;
+    const t = parseDeviceTopic(packet.topic);
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (t?.channel === 'ack' || t?.channel.startsWith('ack/')) {
+      const acks = this.deps.acks;
+      if (!acks) {
+        done(null);
+        return;
+      }
+      acks.recordAck(device, packet.topic, payload).then(
+        () => done(null),
+        (err: Error) => {
+          this.log.error({ device, topic: packet.topic, err: err.message }, 'recording the ack failed');
+          done(err);
+        },
+      );
+      return;
+    }
+    // Aedes sends the QoS 1 PUBACK right after this callback: handing the message over first means an
+    // acknowledged reading is already in ingest's hands (its durable spool), never only in this process's memory.
+    const uplink: Uplink = {
+      device,
+      topic: packet.topic,
+      channel: t?.channel ?? 'up',
+      payload,
+      receivedAt: Date.now(),
+      source: 'mqtt',
+    };
+    this.deps.onUplink(uplink).then(
+      () => done(null),
+      (err: Error) => {
+        // No PUBACK: the device keeps the message and sends it again after reconnecting.
+        this.log.error({ device, topic: packet.topic, err: err.message }, 'uplink handover failed');
+        done(err);
+      },
+    );
+  };
+
+  readonly authorizeSubscribe = (
+    client: Client,
+    sub: Subscription,
+    done: (err: Error | null, sub?: Subscription | null) => void,
+  ): void => {
+    const session = this.sessions.get(client);
+    const allowed =
+      session?.kind === 'device'
+        ? maySubscribe(session.device.id, sub.topic)
+        : session?.kind === 'service' && serviceMaySubscribe(session.rights, sub.topic);
+    if (allowed) {
+      done(null, sub);
+      return;
+    }
+    this.deps.stats.aclDenials++;
+    this.deps.metrics.aclDenials.inc({ action: 'subscribe' });
+    this.log.warn({ ...who(session), topic: sub.topic }, 'subscribe denied');
+    // An ACL violation disconnects the client; the SUBACK with 0x80 goes out first so the client learns which
+    // filter was refused instead of seeing a bare connection loss.
+    this.refusedSubscribers.add(client);
+    done(null, null);
+  };
+
+  /** After Aedes answered a SUBSCRIBE: a client refused any of its filters is disconnected. */
+  readonly subscribed = (_subs: Subscription[], client: Client): void => {
+    if (!this.refusedSubscribers.has(client)) return;
+    this.refusedSubscribers.delete(client);
+    this.log.warn({ ...who(this.sessions.get(client)) }, 'disconnected after a refused subscription');
+    // mqtt-packet corks the socket until the next tick: close only after the SUBACK has left.
+    setImmediate(() => client.close());
+  };
+
+  /** Every delivery to a subscriber passes here: counted, never changed. */
+  readonly authorizeForward = (_client: Client, packet: ForwardPacket): ForwardPacket => {
+    const tally = this.deps.metrics.tally;
+    tally.outByQos[packet.qos]++;
+    tally.bytesOut += packet.payload.length;
+    return packet;
+  };
+}

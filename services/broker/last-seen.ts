@@ -1,0 +1,43 @@
+import type { Logger } from '../common/logger.ts';
+
+export interface LastSeenStore {
+  touchDevices(ids: string[], at: Date): Promise<void>;
+}
+
+/** Collects device ids and writes their last-seen time in one statement per interval, never one per event. */
+export class LastSeenBatcher {
+  private pending = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: LastSeenStore,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  mark(id: string): void {
+    this.pending.add(id);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const ids = [...this.pending];
+    this.pending = new Set();
+    try {
+      await this.store.touchDevices(ids, new Date());
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, devices: ids.length }, 'last-seen update failed');
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}
