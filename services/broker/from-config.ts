@@ -7,7 +7,7 @@ import type { MetricsRegistry } from '../common/metrics.ts';
 import { DownlinkStore } from '../registry/downlinks.ts';
 import type { Registry } from '../registry/registry.ts';
 import { type BrokerOptions, SusBroker, type UplinkHandler } from './broker.ts';
-import { InfluxPresenceSink, LinePresenceSink } from './presence.ts';
+import { LinePresenceSink } from './presence.ts';
 
 function readPem(file: string, setting: string): Buffer {
   try {
@@ -58,8 +58,8 @@ export function brokerOptions(config: Config): BrokerOptions {
 }
 
 /**
- * A broker wired to the registry (credentials, rotation, last-seen, downlinks), presence and metrics. Presence goes
- * to `lines` (ingest's durable spool in the same process) when given, else straight to InfluxDB.
+ * A broker wired to the registry (credentials, rotation, last-seen, downlinks), presence and metrics. `device_status`
+ * points go to `lines` (ingest's durable spool in the same process); without it presence is the status topic only.
  */
 export function createBroker(
   config: Config,
@@ -71,7 +71,7 @@ export function createBroker(
 ): SusBroker {
   return new SusBroker(registry, log, brokerOptions(config), onUplink, {
     metrics,
-    presence: lines ? new LinePresenceSink(lines, log) : new InfluxPresenceSink(config, log),
+    presence: lines && new LinePresenceSink(lines, log),
     lastSeen: registry,
     changes: registry,
     downlinks: new DownlinkStore(registry.db),

@@ -8,4 +8,4 @@ export {
   type UplinkHandler,
 } from './broker.ts';
 export { commandMessage, configMessage } from './downlink-messages.ts';
-export { InfluxPresenceSink, type PresenceSink } from './presence.ts';
+export { LinePresenceSink, type PresenceSink } from './presence.ts';

@@ -1,5 +1,3 @@
-import { Point, setLogger, type WriteApi } from '@influxdata/influxdb-client';
-import { createInfluxWriteApi, type InfluxConfig } from '../common/influx.ts';
 import { escapeTag, type LineSink } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
@@ -7,52 +5,17 @@ import { deviceTopic } from '../common/topics.ts';
 import type { Device } from '../registry/types.ts';
 import type { LastSeenBatcher } from './last-seen.ts';
 
-/** Where presence events go besides the retained status topic: InfluxDB, for uptime and online-count dashboards. */
+/**
+ * Where presence events go besides the retained status topic: InfluxDB through ingest's spool, for uptime and
+ * online-count dashboards.
+ */
 export interface PresenceSink {
   write(device: Device, online: boolean, at: number): void;
   close(): Promise<void>;
 }
 
-/** `device_status` points (see SELF_METRICS), batched by the client library like every other write. */
-export class InfluxPresenceSink implements PresenceSink {
-  private readonly api: WriteApi;
-
-  constructor(config: InfluxConfig, log: Logger) {
-    // The client prints failures with stack traces to the console; `writeFailed` below already logs them once.
-    setLogger({
-      error: (message, err?: Error) => log.debug({ err: err?.message }, message),
-      warn: (message, err?: Error) => log.debug({ err: err?.message }, message),
-    });
-    this.api = createInfluxWriteApi(config, {
-      batchSize: 1000,
-      flushInterval: 1000,
-      maxRetries: 3,
-      // Presence is telemetry about the fleet, not readings: a lost point after an outage is acceptable.
-      maxBufferLines: 50_000,
-      writeFailed: (err, lines) => {
-        log.warn({ err: err.message, lines: lines.length }, 'device_status write failed');
-      },
-    });
-  }
-
-  write(device: Device, online: boolean, at: number): void {
-    const point = new Point(SELF_METRICS.deviceStatus)
-      .tag('device', device.id)
-      .tag('department', device.department)
-      .tag('device_type', device.type)
-      .intField('online', online ? 1 : 0)
-      .timestamp(new Date(at));
-    if (device.district) point.tag('district', device.district);
-    this.api.writePoint(point);
-  }
-
-  async close(): Promise<void> {
-    await this.api.close().catch(() => undefined);
-  }
-}
-
 /**
- * `device_status` points into a durable line sink: when the broker shares its process with ingest, presence goes
+ * `device_status` points into a durable line sink: the broker shares its process with ingest, so presence goes
  * through ingest's spool and survives an InfluxDB outage like the readings do.
  */
 export class LinePresenceSink implements PresenceSink {

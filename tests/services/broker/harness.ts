@@ -1,11 +1,11 @@
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { type BrokerDeps, type BrokerOptions, SusBroker } from '../../../services/broker/index.ts';
-import { InfluxPresenceSink } from '../../../services/broker/presence.ts';
+import { type BrokerDeps, type BrokerOptions, LinePresenceSink, SusBroker } from '../../../services/broker/index.ts';
 import type { Config } from '../../../services/common/config.ts';
 import { InfluxQuery } from '../../../services/common/influx.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../../../services/common/metrics.ts';
 import type { Uplink } from '../../../services/common/uplink.ts';
+import { createIngestService } from '../../../services/ingest/index.ts';
 import { DownlinkStore } from '../../../services/registry/downlinks.ts';
 import { openRegistry, type Registry } from '../../../services/registry/index.ts';
 import { testConfig } from '../../helpers/env.ts';
@@ -26,8 +26,8 @@ export interface Harness {
 }
 
 /**
- * A real SusBroker on a free port with a real registry (in-memory PGlite), InfluxDB presence sink and metrics
- * registry: what `sus broker` composes, minus ingest (uplinks are collected instead).
+ * A real SusBroker on a free port with a real registry (in-memory PGlite), presence through a real ingest spool into
+ * InfluxDB and a metrics registry: what `sus broker` composes, except that uplinks are collected instead of ingested.
  */
 export async function startBroker(
   options: Partial<BrokerOptions> = {},
@@ -41,6 +41,9 @@ export async function startBroker(
   const influx = new InfluxQuery(config);
   await influx.ensureDatabase();
   const metrics = createMetricsRegistry(false);
+  // Only its spool and writer are used here: presence goes the way it goes in `sus broker`.
+  const ingest = createIngestService(config, registry, silentLogger);
+  await ingest.start();
   const uplinks: Uplink[] = [];
   const broker = new SusBroker(
     registry,
@@ -51,7 +54,7 @@ export async function startBroker(
     },
     {
       metrics,
-      presence: new InfluxPresenceSink(config, silentLogger),
+      presence: new LinePresenceSink(ingest.spool, silentLogger),
       lastSeen: registry,
       changes: registry,
       downlinks: new DownlinkStore(registry.db),
@@ -80,6 +83,7 @@ export async function startBroker(
     async stop() {
       await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
       await broker.stop();
+      await ingest.stop();
       await influx.query(`DROP DATABASE "${config.INFLUX_DB}"`, 'POST').catch(() => undefined);
       if (!shared) await registry.close();
     },
