@@ -4,12 +4,17 @@ import { parseDeviceTopic } from '../common/topics.ts';
 import type { Uplink } from '../common/uplink.ts';
 import { mayPublish, maySubscribe, serviceMayPublish, serviceMaySubscribe } from './acl.ts';
 import type { BrokerMetrics, BrokerStats } from './metrics.ts';
-import { type Sessions, who } from './sessions.ts';
+import { type Session, type Sessions, who } from './sessions.ts';
 
 export type UplinkHandler = (u: Uplink) => Promise<unknown>;
 
 type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
 type ForwardPacket = Parameters<Aedes['authorizeForward']>[1];
+
+/** The will of a CONNECT, as Aedes keeps it on the client until the session is set up (`_will`, not in its typings). */
+interface WillHolder {
+  _will?: { topic: string; payload: Buffer | string; retain?: boolean } | null;
+}
 
 /** Where a device's answers to downlinks (`…/ack`) are recorded. */
 export interface AckRecorder {
@@ -37,23 +42,59 @@ export class Authorization {
     private readonly log: Logger,
   ) {}
 
+  /** A session's publish rights on one topic. */
+  private mayPublish(session: Session | undefined, topic: string): session is Session {
+    if (session?.kind === 'device') return mayPublish(session.device.id, topic);
+    return session?.kind === 'service' && serviceMayPublish(session.rights, topic);
+  }
+
+  /**
+   * Retained messages are kept forever (in memory, or Redis in cluster mode) and replayed to every new subscriber:
+   * only the platform's own status and desired-config publishes may leave one. A client's flag is removed, counted.
+   */
+  private stripRetain(packet: { retain?: boolean }, source: 'publish' | 'will'): void {
+    if (!packet.retain) return;
+    packet.retain = false;
+    this.deps.metrics.retainStripped.inc({ source });
+  }
+
+  /**
+   * Right after a successful login, before Aedes stores the will: a will is published later without a session to
+   * check it against (by another node when this one dies, with no client at all), so it is checked now. A will
+   * outside the session's ACL or above the payload limit is dropped; the connection stays.
+   */
+  readonly admitWill = (client: Client): void => {
+    const holder = client as unknown as WillHolder;
+    const will = holder._will;
+    if (!will) return;
+    const session = this.sessions.get(client);
+    const bytes = will.payload.length;
+    if (!this.mayPublish(session, will.topic) || bytes > this.options.maxPayloadBytes) {
+      holder._will = null;
+      this.deps.stats.aclDenials++;
+      this.deps.metrics.aclDenials.inc({ action: 'will' });
+      this.log.warn({ ...who(session), topic: will.topic, bytes }, 'will refused; connection kept without it');
+      return;
+    }
+    this.stripRetain(will, 'will');
+  };
+
   readonly authorizePublish = (
     client: Client | null,
     packet: PublishPacket,
     done: (err?: Error | null) => void,
   ): void => {
     if (!client) {
-      done(null); // the broker's own messages (status, downlink)
+      // A will whose client is gone (cluster mode: its node died). Refusing here would make Aedes emit an 'error';
+      // it was checked against the ACL, and lost its retain flag, when its client logged in (admitWill).
+      done(null);
       return;
     }
     const { stats, metrics } = this.deps;
     const session = this.sessions.get(client);
     const bytes = packet.payload.length;
     const tooBig = bytes > this.options.maxPayloadBytes;
-    const allowed =
-      session?.kind === 'device'
-        ? mayPublish(session.device.id, packet.topic)
-        : session?.kind === 'service' && serviceMayPublish(session.rights, packet.topic);
+    const allowed = this.mayPublish(session, packet.topic);
     if (!session || !allowed || tooBig) {
       stats.aclDenials++;
       metrics.aclDenials.inc({ action: tooBig ? 'payload_too_large' : 'publish' });
@@ -61,6 +102,7 @@ export class Authorization {
       done(new Error(`publish to ${packet.topic} denied`)); // Aedes closes the connection
       return;
     }
+    this.stripRetain(packet, 'publish');
     stats.messagesIn++;
     const tally = metrics.tally;
     tally.inByQos[packet.qos]++;

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type net from 'node:net';
 import { Aedes, type AedesOptions } from 'aedes';
@@ -160,7 +161,11 @@ export class SusBroker {
         this.log.debug('mqemitter has no topic tree to cache; every publish is matched afresh');
       }
     }
-    aedes.authenticate = this.authentication.hook;
+    aedes.authenticate = (client, username, password, done) =>
+      this.authentication.hook(client, username, password, (err, ok) => {
+        if (ok) this.authorization.admitWill(client);
+        done(err, ok);
+      });
     aedes.authorizePublish = this.authorization.authorizePublish;
     aedes.authorizeSubscribe = this.authorization.authorizeSubscribe;
     aedes.authorizeForward = this.authorization.authorizeForward;
@@ -181,6 +186,9 @@ export class SusBroker {
     aedes.on('connectionError', (client, err) => {
       this.log.debug({ client: client.id, err: err.message }, 'connection error');
     });
+    // Aedes emits 'error' when publishing the wills of a dead node fails (cluster mode: Redis unreachable); without a
+    // listener that would throw out of a timer and end the process.
+    (aedes as EventEmitter).on('error', (err: Error) => this.log.error({ err: err.message }, 'broker error'));
     this.aedes = aedes;
     this.deps.changes?.on('change', this.onChange);
     this.lastSeen?.start();

@@ -30,6 +30,7 @@ export class BrokerMetrics {
   readonly messagesOut: Counter<'qos'>;
   readonly bytesOut: Counter;
   readonly disconnectsForced: Counter<'reason'>;
+  readonly retainStripped: Counter<'source'>;
   /**
    * Per-message tallies as plain numbers, copied into the counters when /metrics is scraped: prom-client's `inc()`
    * per PUBLISH cost ~1 % of the broker's CPU at fan-in rates (bench:ingest profile).
@@ -107,6 +108,12 @@ export class BrokerMetrics {
       name: 'sus_mqtt_forced_disconnects_total',
       help: 'Sessions the broker closed: ACL violation, credential rotation',
       labelNames: ['reason'],
+      registers,
+    });
+    this.retainStripped = new Counter({
+      name: 'sus_mqtt_retain_stripped_total',
+      help: 'Retain flags removed from client publishes and wills: only the platform keeps retained messages',
+      labelNames: ['source'],
       registers,
     });
   }
