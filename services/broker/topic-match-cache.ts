@@ -9,28 +9,52 @@ export interface OfflineQueueing {
 
 const NOTHING_TO_QUEUE = Promise.resolve();
 
-/** Answers per topic, up to `max` topics; a broker that sees ever-new topics starts over (as correct as eviction). */
-class TopicMemo<T> {
-  private readonly answers = new Map<string, T>();
+/** How much a memo may hold: topics are up to 64 KiB each, so a count alone does not bound the memory. */
+export interface MemoBounds {
+  maxTopics: number;
+  /** Total UTF-16 code units of the remembered topics (≈ bytes of a one-byte string, half of a two-byte one). */
+  maxTopicChars: number;
+}
 
-  constructor(private readonly max: number) {}
+export const DEFAULT_MEMO_BOUNDS: MemoBounds = { maxTopics: 100_000, maxTopicChars: 8 * 1024 * 1024 };
+
+/**
+ * Answers per topic within its bounds; a broker that sees ever-new topics starts over (as correct as eviction, and
+ * what a stream of distinct topics deserves: no entry of it would be asked for again).
+ */
+export class TopicMemo<T> {
+  private readonly answers = new Map<string, T>();
+  private chars = 0;
+
+  constructor(private readonly bounds: MemoBounds) {}
 
   get(topic: string, compute: (topic: string) => T): T {
     let a = this.answers.get(topic);
     if (a === undefined) {
-      if (this.answers.size >= this.max) this.answers.clear();
       a = compute(topic);
+      // A topic that alone would take more than a tenth of the budget is answered, never kept.
+      if (topic.length * 10 > this.bounds.maxTopicChars) return a;
+      if (this.answers.size >= this.bounds.maxTopics || this.chars + topic.length > this.bounds.maxTopicChars) {
+        this.clear();
+      }
       this.answers.set(topic, a);
+      this.chars += topic.length;
     }
     return a;
   }
 
   forget(topic: string): void {
-    this.answers.delete(topic);
+    if (this.answers.delete(topic)) this.chars -= topic.length;
   }
 
   clear(): void {
     this.answers.clear();
+    this.chars = 0;
+  }
+
+  /** Topics and their total length held now. */
+  get size(): { topics: number; chars: number } {
+    return { topics: this.answers.size, chars: this.chars };
   }
 }
 
@@ -43,8 +67,8 @@ class TopicMemo<T> {
  * Only for a persistence whose subscriptions change in this process (the in-memory one): with a shared store
  * (Redis, cluster mode) another node's subscription would not clear this cache.
  */
-export function cacheTopicMatches(p: OfflineQueueing, maxTopics = 100_000): void {
-  const matches = new TopicMemo<Promise<unknown[]>>(maxTopics);
+export function cacheTopicMatches(p: OfflineQueueing, bounds = DEFAULT_MEMO_BOUNDS): TopicMemo<Promise<unknown[]>> {
+  const matches = new TopicMemo<Promise<unknown[]>>(bounds);
   const lookup = p.subscriptionsByTopic.bind(p);
   p.subscriptionsByTopic = (topic) =>
     matches.get(topic, (t) => {
@@ -64,6 +88,7 @@ export function cacheTopicMatches(p: OfflineQueueing, maxTopics = 100_000): void
   }
   const enqueue = p.outgoingEnqueueCombi.bind(p);
   p.outgoingEnqueueCombi = (subs, packet) => (subs.length === 0 ? NOTHING_TO_QUEUE : enqueue(subs, packet));
+  return matches;
 }
 
 /** mqemitter's topic tree (its `_matcher`, a Qlobber), as far as the cache below relies on it. */
@@ -87,12 +112,12 @@ function isTopicTree(v: unknown): v is TopicTree {
 /**
  * The other topic-tree match of every publish: mqemitter's, for the live subscribers. Remembered per topic the same
  * way and forgotten on every add or removal of a subscriber (~3 % of the broker's CPU per publish). mqemitter keeps
- * its tree in a private field: when a future version no longer has it, nothing is cached (returns false).
+ * its tree in a private field: when a future version no longer has it, nothing is cached (returns undefined).
  */
-export function cacheEmitterMatches(mq: unknown, maxTopics = 100_000): boolean {
+export function cacheEmitterMatches(mq: unknown, bounds = DEFAULT_MEMO_BOUNDS): TopicMemo<unknown[]> | undefined {
   const tree: unknown = (mq as { _matcher?: unknown } | undefined)?._matcher;
-  if (!isTopicTree(tree)) return false;
-  const matches = new TopicMemo<unknown[]>(maxTopics);
+  if (!isTopicTree(tree)) return undefined;
+  const matches = new TopicMemo<unknown[]>(bounds);
   const match = tree.match.bind(tree);
   tree.match = (topic) => matches.get(topic, match);
   for (const name of ['add', 'remove', 'clear'] as const) {
@@ -102,5 +127,5 @@ export function cacheEmitterMatches(mq: unknown, maxTopics = 100_000): boolean {
       return change(...args);
     };
   }
-  return true;
+  return matches;
 }
