@@ -13,6 +13,7 @@ import { Downlink } from './downlink.ts';
 import { LastSeenBatcher, type LastSeenStore } from './last-seen.ts';
 import {
   attachWebSocket,
+  type ConnectionHandler,
   closeServer,
   listen,
   portOf,
@@ -21,6 +22,7 @@ import {
   tlsServer,
 } from './listeners.ts';
 import { BrokerMetrics, type BrokerStats } from './metrics.ts';
+import { limitPacketSize, maxPacketBytes } from './packet-limit.ts';
 import { type PresenceSink, PresenceTracker } from './presence.ts';
 import { Sessions } from './sessions.ts';
 import type { ThrottleOptions } from './throttle.ts';
@@ -78,6 +80,8 @@ export class SusBroker {
   private tlsListener: net.Server | undefined;
   private readonly wsDetachers: Array<() => Promise<void>> = [];
   private cluster: ClusterBackends | undefined;
+  /** Aedes' connection handler with the packet size limit applied to each new client. */
+  private handle: ConnectionHandler | undefined;
   private readonly sessions = new Sessions();
   private readonly metrics: BrokerMetrics;
   private readonly lastSeen: LastSeenBatcher | undefined;
@@ -189,16 +193,26 @@ export class SusBroker {
     // Aedes emits 'error' when publishing the wills of a dead node fails (cluster mode: Redis unreachable); without a
     // listener that would throw out of a timer and end the process.
     (aedes as EventEmitter).on('error', (err: Error) => this.log.error({ err: err.message }, 'broker error'));
+    const maxPacket = maxPacketBytes(o.maxPayloadBytes);
+    let warned = false;
+    this.handle = (stream, req) => {
+      const client = aedes.handle(stream, req);
+      if (!limitPacketSize(client, maxPacket) && !warned) {
+        warned = true;
+        this.log.warn('mqtt-packet parser not recognised: MQTT packets are not limited in size');
+      }
+      return client;
+    };
     this.aedes = aedes;
     this.deps.changes?.on('change', this.onChange);
     this.lastSeen?.start();
 
     if (o.tcp !== false) {
-      this.server = tcpServer(aedes.handle);
+      this.server = tcpServer(this.handle);
       await listen(this.server, o.port, o.host);
     }
     if (o.tls) {
-      this.tlsListener = tlsServer(o.tls, aedes.handle);
+      this.tlsListener = tlsServer(o.tls, this.handle);
       await listen(this.tlsListener, o.tls.port, o.host);
     }
     this.log.info({ port: portOf(this.server), tlsPort: this.tlsPort, cluster: !!o.redisUrl }, 'MQTT broker listening');
@@ -206,9 +220,10 @@ export class SusBroker {
 
   /** MQTT over WebSocket on an HTTP server of this process (the API's): `ws://host:port/mqtt`. */
   attachWebSocket(server: http.Server, path = '/mqtt'): void {
-    const aedes = this.aedes;
-    if (!aedes) throw new Error('start the broker before attaching a WebSocket listener');
-    this.wsDetachers.push(attachWebSocket(server, path, aedes.handle));
+    const handle = this.handle;
+    if (!handle) throw new Error('start the broker before attaching a WebSocket listener');
+    // Clients send an MQTT packet, or a part of one, per WebSocket message: no message needs to be larger.
+    this.wsDetachers.push(attachWebSocket(server, path, handle, maxPacketBytes(this.options.maxPayloadBytes)));
   }
 
   async stop(): Promise<void> {
@@ -216,6 +231,7 @@ export class SusBroker {
     this.server = undefined;
     this.tlsListener = undefined;
     this.aedes = undefined;
+    this.handle = undefined;
     this.cluster = undefined;
     this.deps.changes?.off('change', this.onChange);
     for (const detach of this.wsDetachers.splice(0)) await detach();

@@ -54,9 +54,18 @@ export function tlsServer(options: TlsListenerOptions, handler: ConnectionHandle
   );
 }
 
-/** MQTT over WebSocket on an HTTP server's `path` (browser clients); other upgrade requests are left alone. */
-export function attachWebSocket(server: http.Server, path: string, handler: ConnectionHandler): () => Promise<void> {
-  const wss = new WebSocketServer({ noServer: true });
+/**
+ * MQTT over WebSocket on an HTTP server's `path` (browser clients); other upgrade requests are left alone. A message
+ * above `maxPayload` bytes closes the connection (1009) from its frame header, before ws buffers it (its default
+ * would buffer 100 MiB).
+ */
+export function attachWebSocket(
+  server: http.Server,
+  path: string,
+  handler: ConnectionHandler,
+  maxPayload: number,
+): () => Promise<void> {
+  const wss = new WebSocketServer({ noServer: true, maxPayload });
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = req.url ?? '';
     if (url !== path && !url.startsWith(`${path}?`)) return;
