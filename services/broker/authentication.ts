@@ -2,16 +2,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
 import type { AuthenticateError, Client } from 'aedes';
 import type { Logger } from '../common/logger.ts';
+import type { RegistryEvent } from '../registry/registry.ts';
 import type { ApiKey, Device } from '../registry/types.ts';
 import { mayUseClientId, SERVICE_CLIENT_PREFIX, SERVICE_USERNAME_PREFIX } from './acl.ts';
 import type { AuthFailureReason, BrokerMetrics, BrokerStats } from './metrics.ts';
-import { type DeviceSession, remoteAddress, type ServiceSession, type Session, type Sessions } from './sessions.ts';
+import {
+  type DeviceSession,
+  remoteAddress,
+  type ServiceSession,
+  type Session,
+  type Sessions,
+  who,
+} from './sessions.ts';
 import { FailedAttemptThrottle, type ThrottleOptions } from './throttle.ts';
 
 export interface DeviceAuthenticator {
   authenticateDevice(id: string, secret: Buffer): Promise<Device | undefined>;
-  /** Needed for mutual TLS only: the certificate names the device, no secret is presented. */
-  getDevice?(id: string): Promise<Device | undefined>;
+  /**
+   * Needed for mutual TLS only: the certificate names the device, no secret is presented. Unknown and
+   * decommissioned devices are absent.
+   */
+  getActiveDevice?(id: string): Promise<Device | undefined>;
   /** Needed for service accounts only: username `svc:<name>`, password = a platform-wide API key. */
   findApiKey?(token: string): Promise<ApiKey | undefined>;
 }
@@ -57,6 +68,8 @@ function hasPeerCert(conn: TLSSocket): boolean {
  */
 export class Authentication {
   private readonly throttle: FailedAttemptThrottle;
+  /** Registry changes seen so far: a login whose lookup overlapped one is checked again once it is tracked. */
+  private changes = 0;
 
   constructor(
     private readonly auth: DeviceAuthenticator,
@@ -96,6 +109,7 @@ export class Authentication {
 
   private async authenticate(client: Client, username?: string, password?: Buffer): Promise<void> {
     const address = remoteAddress(client);
+    const changesBefore = this.changes;
     const max = this.options.maxConnections ?? 50_000;
     if (this.counters.connectedClients() >= max) {
       throw new AuthFailure('connection limit reached', CONNACK_SERVER_UNAVAILABLE, 'too_many_connections');
@@ -122,6 +136,8 @@ export class Authentication {
     this.sessions.add(client, session);
     this.counters.stats.connects++;
     this.counters.metrics.connects.inc();
+    // A rotation, decommissioning or revocation during the lookup found no session to end: check this one now.
+    if (this.changes !== changesBefore) void this.recheck(client, session);
   }
 
   private checkClientId(client: Client, session: Session): void {
@@ -168,6 +184,8 @@ export class Authentication {
       kind: 'service',
       name: username.slice(SERVICE_USERNAME_PREFIX.length) || key.name,
       rights: { read: admin || key.scopes.includes('read'), write: admin || key.scopes.includes('write') },
+      keyId: key.id,
+      token: Buffer.from(password),
       address,
     };
   }
@@ -203,7 +221,7 @@ export class Authentication {
     username?: string,
   ): Promise<DeviceSession> {
     const id = Array.isArray(cn) ? undefined : cn;
-    if (!conn.authorized || !id || !this.auth.getDevice) {
+    if (!conn.authorized || !id || !this.auth.getActiveDevice) {
       throw new AuthFailure('client certificate not trusted', CONNACK_NOT_AUTHORIZED, 'certificate');
     }
     if (username && username !== id) {
@@ -211,25 +229,56 @@ export class Authentication {
     }
     let device: Device | undefined;
     try {
-      device = await this.auth.getDevice(id);
+      device = await this.auth.getActiveDevice(id);
     } catch {
       throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
     }
-    if (!device) throw new AuthFailure(`no device '${id}'`, CONNACK_NOT_AUTHORIZED, 'certificate');
+    // A decommissioned device keeps its row (history) and may keep a valid certificate: it is refused all the same.
+    if (!device) throw new AuthFailure(`no active device '${id}'`, CONNACK_NOT_AUTHORIZED, 'certificate');
     return { kind: 'device', device, address };
   }
 
-  /** After a registry change: sessions whose secret no longer verifies (rotation) are closed at once. */
-  async recheckDevice(deviceId: string): Promise<void> {
-    for (const client of this.sessions.ofDevice(deviceId)) {
-      const session = this.sessions.get(client);
-      if (session?.kind !== 'device' || !session.secret) continue;
-      const still = await this.auth.authenticateDevice(deviceId, session.secret).catch(() => 'unknown' as const);
-      if (still === undefined) {
-        this.log.info({ device: deviceId, address: session.address }, 'secret rotated; closing the old session');
-        this.counters.metrics.disconnectsForced.inc({ reason: 'credentials_rotated' });
-        client.close();
-      }
+  /** A registry change: the sessions it concerns are checked again and closed if their credentials stopped working. */
+  changed(e: RegistryEvent): void {
+    this.changes++;
+    if (e.type === 'key-revoked') {
+      for (const client of this.sessions.ofKey(e.id)) this.end(client, 'key_revoked');
+      return;
     }
+    for (const client of this.sessions.ofDevice(e.id)) {
+      const session = this.sessions.get(client);
+      if (session) void this.recheck(client, session);
+    }
+  }
+
+  /**
+   * Closes the session unless its credentials still work: the device's secret still verifies, its certificate
+   * login still names an active device, the service account's key is still valid. A registry that cannot be asked
+   * keeps the session (the next change checks again).
+   */
+  private async recheck(client: Client, session: Session): Promise<void> {
+    try {
+      if (session.kind === 'service') {
+        if (!(await this.auth.findApiKey?.(session.token.toString('utf8')))) this.end(client, 'key_revoked');
+        return;
+      }
+      const id = session.device.id;
+      const still = session.secret
+        ? await this.auth.authenticateDevice(id, session.secret)
+        : await this.auth.getActiveDevice?.(id);
+      if (still) return;
+      // Told apart for the metric only: a secret that stopped verifying was rotated unless the device is gone.
+      const decommissioned = !session.secret || (this.auth.getActiveDevice && !(await this.auth.getActiveDevice(id)));
+      this.end(client, decommissioned ? 'device_decommissioned' : 'credentials_rotated');
+    } catch (err) {
+      this.log.warn({ ...who(session), err: (err as Error).message }, 'session re-check failed; session kept');
+    }
+  }
+
+  private end(client: Client, reason: 'credentials_rotated' | 'device_decommissioned' | 'key_revoked'): void {
+    const session = this.sessions.get(client);
+    this.log.info({ ...who(session), address: session?.address, reason }, 'credentials no longer valid; closing');
+    this.counters.metrics.disconnectsForced.inc({ reason });
+    client.close();
   }
 }

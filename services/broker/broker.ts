@@ -58,7 +58,10 @@ export interface BrokerDeps {
   metrics?: MetricsRegistry;
   presence?: PresenceSink;
   lastSeen?: LastSeenStore;
-  /** Registry change events: a rotated secret ends the device's live sessions. */
+  /**
+   * Registry change events: a rotated secret or a decommissioning ends the device's live sessions, a revoked key
+   * the service sessions it opened.
+   */
   changes?: {
     on(event: 'change', listener: (e: RegistryEvent) => void): unknown;
     off(event: 'change', listener: (e: RegistryEvent) => void): unknown;
@@ -89,7 +92,7 @@ export class SusBroker {
   private readonly authorization: Authorization;
   private readonly presence: PresenceTracker;
   private readonly downlink: Downlink;
-  private readonly onChange = (e: RegistryEvent) => void this.authentication.recheckDevice(e.id);
+  private readonly onChange = (e: RegistryEvent) => this.authentication.changed(e);
 
   constructor(
     auth: DeviceAuthenticator,

@@ -17,6 +17,10 @@ export interface ServiceSession {
   kind: 'service';
   name: string;
   rights: ServiceRights;
+  /** The API key it logged in with: revoking the key ends the session. */
+  keyId: string;
+  /** Kept to re-check the key when a revocation may have raced the login. */
+  token: Buffer;
   address: string;
 }
 
@@ -33,15 +37,36 @@ export function remoteAddress(client: Client): string {
   return client.req?.socket.remoteAddress ?? conn.remoteAddress ?? 'unknown';
 }
 
-/** Who each connection is, and every authenticated connection of each device until its socket closes. */
+/** Connections per owner (a device, an API key) until each socket closes. */
+class ConnectionIndex {
+  private readonly byOwner = new Map<string, Set<Client>>();
+
+  add(owner: string, client: Client): void {
+    const set = this.byOwner.get(owner) ?? new Set<Client>();
+    this.byOwner.set(owner, set);
+    set.add(client);
+    client.conn.once('close', () => {
+      set.delete(client);
+      if (set.size === 0 && this.byOwner.get(owner) === set) this.byOwner.delete(owner);
+    });
+  }
+
+  /** A copy: closing the connections changes the set. */
+  of(owner: string): Client[] {
+    return [...(this.byOwner.get(owner) ?? [])];
+  }
+}
+
+/** Who each connection is, and every authenticated connection of each device and API key until its socket closes. */
 export class Sessions {
   // Per connection; a WeakMap so a client that never reached clientDisconnect needs no cleanup.
   private readonly byClient = new WeakMap<Client, Session>();
   /**
-   * Every authenticated connection per device until its socket closes, including those between CONNACK and
-   * `clientReady`: a rotation in that window must still end them.
+   * Every authenticated connection per device and per service-account key until its socket closes, including
+   * those between CONNACK and `clientReady`: a rotation or revocation in that window must still end them.
    */
-  private readonly byDevice = new Map<string, Set<Client>>();
+  private readonly byDevice = new ConnectionIndex();
+  private readonly byKey = new ConnectionIndex();
 
   get(client: Client): Session | undefined {
     return this.byClient.get(client);
@@ -49,19 +74,15 @@ export class Sessions {
 
   add(client: Client, session: Session): void {
     this.byClient.set(client, session);
-    if (session.kind !== 'device') return;
-    const device = session.device.id;
-    const set = this.byDevice.get(device) ?? new Set<Client>();
-    this.byDevice.set(device, set);
-    set.add(client);
-    client.conn.once('close', () => {
-      set.delete(client);
-      if (set.size === 0 && this.byDevice.get(device) === set) this.byDevice.delete(device);
-    });
+    if (session.kind === 'device') this.byDevice.add(session.device.id, client);
+    else this.byKey.add(session.keyId, client);
   }
 
-  /** The device's authenticated connections (a copy: closing them changes the set). */
   ofDevice(device: string): Client[] {
-    return [...(this.byDevice.get(device) ?? [])];
+    return this.byDevice.of(device);
+  }
+
+  ofKey(keyId: string): Client[] {
+    return this.byKey.of(keyId);
   }
 }

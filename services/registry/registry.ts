@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { conflict, notFound, SusError } from '../common/errors.ts';
 import type { Db } from './db.ts';
 import { DeadLetterStore } from './dead-letters.ts';
-import { type KeyRow, toKey } from './keys.ts';
+import { type KeyRow, KeyStore, toKey } from './keys.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type { ApiKey, Department, Device, NewDevice, Scope } from './types.ts';
 
@@ -38,7 +38,8 @@ function pgCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }
 
-export type RegistryEvent = { type: 'device-changed'; id: string };
+/** A device was created, changed, rotated or decommissioned; an API key was revoked. */
+export type RegistryEvent = { type: 'device-changed'; id: string } | { type: 'key-revoked'; id: string };
 
 /**
  * The relational store behind every layer: departments, devices and their credentials, API keys, dead letters.
@@ -141,6 +142,15 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
         });
       throw err;
     }
+  }
+
+  /** The device unless it is unknown or decommissioned: what a certificate login, with no secret to verify, may use. */
+  async getActiveDevice(id: string): Promise<Device | undefined> {
+    const [r] = await this.db.query<DeviceRow>(
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1 AND decommissioned_at IS NULL`,
+      [id],
+    );
+    return r && toDevice(r);
   }
 
   /** Registers many devices in one transaction: all of them or none (bulk import). */
@@ -255,6 +265,16 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   async hasActiveKeyNamed(name: string): Promise<boolean> {
     const rows = await this.db.query('SELECT 1 FROM api_keys WHERE name = $1 AND revoked_at IS NULL', [name]);
     return rows.length > 0;
+  }
+
+  /**
+   * Revokes a key (a department only its own; another's is reported as absent) and emits `key-revoked`, so the
+   * sessions it opened (MQTT service accounts) end at once.
+   */
+  async revokeApiKey(id: string, department?: string): Promise<ApiKey> {
+    const key = await new KeyStore(this.db).revoke(id, department);
+    this.emit('change', { type: 'key-revoked', id: key.id });
+    return key;
   }
 
   /** Looks a presented key up by its hash (a unique index): the token itself is never stored. */

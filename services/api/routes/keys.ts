@@ -62,7 +62,7 @@ export const keyRoutes =
         },
       },
       async (req) => {
-        const key = await deps.keys.revoke(req.params.id, actingDepartment(req));
+        const key = await deps.registry.revokeApiKey(req.params.id, actingDepartment(req));
         deps.forgetKey(key.id);
         return key;
       },

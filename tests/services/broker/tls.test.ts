@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Registry } from '../../../services/registry/index.ts';
-import { connackCode, type Harness, startBroker, testRegistry } from './harness.ts';
+import { closed, connackCode, type Harness, startBroker, testRegistry } from './harness.ts';
 
 function hasOpenssl(): boolean {
   try {
@@ -63,12 +63,16 @@ function makePki(dir: string) {
   leaf('server', 'localhost', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   leaf('device', 'tls-dev', 'ca');
   leaf('rogue', 'tls-dev', 'rogue-ca');
+  leaf('retired', 'tls-retired', 'ca');
+  leaf('leaving', 'tls-leaving', 'ca');
   const read = (f: string) => readFileSync(path.join(dir, f));
   return {
     ca: read('ca.crt'),
     server: { cert: read('server.crt'), key: read('server.key') },
     device: { cert: read('device.crt'), key: read('device.key') },
     rogue: { cert: read('rogue.crt'), key: read('rogue.key') },
+    retired: { cert: read('retired.crt'), key: read('retired.key') },
+    leaving: { cert: read('leaving.crt'), key: read('leaving.key') },
   };
 }
 
@@ -88,6 +92,8 @@ describe.skipIf(!OPENSSL)('broker TLS listener and mutual TLS (certificate CN = 
     url = `mqtts://127.0.0.1:${h.broker.tlsPort}`;
     secret = await h.device('tls-pw');
     await h.device('tls-dev');
+    await h.device('tls-retired');
+    await h.device('tls-leaving');
   });
   afterAll(async () => {
     await h?.stop();
@@ -118,5 +124,19 @@ describe.skipIf(!OPENSSL)('broker TLS listener and mutual TLS (certificate CN = 
     expect(
       await connackCode(url, { ca: pki.ca, ...pki.device, username: 'tls-pw', password: secret, clientId: 'tls-pw' }),
     ).toBe(5);
+  });
+
+  it('refuses the still-valid certificate of a decommissioned device with CONNACK 5', async () => {
+    expect(await connackCode(url, { ca: pki.ca, ...pki.retired, clientId: 'tls-retired' })).toBe('connected');
+    await h.registry.decommissionDevice('tls-retired');
+    expect(await connackCode(url, { ca: pki.ca, ...pki.retired, clientId: 'tls-retired' })).toBe(5);
+  });
+
+  it('closes the live certificate session of a device when it is decommissioned', async () => {
+    const client = await h.connect({ ca: pki.ca, ...pki.leaving, clientId: 'tls-leaving' }, url);
+    const gone = closed(client);
+    await h.registry.decommissionDevice('tls-leaving');
+    await gone;
+    expect(client.connected).toBe(false);
   });
 });
