@@ -52,9 +52,11 @@ class AuthFailure extends Error {
 const DEFAULT_THROTTLE: ThrottleOptions = {
   freeFailures: 5,
   maxFailures: 20,
+  addressFreeFailures: 20,
   baseDelayMs: 200,
   maxDelayMs: 10_000,
   windowMs: 15 * 60_000,
+  maxEntries: 100_000,
 };
 
 function hasPeerCert(conn: TLSSocket): boolean {
@@ -114,12 +116,26 @@ export class Authentication {
     if (this.counters.connectedClients() >= max) {
       throw new AuthFailure('connection limit reached', CONNACK_SERVER_UNAVAILABLE, 'too_many_connections');
     }
-    if (this.throttle.blocked(address)) {
+    if (this.throttle.blocked(address, username)) {
       // Refused without looking at the credentials: a guesser learns nothing, and costs nothing, until the window ends.
-      throw new AuthFailure('too many failed logins from this address', CONNACK_NOT_AUTHORIZED, 'throttled');
+      throw new AuthFailure(
+        'too many failed logins for this username from this address',
+        CONNACK_NOT_AUTHORIZED,
+        'throttled',
+      );
     }
-    const delay = this.throttle.delayMs(address);
-    if (delay > 0) await sleep(delay);
+    const delay = this.throttle.delayMs(address, username);
+    if (delay > 0) {
+      // CONNACK 3, not 5: a device behind the same NAT as a guesser should try again later, not give up.
+      if (!this.throttle.startWaiting(address)) {
+        throw new AuthFailure('too many logins waiting from this address', CONNACK_SERVER_UNAVAILABLE, 'throttled');
+      }
+      try {
+        await sleep(delay);
+      } finally {
+        this.throttle.stopWaiting(address);
+      }
+    }
 
     const identify =
       username?.startsWith(SERVICE_USERNAME_PREFIX) && !(client.conn instanceof TLSSocket && hasPeerCert(client.conn))
@@ -127,7 +143,7 @@ export class Authentication {
         : this.identify(client, address, username, password);
     const session = await identify.catch((err: Error) => {
       if (err instanceof AuthFailure && err.reason !== 'registry_unavailable') {
-        this.throttle.recordFailure(address);
+        this.throttle.recordFailure(address, username);
         this.log.info({ device: username, address, reason: err.reason }, 'authentication failed');
       }
       throw err;

@@ -49,6 +49,7 @@ export function brokerOptions(config: Config): BrokerOptions {
     throttle: {
       freeFailures: config.SUS_MQTT_AUTH_FREE_FAILURES,
       maxFailures: config.SUS_MQTT_AUTH_MAX_FAILURES,
+      addressFreeFailures: config.SUS_MQTT_AUTH_ADDRESS_FREE_FAILURES,
       baseDelayMs: config.SUS_MQTT_AUTH_DELAY_MS,
       windowMs: config.SUS_MQTT_AUTH_WINDOW_S * 1000,
     },

@@ -75,6 +75,9 @@ export const ConfigSchema = z
     SUS_MQTT_AUTH_MAX_FAILURES: positiveInt(20),
     SUS_MQTT_AUTH_DELAY_MS: positiveInt(200),
     SUS_MQTT_AUTH_WINDOW_S: positiveInt(900),
+    SUS_MQTT_AUTH_ADDRESS_FREE_FAILURES: positiveInt(20).describe(
+      'failed MQTT logins from one source address, all usernames together, answered without delay; each further one doubles the delay of every login from that address (at most this many may wait at once)',
+    ),
     SUS_LAST_SEEN_FLUSH_MS: positiveInt(5000),
     REDIS_URL: optionalText.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
   })

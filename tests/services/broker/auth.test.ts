@@ -73,9 +73,10 @@ describe('broker authentication: CONNACK codes, limits and failed-login throttli
   });
 });
 
-describe('broker failed-login throttling per source address', () => {
+describe('broker failed-login throttling per source address and username', () => {
   let h: Harness;
   let secret: string;
+  let neighbour: string;
 
   beforeAll(async () => {
     h = await startBroker(
@@ -86,10 +87,11 @@ describe('broker failed-login throttling per source address', () => {
       registry,
     );
     secret = await h.device('thr-1');
+    neighbour = await h.device('thr-2');
   });
   afterAll(async () => h?.stop());
 
-  it('locks the address out after the allowed failures: even the right secret is refused with CONNACK 5', async () => {
+  it('locks the username out at that address after the allowed failures: even the right secret is refused with CONNACK 5', async () => {
     const bad = { username: 'thr-1', password: 'guess', clientId: 'thr-1' };
     const codes = [];
     for (let i = 0; i < 4; i++) codes.push(await connackCode(h.url, bad));
@@ -99,6 +101,43 @@ describe('broker failed-login throttling per source address', () => {
       [{ reason: 'bad_credentials' }, 4],
       [{ reason: 'throttled' }, 1],
     ]);
+  });
+
+  it('lets a device behind the same address (a carrier NAT) in with its own correct secret', async () => {
+    expect(await connackCode(h.url, { username: 'thr-1', password: secret, clientId: 'thr-1' })).toBe(5);
+    expect(await connackCode(h.url, { username: 'thr-2', password: neighbour, clientId: 'thr-2' })).toBe('connected');
+  });
+});
+
+describe('broker failed-login throttling: logins waiting out an address-wide delay are bounded', () => {
+  let h: Harness;
+  let secret: string;
+
+  beforeAll(async () => {
+    // One failure from the address delays every further login from it by 2 s, and only one may wait at a time.
+    h = await startBroker(
+      {
+        throttle: {
+          freeFailures: 5,
+          maxFailures: 10,
+          addressFreeFailures: 1,
+          baseDelayMs: 2000,
+          maxDelayMs: 2000,
+          windowMs: 60_000,
+        },
+      },
+      {},
+      registry,
+    );
+    secret = await h.device('wait-1');
+  });
+  afterAll(async () => h?.stop());
+
+  it('answers CONNACK 3 (try again later) to a login that finds every waiting place of its address taken', async () => {
+    expect(await connackCode(h.url, { username: 'guess', password: 'x', clientId: 'guess' })).toBe(4);
+    const waiting = connackCode(h.url, { username: 'wait-1', password: secret, clientId: 'wait-1' });
+    const refused = await connackCode(h.url, { username: 'wait-1', password: secret, clientId: 'wait-1:b' });
+    expect([refused, await waiting]).toStrictEqual([3, 'connected']);
   });
 });
 

@@ -59,6 +59,7 @@ describe('loadConfig defaults', () => {
       SUS_MQTT_AUTH_MAX_FAILURES: 20,
       SUS_MQTT_AUTH_DELAY_MS: 200,
       SUS_MQTT_AUTH_WINDOW_S: 900,
+      SUS_MQTT_AUTH_ADDRESS_FREE_FAILURES: 20,
       SUS_LAST_SEEN_FLUSH_MS: 5000,
     });
   });
