@@ -5,6 +5,7 @@ import type { Logger } from '../common/logger.ts';
 import type { RegistryEvent } from '../registry/registry.ts';
 import type { ApiKey, Device } from '../registry/types.ts';
 import { mayUseClientId, SERVICE_CLIENT_PREFIX, SERVICE_USERNAME_PREFIX } from './acl.ts';
+import { closeWithoutWill } from './client-internals.ts';
 import type { AuthFailureReason, BrokerMetrics, BrokerStats } from './metrics.ts';
 import {
   type DeviceSession,
@@ -295,6 +296,7 @@ export class Authentication {
     const session = this.sessions.get(client);
     this.log.info({ ...who(session), address: session?.address, reason }, 'credentials no longer valid; closing');
     this.counters.metrics.disconnectsForced.inc({ reason });
-    client.close();
+    // Its will is not published: a device whose credentials were withdrawn sends nothing more, not even that.
+    closeWithoutWill(client);
   }
 }

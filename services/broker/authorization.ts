@@ -3,6 +3,7 @@ import type { Logger } from '../common/logger.ts';
 import { parseDeviceTopic } from '../common/topics.ts';
 import type { Uplink } from '../common/uplink.ts';
 import { mayPublish, maySubscribe, serviceMayPublish, serviceMaySubscribe } from './acl.ts';
+import { dropPendingWill, pendingWill } from './client-internals.ts';
 import type { BrokerMetrics, BrokerStats } from './metrics.ts';
 import { type Session, type Sessions, who } from './sessions.ts';
 
@@ -10,11 +11,6 @@ export type UplinkHandler = (u: Uplink) => Promise<unknown>;
 
 type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
 type ForwardPacket = Parameters<Aedes['authorizeForward']>[1];
-
-/** The will of a CONNECT, as Aedes keeps it on the client until the session is set up (`_will`, not in its typings). */
-interface WillHolder {
-  _will?: { topic: string; payload: Buffer | string; retain?: boolean } | null;
-}
 
 /** Where a device's answers to downlinks (`…/ack`) are recorded. */
 export interface AckRecorder {
@@ -64,13 +60,12 @@ export class Authorization {
    * outside the session's ACL or above the payload limit is dropped; the connection stays.
    */
   readonly admitWill = (client: Client): void => {
-    const holder = client as unknown as WillHolder;
-    const will = holder._will;
+    const will = pendingWill(client);
     if (!will) return;
     const session = this.sessions.get(client);
     const bytes = will.payload.length;
     if (!this.mayPublish(session, will.topic) || bytes > this.options.maxPayloadBytes) {
-      holder._will = null;
+      dropPendingWill(client);
       this.deps.stats.aclDenials++;
       this.deps.metrics.aclDenials.inc({ action: 'will' });
       this.log.warn({ ...who(session), topic: will.topic, bytes }, 'will refused; connection kept without it');

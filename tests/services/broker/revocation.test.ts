@@ -18,7 +18,7 @@ describe('broker: live sessions end when their credentials are withdrawn', () =>
 
   beforeAll(async () => {
     h = await startBroker();
-    for (const id of ['rv-dec', 'rv-keep']) secrets[id] = await h.device(id);
+    for (const id of ['rv-dec', 'rv-keep', 'rv-will']) secrets[id] = await h.device(id);
   });
   afterAll(async () => h?.stop());
 
@@ -36,6 +36,29 @@ describe('broker: live sessions end when their credentials are withdrawn', () =>
     expect(await forced(h)).toStrictEqual([[{ reason: 'device_decommissioned' }, 2]]);
   });
 
+  it('does not publish the will of a session it closes for withdrawn credentials', async () => {
+    const leaving = await h.connect({
+      username: 'rv-will',
+      password: secrets['rv-will'],
+      clientId: 'rv-will',
+      will: {
+        topic: 'sus/v1/devices/rv-will/up',
+        payload: Buffer.from('{"values":{"pm10":66}}'),
+        qos: 1,
+        retain: false,
+      },
+    });
+    const marker = await device('rv-keep', 'rv-keep:marker');
+    const gone = closed(leaving);
+    await h.registry.decommissionDevice('rv-will');
+    await gone;
+    // A will would be handed over while the broker closes the session, before this later reading.
+    await marker.publishAsync('sus/v1/devices/rv-keep/up', '{"values":{"pm10":1}}', { qos: 1 });
+    expect(h.uplinks.map((u) => [u.device, u.payload.toString()])).toStrictEqual([
+      ['rv-keep', '{"values":{"pm10":1}}'],
+    ]);
+  });
+
   it('closes the sessions a service-account key opened when the key is revoked, and only those', async () => {
     const revoked = await h.registry.createApiKey({ name: 'rv-svc', department: null, scopes: ['read'] });
     const kept = await h.registry.createApiKey({ name: 'rv-svc2', department: null, scopes: ['read'] });
@@ -50,7 +73,7 @@ describe('broker: live sessions end when their credentials are withdrawn', () =>
     expect([one.connected, two.connected, three.connected]).toStrictEqual([false, false, true]);
     expect(await connackCode(h.url, { username: 'svc:one', password: revoked.key, clientId: '@svc/one' })).toBe(4);
     expect(await forced(h)).toStrictEqual([
-      [{ reason: 'device_decommissioned' }, 2],
+      [{ reason: 'device_decommissioned' }, 3],
       [{ reason: 'key_revoked' }, 2],
     ]);
   });
