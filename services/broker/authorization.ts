@@ -24,10 +24,12 @@ export interface AckRecorder {
 export class Authorization {
   // Clients refused a subscription: disconnected once their SUBACK (with 0x80) has been written.
   private readonly refusedSubscribers = new WeakSet<Client>();
+  /** The filters granted per connection, to bound them (each costs memory and a place in every topic match). */
+  private readonly filters = new WeakMap<Client, Set<string>>();
 
   constructor(
     private readonly sessions: Sessions,
-    private readonly options: { maxPayloadBytes: number },
+    private readonly options: { maxPayloadBytes: number; maxSubscriptions?: number },
     private readonly deps: {
       stats: BrokerStats;
       metrics: BrokerMetrics;
@@ -154,13 +156,21 @@ export class Authorization {
       session?.kind === 'device'
         ? maySubscribe(session.device.id, sub.topic)
         : session?.kind === 'service' && serviceMaySubscribe(session.rights, sub.topic);
-    if (allowed) {
+    const filters = this.filters.get(client) ?? new Set<string>();
+    const max = this.options.maxSubscriptions ?? 100;
+    const withinLimit = filters.has(sub.topic) || filters.size < max;
+    if (allowed && withinLimit) {
+      filters.add(sub.topic);
+      this.filters.set(client, filters);
       done(null, sub);
       return;
     }
     this.deps.stats.aclDenials++;
-    this.deps.metrics.aclDenials.inc({ action: 'subscribe' });
-    this.log.warn({ ...who(session), topic: sub.topic }, 'subscribe denied');
+    this.deps.metrics.aclDenials.inc({ action: allowed ? 'subscription_limit' : 'subscribe' });
+    this.log.warn(
+      { ...who(session), topic: sub.topic, subscriptions: filters.size },
+      allowed ? `subscribe denied: more than ${max} subscriptions` : 'subscribe denied',
+    );
     // An ACL violation disconnects the client; the SUBACK with 0x80 goes out first so the client learns which
     // filter was refused instead of seeing a bare connection loss.
     this.refusedSubscribers.add(client);
@@ -174,6 +184,12 @@ export class Authorization {
     this.log.warn({ ...who(this.sessions.get(client)) }, 'disconnected after a refused subscription');
     // mqtt-packet corks the socket until the next tick: close only after the SUBACK has left.
     setImmediate(() => client.close());
+  };
+
+  /** After an UNSUBSCRIBE: the filters no longer count towards the connection's limit. */
+  readonly unsubscribed = (unsubscriptions: string[], client: Client): void => {
+    const filters = this.filters.get(client);
+    for (const topic of unsubscriptions) filters?.delete(topic);
   };
 
   /** Every delivery to a subscriber passes here: counted, never changed. */

@@ -24,6 +24,7 @@ import {
 import { BrokerMetrics, type BrokerStats } from './metrics.ts';
 import { limitPacketSize, maxPacketBytes } from './packet-limit.ts';
 import { type PresenceSink, PresenceTracker } from './presence.ts';
+import { limitSessionQueues, type OutgoingQueues } from './session-queue-limit.ts';
 import { Sessions } from './sessions.ts';
 import type { ThrottleOptions } from './throttle.ts';
 import { cacheEmitterMatches, cacheTopicMatches, type OfflineQueueing } from './topic-match-cache.ts';
@@ -51,7 +52,13 @@ export interface BrokerOptions {
   lastSeenFlushMs?: number;
   /** Cluster mode: nodes on one Redis share subscriptions, sessions and retained messages. */
   redisUrl?: string;
+  /** Topic filters one connection may hold; more get SUBACK 0x80 and the connection is closed. */
+  maxSubscriptions?: number;
+  /** Messages kept per persistent session (`clean: false`) until acknowledged; newer ones are dropped (not in cluster mode). */
+  sessionQueueMessages?: number;
 }
+
+const MAX_INFLIGHT_QOS2 = 32;
 
 /** Optional collaborators; a broker without them still authenticates, authorises and hands readings over. */
 export interface BrokerDeps {
@@ -155,6 +162,9 @@ export class SusBroker {
       drainTimeout: o.drainTimeoutMs ?? 10_000,
       maxTopicLevels: o.maxTopicLevels ?? 16,
       keepaliveLimit: o.keepaliveLimitS ?? 3600,
+      // QoS 2 publishes kept per client until their PUBREL: Aedes allows 1,000, each up to a full packet (a device
+      // withholding PUBRELs could pin 300 MB); devices publish QoS 2 one or two at a time.
+      maxInflightInbound: MAX_INFLIGHT_QOS2,
     };
     if (o.redisUrl) this.cluster = redisBackends(o.redisUrl);
     const aedes = await Aedes.createBroker(
@@ -163,7 +173,14 @@ export class SusBroker {
     // In-memory sessions only: with Redis another node's subscriptions would not reach this process's cache.
     // (`persistence` is a public field of the instance that aedes' typings leave out.)
     if (!this.cluster) {
-      cacheTopicMatches((aedes as unknown as { persistence: OfflineQueueing }).persistence);
+      const persistence = (aedes as unknown as { persistence: OfflineQueueing & OutgoingQueues }).persistence;
+      // Aedes' registry of connected clients by id (an instance field its typings leave out).
+      const connected = (aedes as unknown as { clients: Record<string, unknown> }).clients;
+      limitSessionQueues(persistence, o.sessionQueueMessages ?? 10_000, {
+        connected: (clientId) => connected[clientId] !== undefined,
+        onDrop: () => this.metrics.sessionQueueDropped.inc(),
+      });
+      cacheTopicMatches(persistence);
       if (!cacheEmitterMatches((aedes as unknown as { mq: unknown }).mq)) {
         this.log.debug('mqemitter has no topic tree to cache; every publish is matched afresh');
       }
@@ -177,6 +194,7 @@ export class SusBroker {
     aedes.authorizeSubscribe = this.authorization.authorizeSubscribe;
     aedes.authorizeForward = this.authorization.authorizeForward;
     aedes.on('subscribe', this.authorization.subscribed);
+    aedes.on('unsubscribe', this.authorization.unsubscribed);
     aedes.on('clientReady', (client) => {
       const session = this.sessions.get(client);
       if (session?.kind !== 'device') return;

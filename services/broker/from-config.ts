@@ -53,6 +53,8 @@ export function brokerOptions(config: Config): BrokerOptions {
       baseDelayMs: config.SUS_MQTT_AUTH_DELAY_MS,
       windowMs: config.SUS_MQTT_AUTH_WINDOW_S * 1000,
     },
+    maxSubscriptions: config.SUS_MQTT_MAX_SUBSCRIPTIONS,
+    sessionQueueMessages: config.SUS_MQTT_SESSION_QUEUE_MESSAGES,
     lastSeenFlushMs: config.SUS_LAST_SEEN_FLUSH_MS,
     redisUrl: config.REDIS_URL,
   };

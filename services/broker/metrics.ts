@@ -31,6 +31,7 @@ export class BrokerMetrics {
   readonly bytesOut: Counter;
   readonly disconnectsForced: Counter<'reason'>;
   readonly retainStripped: Counter<'source'>;
+  readonly sessionQueueDropped: Counter;
   /**
    * Per-message tallies as plain numbers, copied into the counters when /metrics is scraped: prom-client's `inc()`
    * per PUBLISH cost ~1 % of the broker's CPU at fan-in rates (bench:ingest profile).
@@ -114,6 +115,11 @@ export class BrokerMetrics {
       name: 'sus_mqtt_retain_stripped_total',
       help: 'Retain flags removed from client publishes and wills: only the platform keeps retained messages',
       labelNames: ['source'],
+      registers,
+    });
+    this.sessionQueueDropped = new Counter({
+      name: 'sus_mqtt_session_queue_dropped_total',
+      help: 'Messages not queued for a persistent session that already holds SUS_MQTT_SESSION_QUEUE_MESSAGES',
       registers,
     });
   }

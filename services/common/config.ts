@@ -75,6 +75,12 @@ export const ConfigSchema = z
     SUS_MQTT_AUTH_MAX_FAILURES: positiveInt(20),
     SUS_MQTT_AUTH_DELAY_MS: positiveInt(200),
     SUS_MQTT_AUTH_WINDOW_S: positiveInt(900),
+    SUS_MQTT_MAX_SUBSCRIPTIONS: positiveInt(100).describe(
+      'topic filters one MQTT connection may hold; one more is refused (SUBACK 0x80) and the connection closed',
+    ),
+    SUS_MQTT_SESSION_QUEUE_MESSAGES: positiveInt(10_000).describe(
+      'messages the broker keeps per persistent MQTT session (clean: false) until its client acknowledges them; newer ones are dropped and counted (single node only)',
+    ),
     SUS_MQTT_AUTH_ADDRESS_FREE_FAILURES: positiveInt(20).describe(
       'failed MQTT logins from one source address, all usernames together, answered without delay; each further one doubles the delay of every login from that address (at most this many may wait at once)',
     ),
