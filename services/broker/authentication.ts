@@ -173,6 +173,14 @@ export class Authentication {
         CONNACK_IDENTIFIER_REJECTED,
         'client_id',
       );
+    } else if (!client.clean && client.id !== session.device.id) {
+      // A persistent session is stored until its id connects clean again, and queues every downlink of the device:
+      // with any suffix allowed one device could store sessions without end. One per device, under its own id.
+      throw new AuthFailure(
+        `a persistent session (clean: false) must use the client id '${session.device.id}'; '${client.id}' must be clean`,
+        CONNACK_IDENTIFIER_REJECTED,
+        'client_id',
+      );
     }
   }
 

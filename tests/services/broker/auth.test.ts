@@ -47,6 +47,13 @@ describe('broker authentication: CONNACK codes, limits and failed-login throttli
     expect(await connackCode(h.url, { username: 'auth-1', password: secret, clientId: long })).toBe(2);
   });
 
+  it('keeps one persistent session per device: clean: false only under the plain device id', async () => {
+    const creds = { username: 'auth-1', password: secret, clean: false };
+    expect(await connackCode(h.url, { ...creds, clientId: 'auth-1' })).toBe('connected');
+    expect(await connackCode(h.url, { ...creds, clientId: 'auth-1:s1' })).toBe(2);
+    expect(await connackCode(h.url, { ...creds, clientId: 'auth-1:s1', clean: true })).toBe('connected');
+  });
+
   it('refuses a keepalive above the limit and keepalive 0', async () => {
     const creds = { username: 'auth-1', password: secret, clientId: 'auth-1' };
     expect(await connackCode(h.url, { ...creds, keepalive: 601 })).toBe(6);
@@ -66,10 +73,10 @@ describe('broker authentication: CONNACK codes, limits and failed-login throttli
     expect(await counter(h, 'sus_mqtt_auth_failures_total')).toStrictEqual([
       [{ reason: 'bad_credentials' }, 2],
       [{ reason: 'missing_credentials' }, 1],
-      [{ reason: 'client_id' }, 2],
+      [{ reason: 'client_id' }, 3],
       [{ reason: 'too_many_connections' }, 1],
     ]);
-    expect(await counter(h, 'sus_mqtt_connects_total')).toStrictEqual([[{}, 5]]);
+    expect(await counter(h, 'sus_mqtt_connects_total')).toStrictEqual([[{}, 7]]);
   });
 });
 
