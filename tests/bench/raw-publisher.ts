@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
+import { remainingLength } from '../helpers/mqtt-wire.ts';
 
 export interface RawPublisherOptions {
   port: number;
@@ -14,18 +15,6 @@ export interface RawPublisherOptions {
   clientId: string;
   username: string;
   password: string;
-}
-
-/** Bytes of the MQTT "remaining length" varint. */
-function remainingLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
 }
 
 export class RawPublisher {

@@ -2,36 +2,27 @@ import type { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../helpers/env.ts';
+import { mqttPacket, mqttString } from '../../helpers/mqtt-wire.ts';
 import { closed, connackCode, type Harness, startBroker } from './harness.ts';
 
-/** A length-prefixed MQTT string. */
-const str = (s: string) => {
-  const b = Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]);
-};
-
-/** A packet: type byte, remaining length (variable-byte integer), body. */
-function packet(type: number, body: Buffer): Buffer {
-  const len = [];
-  let n = body.length;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    len.push(b);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([type, ...len]), body]);
-}
-
 const connectPacket = (clientId: string, username: string, password: string) =>
-  packet(
+  mqttPacket(
     0x10,
     // MQTT 3.1.1, flags: username + password + clean session, keepalive 60 s.
-    Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(username), str(password)]),
+    Buffer.concat([
+      mqttString('MQTT'),
+      Buffer.from([4, 0xc2, 0, 60]),
+      mqttString(clientId),
+      mqttString(username),
+      mqttString(password),
+    ]),
   );
 
 const publishQos2 = (topic: string, messageId: number, payload: string) =>
-  packet(0x34, Buffer.concat([str(topic), Buffer.from([messageId >> 8, messageId & 255]), Buffer.from(payload)]));
+  mqttPacket(
+    0x34,
+    Buffer.concat([mqttString(topic), Buffer.from([messageId >> 8, messageId & 255]), Buffer.from(payload)]),
+  );
 
 const counter = async (h: Harness, name: string) =>
   (await h.metrics.getSingleMetric(name)!.get()).values.map((v) => [{ ...v.labels }, v.value]);

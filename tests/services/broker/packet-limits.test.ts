@@ -3,24 +3,12 @@ import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { fixedHeader } from '../../helpers/mqtt-wire.ts';
 import { connackCode, type Harness, startBroker } from './harness.ts';
 
 const MiB = 1024 * 1024;
 const CONNECT = 0x10;
 const PUBLISH_QOS1 = 0x32;
-
-/** An MQTT fixed header: the packet type byte and the remaining length as a variable-byte integer. */
-function fixedHeader(type: number, length: number): Buffer {
-  const bytes = [type];
-  let n = length;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    bytes.push(b);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
 
 /** Resolves with `value` after `ms`, unless the test has its answer first (a bound on waiting, not a sleep to pass). */
 const resolveAfter = <T>(ms: number, value: T) => new Promise<T>((r) => setTimeout(r, ms, value).unref());
