@@ -34,6 +34,9 @@ export interface AuthenticationOptions {
   throttle?: Partial<ThrottleOptions>;
 }
 
+/** Logged-in clients per node unless SUS_MQTT_MAX_CONNECTIONS says otherwise. */
+export const DEFAULT_MAX_CONNECTIONS = 50_000;
+
 // MQTT 3.1.1 CONNACK return codes.
 const CONNACK_IDENTIFIER_REJECTED = 2;
 const CONNACK_SERVER_UNAVAILABLE = 3;
@@ -113,7 +116,7 @@ export class Authentication {
   private async authenticate(client: Client, username?: string, password?: Buffer): Promise<void> {
     const address = remoteAddress(client);
     const changesBefore = this.changes;
-    const max = this.options.maxConnections ?? 50_000;
+    const max = this.options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     if (this.counters.connectedClients() >= max) {
       throw new AuthFailure('connection limit reached', CONNACK_SERVER_UNAVAILABLE, 'too_many_connections');
     }

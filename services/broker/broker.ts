@@ -6,7 +6,7 @@ import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Command, DesiredConfig, DownlinkStore } from '../registry/downlinks.ts';
 import type { RegistryEvent } from '../registry/registry.ts';
-import { Authentication, type DeviceAuthenticator } from './authentication.ts';
+import { Authentication, DEFAULT_MAX_CONNECTIONS, type DeviceAuthenticator } from './authentication.ts';
 import { Authorization, type UplinkHandler } from './authorization.ts';
 import { type ClusterBackends, redisBackends } from './cluster.ts';
 import { Downlink } from './downlink.ts';
@@ -228,12 +228,18 @@ export class SusBroker {
     this.deps.changes?.on('change', this.onChange);
     this.lastSeen?.start();
 
+    // Sockets per listener, logins in progress included: the connection limit counts only logged-in clients, and
+    // each socket before login may hold a packet up to the size limit. Twice the limit leaves room to answer the
+    // surplus with CONNACK 3.
+    const maxSockets = 2 * (o.maxConnections ?? DEFAULT_MAX_CONNECTIONS);
     if (o.tcp !== false) {
       this.server = tcpServer(this.handle);
+      this.server.maxConnections = maxSockets;
       await listen(this.server, o.port, o.host);
     }
     if (o.tls) {
       this.tlsListener = tlsServer(o.tls, this.handle);
+      this.tlsListener.maxConnections = maxSockets;
       await listen(this.tlsListener, o.tls.port, o.host);
     }
     this.log.info({ port: portOf(this.server), tlsPort: this.tlsPort, cluster: !!o.redisUrl }, 'MQTT broker listening');

@@ -101,3 +101,27 @@ describe('broker packet size limits before and after login (SUS_MAX_PAYLOAD_BYTE
     expect(h.uplinks.map((u) => u.payload.length)).toStrictEqual([256 * 1024]);
   });
 });
+
+describe('broker sockets before login', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await startBroker({ maxConnections: 2 });
+  });
+  afterAll(async () => h?.stop());
+
+  it('holds at most twice the connection limit of sockets per listener, logins in progress included', async () => {
+    const open = (): Promise<net.Socket> =>
+      new Promise((resolve) => {
+        const s = net.connect(h.broker.port, '127.0.0.1', () => resolve(s));
+        s.on('error', () => undefined);
+      });
+    // Four idle sockets that never send CONNECT (Aedes waits 30 s for one).
+    const idle = [await open(), await open(), await open(), await open()];
+    const fifth = await open();
+    const closedByBroker = new Promise<string>((resolve) => fifth.once('close', () => resolve('closed')));
+    const stillOpen = new Promise<string>((resolve) => setTimeout(resolve, 5000, 'still open').unref());
+    expect(await Promise.race([closedByBroker, stillOpen])).toBe('closed');
+    for (const s of idle) s.destroy();
+  });
+});
