@@ -1,14 +1,14 @@
-import { type FileHandle, mkdir, open, readdir, readFile, rename, truncate, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SusError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
-import { checksum, decodeHeader, HEADER_BYTES } from './record.ts';
+import { ActiveSegment } from './active-segment.ts';
+import { GroupCommit } from './group-commit.ts';
+import { decodeHeader, HEADER_BYTES } from './record.ts';
+import { recoverSpool } from './recovery.ts';
+import { COMMITTED_FILE, readExactly, type SpoolPosition, segmentPath } from './segment-files.ts';
 
-/** A place in the spool: byte offset within a segment file. */
-export interface SpoolPosition {
-  segment: number;
-  offset: number;
-}
+export type { SpoolPosition } from './segment-files.ts';
 
 /** Lines read from the spool for one InfluxDB write; `commit(batch)` once InfluxDB acknowledged them. */
 export interface SpoolBatch {
@@ -40,57 +40,13 @@ export interface SpoolStats {
   recoveredBytesDropped: number;
 }
 
-const SEGMENT_NAME = /^(\d{12})\.seg$/;
-const COMMITTED_FILE = 'committed.json';
 const READ_CHUNK = 1 << 20;
-// Upper bound of one group commit: keeps a single record (and the drainer's read of it) to a sane size.
-const MAX_RECORD_BYTES = 8 << 20;
-
-const segmentName = (id: number) => `${String(id).padStart(12, '0')}.seg`;
-
-/**
- * The appends that will share one group commit, encoded straight into the record that will be written: the first
- * HEADER_BYTES are left for the header, the lines follow `\n`-separated. One buffer and one promise per commit,
- * not a string, a join and a promise per message.
- */
-interface Group {
-  buf: Buffer;
-  /** Bytes used, header space included. */
-  end: number;
-  lines: number;
-  /** Set once the flush loop took the group: later appends start a new one. */
-  sealed: boolean;
-  done: Promise<void>;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
-const INITIAL_GROUP_BYTES = 64 << 10;
-
-function newGroup(): Group {
-  let resolve!: () => void;
-  let reject!: (err: Error) => void;
-  const done = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return {
-    buf: Buffer.allocUnsafe(INITIAL_GROUP_BYTES),
-    end: HEADER_BYTES,
-    lines: 0,
-    sealed: false,
-    done,
-    resolve,
-    reject,
-  };
-}
 
 /**
  * Append-only on-disk spool between the pipeline and InfluxDB. `append()` resolves once the lines are on disk
- * (fdatasync): appends arriving while a sync runs share the next one (group commit), so a thousand messages cost
- * one fsync, not a thousand. A reader takes batches in append order and commits them once InfluxDB has them; the
- * committed position survives restarts, so after a crash everything not committed is written again (InfluxDB
- * overwrites identical points: no duplicates).
+ * (fdatasync, shared by concurrent appends: group-commit.ts). A reader takes batches in append order and commits
+ * them once InfluxDB has them; the committed position survives restarts, so after a crash everything not committed
+ * is written again (recovery.ts; InfluxDB overwrites identical points: no duplicates).
  */
 export class Spool {
   readonly stats: SpoolStats = { commits: 0, appends: 0, refusedFull: 0, recoveredBytesDropped: 0 };
@@ -100,14 +56,12 @@ export class Spool {
   private readonly segmentBytes: number;
   private readonly alarmRatio: number;
   /** Durable size of every segment file still on disk. */
-  private readonly segments = new Map<number, number>();
-  private active: FileHandle | undefined;
-  private activeId = 0;
+  private segments = new Map<number, number>();
+  private active: ActiveSegment | undefined;
   private reader: { id: number; fh: FileHandle } | undefined;
   private committed: SpoolPosition = { segment: 1, offset: 0 };
   private readPos: SpoolPosition = { segment: 1, offset: 0 };
-  private groups: Group[] = [];
-  private flushing: Promise<void> | undefined;
+  private readonly groups = new GroupCommit((record, lines) => this.writeRecord(record, lines));
   private closed = true;
   private waitingLines = 0;
   private unread = 0;
@@ -143,29 +97,20 @@ export class Spool {
     return this.options.maxBytes;
   }
 
-  /** Recovers the spool directory: drops drained segments, truncates a torn tail, counts what still waits. */
+  /** Recovers the spool directory (recovery.ts) and starts a fresh active segment. */
   async open(): Promise<void> {
     const { dir } = this.options;
     await mkdir(dir, { recursive: true });
-    const committed = await this.readCommitted();
-    const ids = (await readdir(dir))
-      .map((f) => SEGMENT_NAME.exec(f)?.[1])
-      .filter((m): m is string => m !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-    this.committed = committed ?? { segment: ids[0] ?? 1, offset: 0 };
-    for (const id of ids) {
-      if (id < this.committed.segment) {
-        await unlink(path.join(dir, segmentName(id)));
-        continue;
-      }
-      await this.recoverSegment(id, id === this.committed.segment ? this.committed.offset : 0);
-    }
-    const start = this.segments.get(this.committed.segment);
-    if (start === undefined || this.committed.offset > start) this.committed.offset = start ?? 0;
-    this.readPos = { ...this.committed };
-    this.activeId = Math.max(this.committed.segment, ids.at(-1) ?? 0);
-    await this.openActive(this.activeId + 1);
+    const r = await recoverSpool(dir, this.log);
+    this.segments = r.segments;
+    this.committed = r.committed;
+    this.readPos = { ...r.committed };
+    this.waitingLines = r.lines;
+    this.unread = r.lines;
+    this.diskBytes = r.bytes;
+    this.stats.recoveredBytesDropped += r.droppedBytes;
+    this.active = new ActiveSegment(dir, this.segments, this.segmentBytes);
+    await this.active.open(r.lastSegment + 1);
     this.closed = false;
     if (this.waitingLines > 0) {
       this.log.info(
@@ -180,26 +125,7 @@ export class Spool {
   append(lines: string[]): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
     if (this.closed) return Promise.reject(new SusError('SUS_ERR_SPOOL_CLOSED', 'the spool is closed', 503));
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; one more per line for the separator.
-    let room = 0;
-    for (const line of lines) room += line.length * 3 + 1;
-    let group = this.groups.at(-1);
-    if (!group || group.sealed || (group.lines > 0 && group.end + room > MAX_RECORD_BYTES + HEADER_BYTES)) {
-      group = newGroup();
-      this.groups.push(group);
-    }
-    if (group.end + room > group.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(group.buf.length * 2, group.end + room));
-      group.buf.copy(grown, 0, 0, group.end);
-      group.buf = grown;
-    }
-    const start = group.end;
-    let at = start;
-    for (const line of lines) {
-      if (at > HEADER_BYTES) group.buf[at++] = 0x0a;
-      at += group.buf.write(line, at, 'utf8');
-    }
-    const bytes = at - start + (start === HEADER_BYTES ? 1 : 0);
+    const bytes = this.groups.stage(lines);
     if (this.bytes + bytes + HEADER_BYTES > this.options.maxBytes) {
       // Not taken: the bytes just encoded are dropped again.
       this.stats.refusedFull++;
@@ -216,13 +142,10 @@ export class Spool {
         }),
       );
     }
-    group.end = at;
-    group.lines += lines.length;
     this.stats.appends++;
     this.reservedBytes += bytes;
     this.waitingLines += lines.length;
-    this.flushing ??= this.flushLoop();
-    return group.done;
+    return this.groups.take(lines.length);
   }
 
   /** The next lines in append order, up to about `maxLines` (whole records); undefined when nothing is unread. */
@@ -288,13 +211,13 @@ export class Spool {
     await writeFile(`${file}.tmp`, JSON.stringify(this.committed));
     await rename(`${file}.tmp`, file);
     for (const id of [...this.segments.keys()]) {
-      if (id >= this.committed.segment || id === this.activeId) continue;
+      if (id >= this.committed.segment || id === this.active?.id) continue;
       this.segments.delete(id);
       if (this.reader?.id === id) {
         await this.reader.fh.close();
         this.reader = undefined;
       }
-      await unlink(path.join(this.options.dir, segmentName(id))).catch((err: Error) =>
+      await unlink(segmentPath(this.options.dir, id)).catch((err: Error) =>
         this.log.warn({ err: err.message, segment: id }, 'could not delete a drained spool segment'),
       );
     }
@@ -313,7 +236,7 @@ export class Spool {
       pos.segment = next;
       pos.offset = 0;
     }
-    const fh = await open(path.join(this.options.dir, segmentName(pos.segment)), 'r');
+    const fh = await open(segmentPath(this.options.dir, pos.segment), 'r');
     try {
       const buf = Buffer.allocUnsafe(HEADER_BYTES);
       await readExactly(fh, buf, pos.offset);
@@ -326,72 +249,29 @@ export class Spool {
   /** Refuses new appends, waits for the group commit in progress and closes the files. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.flushing) await this.flushing;
+    await this.groups.settled();
     await this.active?.close();
-    this.active = undefined;
     await this.reader?.fh.close();
     this.reader = undefined;
   }
 
-  private async flushLoop(): Promise<void> {
-    // Yield once so every append of this turn of the event loop joins the first commit.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    try {
-      for (let group = this.groups[0]; group; group = this.groups[0]) {
-        group.sealed = true;
-        // A group whose only append was refused (spool full) holds nothing to write.
-        if (group.lines > 0) await this.commitGroup(group);
-        else group.resolve();
-        this.groups.shift();
-      }
-    } finally {
-      this.flushing = undefined;
-    }
-  }
-
-  private async commitGroup(group: Group): Promise<void> {
-    const { buf, end, lines } = group;
-    const record = buf.subarray(0, end);
-    buf.writeUInt32LE(end - HEADER_BYTES, 0);
-    buf.writeUInt32LE(lines, 8);
-    buf.writeDoubleLE(Date.now(), 12);
-    buf.writeUInt32LE(checksum(buf.subarray(8, HEADER_BYTES), buf.subarray(HEADER_BYTES, end)), 4);
+  /** Writes one sealed group record to the active segment (GroupCommit's `write`). */
+  private async writeRecord(record: Buffer, lines: number): Promise<void> {
     // What the appends reserved: the body plus one separator each (the first one's stands for the header's share).
-    const reserved = end - HEADER_BYTES + 1;
-    this.reservedBytes -= reserved;
+    this.reservedBytes -= record.length - HEADER_BYTES + 1;
     try {
       if (!this.active) throw new Error('no active segment');
-      if (this.segments.get(this.activeId)! >= this.segmentBytes) await this.roll();
-      const at = this.segments.get(this.activeId)!;
-      await this.active.write(record, 0, record.length, at);
-      await this.active.datasync();
-      this.segments.set(this.activeId, at + record.length);
+      await this.active.append(record);
     } catch (err) {
       this.waitingLines -= lines;
       this.log.error({ err: (err as Error).message, lines }, 'spool write failed: the messages are not acknowledged');
-      group.reject(new SusError('SUS_ERR_SPOOL_WRITE', `spool write failed: ${(err as Error).message}`, 503));
-      return;
+      throw new SusError('SUS_ERR_SPOOL_WRITE', `spool write failed: ${(err as Error).message}`, 503);
     }
     this.stats.commits++;
     this.diskBytes += record.length;
     this.unread += lines;
     this.checkAlarm();
-    group.resolve();
     this.onDurable?.();
-  }
-
-  private async roll(): Promise<void> {
-    await this.active?.close();
-    this.active = undefined;
-    await this.openActive(this.activeId + 1);
-  }
-
-  private async openActive(id: number): Promise<void> {
-    // 'w' not 'a': writes go to explicit offsets, so a failed partial write is simply overwritten by the next one.
-    this.active = await open(path.join(this.options.dir, segmentName(id)), 'w');
-    this.activeId = id;
-    this.segments.set(id, 0);
-    await syncDir(this.options.dir);
   }
 
   private nextSegment(after: number): number | undefined {
@@ -403,45 +283,9 @@ export class Spool {
   private async readerFor(id: number): Promise<FileHandle> {
     if (this.reader?.id === id) return this.reader.fh;
     await this.reader?.fh.close();
-    const fh = await open(path.join(this.options.dir, segmentName(id)), 'r');
+    const fh = await open(segmentPath(this.options.dir, id), 'r');
     this.reader = { id, fh };
     return fh;
-  }
-
-  private async readCommitted(): Promise<SpoolPosition | undefined> {
-    try {
-      const raw = JSON.parse(await readFile(path.join(this.options.dir, COMMITTED_FILE), 'utf8')) as SpoolPosition;
-      if (Number.isInteger(raw.segment) && Number.isInteger(raw.offset) && raw.offset >= 0) return raw;
-    } catch {
-      // Absent (fresh spool) or unreadable: start at the oldest segment; replays are harmless.
-    }
-    return undefined;
-  }
-
-  /** Validates every record from `from` on; cuts the file at the first torn or corrupt one. */
-  private async recoverSegment(id: number, from: number): Promise<void> {
-    const file = path.join(this.options.dir, segmentName(id));
-    const data = await readFile(file);
-    let at = Math.min(from, data.length);
-    while (at + HEADER_BYTES <= data.length) {
-      const h = decodeHeader(data.subarray(at, at + HEADER_BYTES));
-      const end = at + HEADER_BYTES + h.bodyBytes;
-      if (end > data.length) break;
-      if (checksum(data.subarray(at + 8, at + HEADER_BYTES), data.subarray(at + HEADER_BYTES, end)) !== h.crc) break;
-      this.waitingLines += h.lines;
-      this.unread += h.lines;
-      this.diskBytes += end - at;
-      at = end;
-    }
-    if (at < data.length) {
-      this.stats.recoveredBytesDropped += data.length - at;
-      this.log.warn(
-        { segment: id, keptBytes: at, droppedBytes: data.length - at },
-        'spool segment ends in a torn or corrupt record (never acknowledged); cutting it off',
-      );
-      await truncate(file, at);
-    }
-    this.segments.set(id, at);
   }
 
   private checkAlarm(): void {
@@ -461,22 +305,3 @@ export class Spool {
 }
 
 const NEWLINE = Buffer.from('\n');
-
-async function readExactly(fh: FileHandle, into: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < into.length) {
-    const { bytesRead } = await fh.read(into, done, into.length - done, position + done);
-    if (bytesRead === 0) throw new Error(`unexpected end of spool segment at ${position + done}`);
-    done += bytesRead;
-  }
-}
-
-/** Makes a new segment file's directory entry durable, not just its contents. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
