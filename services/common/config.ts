@@ -58,6 +58,9 @@ export const ConfigSchema = z
     SUS_API_KEY: optionalText,
     // Ingest durable spool (SUS_DATA_DIR/spool) and self-metrics.
     SUS_SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024),
+    SUS_SPOOL_SEGMENT_BYTES: positiveInt(16 * 1024 * 1024).describe(
+      'size at which the spool starts a new segment file; drained segment files are deleted whole',
+    ),
     SUS_SELF_METRICS_INTERVAL_S: positiveInt(10),
     // Broker (layer 1): listeners, limits, failed-login throttling, presence, cluster mode.
     SUS_MQTT_TCP: z.enum(['on', 'off']).default('on'),

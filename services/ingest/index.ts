@@ -48,7 +48,10 @@ export function createIngestService(
   metrics?: MetricsRegistry,
 ): IngestService {
   const where = spoolDir(config);
-  const spool = new Spool({ dir: where.dir, maxBytes: config.SUS_SPOOL_MAX_BYTES }, log.child({ component: 'spool' }));
+  const spool = new Spool(
+    { dir: where.dir, maxBytes: config.SUS_SPOOL_MAX_BYTES, segmentBytes: config.SUS_SPOOL_SEGMENT_BYTES },
+    log.child({ component: 'spool' }),
+  );
   const writer = new SpoolDrainer(
     spool,
     new InfluxLineSender(config),

@@ -230,8 +230,10 @@ export class SpoolDrainer implements PointWriter {
       }
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'spool drain failed; retrying');
-      // Batches still being posted must end before a later commit could cover them.
+      // Batches still being posted must end before a later commit could cover them; then everything read and not
+      // committed is read again (written twice at worst: InfluxDB overwrites identical points), never skipped.
       await Promise.all(inFlight.map((f) => f.delivered));
+      this.spool.rewind();
       await sleep(this.options.retryMaxMs ?? 5000, undefined, { signal: this.abort.signal }).catch(() => {});
     }
   }

@@ -1,7 +1,6 @@
-import { readFile, truncate, unlink } from 'node:fs/promises';
 import type { Logger } from '../../common/logger.ts';
 import { checksum, decodeHeader, HEADER_BYTES } from './record.ts';
-import { listSegments, readCommitted, type SpoolPosition, segmentPath } from './segment-files.ts';
+import { listSegments, readCommitted, type SpoolFs, type SpoolPosition, segmentPath } from './segment-files.ts';
 
 /** What a spool directory holds after a restart. */
 export interface RecoveredSpool {
@@ -21,17 +20,17 @@ export interface RecoveredSpool {
  * Recovers a spool directory on open: deletes drained segments, validates every record after the committed
  * position and cuts each file at its first torn or corrupt record (a power cut mid-write: never acknowledged).
  */
-export async function recoverSpool(dir: string, log: Logger): Promise<RecoveredSpool> {
-  const saved = await readCommitted(dir);
-  const ids = await listSegments(dir);
+export async function recoverSpool(fs: SpoolFs, dir: string, log: Logger): Promise<RecoveredSpool> {
+  const saved = await readCommitted(fs, dir);
+  const ids = await listSegments(fs, dir);
   const committed = saved ?? { segment: ids[0] ?? 1, offset: 0 };
   const r: RecoveredSpool = { committed, segments: new Map(), lines: 0, bytes: 0, droppedBytes: 0, lastSegment: 0 };
   for (const id of ids) {
     if (id < committed.segment) {
-      await unlink(segmentPath(dir, id));
+      await fs.unlink(segmentPath(dir, id));
       continue;
     }
-    await recoverSegment(dir, id, id === committed.segment ? committed.offset : 0, r, log);
+    await recoverSegment(fs, dir, id, id === committed.segment ? committed.offset : 0, r, log);
   }
   const start = r.segments.get(committed.segment);
   if (start === undefined || committed.offset > start) committed.offset = start ?? 0;
@@ -40,9 +39,16 @@ export async function recoverSpool(dir: string, log: Logger): Promise<RecoveredS
 }
 
 /** Validates every record of one segment from `from` on; cuts the file at the first torn or corrupt one. */
-async function recoverSegment(dir: string, id: number, from: number, r: RecoveredSpool, log: Logger): Promise<void> {
+async function recoverSegment(
+  fs: SpoolFs,
+  dir: string,
+  id: number,
+  from: number,
+  r: RecoveredSpool,
+  log: Logger,
+): Promise<void> {
   const file = segmentPath(dir, id);
-  const data = await readFile(file);
+  const data = await fs.readFile(file);
   let at = Math.min(from, data.length);
   while (at + HEADER_BYTES <= data.length) {
     const h = decodeHeader(data.subarray(at, at + HEADER_BYTES));
@@ -59,7 +65,7 @@ async function recoverSegment(dir: string, id: number, from: number, r: Recovere
       { segment: id, keptBytes: at, droppedBytes: data.length - at },
       'spool segment ends in a torn or corrupt record (never acknowledged); cutting it off',
     );
-    await truncate(file, at);
+    await fs.truncate(file, at);
   }
   r.segments.set(id, at);
 }

@@ -1,14 +1,20 @@
-import { type FileHandle, mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { SusError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { ActiveSegment } from './active-segment.ts';
 import { GroupCommit } from './group-commit.ts';
 import { decodeHeader, HEADER_BYTES } from './record.ts';
 import { recoverSpool } from './recovery.ts';
-import { COMMITTED_FILE, readExactly, type SpoolPosition, segmentPath } from './segment-files.ts';
+import {
+  nodeFs,
+  readExactly,
+  type SpoolFile,
+  type SpoolFs,
+  type SpoolPosition,
+  segmentPath,
+  writeCommitted,
+} from './segment-files.ts';
 
-export type { SpoolPosition } from './segment-files.ts';
+export type { SpoolFs, SpoolPosition } from './segment-files.ts';
 
 /** Lines read from the spool for one InfluxDB write; `commit(batch)` once InfluxDB acknowledged them. */
 export interface SpoolBatch {
@@ -29,6 +35,8 @@ export interface SpoolOptions {
   segmentBytes?: number;
   /** Fraction of maxBytes at which the spool logs an alarm (and clears it below `alarmRatio - 0.1`). */
   alarmRatio?: number;
+  /** The file system (node:fs/promises); tests inject faults through it. */
+  fs?: SpoolFs;
 }
 
 export interface SpoolStats {
@@ -55,20 +63,25 @@ export class Spool {
 
   private readonly segmentBytes: number;
   private readonly alarmRatio: number;
+  private readonly fs: SpoolFs;
   /** Durable size of every segment file still on disk. */
   private segments = new Map<number, number>();
   private active: ActiveSegment | undefined;
-  private reader: { id: number; fh: FileHandle } | undefined;
+  private reader: { id: number; fh: SpoolFile } | undefined;
   private committed: SpoolPosition = { segment: 1, offset: 0 };
   private readPos: SpoolPosition = { segment: 1, offset: 0 };
   private readonly groups = new GroupCommit((record, lines) => this.writeRecord(record, lines));
   private closed = true;
   private waitingLines = 0;
   private unread = 0;
+  /** Lines handed out by read() and not yet committed: rewind() makes them unread again. */
+  private readUncommitted = 0;
   private diskBytes = 0;
   private reservedBytes = 0;
   private alarmed = false;
   private full = false;
+  private positionFailing = false;
+  private deleteFailing = false;
 
   constructor(
     private readonly options: SpoolOptions,
@@ -76,6 +89,7 @@ export class Spool {
   ) {
     this.segmentBytes = options.segmentBytes ?? 16 << 20;
     this.alarmRatio = options.alarmRatio ?? 0.8;
+    this.fs = options.fs ?? nodeFs;
   }
 
   /** Lines appended (or being appended) and not yet committed. */
@@ -100,8 +114,8 @@ export class Spool {
   /** Recovers the spool directory (recovery.ts) and starts a fresh active segment. */
   async open(): Promise<void> {
     const { dir } = this.options;
-    await mkdir(dir, { recursive: true });
-    const r = await recoverSpool(dir, this.log);
+    await this.fs.mkdir(dir);
+    const r = await recoverSpool(this.fs, dir, this.log);
     this.segments = r.segments;
     this.committed = r.committed;
     this.readPos = { ...r.committed };
@@ -109,7 +123,7 @@ export class Spool {
     this.unread = r.lines;
     this.diskBytes = r.bytes;
     this.stats.recoveredBytesDropped += r.droppedBytes;
-    this.active = new ActiveSegment(dir, this.segments, this.segmentBytes);
+    this.active = new ActiveSegment(this.fs, dir, this.segments, this.segmentBytes, this.log);
     await this.active.open(r.lastSegment + 1);
     this.closed = false;
     if (this.waitingLines > 0) {
@@ -193,6 +207,7 @@ export class Spool {
     this.readPos = pos;
     if (lines === 0) return undefined;
     this.unread -= lines;
+    this.readUncommitted += lines;
     const joined: Buffer[] = [];
     for (const p of parts) {
       if (joined.length > 0) joined.push(NEWLINE);
@@ -201,27 +216,43 @@ export class Spool {
     return { body: Buffer.concat(joined), lines, bytes, end: { ...pos }, oldestAppendedAt: oldest };
   }
 
-  /** Marks a batch as stored in InfluxDB: its space is freed and a restart will not write it again. */
+  /**
+   * Marks a batch as stored in InfluxDB: its space is freed and a restart will not write it again. Batches are
+   * committed in read order. Never fails for a file-system fault: drained segments are deleted before the position
+   * is saved (on a full disk the deletion is what makes room), and a position that cannot be saved only means more
+   * is written again after a restart; it is retried with the next commit.
+   */
   async commit(batch: SpoolBatch): Promise<void> {
     this.committed = { ...batch.end };
     this.waitingLines -= batch.lines;
+    this.readUncommitted -= batch.lines;
     this.diskBytes -= batch.bytes;
-    const file = path.join(this.options.dir, COMMITTED_FILE);
-    // No fsync: a lost commit only means the batch is written again, and InfluxDB overwrites identical points.
-    await writeFile(`${file}.tmp`, JSON.stringify(this.committed));
-    await rename(`${file}.tmp`, file);
-    for (const id of [...this.segments.keys()]) {
-      if (id >= this.committed.segment || id === this.active?.id) continue;
-      this.segments.delete(id);
-      if (this.reader?.id === id) {
-        await this.reader.fh.close();
-        this.reader = undefined;
+    await this.deleteDrained();
+    try {
+      await writeCommitted(this.fs, this.options.dir, this.committed);
+      if (this.positionFailing) this.log.info('spool position saved again');
+      this.positionFailing = false;
+    } catch (err) {
+      if (!this.positionFailing) {
+        this.log.warn(
+          { err: (err as Error).message },
+          'cannot save the spool position; after a restart more would be written again (harmless); retrying',
+        );
       }
-      await unlink(segmentPath(this.options.dir, id)).catch((err: Error) =>
-        this.log.warn({ err: err.message, segment: id }, 'could not delete a drained spool segment'),
-      );
+      this.positionFailing = true;
     }
     this.checkAlarm();
+  }
+
+  /**
+   * Forgets every batch read and not committed: the next read starts at the committed position again. The drainer
+   * calls it after a fault, so a batch it could not commit is written again rather than skipped; batches read before
+   * a rewind must not be committed after it.
+   */
+  rewind(): void {
+    this.readPos = { ...this.committed };
+    this.unread += this.readUncommitted;
+    this.readUncommitted = 0;
   }
 
   /** Append time of the oldest line not yet committed (epoch ms), or undefined when nothing waits. */
@@ -236,7 +267,7 @@ export class Spool {
       pos.segment = next;
       pos.offset = 0;
     }
-    const fh = await open(segmentPath(this.options.dir, pos.segment), 'r');
+    const fh = await this.fs.open(segmentPath(this.options.dir, pos.segment), 'r');
     try {
       const buf = Buffer.allocUnsafe(HEADER_BYTES);
       await readExactly(fh, buf, pos.offset);
@@ -251,21 +282,26 @@ export class Spool {
     this.closed = true;
     await this.groups.settled();
     await this.active?.close();
-    await this.reader?.fh.close();
-    this.reader = undefined;
+    await this.closeReader();
   }
 
   /** Writes one sealed group record to the active segment (GroupCommit's `write`). */
   private async writeRecord(record: Buffer, lines: number): Promise<void> {
     // What the appends reserved: the body plus one separator each (the first one's stands for the header's share).
     this.reservedBytes -= record.length - HEADER_BYTES + 1;
+    const active = this.active;
+    const segment = active?.id;
     try {
-      if (!this.active) throw new Error('no active segment');
-      await this.active.append(record);
+      if (!active) throw new Error('no active segment');
+      await active.append(record);
     } catch (err) {
       this.waitingLines -= lines;
       this.log.error({ err: (err as Error).message, lines }, 'spool write failed: the messages are not acknowledged');
       throw new SusError('SUS_ERR_SPOOL_WRITE', `spool write failed: ${(err as Error).message}`, 503);
+    } finally {
+      // A new segment was started (after a failed write: the disk is full): the previous one may be drained already,
+      // and deleting it is what makes room.
+      if (active && active.id !== segment) await this.deleteDrained();
     }
     this.stats.commits++;
     this.diskBytes += record.length;
@@ -280,12 +316,52 @@ export class Spool {
     return best;
   }
 
-  private async readerFor(id: number): Promise<FileHandle> {
+  private async readerFor(id: number): Promise<SpoolFile> {
     if (this.reader?.id === id) return this.reader.fh;
-    await this.reader?.fh.close();
-    const fh = await open(segmentPath(this.options.dir, id), 'r');
+    await this.closeReader();
+    // Forgotten before the open: when it fails (EMFILE), the next read opens again instead of using a closed file.
+    const fh = await this.fs.open(segmentPath(this.options.dir, id), 'r');
     this.reader = { id, fh };
     return fh;
+  }
+
+  private async closeReader(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    await reader?.fh.close().catch(() => undefined);
+  }
+
+  /** Deletes drained segment files (never the active one); a failure is retried with the next commit. */
+  private async deleteDrained(): Promise<void> {
+    // A drained segment no longer written to: the position moves to the next one, so the file can go now rather
+    // than once a record of the next one is committed (which, on a full disk, could never be written).
+    for (;;) {
+      const size = this.segments.get(this.committed.segment);
+      const next = this.nextSegment(this.committed.segment);
+      if (next === undefined || this.committed.segment === this.active?.id) break;
+      if (size !== undefined && this.committed.offset < size) break;
+      this.committed = { segment: next, offset: 0 };
+    }
+    for (const id of [...this.segments.keys()]) {
+      if (id >= this.committed.segment || id === this.active?.id) continue;
+      if (this.reader?.id === id) await this.closeReader();
+      try {
+        await this.fs.unlink(segmentPath(this.options.dir, id));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          if (!this.deleteFailing) {
+            this.log.warn(
+              { err: (err as Error).message, segment: id },
+              'cannot delete a drained spool segment; retrying',
+            );
+          }
+          this.deleteFailing = true;
+          continue;
+        }
+      }
+      this.deleteFailing = false;
+      this.segments.delete(id);
+    }
   }
 
   private checkAlarm(): void {

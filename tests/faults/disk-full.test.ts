@@ -1,0 +1,137 @@
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../services/common/logger.ts';
+import { Spool, type SpoolOptions } from '../../services/ingest/spool/spool.ts';
+import { type LineSender, SpoolDrainer } from '../../services/ingest/writer.ts';
+import { eventually } from '../helpers/env.ts';
+import { fillDisk, mountTmpfs } from '../helpers/tmpfs.ts';
+
+const tmpfs = mountTmpfs(1 << 20);
+const skip = typeof tmpfs === 'string' ? tmpfs : undefined;
+if (skip) console.warn(`disk-full tests skipped: ${skip}`);
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+afterAll(() => {
+  if (typeof tmpfs !== 'string') tmpfs.unmount();
+});
+
+let dirs = 0;
+/** A spool directory on the tmpfs, deleted after the test (so the next one finds the disk empty). */
+const spoolDir = () => {
+  if (typeof tmpfs === 'string') throw new Error(tmpfs);
+  const dir = path.join(tmpfs.dir, `spool-${++dirs}`);
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+};
+
+const opened = async (opts: Partial<SpoolOptions> & { dir: string }) => {
+  const spool = new Spool({ maxBytes: 1 << 30, ...opts }, silentLogger);
+  await spool.open();
+  cleanups.push(() => spool.close());
+  return spool;
+};
+
+const readAll = async (spool: Spool): Promise<string[]> => {
+  const out: string[] = [];
+  for (let b = await spool.read(1000); b; b = await spool.read(1000)) out.push(...b.body.toString().split('\n'));
+  return out;
+};
+
+/** InfluxDB behind the LineSender seam: takes every batch at once and keeps its lines, in order. */
+const recordingSender = () => {
+  const lines: string[] = [];
+  const sender: LineSender = {
+    async send(body) {
+      lines.push(...body.toString().split('\n'));
+    },
+  };
+  return { lines, sender };
+};
+
+describe.skipIf(skip !== undefined)('disk full: the spool on a 1 MiB tmpfs', () => {
+  it('does not acknowledge a record that only partly fits on the disk, and loses nothing it acknowledged', async () => {
+    const dir = spoolDir();
+    const spool = await opened({ dir });
+    await spool.append(['first v=1 1']);
+    const release = fillDisk(dir);
+    cleanups.push(release);
+    // The segment's first page has room for the start of this record, not for all of it: a short write.
+    await expect(spool.append([`big v=2 ${'2'.repeat(9000)}`])).rejects.toMatchObject({
+      code: 'SUS_ERR_SPOOL_WRITE',
+      statusCode: 503,
+    });
+    release();
+    await spool.append(['after v=3 3']);
+    expect(spool.depth).toBe(2);
+    await spool.close();
+    const again = await opened({ dir });
+    expect([await readAll(again), again.stats.recoveredBytesDropped]).toStrictEqual([
+      ['first v=1 1', 'after v=3 3'],
+      0,
+    ]);
+  });
+
+  it.each([
+    ['within one segment', 1 << 30],
+    ['across 16 KiB segments', 16 << 10],
+  ])(
+    'takes appends again without a restart once InfluxDB drained what filled the disk (%s)',
+    async (_, segmentBytes) => {
+      const dir = spoolDir();
+      const spool = await opened({ dir, segmentBytes });
+      const acked: string[] = [];
+      let n = 0;
+      const linesOf = (count: number) => Array.from({ length: count }, () => `d,device=x value=${n} ${++n}`);
+      // The spool's own records fill the disk (its SUS_SPOOL_MAX_BYTES is larger than the disk).
+      for (;;) {
+        const lines = linesOf(100);
+        const outcome = await spool.append(lines).then(
+          () => 'ok',
+          (err: { code: string }) => err.code,
+        );
+        if (outcome !== 'ok') {
+          expect(outcome).toBe('SUS_ERR_SPOOL_WRITE');
+          break;
+        }
+        acked.push(...lines);
+      }
+      expect(acked.length).toBeGreaterThan(10_000);
+
+      // InfluxDB takes the backlog: committing must free the disk although the position file cannot be written first.
+      const influx = recordingSender();
+      const drainer = new SpoolDrainer(
+        spool,
+        influx.sender,
+        { batchSize: 5000, lingerMs: 20, retryMinMs: 20, retryMaxMs: 50 },
+        silentLogger,
+      );
+      drainer.start();
+      cleanups.push(() => drainer.stop());
+      await eventually(
+        async () => spool.depth,
+        (d) => d === 0,
+      );
+      // The first append after the drain may still meet the full disk: it starts the new segment that lets the
+      // drained one go. The one after it is taken.
+      const later = linesOf(100);
+      await eventually(
+        () =>
+          spool.append(later).then(
+            () => true,
+            () => false,
+          ),
+        (ok) => ok,
+      );
+      await eventually(
+        async () => spool.depth,
+        (d) => d === 0,
+      );
+      expect(influx.lines.length).toBe(acked.length + later.length);
+      expect(influx.lines).toStrictEqual([...acked, ...later]);
+    },
+  );
+});
