@@ -13,6 +13,7 @@ import { createIngestService, type IngestService } from '../ingest/index.ts';
 import { loadIntegrations } from '../ingest/sources/integrations.ts';
 import { startSources } from '../ingest/sources/mqtt-source.ts';
 import { openRegistry, type Registry } from '../registry/index.ts';
+import { DataDirLock } from './data-dir-lock.ts';
 
 export interface PlatformParts {
   broker?: boolean;
@@ -46,6 +47,9 @@ async function bootstrapAdminKey(registry: Registry, config: Config): Promise<st
   return (await registry.createApiKey(admin)).key;
 }
 
+const commandOf = (parts: PlatformParts) =>
+  parts.broker && parts.api ? 'sus run' : parts.broker ? 'sus broker' : 'sus api';
+
 /**
  * Composes the layers for one process (`sus run` hosts them all). Ingest runs in-process next to the broker and
  * takes its messages straight from it: no second MQTT hop.
@@ -55,10 +59,20 @@ export async function startPlatform(
   log: Logger,
   parts: PlatformParts = { broker: true, api: true },
 ): Promise<Platform> {
-  const registry = await openRegistry(config);
+  // Taken before anything touches the data directory: a second process on it would cut the first's spool tail on
+  // recovery and open the embedded registry beside it.
+  const usesDataDir = config.SUS_DATA_DIR !== 'memory://' && (parts.broker || !config.DATABASE_URL);
+  const lock = usesDataDir ? await DataDirLock.acquire(config.SUS_DATA_DIR, commandOf(parts)) : undefined;
+  let registry: Registry;
+  try {
+    registry = await openRegistry(config);
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
   const influx = new InfluxQuery(config);
   const metrics = createMetricsRegistry();
-  const stoppers: Array<() => Promise<void>> = [() => registry.close()];
+  const stoppers: Array<() => Promise<void>> = [async () => lock?.release(), () => registry.close()];
   const platform: Platform = {
     registry,
     influx,

@@ -1,48 +1,23 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InfluxQuery } from '../../../services/common/influx.ts';
 import { openRegistry } from '../../../services/registry/index.ts';
 import { eventually, TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
+import { type SusProcess, startSus, upOrFail } from '../../helpers/sus-process.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../../..');
-const SUS = path.join(ROOT, 'bin/sus.mjs');
 const DEVICE = 'aq-crash-1';
 const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
 /** Within every quantity's plausible range, and different per message and quantity. */
 const readingValue = (i: number, k: number) => (i % 60) + k / 10 + Math.floor(i / 60) / 1000;
 
-interface Broker {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<void>;
-}
-
 /** `sus broker` as a child process (broker + in-process ingest), resolved once it listens for MQTT. */
-async function startBroker(env: Record<string, string>): Promise<Broker> {
-  const child = spawn(process.execPath, [SUS, 'broker'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (process.env.KEEP) console.log(line);
-      const m = /SUS platform up: MQTT mqtt:\/\/localhost:(\d+)/.exec(line);
-      if (m) resolve(Number(m[1]));
-    });
-    void exited.then(() => reject(new Error(`sus broker exited early: ${stderr}`)));
-  });
-  return { child, port, exited };
+async function startBroker(env: Record<string, string>): Promise<SusProcess & { port: number }> {
+  const p = startSus(['broker'], env);
+  return Object.assign(p, { port: await upOrFail(p) });
 }
 
 describe('crash: the platform is killed with SIGKILL during a QoS 1 stream', () => {

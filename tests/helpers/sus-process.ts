@@ -1,0 +1,74 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SUS = path.join(ROOT, 'bin/sus.mjs');
+
+/** A `sus` command running as a child process, as an operator starts it. */
+export interface SusProcess {
+  child: ChildProcess;
+  /** The MQTT port once the platform is up; undefined when the process exited before it was. */
+  up: Promise<number | undefined>;
+  /** Exit code (null: ended by a signal). */
+  exited: Promise<number | null>;
+  /** What the process wrote to stderr so far (the CLI's own error lines go there). */
+  stderr(): string;
+  /** SIGTERM (a clean shutdown) and its exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `sus <args>` (bin/sus.mjs) with `env` on top of this process's environment. `maxOpenFiles` runs it under
+ * `ulimit -n` (file-descriptor exhaustion tests). Set KEEP=1 to see its log lines.
+ */
+export function startSus(
+  args: string[],
+  env: Record<string, string>,
+  opts: { maxOpenFiles?: number } = {},
+): SusProcess {
+  const argv = [process.execPath, SUS, ...args];
+  const child =
+    opts.maxOpenFiles === undefined
+      ? spawn(argv[0]!, argv.slice(1), {
+          cwd: ROOT,
+          env: { ...process.env, ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+      : spawn('bash', ['-c', `ulimit -n ${opts.maxOpenFiles} && exec "$@"`, 'sus', ...argv], {
+          cwd: ROOT,
+          env: { ...process.env, ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (process.env.KEEP) process.stderr.write(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const up = new Promise<number | undefined>((resolve) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (process.env.KEEP) console.log(line);
+      const m = /SUS platform up:.*MQTT mqtt:\/\/localhost:(\d+)/.exec(line);
+      if (m) resolve(Number(m[1]));
+    });
+    void exited.then(() => resolve(undefined));
+  });
+  return {
+    child,
+    up,
+    exited,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Waits until the platform is up; fails with what the process wrote when it exited instead. */
+export async function upOrFail(p: SusProcess): Promise<number> {
+  const port = await p.up;
+  if (port === undefined) throw new Error(`sus exited before it was up (code ${await p.exited}): ${p.stderr()}`);
+  return port;
+}
