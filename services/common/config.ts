@@ -38,6 +38,9 @@ export const ConfigSchema = z
     SUS_MAX_AGE_S: positiveInt(7 * 24 * 3600),
     SUS_MAX_SKEW_S: positiveInt(300),
     SUS_DEAD_LETTER_RAW_BYTES: positiveInt(16 * 1024),
+    SUS_REGISTRY_TIMEOUT_MS: positiveInt(10_000).describe(
+      'how long ingest waits for the registry (device lookup, dead-letter insert) before it leaves a message unacknowledged so its sender retries',
+    ),
     // Ingest (layer 2): out-of-range values rejected or stored flagged; an extra device-profile directory (its
     // profiles override the built-in devices/profiles of the same type); external MQTT integrations (JSON file).
     SUS_PLAUSIBILITY: z.enum(['reject', 'flag']).default('reject'),

@@ -71,6 +71,7 @@ export function createIngestService(
       timePolicy: { maxAgeMs: config.SUS_MAX_AGE_S * 1000, maxSkewMs: config.SUS_MAX_SKEW_S * 1000 },
       plausibility: extras.plausibility,
       lastSeenFlushMs: 5000,
+      registryTimeoutMs: config.SUS_REGISTRY_TIMEOUT_MS,
     },
   });
   const selfMetrics = new IngestSelfMetrics({

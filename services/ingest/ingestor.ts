@@ -63,6 +63,8 @@ export interface IngestOptions {
   plausibility?: PlausibilityMode;
   /** How often last-seen times are written to the registry (one statement for all devices seen). */
   lastSeenFlushMs: number;
+  /** How long a device lookup or dead-letter insert may take before the message is refused (SUS_REGISTRY_TIMEOUT_MS). */
+  registryTimeoutMs?: number;
 }
 
 export interface HandleOptions {
@@ -86,6 +88,27 @@ export interface IngestStats {
   rejectedByReason: Record<string, number>;
 }
 
+/**
+ * Errors that must withhold the acknowledgement (no PUBACK, HTTP 503): the message is neither in the spool nor in
+ * the dead-letter store, so only its sender still holds it and must send it again.
+ */
+const WITHHOLD = new Set([
+  'SUS_ERR_SPOOL_FULL',
+  'SUS_ERR_SPOOL_WRITE',
+  'SUS_ERR_SPOOL_CLOSED',
+  'SUS_ERR_REGISTRY_UNAVAILABLE',
+  'SUS_ERR_DEAD_LETTER_UNAVAILABLE',
+]);
+
+/** `work`, or a rejection with `timeout()` once `ms` passed: a registry that hangs must not hold a device's PUBACK. */
+function within<T>(work: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timeout()), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 /** The stored line with the reading's flags as a string field next to `value` (InfluxQL reads `value` alone). */
 function flaggedLine(line: string, flags: readonly ReadingFlag[]): string {
   const at = line.lastIndexOf(' ');
@@ -95,7 +118,8 @@ function flaggedLine(line: string, flags: readonly ReadingFlag[]): string {
 /**
  * Layer 2 pipeline: decode (by format) → validate → profile → normalise → plausibility → enrich → write. Each
  * message is handled in isolation: whatever it holds, it ends as stored readings, a dead-letter entry with
- * reasons, or both — never as a throw (except a full spool, which must withhold the acknowledgement).
+ * reasons, or both — or, when neither the spool nor the registry (device lookup, dead-letter store) takes it, as a
+ * throw with a 503 SusError, which withholds the acknowledgement so the sender sends it again.
  */
 export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] }> {
   readonly stats: IngestStats = {
@@ -154,13 +178,38 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     try {
       return await this.process(u, format, opts);
     } catch (err) {
-      // Spool full or failing: no acknowledgement, so the sender keeps the message and retries (not a dead letter).
-      if (err instanceof SusError && err.code.startsWith('SUS_ERR_SPOOL_')) throw err;
-      // A bug or an outage (registry down) must cost this message at most, never the process.
+      // Spool or registry failing: no acknowledgement, so the sender keeps the message and retries.
+      if (err instanceof SusError && WITHHOLD.has(err.code)) throw err;
+      // A bug must cost this message at most, never the process; the dead letter keeps it for a replay once fixed.
       this.deps.log.error({ err, device: u.device, topic: u.topic }, 'ingest failed unexpectedly');
       return this.reject(u, format, opts, u.device, [
         reason(REASON.INVALID_MESSAGE, `internal error: ${(err as Error).message}`),
       ]);
+    }
+  }
+
+  private get registryTimeoutMs(): number {
+    return this.deps.options.registryTimeoutMs ?? 10_000;
+  }
+
+  /** The device from the registry; a registry that fails or does not answer in time withholds the acknowledgement. */
+  private async lookUp(id: string, topic: string): Promise<Device | undefined> {
+    const ms = this.registryTimeoutMs;
+    const unavailable = (why: string) =>
+      new SusError(
+        'SUS_ERR_REGISTRY_UNAVAILABLE',
+        `device lookup failed: ${why}; not acknowledged, send it again`,
+        503,
+        {
+          device: id,
+          topic,
+        },
+      );
+    try {
+      return await within(this.deps.directory.get(id), ms, () => unavailable(`no answer within ${ms} ms`));
+    } catch (err) {
+      if (err instanceof SusError && err.code === 'SUS_ERR_REGISTRY_UNAVAILABLE') throw err;
+      throw unavailable((err as Error).message);
     }
   }
 
@@ -192,7 +241,7 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
       ]);
     }
     const hit = this.deps.directory.cached(id);
-    const device = hit ? hit.device : await this.deps.directory.get(id);
+    const device = hit ? hit.device : await this.lookUp(id, u.topic);
     if (!device)
       return this.reject(u, format, opts, id, [reason(REASON.UNKNOWN_DEVICE, `device '${id}' is not registered`)]);
     if (opts.department !== undefined && device.department !== opts.department) {
@@ -279,18 +328,27 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
       receivedAt: new Date(u.receivedAt),
     };
     if (format !== undefined) entry.format = format;
+    const ms = this.registryTimeoutMs;
+    let deadLetterId: number;
     try {
-      const deadLetterId = await this.deps.store.addDeadLetter(entry);
-      this.stats.deadLetters++;
-      return { accepted, rejected: reasons, deadLetterId };
-    } catch (err) {
-      // Last resort: the log keeps what the dead-letter store could not.
-      this.deps.log.error(
-        { err, device, topic: u.topic, reasons, payload: u.payload.subarray(0, 4096).toString('base64') },
-        'dead-letter store unavailable',
+      deadLetterId = await within(
+        this.deps.store.addDeadLetter(entry),
+        ms,
+        () => new Error(`no answer within ${ms} ms`),
       );
-      return { accepted, rejected: reasons };
+    } catch (err) {
+      // Not stored anywhere: withhold the acknowledgement so the sender sends it again (its readings, if some were
+      // spooled already, then arrive twice: InfluxDB overwrites identical points). Never log-and-acknowledge.
+      this.deps.log.error({ err, device, topic: u.topic, reasons }, 'dead-letter store unavailable; not acknowledged');
+      throw new SusError(
+        'SUS_ERR_DEAD_LETTER_UNAVAILABLE',
+        `the dead-letter store did not take the message: ${(err as Error).message}; not acknowledged, send it again`,
+        503,
+        { ...(device ? { device } : {}), topic: u.topic },
+      );
     }
+    this.stats.deadLetters++;
+    return { accepted, rejected: reasons, deadLetterId };
   }
 
   private async flushLastSeen(): Promise<void> {

@@ -340,38 +340,94 @@ describe('Ingestor rejected messages', () => {
 });
 
 describe('Ingestor resilience', () => {
-  it('does not reject when the dead-letter store throws, and returns no dead-letter id', async () => {
+  it('withholds the acknowledgement when the dead-letter store throws: SUS_ERR_DEAD_LETTER_UNAVAILABLE, 503', async () => {
     const { store, ingestor } = setup();
     store.failing = true;
-    const result = await ingestor.handle(uplink('not json'));
-    expect([result.accepted, result.rejected.map((r) => r.code), result.deadLetterId]).toStrictEqual([
-      0,
-      ['INGEST_MALFORMED_JSON'],
-      undefined,
-    ]);
+    await expect(ingestor.handle(uplink('not json'))).rejects.toMatchObject({
+      code: 'SUS_ERR_DEAD_LETTER_UNAVAILABLE',
+      statusCode: 503,
+      message: 'the dead-letter store did not take the message: registry down; not acknowledged, send it again',
+      context: { device: 'aq-1', topic: 'sus/v1/devices/aq-1/up' },
+    });
     expect(ingestor.stats.deadLetters).toStrictEqual(0);
   });
 
-  it('still writes the good readings of a mixed message when the store throws', async () => {
+  it('spools the good readings of a mixed message but withholds the acknowledgement while the store throws', async () => {
     const { writer, store, ingestor } = setup();
     store.failing = true;
-    const result = await ingestor.handle(uplink('{"values":{"co2":400,"foo":1}}'));
+    await expect(ingestor.handle(uplink('{"values":{"co2":400,"foo":1}}'))).rejects.toMatchObject({
+      code: 'SUS_ERR_DEAD_LETTER_UNAVAILABLE',
+    });
     expect(writer.lines).toStrictEqual([`co2${AQ1_TAGS} value=400.0 ${NOW}`]);
-    expect(result.accepted).toStrictEqual(1);
+    // Sent again once the store is back: the reading is spooled a second time (InfluxDB keeps one point), the
+    // rejected value reaches the dead letters.
+    store.failing = false;
+    expect(await ingestor.handle(uplink('{"values":{"co2":400,"foo":1}}'))).toMatchObject({
+      accepted: 1,
+      deadLetterId: 1,
+    });
+    expect(writer.lines).toStrictEqual([`co2${AQ1_TAGS} value=400.0 ${NOW}`, `co2${AQ1_TAGS} value=400.0 ${NOW}`]);
   });
 
-  it('turns a throwing device directory into a dead letter instead of a rejection', async () => {
+  it('withholds the acknowledgement when the device lookup fails: SUS_ERR_REGISTRY_UNAVAILABLE, no dead letter', async () => {
     const { directory, store, ingestor } = setup();
     directory.get = async () => {
       throw new Error('registry unreachable');
     };
-    const result = await ingestor.handle(uplink('{"values":{"co2":400}}'));
-    expect(result).toStrictEqual({
+    await expect(ingestor.handle(uplink('{"values":{"co2":400}}'))).rejects.toMatchObject({
+      code: 'SUS_ERR_REGISTRY_UNAVAILABLE',
+      statusCode: 503,
+      message: 'device lookup failed: registry unreachable; not acknowledged, send it again',
+      context: { device: 'aq-1', topic: 'sus/v1/devices/aq-1/up' },
+    });
+    expect(store.deadLetters).toStrictEqual([]);
+  });
+
+  it('withholds the acknowledgement when the registry does not answer within registryTimeoutMs', async () => {
+    const { writer, store } = setup();
+    const directory = new FakeDirectory();
+    const never = new Promise<never>(() => {});
+    directory.get = () => never;
+    const hanging = new Ingestor({
+      writer,
+      store: { addDeadLetter: () => never, touchDevices: async () => {} },
+      directory,
+      catalogue,
+      log: silentLogger,
+      options: { ...OPTIONS, registryTimeoutMs: 50 },
+    });
+    await expect(hanging.handle(uplink('{"values":{"co2":400}}'))).rejects.toMatchObject({
+      code: 'SUS_ERR_REGISTRY_UNAVAILABLE',
+      message: 'device lookup failed: no answer within 50 ms; not acknowledged, send it again',
+    });
+    await expect(hanging.handle(uplink('not json'))).rejects.toMatchObject({
+      code: 'SUS_ERR_DEAD_LETTER_UNAVAILABLE',
+      message:
+        'the dead-letter store did not take the message: no answer within 50 ms; not acknowledged, send it again',
+    });
+    expect([writer.lines, store.deadLetters]).toStrictEqual([[], []]);
+  });
+
+  it('files a message that trips a bug (not a dependency fault) as a dead letter', async () => {
+    const { writer, store } = setup();
+    const buggy = new Ingestor({
+      writer,
+      store,
+      directory: new FakeDirectory(),
+      catalogue,
+      log: silentLogger,
+      options: OPTIONS,
+      profiles: {
+        get: () => {
+          throw new TypeError('profile table corrupt');
+        },
+      },
+    });
+    expect(await buggy.handle(uplink('{"values":{"co2":400}}'))).toStrictEqual({
       accepted: 0,
-      rejected: [{ code: 'INGEST_INVALID_MESSAGE', message: 'internal error: registry unreachable' }],
+      rejected: [{ code: 'INGEST_INVALID_MESSAGE', message: 'internal error: profile table corrupt' }],
       deadLetterId: 1,
     });
-    expect(store.deadLetters.length).toStrictEqual(1);
   });
 
   it('takes a fresh cached device from the directory without asking the registry', async () => {
