@@ -14,6 +14,8 @@ export interface SusProcess {
   exited: Promise<number | null>;
   /** What the process wrote to stderr so far (the CLI's own error lines go there). */
   stderr(): string;
+  /** Its log lines (stdout) so far. */
+  log(): string[];
   /** SIGTERM (a clean shutdown) and its exit code. */
   stop(): Promise<number | null>;
 }
@@ -46,8 +48,10 @@ export function startSus(
     if (process.env.KEEP) process.stderr.write(d);
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const log: string[] = [];
   const up = new Promise<number | undefined>((resolve) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      log.push(line);
       if (process.env.KEEP) console.log(line);
       const m = /SUS platform up:.*MQTT mqtt:\/\/localhost:(\d+)/.exec(line);
       if (m) resolve(Number(m[1]));
@@ -59,6 +63,7 @@ export function startSus(
     up,
     exited,
     stderr: () => stderr,
+    log: () => log,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       return exited;

@@ -47,3 +47,17 @@ export function fillDisk(dir: string): () => void {
   }
   return () => rmSync(file, { force: true });
 }
+
+/**
+ * Keeps the file system holding `dir` full: fills it now and again every `everyMs` (a program that frees space, such
+ * as a spool deleting drained segments, would otherwise find room again at once). The function returned stops
+ * refilling and frees everything it wrote.
+ */
+export function keepFull(dir: string, everyMs = 20): () => void {
+  const releases = [fillDisk(dir)];
+  const timer = setInterval(() => releases.push(fillDisk(dir)), everyMs);
+  return () => {
+    clearInterval(timer);
+    for (const release of releases.splice(0)) release();
+  };
+}
