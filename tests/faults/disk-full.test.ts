@@ -5,9 +5,10 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startPlatform } from '../../services/cli/platform.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 import { Spool, type SpoolOptions } from '../../services/ingest/spool/spool.ts';
-import { type LineSender, SpoolDrainer } from '../../services/ingest/writer.ts';
+import { SpoolDrainer } from '../../services/ingest/writer.ts';
 import { eventually, testConfig } from '../helpers/env.ts';
 import { freshSchema } from '../helpers/postgres.ts';
+import { readAll, recordingSender } from '../helpers/spool.ts';
 import { fillDisk, keepFull, mountTmpfs } from '../helpers/tmpfs.ts';
 
 const tmpfs = mountTmpfs(1 << 20);
@@ -36,23 +37,6 @@ const opened = async (opts: Partial<SpoolOptions> & { dir: string }) => {
   await spool.open();
   cleanups.push(() => spool.close());
   return spool;
-};
-
-const readAll = async (spool: Spool): Promise<string[]> => {
-  const out: string[] = [];
-  for (let b = await spool.read(1000); b; b = await spool.read(1000)) out.push(...b.body.toString().split('\n'));
-  return out;
-};
-
-/** InfluxDB behind the LineSender seam: takes every batch at once and keeps its lines, in order. */
-const recordingSender = () => {
-  const lines: string[] = [];
-  const sender: LineSender = {
-    async send(body) {
-      lines.push(...body.toString().split('\n'));
-    },
-  };
-  return { lines, sender };
 };
 
 describe.skipIf(skip !== undefined)('disk full: the spool on a 1 MiB tmpfs', () => {

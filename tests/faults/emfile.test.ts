@@ -4,11 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InfluxQuery } from '../../services/common/influx.ts';
-import { openRegistry } from '../../services/registry/index.ts';
-import { eventually, TEST_ADMIN_KEY, testConfig } from '../helpers/env.ts';
+import { eventually } from '../helpers/env.ts';
 import { freshSchema } from '../helpers/postgres.ts';
-import { type SusProcess, startSus, upOrFail } from '../helpers/sus-process.ts';
+import { prepareBroker, type SusProcess, startSus, upOrFail } from '../helpers/sus-process.ts';
 
 /**
  * `sus broker` runs out of file descriptors (EMFILE) while a device publishes with QoS 1: a process under a low
@@ -40,30 +38,15 @@ describe('EMFILE: the broker process runs out of file descriptors', () => {
   it('keeps acknowledging and storing while new spool segments cannot be opened, and rolls over again afterwards', async () => {
     const schema = await freshSchema();
     dropSchema = schema.drop;
-    const base = testConfig({ DATABASE_URL: schema.url });
-    const registry = await openRegistry(base);
-    await registry.createDepartment({ id: 'environment', name: 'Environment' });
-    const { secret } = await registry.createDevice({
-      id: DEVICE,
-      name: 'emfile test',
-      department: 'environment',
-      type: 'air_quality',
+    const { secret, influx, env } = await prepareBroker({
+      dataDir,
+      databaseUrl: schema.url,
+      device: { id: DEVICE, name: 'emfile test' },
     });
-    await registry.close();
-    const influx = new InfluxQuery(base);
-    await influx.ensureDatabase();
-
     broker = startSus(
       ['broker'],
       {
-        SUS_DATA_DIR: dataDir,
-        SUS_MQTT_HOST: '127.0.0.1',
-        SUS_MQTT_PORT: '0',
-        SUS_ADMIN_KEY: TEST_ADMIN_KEY,
-        INFLUX_DB: base.INFLUX_DB,
-        DATABASE_URL: schema.url,
-        LOG_LEVEL: 'info',
-        SUS_LOG_JSON: '1',
+        ...env,
         SUS_WRITE_FLUSH_MS: '50',
         SUS_SELF_METRICS_INTERVAL_S: '3600',
         // A new segment file every 4 KiB: the spool needs new files all the time.

@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { InfluxQuery } from '../../services/common/influx.ts';
+import { openRegistry, type Registry } from '../../services/registry/index.ts';
+import { TEST_ADMIN_KEY, testConfig } from './env.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SUS = path.join(ROOT, 'bin/sus.mjs');
@@ -76,4 +79,33 @@ export async function upOrFail(p: SusProcess): Promise<number> {
   const port = await p.up;
   if (port === undefined) throw new Error(`sus exited before it was up (code ${await p.exited}): ${p.stderr()}`);
   return port;
+}
+
+/**
+ * What a `sus broker` child needs before it starts: a registry (PGlite in `dataDir`, or `databaseUrl`) with the
+ * department `environment` and `device` in it, the InfluxDB database, and the environment to start it with.
+ */
+export async function prepareBroker(opts: {
+  dataDir: string;
+  databaseUrl?: string;
+  device: Omit<Parameters<Registry['createDevice']>[0], 'department' | 'type'>;
+}): Promise<{ secret: string; influx: InfluxQuery; env: Record<string, string> }> {
+  const base = testConfig({ SUS_DATA_DIR: opts.dataDir, DATABASE_URL: opts.databaseUrl ?? '' });
+  const registry = await openRegistry(base);
+  await registry.createDepartment({ id: 'environment', name: 'Environment' });
+  const { secret } = await registry.createDevice({ department: 'environment', type: 'air_quality', ...opts.device });
+  await registry.close();
+  const influx = new InfluxQuery(base);
+  await influx.ensureDatabase();
+  const env = {
+    SUS_DATA_DIR: opts.dataDir,
+    SUS_MQTT_HOST: '127.0.0.1',
+    SUS_MQTT_PORT: '0',
+    SUS_ADMIN_KEY: TEST_ADMIN_KEY,
+    INFLUX_DB: base.INFLUX_DB,
+    DATABASE_URL: opts.databaseUrl ?? '',
+    LOG_LEVEL: 'info',
+    SUS_LOG_JSON: '1',
+  };
+  return { secret, influx, env };
 }

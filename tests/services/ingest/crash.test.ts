@@ -4,10 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InfluxQuery } from '../../../services/common/influx.ts';
-import { openRegistry } from '../../../services/registry/index.ts';
-import { eventually, TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
-import { type SusProcess, startSus, upOrFail } from '../../helpers/sus-process.ts';
+import { eventually } from '../../helpers/env.ts';
+import { prepareBroker, type SusProcess, startSus, upOrFail } from '../../helpers/sus-process.ts';
 
 const DEVICE = 'aq-crash-1';
 const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
@@ -29,30 +27,10 @@ describe('crash: the platform is killed with SIGKILL during a QoS 1 stream', () 
   });
 
   it('has every reading whose PUBACK the device received in InfluxDB after the restart', async () => {
-    const base = testConfig({ SUS_DATA_DIR: dataDir });
-    const registry = await openRegistry(base);
-    await registry.createDepartment({ id: 'environment', name: 'Environment' });
-    const { secret } = await registry.createDevice({
-      id: DEVICE,
-      name: 'crash test',
-      department: 'environment',
-      type: 'air_quality',
-      district: 'Mitte',
+    const { secret, influx, env } = await prepareBroker({
+      dataDir,
+      device: { id: DEVICE, name: 'crash test', district: 'Mitte' },
     });
-    await registry.close();
-    const influx = new InfluxQuery(base);
-    await influx.ensureDatabase();
-
-    const env = {
-      SUS_DATA_DIR: dataDir,
-      SUS_MQTT_HOST: '127.0.0.1',
-      SUS_MQTT_PORT: '0',
-      SUS_ADMIN_KEY: TEST_ADMIN_KEY,
-      INFLUX_DB: base.INFLUX_DB,
-      LOG_LEVEL: 'info',
-      SUS_LOG_JSON: '1',
-      DATABASE_URL: '',
-    };
     // First life: InfluxDB writes are held back (huge batch, long linger), so what InfluxDB has after the restart
     // can only have come through the on-disk spool.
     const first = await startBroker({ ...env, SUS_WRITE_BATCH_SIZE: '10000000', SUS_WRITE_FLUSH_MS: '600000' });
@@ -115,7 +93,7 @@ describe('crash: the platform is killed with SIGKILL during a QoS 1 stream', () 
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
-      await influx.query(`DROP DATABASE "${base.INFLUX_DB}"`, 'POST');
+      await influx.query(`DROP DATABASE "${env.INFLUX_DB}"`, 'POST');
     }
   }, 90_000);
 });

@@ -7,6 +7,7 @@ import { Spool, type SpoolOptions } from '../../../services/ingest/spool/spool.t
 import { type LineSender, SpoolDrainer } from '../../../services/ingest/writer.ts';
 import { eventually } from '../../helpers/env.ts';
 import { faultyFs } from '../../helpers/faulty-fs.ts';
+import { readAll, recordingSender } from '../../helpers/spool.ts';
 
 /**
  * File-system faults the spool must survive without a restart and without losing an acknowledged line, injected
@@ -34,23 +35,6 @@ const opened = async (opts: Partial<SpoolOptions> & { dir: string }) => {
   await spool.open();
   cleanups.push(() => spool.close());
   return spool;
-};
-
-const readAll = async (spool: Spool): Promise<string[]> => {
-  const out: string[] = [];
-  for (let b = await spool.read(1000); b; b = await spool.read(1000)) out.push(...b.body.toString().split('\n'));
-  return out;
-};
-
-/** Stands in for InfluxDB behind the LineSender seam: takes every batch at once and keeps its lines. */
-const recordingSender = () => {
-  const lines: string[] = [];
-  const sender: LineSender = {
-    async send(body) {
-      lines.push(...body.toString().split('\n'));
-    },
-  };
-  return { lines, sender };
 };
 
 const startDrainer = (spool: Spool, sender: LineSender) => {

@@ -14,11 +14,9 @@ import path from 'node:path';
 import { connectAsync } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { currentProcess, DataDirLock, type LockHolder } from '../../../services/cli/data-dir-lock.ts';
-import { InfluxQuery } from '../../../services/common/influx.ts';
-import { openRegistry } from '../../../services/registry/index.ts';
-import { eventually, TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
+import { eventually } from '../../helpers/env.ts';
 import { freshSchema } from '../../helpers/postgres.ts';
-import { type SusProcess, startSus, upOrFail } from '../../helpers/sus-process.ts';
+import { prepareBroker, type SusProcess, startSus, upOrFail } from '../../helpers/sus-process.ts';
 
 const dirs: string[] = [];
 const running: SusProcess[] = [];
@@ -99,30 +97,16 @@ describe('two `sus broker` processes on one SUS_DATA_DIR', () => {
     const dataDir = freshDir();
     // The registry in PostgreSQL (a schema of its own): the lock guards the spool whichever registry is used.
     const schema = await freshSchema();
-    const base = testConfig({ SUS_DATA_DIR: dataDir, DATABASE_URL: schema.url });
-    const registry = await openRegistry(base);
-    await registry.createDepartment({ id: 'environment', name: 'Environment' });
-    const { secret } = await registry.createDevice({
-      id: 'aq-lock-1',
-      name: 'lock test',
-      department: 'environment',
-      type: 'air_quality',
+    const {
+      secret,
+      influx,
+      env: basics,
+    } = await prepareBroker({
+      dataDir,
+      databaseUrl: schema.url,
+      device: { id: 'aq-lock-1', name: 'lock test' },
     });
-    await registry.close();
-    const influx = new InfluxQuery(base);
-    await influx.ensureDatabase();
-    const env = {
-      SUS_DATA_DIR: dataDir,
-      SUS_MQTT_HOST: '127.0.0.1',
-      SUS_MQTT_PORT: '0',
-      SUS_ADMIN_KEY: TEST_ADMIN_KEY,
-      INFLUX_DB: base.INFLUX_DB,
-      DATABASE_URL: schema.url,
-      LOG_LEVEL: 'info',
-      SUS_LOG_JSON: '1',
-      SUS_WRITE_FLUSH_MS: '50',
-      SUS_SELF_METRICS_INTERVAL_S: '3600',
-    };
+    const env = { ...basics, SUS_WRITE_FLUSH_MS: '50', SUS_SELF_METRICS_INTERVAL_S: '3600' };
     const first = startSus(['broker'], env);
     running.push(first);
     const port = await upOrFail(first);

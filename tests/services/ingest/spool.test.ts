@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../services/common/logger.ts';
 import { Spool, type SpoolOptions } from '../../../services/ingest/spool/spool.ts';
+import { readAll } from '../../helpers/spool.ts';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -22,16 +23,6 @@ const opened = async (opts: Partial<SpoolOptions> & { dir: string }, log = silen
   const spool = new Spool({ maxBytes: 1 << 30, ...opts }, log);
   await spool.open();
   return spool;
-};
-
-/** Reads everything unread, in order, as lines. */
-const readAll = async (spool: Spool): Promise<string[]> => {
-  const out: string[] = [];
-  for (;;) {
-    const b = await spool.read(1000);
-    if (!b) return out;
-    out.push(...b.body.toString().split('\n'));
-  }
 };
 
 const capture = () => {
