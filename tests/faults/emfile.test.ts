@@ -17,7 +17,11 @@ import { prepareBroker, type SusProcess, startSus, upOrFail } from '../helpers/s
 const MAX_OPEN_FILES = 256;
 const DEVICE = 'aq-emfile-1';
 
-describe('EMFILE: the broker process runs out of file descriptors', () => {
+// The registry in PostgreSQL: the embedded one would compete for the few descriptors the test leaves the process.
+const noPostgres = process.env.TEST_DATABASE_URL ? undefined : 'TEST_DATABASE_URL is unset (npm test sets it)';
+if (noPostgres) console.warn(`EMFILE test skipped: ${noPostgres}`);
+
+describe.skipIf(noPostgres !== undefined)('EMFILE: the broker process runs out of file descriptors', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sus-emfile-'));
   const sockets: net.Socket[] = [];
   let broker: SusProcess | undefined;
@@ -37,10 +41,10 @@ describe('EMFILE: the broker process runs out of file descriptors', () => {
 
   it('keeps acknowledging and storing while new spool segments cannot be opened, and rolls over again afterwards', async () => {
     const schema = await freshSchema();
-    dropSchema = schema.drop;
+    dropSchema = schema!.drop;
     const { secret, influx, env } = await prepareBroker({
       dataDir,
-      databaseUrl: schema.url,
+      databaseUrl: schema!.url,
       device: { id: DEVICE, name: 'emfile test' },
     });
     broker = startSus(
