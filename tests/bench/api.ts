@@ -5,7 +5,7 @@
  *   latest    GET /v1/latest?quantity=air_temperature — latest values of 10,000 devices of one department
  *   aggregate GET /v1/readings/aggregate — a 30-day hourly mean of one device (5-minute raw data)
  *   open      GET /v1/open/datasets/:id/latest?format=geojson — open-data GeoJSON, no key
- * Needs the local stack (InfluxDB): `eval "$(bash infra/stack.sh env)"`, then `npm run bench:api`.
+ * `npm run bench:api` starts the local InfluxDB it needs (infra/bench.sh); INFLUX_URL names another one.
  */
 import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
@@ -37,7 +37,6 @@ async function run(url: string, headers: Record<string, string>): Promise<Figure
 }
 
 async function main(): Promise<void> {
-  if (!process.env.INFLUX_URL) throw new Error('INFLUX_URL is unset: eval "$(bash infra/stack.sh env)" first');
   const config = loadConfig({
     ...process.env,
     SUS_HTTP_HOST: '127.0.0.1',

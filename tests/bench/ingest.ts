@@ -75,10 +75,11 @@ function ensureNodeRed(): string {
   return red;
 }
 
-/** The local stack's influxd (infra/stack.sh writes its pid file); undefined for an external InfluxDB. */
+/** The local stack's influxd (infra/stack.sh writes its pid file under SUS_DATA_DIR); undefined for an external one. */
 function influxdPid(): number | undefined {
   try {
-    const pid = Number(readFileSync(path.join(ROOT, 'var/influxdb/influxd.pid'), 'utf8').trim());
+    const dataDir = path.resolve(ROOT, process.env.SUS_DATA_DIR ?? 'var');
+    const pid = Number(readFileSync(path.join(dataDir, 'influxdb/influxd.pid'), 'utf8').trim());
     return pid > 0 && existsSync(`/proc/${pid}`) ? pid : undefined;
   } catch {
     return undefined;
@@ -395,7 +396,7 @@ async function main(): Promise<void> {
   const dataDir = path.join(ROOT, `var/bench/run-${run}`);
   const base = {
     ...process.env,
-    INFLUX_URL: process.env.INFLUX_URL ?? 'http://127.0.0.1:8086',
+    // No INFLUX_URL here: unset, the config derives it from SUS_INFLUX_PORT, as for the local stack.
     INFLUX_API: process.env.INFLUX_API ?? 'v1',
     SUS_DATA_DIR: dataDir,
     DATABASE_URL: '',
