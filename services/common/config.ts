@@ -1,6 +1,5 @@
 import { z } from 'zod';
 
-/** Every setting of the platform, read from environment variables. The README's configuration table mirrors it. */
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const optionalText = z
@@ -8,79 +7,166 @@ const optionalText = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
+/**
+ * Every setting of the platform, read from environment variables. Each one's `.describe()` is its line in
+ * docs/configuration.md (`npm run docs:build`; tests/docs fails when that file is stale).
+ */
 export const ConfigSchema = z
   .object({
-    SUS_HTTP_HOST: z.string().default('0.0.0.0'),
-    SUS_HTTP_PORT: port(8080),
-    SUS_MQTT_HOST: z.string().default('0.0.0.0'),
-    SUS_MQTT_PORT: port(1883),
-    SUS_DATA_DIR: z.string().min(1).default('./var'),
-    SUS_ADMIN_KEY: optionalText.pipe(z.string().min(24, 'must be at least 24 characters').optional()),
-    SUS_INFLUX_PORT: port(8086),
-    INFLUX_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
-    INFLUX_DB: z.string().min(1).default('sus'),
-    INFLUX_ORG: z.string().default(''),
-    INFLUX_TOKEN: optionalText,
-    INFLUX_USERNAME: optionalText,
-    INFLUX_PASSWORD: optionalText,
-    INFLUX_API: z.enum(['v2', 'v1']).default('v2'),
-    INFLUX_TIMEOUT_MS: positiveInt(10_000),
-    DATABASE_URL: optionalText.pipe(
-      z
-        .string()
-        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-        .optional(),
+    SUS_HTTP_HOST: z
+      .string()
+      .default('0.0.0.0')
+      .describe('Address the API (and MQTT over WebSocket at /mqtt) listens on.'),
+    SUS_HTTP_PORT: port(8080).describe('Port of the API and of MQTT over WebSocket; 0 picks a free port.'),
+    SUS_MQTT_HOST: z.string().default('0.0.0.0').describe('Address the MQTT TCP and TLS listeners listen on.'),
+    SUS_MQTT_PORT: port(1883).describe('Port of the plain MQTT TCP listener; 0 picks a free port.'),
+    SUS_DATA_DIR: z
+      .string()
+      .min(1)
+      .default('./var')
+      .describe(
+        "Data directory: embedded registry (registry/), durable spool (spool/), the local stack's InfluxDB, PostgreSQL and Redis data, logs; memory:// keeps the registry in memory and the spool in a temporary directory (tests).",
+      ),
+    SUS_ADMIN_KEY: optionalText
+      .pipe(z.string().min(24, 'must be at least 24 characters').optional())
+      .describe(
+        'Bootstrap admin API key (at least 24 characters); unset, one is generated on first start and printed once.',
+      ),
+    SUS_INFLUX_PORT: port(8086).describe(
+      'Port of the local InfluxDB that infra/stack.sh starts; unset INFLUX_URL means this port on 127.0.0.1.',
     ),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    SUS_WRITE_BATCH_SIZE: positiveInt(5000),
-    SUS_WRITE_FLUSH_MS: positiveInt(1000),
-    SUS_MAX_PAYLOAD_BYTES: positiveInt(256 * 1024),
-    SUS_MAX_AGE_S: positiveInt(7 * 24 * 3600),
-    SUS_MAX_SKEW_S: positiveInt(300),
-    SUS_DEAD_LETTER_RAW_BYTES: positiveInt(16 * 1024),
+    INFLUX_URL: optionalText
+      .pipe(z.url({ protocol: /^https?$/ }).optional())
+      .describe(
+        'InfluxDB to read and write (http or https); unset, http://127.0.0.1:$SUS_INFLUX_PORT (the local stack). When set, npm start / npm test start no InfluxDB of their own.',
+      ),
+    INFLUX_DB: z
+      .string()
+      .min(1)
+      .default('sus')
+      .describe('Database (InfluxDB 1.x) or bucket (2.x, 3.x; mapped to an InfluxQL database by DBRP).'),
+    INFLUX_ORG: z.string().default('').describe('Organisation (InfluxDB 2.x); ignored by 1.x.'),
+    INFLUX_TOKEN: optionalText.describe('API token (InfluxDB 2.x, 3.x).'),
+    INFLUX_USERNAME: optionalText.describe(
+      'User name: Basic auth with INFLUX_API=v1, else sent as the token user:password (InfluxDB 1.8+).',
+    ),
+    INFLUX_PASSWORD: optionalText.describe('Password that goes with INFLUX_USERNAME.'),
+    INFLUX_API: z
+      .enum(['v2', 'v1'])
+      .default('v2')
+      .describe(
+        "Write endpoint: v2 = /api/v2/write (InfluxDB 1.8+, 2.x, 3.x); v1 = /write of 1.x before 1.8 (Debian's 1.6; the local stack sets this).",
+      ),
+    INFLUX_TIMEOUT_MS: positiveInt(10_000).describe('Timeout of one InfluxDB request.'),
+    DATABASE_URL: optionalText
+      .pipe(
+        z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+          .optional(),
+      )
+      .describe('PostgreSQL URL (postgres://…) of the registry; unset, embedded PGlite in $SUS_DATA_DIR/registry.'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe(
+        'Log level (pino): fatal, error, warn, info, debug, trace or silent. Pretty on a terminal, JSON lines otherwise.',
+      ),
+    SUS_WRITE_BATCH_SIZE: positiveInt(5000).describe('Lines per InfluxDB write of the spool drainer.'),
+    SUS_WRITE_FLUSH_MS: positiveInt(1000).describe('Longest wait before a partial batch is written to InfluxDB.'),
+    SUS_MAX_PAYLOAD_BYTES: positiveInt(256 * 1024).describe(
+      'Largest payload accepted from a device (MQTT and HTTP push); larger MQTT publishes are dropped and the client disconnected, larger pushes dead-lettered.',
+    ),
+    SUS_MAX_AGE_S: positiveInt(7 * 24 * 3600).describe(
+      'Oldest device time kept (7 days back); older readings get the receive time and the flag time_replaced.',
+    ),
+    SUS_MAX_SKEW_S: positiveInt(300).describe(
+      'How far ahead of the receive time a device time may lie; beyond it the receive time is used (flag time_replaced).',
+    ),
+    SUS_DEAD_LETTER_RAW_BYTES: positiveInt(16 * 1024).describe(
+      'Raw payload bytes kept per dead letter; a longer payload is stored truncated and cannot be replayed.',
+    ),
     SUS_REGISTRY_TIMEOUT_MS: positiveInt(10_000).describe(
       'how long ingest waits for the registry (device lookup, dead-letter insert) before it leaves a message unacknowledged so its sender retries',
     ),
-    // Ingest (layer 2): out-of-range values rejected or stored flagged; an extra device-profile directory (its
-    // profiles override the built-in devices/profiles of the same type); external MQTT integrations (JSON file).
-    SUS_PLAUSIBILITY: z.enum(['reject', 'flag']).default('reject'),
-    SUS_PROFILES_DIR: optionalText,
-    SUS_INTEGRATIONS_FILE: optionalText,
-    SUS_QUERY_MAX_POINTS: positiveInt(10_000),
-    /** MQTT URL(s) devices are told to connect to in provisioning bundles (comma-separated); default from the host. */
-    SUS_PUBLIC_MQTT_URL: optionalText,
-    SUS_API_RATE_LIMIT: positiveInt(1200),
-    SUS_SILENT_FACTOR: positiveInt(3),
-    SUS_DEFAULT_INTERVAL_S: positiveInt(300),
-    SUS_CLAIM_TTL_S: positiveInt(24 * 3600),
-    SUS_STREAM_REPLAY: positiveInt(10_000),
-    SUS_DEMO_DEVICES: positiveInt(48),
-    SUS_DEMO_INTERVAL_MS: positiveInt(5000),
-    // `sus device …` talks to a running platform's API: its URL (default http://127.0.0.1:SUS_HTTP_PORT) and key.
-    SUS_API_URL: optionalText.pipe(z.url({ protocol: /^https?$/ }).optional()),
-    SUS_API_KEY: optionalText,
-    // Ingest durable spool (SUS_DATA_DIR/spool) and self-metrics.
-    SUS_SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024),
+    SUS_PLAUSIBILITY: z
+      .enum(['reject', 'flag'])
+      .default('reject')
+      .describe(
+        "Values outside the catalogue's plausible range: reject (dead letter) or flag (stored with the flag out_of_range).",
+      ),
+    SUS_PROFILES_DIR: optionalText.describe(
+      'Extra device-profile directory; its profiles override the built-in devices/profiles of the same type.',
+    ),
+    SUS_INTEGRATIONS_FILE: optionalText.describe(
+      'JSON file listing external MQTT integrations (The Things Stack, ChirpStack, any broker) that ingest subscribes to.',
+    ),
+    SUS_QUERY_MAX_POINTS: positiveInt(10_000).describe(
+      'Query budget: most points, windows × groups or devices × quantities one API request may fetch.',
+    ),
+    SUS_PUBLIC_MQTT_URL: optionalText.describe(
+      'MQTT URL(s), comma-separated, written into provisioning bundles; unset, mqtt:// on the host the API was asked under and SUS_MQTT_PORT (plus mqtts:// on SUS_MQTTS_PORT when TLS is on).',
+    ),
+    SUS_API_RATE_LIMIT: positiveInt(1200).describe(
+      'Requests per minute per API key (anonymous: per client address), per process.',
+    ),
+    SUS_SILENT_FACTOR: positiveInt(3).describe('A device is silent after this many expected intervals without data.'),
+    SUS_DEFAULT_INTERVAL_S: positiveInt(300).describe(
+      'Expected reporting interval of devices whose type defines none.',
+    ),
+    SUS_CLAIM_TTL_S: positiveInt(24 * 3600).describe('Default lifetime of a claim code.'),
+    SUS_STREAM_REPLAY: positiveInt(10_000).describe('Readings kept so a live stream can resume with Last-Event-ID.'),
+    SUS_DEMO_DEVICES: positiveInt(48).describe('Demo fleet size (sus run --demo, sus simulate).'),
+    SUS_DEMO_INTERVAL_MS: positiveInt(5000).describe('Reporting interval of the demo fleet.'),
+    SUS_API_URL: optionalText
+      .pipe(z.url({ protocol: /^https?$/ }).optional())
+      .describe(
+        'API that sus device and sus simulate --format ttn|chirpstack talk to; unset, http://127.0.0.1:$SUS_HTTP_PORT.',
+      ),
+    SUS_API_KEY: optionalText.describe('API key of those CLI commands; unset, SUS_ADMIN_KEY.'),
+    SUS_SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024).describe(
+      'Bytes the durable spool may hold while InfluxDB is away (1 GiB); at the limit QoS 1 messages get no PUBACK and HTTP pushes a 503.',
+    ),
     SUS_SPOOL_SEGMENT_BYTES: positiveInt(16 * 1024 * 1024).describe(
       'size at which the spool starts a new segment file; drained segment files are deleted whole',
     ),
-    SUS_SELF_METRICS_INTERVAL_S: positiveInt(10),
-    // Broker (layer 1): listeners, limits, failed-login throttling, presence, cluster mode.
-    SUS_MQTT_TCP: z.enum(['on', 'off']).default('on'),
-    SUS_MQTT_WS: z.enum(['on', 'off']).default('on'),
-    SUS_MQTTS_PORT: port(8883),
-    SUS_MQTT_TLS_CERT: optionalText,
-    SUS_MQTT_TLS_KEY: optionalText,
-    SUS_MQTT_TLS_CA: optionalText,
-    SUS_MQTT_MAX_CONNECTIONS: positiveInt(50_000),
-    SUS_MQTT_MAX_CLIENT_ID: positiveInt(128),
-    SUS_MQTT_MAX_TOPIC_LEVELS: positiveInt(16),
-    SUS_MQTT_KEEPALIVE_LIMIT_S: positiveInt(3600),
-    SUS_MQTT_DRAIN_TIMEOUT_MS: positiveInt(10_000),
-    SUS_MQTT_AUTH_FREE_FAILURES: positiveInt(5),
-    SUS_MQTT_AUTH_MAX_FAILURES: positiveInt(20),
-    SUS_MQTT_AUTH_DELAY_MS: positiveInt(200),
-    SUS_MQTT_AUTH_WINDOW_S: positiveInt(900),
+    SUS_SELF_METRICS_INTERVAL_S: positiveInt(10).describe(
+      'How often the platform writes its self-metrics (sus_ingest, sus_spool, sus_writes, sus_broker) into InfluxDB.',
+    ),
+    SUS_MQTT_TCP: z.enum(['on', 'off']).default('on').describe('on/off: the plain MQTT TCP listener on SUS_MQTT_PORT.'),
+    SUS_MQTT_WS: z
+      .enum(['on', 'off'])
+      .default('on')
+      .describe('on/off: MQTT over WebSocket at /mqtt on the HTTP port (when the API runs in the same process).'),
+    SUS_MQTTS_PORT: port(8883).describe(
+      'Port of MQTT over TLS, on when SUS_MQTT_TLS_CERT and SUS_MQTT_TLS_KEY are set.',
+    ),
+    SUS_MQTT_TLS_CERT: optionalText.describe(
+      "PEM file of the broker's certificate chain (turns on MQTT over TLS with SUS_MQTT_TLS_KEY).",
+    ),
+    SUS_MQTT_TLS_KEY: optionalText.describe("PEM file of the broker's private key."),
+    SUS_MQTT_TLS_CA: optionalText.describe(
+      'PEM file of the CA of device certificates: turns on mutual TLS (certificate CN = device id).',
+    ),
+    SUS_MQTT_MAX_CONNECTIONS: positiveInt(50_000).describe(
+      'MQTT connections per broker node; beyond it CONNACK 3 (server unavailable).',
+    ),
+    SUS_MQTT_MAX_CLIENT_ID: positiveInt(128).describe('Longest MQTT client id accepted.'),
+    SUS_MQTT_MAX_TOPIC_LEVELS: positiveInt(16).describe('Deepest topic (levels) accepted.'),
+    SUS_MQTT_KEEPALIVE_LIMIT_S: positiveInt(3600).describe('Longest keepalive a client may ask for.'),
+    SUS_MQTT_DRAIN_TIMEOUT_MS: positiveInt(10_000).describe(
+      'A subscriber whose socket does not drain within this time is disconnected.',
+    ),
+    SUS_MQTT_AUTH_FREE_FAILURES: positiveInt(5).describe(
+      'Failed MQTT logins per source address and username answered without delay.',
+    ),
+    SUS_MQTT_AUTH_MAX_FAILURES: positiveInt(20).describe(
+      'Failed MQTT logins per source address and username before that pair is locked out.',
+    ),
+    SUS_MQTT_AUTH_DELAY_MS: positiveInt(200).describe(
+      'First delay after the free failures; doubles with each further failure, at most 10 s.',
+    ),
+    SUS_MQTT_AUTH_WINDOW_S: positiveInt(900).describe('A failure count is forgotten this long after its last failure.'),
     SUS_MQTT_MAX_SUBSCRIPTIONS: positiveInt(100).describe(
       'topic filters one MQTT connection may hold; one more is refused (SUBACK 0x80) and the connection closed',
     ),
@@ -90,8 +176,14 @@ export const ConfigSchema = z
     SUS_MQTT_AUTH_ADDRESS_FREE_FAILURES: positiveInt(20).describe(
       'failed MQTT logins from one source address, all usernames together, answered without delay; each further one doubles the delay of every login from that address (at most this many may wait at once)',
     ),
-    SUS_LAST_SEEN_FLUSH_MS: positiveInt(5000),
-    REDIS_URL: optionalText.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
+    SUS_LAST_SEEN_FLUSH_MS: positiveInt(5000).describe(
+      "Devices' last-seen times are written to the registry in one batch this often.",
+    ),
+    REDIS_URL: optionalText
+      .pipe(z.url({ protocol: /^rediss?$/ }).optional())
+      .describe(
+        'Redis URL (redis:// or rediss://): cluster mode, broker nodes share subscriptions, sessions and retained messages.',
+      ),
   })
   .transform((c) => ({
     ...c,
