@@ -1,6 +1,6 @@
 /**
  * `npm run dashboards:build`: writes the Grafana JSON (dashboards/generated), the demo gazetteer and the
- * dashboard list of dashboards/README.md and README.md from dashboards/src. The output is deterministic and committed;
+ * dashboard list of dashboards/README.md from dashboards/src. The output is deterministic and committed;
  * tests/dashboards fails when it is stale.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,8 +17,7 @@ for (const [rel, content] of files) {
   mkdirSync(path.dirname(path.join(ROOT, rel)), { recursive: true });
   writeFileSync(path.join(ROOT, rel), content);
 }
-// The list stands in this folder's README and in the project README, both generated so neither can drift.
-for (const readme of [path.join(ROOT, 'README.md'), path.join(ROOT, '..', 'README.md')]) {
-  writeFileSync(readme, updateReadme(readFileSync(readme, 'utf8')));
-}
-console.log(`dashboards: wrote ${files.size} files and the README dashboard lists`);
+// The list stands in this folder's README only (the project README links to it), generated so it cannot drift.
+const readme = path.join(ROOT, 'README.md');
+writeFileSync(readme, updateReadme(readFileSync(readme, 'utf8')));
+console.log(`dashboards: wrote ${files.size} files and the dashboard list of dashboards/README.md`);
