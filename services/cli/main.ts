@@ -27,7 +27,7 @@ ${SIMULATE_HELP}
                      senml-cbor, ttn, chirpstack, sensor-community); exit 2 with reason codes on rejection
   help               this text
 
-Configuration comes from environment variables (see README.md).`;
+Configuration comes from environment variables (see docs/configuration.md).`;
 
 function onShutdown(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
