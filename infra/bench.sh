@@ -4,10 +4,11 @@
 #   1. install npm dependencies if needed (infra/ensure-deps.sh)
 #   2. for the benches that read or write InfluxDB (api, ingest): start the local InfluxDB (infra/stack.sh,
 #      SUS_INFLUX_PORT), unless INFLUX_URL points to an existing server, and load its environment
+#      (infra/with-stack.sh, which stops again what it started; what was already running is left alone)
 #   3. run tests/bench/NAME.ts, which ends with one JSON line, and exit with its status
 #
-# A service this script started is stopped again on exit; one that was already running is left alone. The peers
-# install themselves on first use: Debian's mosquitto (bench:broker), Node-RED into var/bench (bench:ingest).
+# The peers install themselves on first use: Debian's mosquitto (bench:broker), Node-RED into var/bench
+# (bench:ingest).
 # Each bench's own settings (BENCH_MESSAGES, BENCH_ROUNDS, …) are listed in tests/bench/README.md.
 set -euo pipefail
 
@@ -31,34 +32,9 @@ esac
 
 bash infra/ensure-deps.sh
 
-if [[ "$needs_influx" == "1" ]]; then
-  started_file="$(mktemp "${TMPDIR:-/tmp}/sus-bench-started.XXXXXX")"
-  # shellcheck disable=SC2317 # invoked via trap
-  cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local services=()
-    if [[ -s "$started_file" ]]; then
-      mapfile -t services < <(sort -u "$started_file")
-    fi
-    rm -f "$started_file"
-    if [[ ${#services[@]} -gt 0 ]]; then
-      log "stopping services started for this bench: ${services[*]}"
-      bash infra/stack.sh stop "${services[@]}" || log "WARNING: could not stop ${services[*]}"
-    fi
-    exit "$rc"
-  }
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-  # InfluxDB only: no bench uses PostgreSQL or Redis, whatever the calling shell asks the stack for.
-  SUS_STACK_POSTGRES=0 SUS_STACK_REDIS=0 SUS_STACK_STARTED_FILE="$started_file" bash infra/stack.sh start
-  eval "$(SUS_STACK_POSTGRES=0 SUS_STACK_REDIS=0 bash infra/stack.sh env)"
-fi
-
 log "node tests/bench/$name.ts $*"
-set +e
-node "${node_args[@]}" "tests/bench/$name.ts" "$@"
-rc=$?
-set -e
-exit "$rc"
+if [[ "$needs_influx" == "1" ]]; then
+  # InfluxDB only: no bench uses PostgreSQL or Redis, whatever the calling shell asks the stack for.
+  SUS_STACK_POSTGRES=0 SUS_STACK_REDIS=0 exec bash infra/with-stack.sh node "${node_args[@]}" "tests/bench/$name.ts" "$@"
+fi
+exec node "${node_args[@]}" "tests/bench/$name.ts" "$@"
