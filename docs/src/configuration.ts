@@ -46,6 +46,16 @@ export function groupOf(name: string): string {
   return GROUPS.find((g) => g.match.test(name))?.title ?? OTHER;
 }
 
+/**
+ * A description as a sentence: capitalised when it starts with a plain word, closed with a full stop, whichever
+ * style its author wrote it in (settings come from several hands).
+ */
+export function sentence(text: string): string {
+  const t = text.trim();
+  const capitalised = /^[a-z]+(\s|$)/.test(t) ? `${t[0]!.toUpperCase()}${t.slice(1)}` : t;
+  return /[.!?]$/.test(capitalised) ? capitalised : `${capitalised}.`;
+}
+
 const defaultCell = (s: Setting): string =>
   s.fallback === undefined ? 'unset' : s.fallback === '' ? '(empty)' : `\`${s.fallback}\``;
 
@@ -59,7 +69,11 @@ export function renderConfigurationSection(all: readonly Setting[] = settings())
     out.push(
       ...markdownTable(
         ['variable', 'default', 'meaning'],
-        rows.map((s) => [`\`${s.name}\``, defaultCell(s), cell(s.description ?? '(no description)')]),
+        rows.map((s) => [
+          `\`${s.name}\``,
+          defaultCell(s),
+          cell(s.description ? sentence(s.description) : '(no description)'),
+        ]),
       ),
       '',
     );

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { groupOf, renderConfigurationSection, settings } from '../../docs/src/configuration.ts';
+import { groupOf, renderConfigurationSection, sentence, settings } from '../../docs/src/configuration.ts';
 import { replaceGenerated } from '../../docs/src/markdown.ts';
 import { ConfigSchema } from '../../services/common/config.ts';
 
@@ -27,6 +27,24 @@ describe('configuration reference (docs/configuration.md)', () => {
     const section = renderConfigurationSection();
     const rows = [...section.matchAll(/^\| `([A-Z0-9_]+)` /gm)].map((m) => m[1]);
     expect([...rows].sort()).toStrictEqual(Object.keys(ConfigSchema.in.shape).sort());
+  });
+
+  it('writes every description as a sentence, whichever style its author used', () => {
+    expect(
+      [
+        'requests per minute per API key; 429 beyond',
+        'Port.',
+        'on/off: the listener',
+        'mqtt:// URL of the broker',
+        'Timeout (ms)',
+      ].map(sentence),
+    ).toStrictEqual([
+      'Requests per minute per API key; 429 beyond.',
+      'Port.',
+      'on/off: the listener.',
+      'mqtt:// URL of the broker.',
+      'Timeout (ms).',
+    ]);
   });
 
   it('reads defaults and descriptions from the schema and puts a setting no section names under "Other settings"', () => {
