@@ -4,12 +4,13 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const README_MAX_BYTES = 12 * 1024;
-const SKIP_DIRS = new Set(['node_modules', 'var', '.git']);
+// Dependencies, local data and tool folders (.git, .pio, …) hold Markdown that is not the project's.
+const skipDir = (name: string) => name === 'node_modules' || name === 'var' || name.startsWith('.');
 
 /** Every Markdown file of the repository (not dependencies, not local data). */
 function markdownFiles(dir = ROOT): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    if (e.isDirectory()) return SKIP_DIRS.has(e.name) ? [] : markdownFiles(path.join(dir, e.name));
+    if (e.isDirectory()) return skipDir(e.name) ? [] : markdownFiles(path.join(dir, e.name));
     return e.name.endsWith('.md') ? [path.join(dir, e.name)] : [];
   });
 }
