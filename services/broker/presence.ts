@@ -1,4 +1,4 @@
-import { escapeTag, type LineSink } from '../common/line-protocol.ts';
+import { intValue, type LineSink, pointLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
 import { deviceTopic } from '../common/topics.ts';
@@ -25,10 +25,14 @@ export class LinePresenceSink implements PresenceSink {
   ) {}
 
   write(device: Device, online: boolean, at: number): void {
-    let tags = `,department=${escapeTag(device.department)},device=${escapeTag(device.id)},device_type=${escapeTag(device.type)}`;
-    if (device.district) tags += `,district=${escapeTag(device.district)}`;
+    const tags = tagSet({
+      department: device.department,
+      device: device.id,
+      device_type: device.type,
+      district: device.district,
+    });
     this.sink
-      .append([`${SELF_METRICS.deviceStatus}${tags} online=${online ? 1 : 0}i ${at}`])
+      .append([pointLine(SELF_METRICS.deviceStatus, tags, `online=${intValue(online ? 1 : 0)}`, at)])
       .catch((err: Error) => this.log.warn({ device: device.id, err: err.message }, 'device_status not written'));
   }
 

@@ -1,5 +1,4 @@
-import type { LineSink } from '../common/line-protocol.ts';
-import { escapeTag } from '../common/line-protocol.ts';
+import { fieldSet, intValue, type LineSink, pointLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
 import type { BrokerStats } from './broker.ts';
@@ -12,11 +11,15 @@ export function brokerSelfMetricLine(
   clients: number,
   now: number,
 ): string {
-  const d = (k: keyof BrokerStats) => Math.max(0, cur[k] - prev[k]);
-  return (
-    `${SELF_METRICS.broker},node=${escapeTag(node)} clients=${clients}i,connects=${d('connects')}i,` +
-    `auth_failures=${d('authFailures')}i,acl_denials=${d('aclDenials')}i,messages_in=${d('messagesIn')}i ${now}`
-  );
+  const d = (k: keyof BrokerStats) => intValue(Math.max(0, cur[k] - prev[k]));
+  const fields = fieldSet({
+    clients: intValue(clients),
+    connects: d('connects'),
+    auth_failures: d('authFailures'),
+    acl_denials: d('aclDenials'),
+    messages_in: d('messagesIn'),
+  });
+  return pointLine(SELF_METRICS.broker, tagSet({ node }), fields, now);
 }
 
 /** Writes the broker's figures into InfluxDB every interval, for the pipeline-health dashboard. */

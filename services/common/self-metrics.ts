@@ -17,7 +17,10 @@ export const SELF_METRICS = {
   ingestRejects: 'sus_ingest_rejects',
   /** Durable spool. Tag: node. Fields: depth (lines waiting), bytes, oldest_age_s. */
   spool: 'sus_spool',
-  /** InfluxDB writes within the interval. Tag: node. Fields: written, batches, failures, latency_ms_p50, latency_ms_p99. */
+  /**
+   * InfluxDB writes within the interval. Tag: node. Fields: written, batches, failures, refused (lines InfluxDB
+   * refused, dead-lettered), latency_ms_p50, latency_ms_p99.
+   */
   writes: 'sus_writes',
   /** Broker within the interval. Tag: node. Fields: clients, connects, auth_failures, acl_denials, messages_in. */
   broker: 'sus_broker',

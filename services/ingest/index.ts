@@ -16,7 +16,6 @@ import { InfluxLineSender, SpoolDrainer } from './writer.ts';
 export type { Uplink } from '../common/uplink.ts';
 export { DeviceDirectory } from './device-directory.ts';
 export { Ingestor, type IngestResult, type IngestStats } from './ingestor.ts';
-export { readingLine, tagSet } from './line-protocol.ts';
 export { REASON } from './reasons.ts';
 export { IngestSelfMetrics } from './self-metrics.ts';
 export { Spool } from './spool/spool.ts';

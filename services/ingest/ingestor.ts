@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type Catalogue, catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
 import { SusError } from '../common/errors.ts';
+import { readingLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Reading, ReadingTags } from '../common/reading.ts';
 import type { Uplink } from '../common/uplink.ts';
@@ -10,10 +11,9 @@ import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterReason, NewDeadLetter } from '../registry/types.ts';
 import { DECODERS, type Format, formatOfChannel, IDENTITY_FORMATS } from './decoders/index.ts';
 import type { DeviceLookup } from './device-directory.ts';
-import { readingLine, tagSet } from './line-protocol.ts';
 import { type IngestedReading, normaliseDecoded, type PlausibilityMode, type TimePolicy } from './normalise.ts';
 import { BUILTIN_PROFILES_DIR, type DeviceProfile, ProfileSet } from './profiles.ts';
-import { REASON, type ReadingFlag, reason } from './reasons.ts';
+import { REASON, reason } from './reasons.ts';
 import type { PointWriter } from './writer.ts';
 
 export interface IngestResult {
@@ -107,12 +107,6 @@ function within<T>(work: Promise<T>, ms: number, timeout: () => Error): Promise<
     timer = setTimeout(() => reject(timeout()), ms);
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
-
-/** The stored line with the reading's flags as a string field next to `value` (InfluxQL reads `value` alone). */
-function flaggedLine(line: string, flags: readonly ReadingFlag[]): string {
-  const at = line.lastIndexOf(' ');
-  return `${line.slice(0, at)},flags="${flags.join(',')}"${line.slice(at)}`;
 }
 
 /**
@@ -264,11 +258,8 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
       const lines = new Array<string>(readings.length);
       for (let i = 0; i < readings.length; i++) {
         const r = readings[i]!;
-        const line = readingLine(r.quantity, tagString, r.value, r.time);
-        if (r.flags) {
-          lines[i] = flaggedLine(line, r.flags);
-          for (const f of r.flags) this.stats.flagged[f] = (this.stats.flagged[f] ?? 0) + 1;
-        } else lines[i] = line;
+        lines[i] = readingLine(r.quantity, tagString, r.value, r.time, r.flags);
+        if (r.flags) for (const f of r.flags) this.stats.flagged[f] = (this.stats.flagged[f] ?? 0) + 1;
       }
       // Resolves once the lines are durably spooled: only then may the broker send the QoS 1 PUBACK.
       await this.deps.writer.write(lines);

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { escapeTag } from '../common/line-protocol.ts';
+import { fieldSet, floatValue, intValue, pointLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
@@ -19,6 +19,8 @@ export interface WriteCounters {
   written: number;
   batches: number;
   failures: number;
+  /** Lines InfluxDB refused on their own (dead-lettered). */
+  refused: number;
 }
 
 export interface SelfMetricsSample {
@@ -42,26 +44,53 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
  * sample (integers), spool depth and age as they are now. Pure, so the exact lines are unit-tested.
  */
 export function selfMetricLines(node: string, prev: SelfMetricsSample, cur: SelfMetricsSample, now: number): string[] {
-  const tag = `,node=${escapeTag(node)}`;
-  const d = (a: number, b: number) => `${Math.max(0, a - b)}i`;
+  const tags = tagSet({ node });
+  const d = (a: number, b: number) => intValue(Math.max(0, a - b));
   const lines = [
-    `${SELF_METRICS.ingest}${tag} messages=${d(cur.ingest.messages, prev.ingest.messages)},readings=${d(cur.ingest.readings, prev.ingest.readings)},dead_letters=${d(cur.ingest.deadLetters, prev.ingest.deadLetters)},time_adjusted=${d(cur.ingest.timeAdjusted, prev.ingest.timeAdjusted)} ${now}`,
+    pointLine(
+      SELF_METRICS.ingest,
+      tags,
+      fieldSet({
+        messages: d(cur.ingest.messages, prev.ingest.messages),
+        readings: d(cur.ingest.readings, prev.ingest.readings),
+        dead_letters: d(cur.ingest.deadLetters, prev.ingest.deadLetters),
+        time_adjusted: d(cur.ingest.timeAdjusted, prev.ingest.timeAdjusted),
+      }),
+      now,
+    ),
   ];
   for (const [code, total] of Object.entries(cur.ingest.rejectedByReason).sort(([a], [b]) => a.localeCompare(b))) {
     const delta = total - (prev.ingest.rejectedByReason[code] ?? 0);
-    if (delta > 0) lines.push(`${SELF_METRICS.ingestRejects}${tag},reason=${escapeTag(code)} count=${delta}i ${now}`);
+    if (delta > 0) {
+      lines.push(
+        pointLine(SELF_METRICS.ingestRejects, tagSet({ node, reason: code }), `count=${intValue(delta)}`, now),
+      );
+    }
   }
   lines.push(
-    `${SELF_METRICS.spool}${tag} depth=${cur.spool.depth}i,bytes=${cur.spool.bytes}i,oldest_age_s=${round(cur.spool.oldestAgeS)} ${now}`,
+    pointLine(
+      SELF_METRICS.spool,
+      tags,
+      fieldSet({
+        depth: intValue(cur.spool.depth),
+        bytes: intValue(cur.spool.bytes),
+        oldest_age_s: floatValue(round(cur.spool.oldestAgeS)),
+      }),
+      now,
+    ),
   );
   const sorted = [...cur.latencies].sort((a, b) => a - b);
-  const latency =
-    sorted.length > 0
-      ? `,latency_ms_p50=${round(percentile(sorted, 50))},latency_ms_p99=${round(percentile(sorted, 99))}`
-      : '';
-  lines.push(
-    `${SELF_METRICS.writes}${tag} batches=${d(cur.writes.batches, prev.writes.batches)},failures=${d(cur.writes.failures, prev.writes.failures)},written=${d(cur.writes.written, prev.writes.written)}${latency} ${now}`,
-  );
+  const writes: Record<string, string> = {
+    batches: d(cur.writes.batches, prev.writes.batches),
+    failures: d(cur.writes.failures, prev.writes.failures),
+    written: d(cur.writes.written, prev.writes.written),
+    refused: d(cur.writes.refused, prev.writes.refused),
+  };
+  if (sorted.length > 0) {
+    writes.latency_ms_p50 = floatValue(round(percentile(sorted, 50)));
+    writes.latency_ms_p99 = floatValue(round(percentile(sorted, 99)));
+  }
+  lines.push(pointLine(SELF_METRICS.writes, tags, fieldSet(writes), now));
   return lines;
 }
 
@@ -129,7 +158,7 @@ export class IngestSelfMetrics {
         timeAdjusted: s.timeAdjusted,
         rejectedByReason: { ...s.rejectedByReason },
       },
-      writes: { written: w.written, batches: w.batches, failures: w.failures },
+      writes: { written: w.written, batches: w.batches, failures: w.failures, refused: w.refused },
       latencies,
       spool: { depth, bytes: this.deps.spool.bytes, oldestAgeS },
     };
@@ -175,7 +204,7 @@ export class IngestSelfMetrics {
       'Failed InfluxDB write attempts (retried)',
       () => drainer.stats.failures,
     );
-    counter('sus_ingest_write_refused_total', 'Lines InfluxDB refused for good', () => drainer.stats.refused);
+    counter('sus_ingest_write_refused_total', 'Lines InfluxDB refused (dead-lettered)', () => drainer.stats.refused);
     this.names.push('sus_ingest_rejects_total');
     new Counter({
       name: 'sus_ingest_rejects_total',

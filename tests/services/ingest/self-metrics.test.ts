@@ -6,7 +6,7 @@ import { testConfig } from '../../helpers/env.ts';
 
 const sample = (over: Partial<SelfMetricsSample> = {}): SelfMetricsSample => ({
   ingest: { messages: 0, readings: 0, deadLetters: 0, timeAdjusted: 0, rejectedByReason: {} },
-  writes: { written: 0, batches: 0, failures: 0 },
+  writes: { written: 0, batches: 0, failures: 0, refused: 0 },
   latencies: [],
   spool: { depth: 0, bytes: 0, oldestAgeS: 0 },
   ...over,
@@ -16,7 +16,7 @@ describe('ingest self-metrics', () => {
   it('turns two samples into the interval points of sus_ingest, sus_ingest_rejects, sus_spool and sus_writes', () => {
     const prev = sample({
       ingest: { messages: 10, readings: 30, deadLetters: 1, timeAdjusted: 0, rejectedByReason: { INGEST_X: 1 } },
-      writes: { written: 30, batches: 1, failures: 0 },
+      writes: { written: 30, batches: 1, failures: 0, refused: 1 },
     });
     const cur = sample({
       ingest: {
@@ -26,7 +26,7 @@ describe('ingest self-metrics', () => {
         timeAdjusted: 2,
         rejectedByReason: { INGEST_X: 2, 'INGEST_OUT OF,RANGE': 1, INGEST_Y: 1 },
       },
-      writes: { written: 60, batches: 3, failures: 4 },
+      writes: { written: 60, batches: 3, failures: 4, refused: 3 },
       latencies: [30, 10, 20, 40],
       spool: { depth: 10, bytes: 1234, oldestAgeS: 1.5 },
     });
@@ -36,7 +36,7 @@ describe('ingest self-metrics', () => {
       'sus_ingest_rejects,node=node\\ 1,reason=INGEST_X count=1i 1764000000000',
       'sus_ingest_rejects,node=node\\ 1,reason=INGEST_Y count=1i 1764000000000',
       'sus_spool,node=node\\ 1 depth=10i,bytes=1234i,oldest_age_s=1.5 1764000000000',
-      'sus_writes,node=node\\ 1 batches=2i,failures=4i,written=30i,latency_ms_p50=20,latency_ms_p99=40 1764000000000',
+      'sus_writes,node=node\\ 1 batches=2i,failures=4i,written=30i,refused=2i,latency_ms_p50=20.0,latency_ms_p99=40.0 1764000000000',
     ]);
   });
 
