@@ -99,6 +99,35 @@ export function readingLine(
   return `${escapeMeasurement(quantity)}${tags} value=${floatValue(value)}${f} ${Math.trunc(timeMs)}`;
 }
 
+/**
+ * The tags of a line this builder made (the inverse of {@link tagSet}): for a line InfluxDB refused, whose device
+ * and source its dead letter names. Linear: one pass over the series key.
+ */
+export function lineTags(line: string): Map<string, string> {
+  const tags = new Map<string, string>();
+  let part = '';
+  let key: string | undefined;
+  let first = true; // the measurement comes before the first unescaped comma
+  const end = () => {
+    if (!first && key !== undefined) tags.set(key, part);
+    first = false;
+    part = '';
+    key = undefined;
+  };
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === '\\' && i + 1 < line.length) part += line[++i];
+    else if (c === ',') end();
+    else if (c === ' ') break;
+    else if (c === '=' && !first && key === undefined) {
+      key = part;
+      part = '';
+    } else part += c;
+  }
+  end();
+  return tags;
+}
+
 /** Where finished line-protocol lines go; in `sus run` and `sus broker` this is ingest's durable spool. */
 export interface LineSink {
   append(lines: string[]): Promise<unknown>;

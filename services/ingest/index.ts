@@ -51,13 +51,14 @@ export function createIngestService(
     { dir: where.dir, maxBytes: config.SUS_SPOOL_MAX_BYTES, segmentBytes: config.SUS_SPOOL_SEGMENT_BYTES },
     log.child({ component: 'spool' }),
   );
+  const extras = ingestorExtras(config, registry);
   const writer = new SpoolDrainer(
     spool,
     new InfluxLineSender(config),
     { batchSize: config.SUS_WRITE_BATCH_SIZE, lingerMs: config.SUS_WRITE_FLUSH_MS },
     log.child({ component: 'influx-writer' }),
+    extras.store,
   );
-  const extras = ingestorExtras(config, registry);
   const ingestor = new Ingestor({
     writer,
     directory: new DeviceDirectory(registry),

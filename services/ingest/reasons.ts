@@ -20,6 +20,8 @@ export const REASON = {
   NOT_FINITE: 'INGEST_NOT_FINITE',
   UNIT_UNSUPPORTED: 'INGEST_UNIT_UNSUPPORTED',
   OUT_OF_RANGE: 'INGEST_OUT_OF_RANGE',
+  /** InfluxDB refused a stored line on its own (type conflict, beyond retention, too large): InfluxDB's reason. */
+  INFLUX_REFUSED: 'INGEST_INFLUX_REFUSED',
 } as const;
 
 export type ReasonCode = (typeof REASON)[keyof typeof REASON];

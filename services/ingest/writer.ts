@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SusError } from '../common/errors.ts';
 import { type InfluxConfig, influxAuthorization } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
+import type { NewDeadLetter } from '../registry/types.ts';
+import { isRefusal, refusedLineDeadLetter, splitRefused } from './refused-lines.ts';
 import type { Spool, SpoolBatch } from './spool/spool.ts';
 
 /** Where normalised points go. `write` resolves once the lines are safe (durably spooled in production). */
@@ -17,6 +19,23 @@ export interface LineSender {
   send(body: Buffer): Promise<void>;
   /** Releases connections kept for reuse. */
   close?(): void;
+}
+
+const REFUSED_STATUSES = new Set([400, 413, 422]);
+
+/** InfluxDB's own words from an error answer: `error` (1.x), `message` (2.x, 3.x), else the start of the text. */
+export function influxReason(text: string): string {
+  try {
+    const body: unknown = JSON.parse(text);
+    if (typeof body === 'object' && body !== null) {
+      const { error, message } = body as { error?: unknown; message?: unknown };
+      if (typeof error === 'string') return error.slice(0, 500);
+      if (typeof message === 'string') return message.slice(0, 500);
+    }
+  } catch {
+    // not JSON: the text as it is
+  }
+  return text.slice(0, 500) || '(no reason given)';
 }
 
 /**
@@ -60,12 +79,16 @@ export class InfluxLineSender implements LineSender {
       );
     }
     if (res.status >= 200 && res.status < 300) return;
-    // 400/413/422: the lines themselves are refused (parse error, type conflict, beyond retention); a retry of the
-    // same bytes would fail forever and block everything behind it.
-    const code = [400, 413, 422].includes(res.status) ? 'SUS_ERR_INFLUX_REJECTED' : 'SUS_ERR_INFLUX_WRITE';
-    throw new SusError(code, `InfluxDB write failed (${res.status}): ${res.text.slice(0, 500)}`, 502, {
-      status: res.status,
-    });
+    // 400/413/422: the lines themselves are refused (parse error, type conflict, beyond retention, too large); a
+    // retry of the same bytes would fail forever, so the drainer splits the batch (see refused-lines.ts).
+    const refused = REFUSED_STATUSES.has(res.status);
+    const reason = influxReason(res.text);
+    throw new SusError(
+      refused ? 'SUS_ERR_INFLUX_REJECTED' : 'SUS_ERR_INFLUX_WRITE',
+      `InfluxDB write failed (${res.status}): ${reason}`,
+      502,
+      { status: res.status, reason },
+    );
   }
 
   close(): void {
@@ -121,8 +144,13 @@ export interface WriterStats {
   batches: number;
   /** Failed write attempts (each is retried). */
   failures: number;
-  /** Lines InfluxDB refused for good (logged). */
+  /** Lines InfluxDB refused on their own, each filed as a dead letter with InfluxDB's reason. */
   refused: number;
+}
+
+/** Where the drainer files the lines InfluxDB refuses (the dead-letter store). */
+export interface RefusedLineStore {
+  addDeadLetter(d: NewDeadLetter & { format?: string }): Promise<number>;
 }
 
 /**
@@ -146,6 +174,7 @@ export class SpoolDrainer implements PointWriter {
     private readonly sender: LineSender,
     private readonly options: DrainOptions,
     private readonly log: Logger,
+    private readonly deadLetters: RefusedLineStore,
   ) {}
 
   start(): void {
@@ -238,15 +267,27 @@ export class SpoolDrainer implements PointWriter {
     }
   }
 
-  /** Posts until InfluxDB acknowledges (true) or the writer stops (false). */
+  /**
+   * Posts until InfluxDB acknowledges (true) or the writer stops (false). A batch InfluxDB refuses is split until
+   * every line is written or refused alone, and the refused lines are dead-lettered before the batch counts as
+   * delivered: no line leaves the spool without being in InfluxDB or in the dead letters.
+   */
   private async deliver(batch: SpoolBatch): Promise<boolean> {
     let delay = this.options.retryMinMs ?? 100;
+    // Refused lines already filed by an earlier attempt at this batch: a retry must not file them twice.
+    const filed = new Set<number>();
     for (;;) {
       const started = performance.now();
       try {
-        await this.sender.send(batch.body);
-        this.onWrite?.(performance.now() - started, batch.lines);
-        this.stats.written += batch.lines;
+        let written = batch.lines;
+        try {
+          await this.sender.send(batch.body);
+        } catch (err) {
+          if (!isRefusal(err)) throw err;
+          written = await this.settleRefused(batch, err, filed);
+        }
+        this.onWrite?.(performance.now() - started, written);
+        this.stats.written += written;
         this.stats.batches++;
         if (this.failing) {
           this.failing = false;
@@ -254,14 +295,6 @@ export class SpoolDrainer implements PointWriter {
         }
         return true;
       } catch (err) {
-        if (err instanceof SusError && err.code === 'SUS_ERR_INFLUX_REJECTED') {
-          this.stats.refused += batch.lines;
-          this.log.error(
-            { err: err.message, lines: batch.lines, sample: batch.body.subarray(0, 300).toString() },
-            'InfluxDB refused lines of a batch; they are not retried',
-          );
-          return true;
-        }
         this.stats.failures++;
         if (!this.failing) {
           this.failing = true;
@@ -279,5 +312,27 @@ export class SpoolDrainer implements PointWriter {
       }
       delay = Math.min(delay * 2, this.options.retryMaxMs ?? 5000);
     }
+  }
+
+  /** Splits a refused batch, files the lines refused alone as dead letters; returns the lines written. */
+  private async settleRefused(batch: SpoolBatch, refusal: SusError, filed: Set<number>): Promise<number> {
+    const lines = batch.body
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+    const outcome = await splitRefused(lines, refusal, (body) => this.sender.send(body));
+    const at = new Date();
+    for (const r of outcome.refused) {
+      if (filed.has(r.index)) continue;
+      // Throws while the dead-letter store is down: the batch stays in the spool and is retried.
+      const id = await this.deadLetters.addDeadLetter(refusedLineDeadLetter(r, at));
+      filed.add(r.index);
+      this.stats.refused++;
+      this.log.error(
+        { deadLetterId: id, status: r.status, reason: r.reason, line: r.line.slice(0, 300) },
+        'InfluxDB refused a line; it is in the dead letters',
+      );
+    }
+    return outcome.written;
   }
 }

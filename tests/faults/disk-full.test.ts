@@ -8,7 +8,7 @@ import { Spool, type SpoolOptions } from '../../services/ingest/spool/spool.ts';
 import { SpoolDrainer } from '../../services/ingest/writer.ts';
 import { eventually, testConfig } from '../helpers/env.ts';
 import { freshSchema } from '../helpers/postgres.ts';
-import { readAll, recordingSender } from '../helpers/spool.ts';
+import { readAll, recordingDeadLetters, recordingSender } from '../helpers/spool.ts';
 import { fillDisk, keepFull, mountTmpfs } from '../helpers/tmpfs.ts';
 
 const tmpfs = mountTmpfs(1 << 20);
@@ -95,6 +95,7 @@ describe.skipIf(skip !== undefined)('disk full: the spool on a 1 MiB tmpfs', () 
         influx.sender,
         { batchSize: 5000, lingerMs: 20, retryMinMs: 20, retryMaxMs: 50 },
         silentLogger,
+        recordingDeadLetters().store,
       );
       drainer.start();
       cleanups.push(() => drainer.stop());

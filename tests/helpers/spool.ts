@@ -1,5 +1,6 @@
 import type { Spool } from '../../services/ingest/spool/spool.ts';
-import type { LineSender } from '../../services/ingest/writer.ts';
+import type { LineSender, RefusedLineStore } from '../../services/ingest/writer.ts';
+import type { NewDeadLetter } from '../../services/registry/types.ts';
 
 /** Reads everything unread from the spool, in order, as lines. */
 export async function readAll(spool: Spool): Promise<string[]> {
@@ -17,4 +18,10 @@ export function recordingSender(): { lines: string[]; sender: LineSender } {
     },
   };
   return { lines, sender };
+}
+
+/** The dead-letter store behind the drainer, for spool tests: keeps the lines InfluxDB refused, as filed. */
+export function recordingDeadLetters(): { filed: NewDeadLetter[]; store: RefusedLineStore } {
+  const filed: NewDeadLetter[] = [];
+  return { filed, store: { addDeadLetter: async (d) => filed.push(d) } };
 }

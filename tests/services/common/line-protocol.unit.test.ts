@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   escapeMeasurement,
@@ -5,6 +6,7 @@ import {
   fieldSet,
   floatValue,
   intValue,
+  lineTags,
   pointLine,
   readingLine,
   stringValue,
@@ -139,5 +141,27 @@ describe('pointLine and readingLine', () => {
 
   it('sorts tag keys and leaves out null and undefined values', () => {
     expect(tagSet({ z: 'last', a: 'first', m: null, n: undefined })).toStrictEqual(',a=first,z=last');
+  });
+});
+
+describe('lineTags', () => {
+  it('reads back the tags tagSet wrote, whatever they hold (control characters as U+FFFD)', () => {
+    const text = fc.string({ unit: 'binary', minLength: 1, maxLength: 12 });
+    fc.assert(
+      fc.property(text, fc.dictionary(text, text, { maxKeys: 5 }), (measurement, tags) => {
+        const line = pointLine(measurement, tagSet(tags), 'value=1.0', 1);
+        const clean = (s: string) =>
+          [...s].map((ch) => (ch.charCodeAt(0) < 0x20 || ch === '\u007f' ? '\uFFFD' : ch)).join('');
+        const expected = new Map(
+          Object.keys(tags)
+            .sort()
+            .filter((k) => tags[k] !== '')
+            .map((k) => [clean(k), clean(tags[k]!)]),
+        );
+        expect(lineTags(line)).toStrictEqual(expected);
+        expect(line.split('\n')).toHaveLength(1);
+      }),
+      { numRuns: 500, seed: 11 },
+    );
   });
 });

@@ -9,6 +9,7 @@ import { silentLogger } from '../../../services/common/logger.ts';
 import { Spool } from '../../../services/ingest/spool/spool.ts';
 import { InfluxLineSender, SpoolDrainer } from '../../../services/ingest/writer.ts';
 import { eventually, testConfig } from '../../helpers/env.ts';
+import { recordingDeadLetters } from '../../helpers/spool.ts';
 
 const dirs: string[] = [];
 const cleanups: Array<() => Promise<void>> = [];
@@ -28,12 +29,18 @@ const openSpool = async () => {
   return spool;
 };
 
-const startDrainer = (spool: Spool, sender: InfluxLineSender, batchSize = 1000) => {
+const startDrainer = (
+  spool: Spool,
+  sender: InfluxLineSender,
+  batchSize = 1000,
+  store = recordingDeadLetters().store,
+) => {
   const drainer = new SpoolDrainer(
     spool,
     sender,
     { batchSize, lingerMs: 20, retryMinMs: 20, retryMaxMs: 50 },
     silentLogger,
+    store,
   );
   drainer.start();
   cleanups.push(() => drainer.stop());
@@ -140,11 +147,12 @@ describe('spool drainer → InfluxDB', () => {
     expect(Math.min(...fake.probed.slice(0, 2))).toBeGreaterThanOrEqual(2);
   });
 
-  it('does not retry lines InfluxDB refuses (400) and carries on with the next batch', async () => {
+  it('dead-letters a line InfluxDB refuses (400) instead of retrying it, and carries on with the next batch', async () => {
     const fake = await fakeInflux([400]);
     const config = testConfig({ INFLUX_URL: fake.url, INFLUX_API: 'v2', INFLUX_DB: 'city', INFLUX_ORG: 'town' });
     const spool = await openSpool();
-    const drainer = startDrainer(spool, new InfluxLineSender(config));
+    const { store, filed } = recordingDeadLetters();
+    const drainer = startDrainer(spool, new InfluxLineSender(config), 1000, store);
     await drainer.write(['bad line']);
     await eventually(
       async () => drainer.stats.refused,
@@ -159,7 +167,18 @@ describe('spool drainer → InfluxDB', () => {
       'POST /api/v2/write?org=town&bucket=city&precision=ms bad line',
       'POST /api/v2/write?org=town&bucket=city&precision=ms b v=1 1',
     ]);
-    expect(drainer.stats).toStrictEqual({ written: 1, batches: 1, failures: 0, refused: 1 });
+    expect(drainer.stats).toStrictEqual({ written: 1, batches: 2, failures: 0, refused: 1 });
+    expect(filed).toStrictEqual([
+      {
+        source: 'influxdb',
+        topic: null,
+        device: null,
+        reasons: [{ code: 'INGEST_INFLUX_REFUSED', message: 'InfluxDB refused the line (400): scripted 400' }],
+        payload: Buffer.from('bad line'),
+        receivedAt: expect.any(Date),
+        format: 'line-protocol',
+      },
+    ]);
   });
   it('posts the next batch while InfluxDB works on one, and commits them in append order', async () => {
     const spool = await openSpool();
@@ -192,6 +211,7 @@ describe('spool drainer → InfluxDB', () => {
       new InfluxLineSender(config),
       { batchSize: 2, lingerMs: 600_000 },
       silentLogger,
+      recordingDeadLetters().store,
     );
     drainer.start();
     cleanups.push(() => drainer.stop());

@@ -7,7 +7,7 @@ import { Spool, type SpoolOptions } from '../../../services/ingest/spool/spool.t
 import { type LineSender, SpoolDrainer } from '../../../services/ingest/writer.ts';
 import { eventually } from '../../helpers/env.ts';
 import { faultyFs } from '../../helpers/faulty-fs.ts';
-import { readAll, recordingSender } from '../../helpers/spool.ts';
+import { readAll, recordingDeadLetters, recordingSender } from '../../helpers/spool.ts';
 
 /**
  * File-system faults the spool must survive without a restart and without losing an acknowledged line, injected
@@ -43,6 +43,7 @@ const startDrainer = (spool: Spool, sender: LineSender) => {
     sender,
     { batchSize: 2, lingerMs: 20, retryMinMs: 20, retryMaxMs: 50 },
     silentLogger,
+    recordingDeadLetters().store,
   );
   drainer.start();
   cleanups.push(() => drainer.stop());
