@@ -30,7 +30,24 @@ export const DeviceProfileSchema = z.strictObject({
   ignore: z.array(z.string().min(1)).default([]),
 });
 
-export type DeviceProfile = z.output<typeof DeviceProfileSchema>;
+export type FieldMapping = z.output<typeof FieldMappingSchema>;
+
+/**
+ * A validated profile, ready for lookups by the field names devices send: a Map and a Set, not objects, since a
+ * field called `constructor` or `toString` would otherwise find Object.prototype's members.
+ */
+export interface DeviceProfile {
+  type: string;
+  description?: string;
+  fields: ReadonlyMap<string, FieldMapping>;
+  ignore: ReadonlySet<string>;
+}
+
+const hasProtoKey = (raw: unknown, key: string): boolean => {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const v: unknown = (raw as Record<string, unknown>)[key];
+  return typeof v === 'object' && v !== null && Object.hasOwn(v, '__proto__');
+};
 
 /** The profiles shipped with the platform. */
 export const BUILTIN_PROFILES_DIR = fileURLToPath(new URL('../../devices/profiles/', import.meta.url));
@@ -43,12 +60,20 @@ export function parseProfile(raw: unknown, source: string, catalogue: Catalogue)
         .filter(([, m]) => catalogue.get(m.quantity) === undefined)
         .map(([f, m]) => `fields.${f}.quantity: '${m.quantity}' is not a quantity of the catalogue`)
     : r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  // zod drops a `__proto__` key from the records it copies: say so instead of losing the mapping unseen.
+  if (hasProtoKey(raw, 'fields')) problems.push("fields.__proto__: '__proto__' cannot be a field name");
   if (!r.success || problems.length > 0) {
     throw new SusError('SUS_ERR_PROFILE', `invalid device profile ${source}:\n  - ${problems.join('\n  - ')}`, 500, {
       file: source,
     });
   }
-  return r.data;
+  const profile: DeviceProfile = {
+    type: r.data.type,
+    fields: new Map(Object.entries(r.data.fields)),
+    ignore: new Set(r.data.ignore),
+  };
+  if (r.data.description !== undefined) profile.description = r.data.description;
+  return profile;
 }
 
 export function loadProfileFile(file: string, catalogue: Catalogue): DeviceProfile {
@@ -68,8 +93,8 @@ export function applyProfile(raw: readonly RawReading[], profile: DeviceProfile 
   if (!profile) return [...raw];
   const out: RawReading[] = [];
   for (const r of raw) {
-    if (profile.ignore.includes(r.name)) continue;
-    const m = profile.fields[r.name];
+    if (profile.ignore.has(r.name)) continue;
+    const m = profile.fields.get(r.name);
     if (!m) {
       out.push(r);
       continue;

@@ -38,8 +38,9 @@ export function canonicalReadings(msg: CanonicalMessage, prefix = '', out: RawRe
     if (!Object.hasOwn(values, name)) continue;
     const [field, unitField] = fieldsOf(prefix, name);
     const r: RawReading = { name, value: values[name], field, unitField };
-    const unit = msg.units?.[name];
-    if (unit !== undefined) r.unit = unit;
+    // Own keys only: a value named `constructor` must not find Object.prototype's as its unit.
+    const units = msg.units;
+    if (units !== undefined && Object.hasOwn(units, name)) r.unit = units[name]!;
     if (msg.time !== undefined) r.time = msg.time;
     out.push(r);
   }

@@ -1,4 +1,5 @@
-import { decode as cborgDecode } from 'cborg';
+import { decode as cborgDecode, type Token, Tokenizer, Type } from 'cborg';
+import type { DecodeTokenizer } from 'cborg/interface';
 import { isRecord } from '../../common/reading.ts';
 import type { DeadLetterReason } from '../../registry/types.ts';
 import { REASON, reason } from '../reasons.ts';
@@ -11,41 +12,93 @@ const RELATIVE_TIME_LIMIT = 2 ** 28;
 const SENML_VERSION = 10;
 const MAX_RECORDS = 1000;
 
+/** Deepest CBOR nesting accepted: a SenML pack is an array of maps of plain values (two levels). */
+export const MAX_CBOR_DEPTH = 16;
+
+const isContainer = (t: Token) => Type.equals(t.type, Type.array) || Type.equals(t.type, Type.map);
+
+/**
+ * cborg's tokeniser with a bound on nesting: cborg decodes nested items by recursion, and 256 KiB of `0x81` (an
+ * array holding an array …) would overflow the stack. Counts what each open array or map still holds, so it knows
+ * when one closes; refuses to open one deeper than MAX_CBOR_DEPTH.
+ */
+class DepthLimitedTokenizer implements DecodeTokenizer {
+  private readonly inner: Tokenizer;
+  /** Items still expected by each open array or map, innermost last; Infinity for indefinite length. */
+  private readonly open: number[] = [];
+
+  constructor(bytes: Uint8Array) {
+    this.inner = new Tokenizer(bytes, { allowIndefinite: true, allowUndefined: true, allowBigInt: true });
+  }
+
+  done(): boolean {
+    return this.inner.done();
+  }
+
+  pos(): number {
+    return this.inner.pos();
+  }
+
+  next(): Token {
+    const t = this.inner.next();
+    if (Type.equals(t.type, Type.break)) {
+      this.open.pop();
+      this.itemDone();
+    } else if (isContainer(t)) {
+      const items = Type.equals(t.type, Type.map) ? t.value * 2 : t.value;
+      if (items === 0) this.itemDone();
+      else {
+        if (this.open.length >= MAX_CBOR_DEPTH) throw new Error(`nested deeper than ${MAX_CBOR_DEPTH} levels`);
+        this.open.push(items);
+      }
+    } else this.itemDone();
+    return t;
+  }
+
+  /** One item is complete: count it against its container, closing every container it completes. */
+  private itemDone(): void {
+    for (let top = this.open.length - 1; top >= 0; top--) {
+      if (this.open[top] === Number.POSITIVE_INFINITY) return;
+      this.open[top]! -= 1;
+      if (this.open[top]! > 0) return;
+      this.open.pop();
+    }
+  }
+}
+
 // cborg is pure JS (cbor-x needs native platform packages the registry mirror lacks); SenML CBOR labels are
 // integer map keys, so maps come back as Maps and are turned into plain objects with string keys.
 function decodeCborBytes(bytes: Buffer): unknown {
   const plain = (v: unknown): unknown => {
+    // fromEntries defines own properties: a `__proto__` key stays a key and cannot replace the prototype.
     if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [String(k), plain(x)]));
     if (Array.isArray(v)) return v.map(plain);
     return v;
   };
-  return plain(cborgDecode(bytes, { useMaps: true }));
+  return plain(cborgDecode(bytes, { useMaps: true, tokenizer: new DepthLimitedTokenizer(bytes) }));
 }
 /** RFC 8428 §4.5.1: name characters; the first must be a letter or digit. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9\-:./_]*$/;
-/** Name separators: the resolved name is `<device><sep><quantity>` (`urn:dev:mac:0024:temp`, `aq-1/pm2_5`). */
-const LAST_SEPARATOR = /[:/](?=[^:/]*$)/;
-
 /** RFC 8428 §6: CBOR labels of the SenML fields. */
-const CBOR_LABELS: Record<number, string> = {
-  [-1]: 'bver',
-  [-2]: 'bn',
-  [-3]: 'bt',
-  [-4]: 'bu',
-  [-5]: 'bv',
-  [-6]: 'bs',
-  0: 'n',
-  1: 'u',
-  2: 'v',
-  3: 'vs',
-  4: 'vb',
-  5: 's',
-  6: 't',
-  7: 'ut',
-  8: 'vd',
-};
+const CBOR_LABELS = new Map<number, string>([
+  [-1, 'bver'],
+  [-2, 'bn'],
+  [-3, 'bt'],
+  [-4, 'bu'],
+  [-5, 'bv'],
+  [-6, 'bs'],
+  [0, 'n'],
+  [1, 'u'],
+  [2, 'v'],
+  [3, 'vs'],
+  [4, 'vb'],
+  [5, 's'],
+  [6, 't'],
+  [7, 'ut'],
+  [8, 'vd'],
+]);
 
-const KNOWN = new Set(Object.values(CBOR_LABELS));
+const KNOWN = new Set(CBOR_LABELS.values());
 
 interface Base {
   bn: string;
@@ -55,13 +108,24 @@ interface Base {
   bs: number;
 }
 
-/** Splits a resolved SenML name into the device part (base name) and the quantity name. */
+/**
+ * Splits a resolved SenML name into the device part (base name) and the quantity name at the last separator, `:` or
+ * `/` (`urn:dev:mac:0024:temp`, `aq-1/pm2_5`).
+ */
 export function splitSenmlName(name: string): { device?: string; quantity: string } {
-  const m = LAST_SEPARATOR.exec(name);
-  if (!m) return { quantity: name };
-  const device = name.slice(0, m.index);
-  return device ? { device, quantity: name.slice(m.index + 1) } : { quantity: name.slice(m.index + 1) };
+  const at = Math.max(name.lastIndexOf(':'), name.lastIndexOf('/'));
+  if (at < 0) return { quantity: name };
+  const device = name.slice(0, at);
+  return device ? { device, quantity: name.slice(at + 1) } : { quantity: name.slice(at + 1) };
 }
+
+/** A value named in a reason: numbers, booleans and short strings as they are, anything else by its type. */
+const describe = (v: unknown): string =>
+  typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= 32)
+    ? JSON.stringify(v)
+    : Array.isArray(v)
+      ? 'array'
+      : typeof v;
 
 const num = (rec: Record<string, unknown>, key: string): number | undefined | null => {
   const v = rec[key];
@@ -98,7 +162,7 @@ export function resolveSenml(pack: unknown, ctx: DecodeContext): DecodeResult {
     const bver = num(rec, 'bver');
     if (bver === null || (bver !== undefined && bver > SENML_VERSION)) {
       return fail(
-        reason(REASON.UNSUPPORTED_FORMAT, `SenML version ${String(rec.bver)} is not supported (≤ 10)`, `${i}.bver`),
+        reason(REASON.UNSUPPORTED_FORMAT, `SenML version ${describe(rec.bver)} is not supported (≤ 10)`, `${i}.bver`),
       );
     }
     const bad = (field: string, message: string) =>
@@ -184,14 +248,14 @@ export function decodeSenmlJson(payload: Buffer, ctx: DecodeContext): DecodeResu
 function relabel(rec: unknown): unknown {
   const entries = rec instanceof Map ? [...rec.entries()] : isRecord(rec) ? Object.entries(rec) : undefined;
   if (!entries) return rec;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of entries) {
-    // Labels are integers; decoded maps may hand them over as numbers or as their decimal strings.
-    const n = typeof k === 'number' ? k : /^-?\d+$/.test(String(k)) ? Number(k) : Number.NaN;
-    const label = CBOR_LABELS[n];
-    out[label ?? String(k)] = v;
-  }
-  return out;
+  // fromEntries defines own properties: a `__proto__` key cannot replace the record's prototype.
+  return Object.fromEntries(
+    entries.map(([k, v]) => {
+      // Labels are integers; decoded maps may hand them over as numbers or as their decimal strings.
+      const n = typeof k === 'number' ? k : /^-?\d{1,3}$/.test(String(k)) ? Number(k) : Number.NaN;
+      return [CBOR_LABELS.get(n) ?? String(k), v];
+    }),
+  );
 }
 
 /** SenML CBOR (RFC 8428 §6): integer labels, same resolution rules as JSON. */

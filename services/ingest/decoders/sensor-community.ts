@@ -13,29 +13,64 @@ export const SensorCommunitySchema = z.looseObject({
     .max(256),
 });
 
-/** Firmware value types → catalogue quantity and the unit the firmware sends. */
-const FIXED: Record<string, { quantity: string; unit: string }> = {
-  P0: { quantity: 'pm1', unit: 'ug/m3' },
-  P1: { quantity: 'pm10', unit: 'ug/m3' },
-  P2: { quantity: 'pm2_5', unit: 'ug/m3' },
-  signal: { quantity: 'rssi', unit: 'dBm' },
-};
-const SUFFIX: Record<string, { quantity: string; unit: string }> = {
-  temperature: { quantity: 'air_temperature', unit: 'Cel' },
-  humidity: { quantity: 'relative_humidity', unit: '%RH' },
+/** Firmware value types → catalogue quantity and the unit the firmware sends (a Map: value types are untrusted keys). */
+const FIXED = new Map<string, { quantity: string; unit: string }>([
+  ['P0', { quantity: 'pm1', unit: 'ug/m3' }],
+  ['P1', { quantity: 'pm10', unit: 'ug/m3' }],
+  ['P2', { quantity: 'pm2_5', unit: 'ug/m3' }],
+  ['signal', { quantity: 'rssi', unit: 'dBm' }],
+]);
+const SUFFIX = new Map<string, { quantity: string; unit: string }>([
+  ['temperature', { quantity: 'air_temperature', unit: 'Cel' }],
+  ['humidity', { quantity: 'relative_humidity', unit: '%RH' }],
   // BMP/BME280 report Pa.
-  pressure: { quantity: 'air_pressure', unit: 'Pa' },
-  noise_LAeq: { quantity: 'noise_laeq', unit: 'dBA' },
-};
+  ['pressure', { quantity: 'air_pressure', unit: 'Pa' }],
+  ['noise_LAeq', { quantity: 'noise_laeq', unit: 'dBA' }],
+]);
 /** Firmware housekeeping values, not measurements: loop statistics and the send interval. */
 const HOUSEKEEPING = new Set(['samples', 'min_micro', 'max_micro', 'interval', 'GPS_lat', 'GPS_lon', 'GPS_height']);
-const NUMBER = /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+const isSpace = (c: number) => c === 0x20 || (c >= 0x09 && c <= 0x0d);
+
+/**
+ * A decimal number as the firmware writes it (`21.30`, `-3`, `.5`, `1e3`, surrounding blanks allowed), else
+ * undefined. A single left-to-right scan: the regex it replaces backtracked, and 200,000 digits followed by `x`
+ * held the event loop for 50 s.
+ */
+export function parseDecimal(s: string): number | undefined {
+  let i = 0;
+  const n = s.length;
+  while (i < n && isSpace(s.charCodeAt(i))) i++;
+  const start = i;
+  if (s.charCodeAt(i) === 0x2d) i++; // -
+  const intStart = i;
+  while (i < n && isDigit(s.charCodeAt(i))) i++;
+  let digits = i - intStart;
+  if (s.charCodeAt(i) === 0x2e) {
+    const fracStart = ++i; // after the .
+    while (i < n && isDigit(s.charCodeAt(i))) i++;
+    digits += i - fracStart;
+  }
+  if (digits === 0) return undefined;
+  const c = s.charCodeAt(i);
+  if (c === 0x65 || c === 0x45) {
+    i++; // e, E
+    if (s.charCodeAt(i) === 0x2b || s.charCodeAt(i) === 0x2d) i++;
+    const expStart = i;
+    while (i < n && isDigit(s.charCodeAt(i))) i++;
+    if (i === expStart) return undefined;
+  }
+  const end = i;
+  while (i < n && isSpace(s.charCodeAt(i))) i++;
+  return i === n ? Number(s.slice(start, end)) : undefined;
+}
 
 /** `SDS_P1` → pm10, `BME280_temperature` → air_temperature, …; undefined for value types with no mapping. */
 export function sensorCommunityQuantity(valueType: string): { quantity: string; unit: string } | undefined {
   const sep = valueType.indexOf('_');
   const tail = sep >= 0 ? valueType.slice(sep + 1) : valueType;
-  return FIXED[valueType] ?? FIXED[tail] ?? SUFFIX[tail];
+  return FIXED.get(valueType) ?? FIXED.get(tail) ?? SUFFIX.get(tail);
 }
 
 /** Device id `esp8266-<chip id>`: the `X-Sensor` header convention of the firmware. */
@@ -52,7 +87,8 @@ export function decodeSensorCommunity(payload: Buffer): DecodeResult {
     const mapped = sensorCommunityQuantity(v.value_type);
     // Values arrive as strings ("21.30"); anything that does not read as a number goes on as is and is refused
     // by the normaliser's number check.
-    const value = typeof v.value === 'string' && NUMBER.test(v.value) ? Number(v.value) : v.value;
+    const parsed = typeof v.value === 'string' ? parseDecimal(v.value) : undefined;
+    const value = parsed ?? v.value;
     const rr: RawReading = { name: mapped?.quantity ?? v.value_type, value, field: `sensordatavalues.${i}.value` };
     if (mapped) rr.unit = mapped.unit;
     readings.push(rr);

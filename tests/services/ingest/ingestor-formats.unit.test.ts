@@ -11,7 +11,7 @@ import {
   type IngestOptions,
   Ingestor,
 } from '../../../services/ingest/ingestor.ts';
-import { DeviceProfileSchema } from '../../../services/ingest/profiles.ts';
+import { parseProfile } from '../../../services/ingest/profiles.ts';
 import type { Device } from '../../../services/registry/types.ts';
 
 const NOW = 1_764_000_000_000; // 2025-11-24T16:00:00.000Z
@@ -33,15 +33,28 @@ const DEVICES = new Map<string, Device>(
     device('aq-1', 'environment', 'air_quality'),
     device('water-level-7', 'drainage', 'water_level_radar'),
     device('esp8266-15549471', 'environment', 'sensor_community'),
+    device('odd-1', 'environment', 'odd_names'),
   ].map((d) => [d.id, d]),
 );
 const PROFILES = new Map([
   [
     'water_level_radar',
-    DeviceProfileSchema.parse({
-      type: 'water_level_radar',
-      fields: { water_level_cm: { quantity: 'water_level', unit: 'cm' }, battery: { quantity: 'battery_voltage' } },
-    }),
+    parseProfile(
+      {
+        type: 'water_level_radar',
+        fields: { water_level_cm: { quantity: 'water_level', unit: 'cm' }, battery: { quantity: 'battery_voltage' } },
+      },
+      'inline',
+      catalogue,
+    ),
+  ],
+  [
+    'odd_names',
+    parseProfile(
+      { type: 'odd_names', fields: { constructor: { quantity: 'co2' }, toString: { quantity: 'pm10' } } },
+      'inline',
+      catalogue,
+    ),
   ],
 ]);
 
@@ -223,5 +236,66 @@ describe('Ingestor replay', () => {
     });
     expect(rec.deadLetters).toStrictEqual([]);
     expect([ingestor.stats.messages, ingestor.stats.replays, ingestor.stats.deadLetters]).toStrictEqual([0, 1, 0]);
+  });
+});
+
+describe('Ingestor with field names that are Object.prototype members', () => {
+  const oddTags = ',department=environment,device=odd-1,device_type=odd_names,source=mqtt';
+  const odd = (payload: string, channel = 'up') =>
+    up(payload, { device: 'odd-1', topic: `sus/v1/devices/odd-1/${channel}`, channel });
+
+  it('maps profile fields named constructor and toString, and refuses the unmapped valueOf on its own', async () => {
+    const { rec, ingestor } = setup();
+    const payload = JSON.stringify({
+      values: { constructor: 400, toString: 12, valueOf: 1 },
+      units: { toString: 'ug/m3' },
+    });
+    expect(await ingestor.handle(odd(payload))).toStrictEqual({
+      accepted: 2,
+      rejected: [
+        {
+          code: 'INGEST_UNKNOWN_QUANTITY',
+          message: "'valueOf' is not a quantity of the catalogue",
+          field: 'values.valueOf',
+        },
+      ],
+      deadLetterId: 1,
+    });
+    expect(rec.lines).toStrictEqual([`co2${oddTags} value=400.0 ${NOW}`, `pm10${oddTags} value=12.0 ${NOW}`]);
+  });
+
+  it('refuses sensor.community value types named constructor or x_toString as unknown quantities', async () => {
+    const { rec, ingestor } = setup();
+    const payload = JSON.stringify({
+      esp8266id: 15549471,
+      sensordatavalues: [
+        { value_type: 'constructor', value: '1' },
+        { value_type: 'SDS_toString', value: '2' },
+        { value_type: 'SDS_P1', value: '12.5' },
+      ],
+    });
+    const u = up(payload, {
+      device: 'esp8266-15549471',
+      topic: 'sus/v1/devices/esp8266-15549471/up/sensor-community',
+      channel: 'up/sensor-community',
+    });
+    const result = await ingestor.handle(u);
+    expect(result.accepted).toBe(1);
+    expect(result.rejected.map((r) => [r.code, r.field])).toStrictEqual([
+      ['INGEST_UNKNOWN_QUANTITY', 'sensordatavalues.0.value'],
+      ['INGEST_UNKNOWN_QUANTITY', 'sensordatavalues.1.value'],
+    ]);
+    expect(rec.lines).toStrictEqual([
+      `pm10,department=environment,device=esp8266-15549471,device_type=sensor_community,source=mqtt value=12.5 ${NOW}`,
+    ]);
+  });
+
+  it("refuses a payload naming '__proto__' whole, with the reason, instead of dropping that value unseen", async () => {
+    const { rec, ingestor } = setup();
+    const result = await ingestor.handle(odd('{"values":{"__proto__":5,"constructor":400}}'));
+    expect(result.rejected).toStrictEqual([
+      { code: 'INGEST_INVALID_MESSAGE', message: "the name '__proto__' is not allowed in a payload" },
+    ]);
+    expect(rec.lines).toStrictEqual([]);
   });
 });

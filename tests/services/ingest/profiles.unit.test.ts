@@ -72,7 +72,42 @@ describe('device profiles', () => {
       JSON.stringify({ type: 'water_level_radar', fields: { h: { quantity: 'water_level' } } }),
     );
     set.reload();
-    expect(set.get('river_gauge')?.fields).toStrictEqual({ lvl_mm: { quantity: 'water_level', unit: 'mm' } });
-    expect(set.get('water_level_radar')?.fields).toStrictEqual({ h: { quantity: 'water_level' } });
+    expect(set.get('river_gauge')?.fields).toStrictEqual(new Map([['lvl_mm', { quantity: 'water_level', unit: 'mm' }]]));
+    expect(set.get('water_level_radar')?.fields).toStrictEqual(new Map([['h', { quantity: 'water_level' }]]));
+  });
+
+  it('maps and ignores fields named like Object.prototype members, and leaves other such names alone', () => {
+    const profile = parseProfile(
+      {
+        type: 't',
+        fields: { constructor: { quantity: 'co2', unit: 'ppm' }, toString: { quantity: 'pm10' } },
+        ignore: ['hasOwnProperty'],
+      },
+      'inline',
+      catalogue,
+    );
+    expect(
+      applyProfile(
+        [
+          { name: 'constructor', value: 400, field: 'a' },
+          { name: 'toString', value: 12, field: 'b' },
+          { name: 'hasOwnProperty', value: 1, field: 'c' },
+          { name: 'valueOf', value: 2, field: 'd' },
+          { name: '__proto__', value: 3, field: 'e' },
+        ],
+        profile,
+      ),
+    ).toStrictEqual([
+      { name: 'co2', value: 400, unit: 'ppm', field: 'a' },
+      { name: 'pm10', value: 12, field: 'b' },
+      { name: 'valueOf', value: 2, field: 'd' },
+      { name: '__proto__', value: 3, field: 'e' },
+    ]);
+  });
+
+  it("refuses a profile mapping a field named '__proto__' instead of dropping the mapping unseen", () => {
+    expect(() =>
+      parseProfile(JSON.parse('{"type":"t","fields":{"__proto__":{"quantity":"co2"}}}'), 'proto.json', catalogue),
+    ).toThrow("invalid device profile proto.json:\n  - fields.__proto__: '__proto__' cannot be a field name");
   });
 });

@@ -3,8 +3,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalogue } from '../../../../services/common/catalogue.ts';
 import { DECODERS, type Format, formatOfChannel } from '../../../../services/ingest/decoders/index.ts';
+import { jsonDepth, MAX_JSON_DEPTH } from '../../../../services/ingest/decoders/json.ts';
+import { MAX_CBOR_DEPTH } from '../../../../services/ingest/decoders/senml.ts';
+import { parseDecimal } from '../../../../services/ingest/decoders/sensor-community.ts';
 import { type NormaliseOptions, normaliseDecoded } from '../../../../services/ingest/normalise.ts';
-import { type DeviceProfile, DeviceProfileSchema } from '../../../../services/ingest/profiles.ts';
+import { type DeviceProfile, parseProfile } from '../../../../services/ingest/profiles.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../../fixtures/decoders');
 const NOW = 1_764_000_000_000; // 2025-11-24T16:00:00.000Z
@@ -97,10 +100,14 @@ describe('golden payloads', () => {
   });
 
   it('The Things Stack v3: decoded_payload through the device profile, rssi and snr of the best gateway', () => {
-    const profile = DeviceProfileSchema.parse({
-      type: 'water_level_radar',
-      fields: { water_level_cm: { quantity: 'water_level', unit: 'cm' }, battery: { quantity: 'battery_voltage' } },
-    });
+    const profile = parseProfile(
+      {
+        type: 'water_level_radar',
+        fields: { water_level_cm: { quantity: 'water_level', unit: 'cm' }, battery: { quantity: 'battery_voltage' } },
+      },
+      'inline',
+      catalogue,
+    );
     const t = Date.parse('2025-11-24T15:59:58.000Z');
     expect(run('ttn', fixture('ttn.json'), 'ignored', profile)).toStrictEqual({
       device: 'water-level-7',
@@ -241,5 +248,63 @@ describe('formatOfChannel', () => {
     expect(formatOfChannel('up/ttn')).toBe('ttn');
     expect(formatOfChannel('up/xml')).toBeUndefined();
     expect(formatOfChannel('ack')).toBeUndefined();
+  });
+});
+
+describe('number and nesting scans', () => {
+  it('reads the decimal numbers the sensor.community firmware writes, and nothing else', () => {
+    const cases: Array<[string, number | undefined]> = [
+      ['21.30', 21.3],
+      [' -3 ', -3],
+      ['.5', 0.5],
+      ['-.5', -0.5],
+      ['7.', 7],
+      ['1e3', 1000],
+      ['2.5E-2', 0.025],
+      ['1e+2', 100],
+      ['', undefined],
+      ['-', undefined],
+      ['.', undefined],
+      ['1e', undefined],
+      ['1e+', undefined],
+      ['0x10', undefined],
+      ['Infinity', undefined],
+      ['1 2', undefined],
+      ['12a', undefined],
+      ['--1', undefined],
+      [`${'1'.repeat(200_000)}x`, undefined],
+    ];
+    expect(cases.map(([s]) => parseDecimal(s))).toStrictEqual(cases.map(([, n]) => n));
+  });
+
+  it('measures JSON nesting outside strings, escaped quotes included', () => {
+    expect(jsonDepth(Buffer.from('{"a":[1,{"b":[]}]}'))).toBe(4);
+    expect(jsonDepth(Buffer.from('{"a":"[[[[\\"[[[","b":["]]]"]}'))).toBe(2);
+    expect(jsonDepth(Buffer.from('"[[["'))).toBe(0);
+    expect(jsonDepth(Buffer.from('['.repeat(100_000)), 64)).toBe(65);
+  });
+
+  it('refuses JSON nested deeper than MAX_JSON_DEPTH with a reason, and CBOR deeper than MAX_CBOR_DEPTH', () => {
+    const deep = Buffer.from(`{"values":{"pm10":${'['.repeat(MAX_JSON_DEPTH)}1${']'.repeat(MAX_JSON_DEPTH)}}}`);
+    expect(DECODERS.canonical(deep, { receivedAt: NOW })).toStrictEqual({
+      ok: false,
+      reasons: [{ code: 'INGEST_INVALID_MESSAGE', message: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` }],
+    });
+    const ok = Buffer.from(`{"values":{"pm10":${'['.repeat(MAX_JSON_DEPTH - 2)}1${']'.repeat(MAX_JSON_DEPTH - 2)}}}`);
+    expect(DECODERS.canonical(ok, { receivedAt: NOW }).ok).toBe(true);
+    expect(DECODERS['senml-cbor'](Buffer.alloc(MAX_CBOR_DEPTH + 1, 0x81), { receivedAt: NOW })).toStrictEqual({
+      ok: false,
+      reasons: [
+        { code: 'INGEST_MALFORMED_CBOR', message: `payload is not CBOR: nested deeper than ${MAX_CBOR_DEPTH} levels` },
+      ],
+    });
+    // Exactly MAX_CBOR_DEPTH levels decode (and are refused as SenML for holding no records, not as CBOR).
+    const atLimit = DECODERS['senml-cbor'](
+      Buffer.concat([Buffer.alloc(MAX_CBOR_DEPTH - 1, 0x81), Buffer.from([0x80])]),
+      {
+        receivedAt: NOW,
+      },
+    );
+    expect(atLimit.ok ? atLimit.value.rejected?.[0]?.code : atLimit.reasons[0]?.code).toBe('INGEST_INVALID_MESSAGE');
   });
 });
