@@ -84,6 +84,12 @@ export function normaliseReadings(
       );
       continue;
     }
+    // A finite value can overflow in conversion (1e306 klx); with SUS_PLAUSIBILITY=flag it would reach InfluxDB as
+    // `value=Infinity`, a line InfluxDB refuses.
+    if (!Number.isFinite(converted.value)) {
+      rejected.push(reason(REASON.NOT_FINITE, `value ${v} ${r.unit} is not finite in ${q.unit}`, r.field));
+      continue;
+    }
     // Created only for a flagged reading: the usual clean one allocates no array.
     let flags: ReadingFlag[] | undefined;
     if (!catalogue.inRange(q, converted.value)) {

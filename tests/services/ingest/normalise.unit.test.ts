@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { catalogue } from '../../../services/common/catalogue.ts';
 import type { CanonicalMessage } from '../../../services/common/reading.ts';
-import { normaliseMessage, resolveTime, type TimePolicy } from '../../../services/ingest/normalise.ts';
+import {
+  normaliseMessage,
+  normaliseReadings,
+  resolveTime,
+  type TimePolicy,
+} from '../../../services/ingest/normalise.ts';
 
 const POLICY: TimePolicy = { maxAgeMs: 7 * 24 * 3600e3, maxSkewMs: 300e3 };
 const NOW = 1_764_000_000_000; // 2025-11-24T16:00:00.000Z
@@ -144,6 +149,20 @@ describe('normaliseMessage bad values', () => {
   it('rejects a non-finite number with INGEST_NOT_FINITE', () => {
     expect(normalise({ time: NOW, values: { co2: Number.POSITIVE_INFINITY } }).rejected).toStrictEqual([
       { code: 'INGEST_NOT_FINITE', message: 'value Infinity is not finite', field: 'values.co2' },
+    ]);
+  });
+
+  it('rejects a value that overflows in unit conversion with INGEST_NOT_FINITE, even when out-of-range is flagged', () => {
+    const n = normaliseReadings(
+      [{ name: 'illuminance', value: 1e306, unit: 'klx', field: 'values.illuminance' }],
+      DEVICE,
+      NOW,
+      catalogue,
+      { timePolicy: POLICY, plausibility: 'flag' },
+    );
+    expect(n.readings).toStrictEqual([]);
+    expect(n.rejected).toStrictEqual([
+      { code: 'INGEST_NOT_FINITE', message: 'value 1e+306 klx is not finite in lx', field: 'values.illuminance' },
     ]);
   });
 
