@@ -12,7 +12,7 @@ import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.t
 import { createIngestService, type IngestService } from '../ingest/index.ts';
 import { loadIntegrations } from '../ingest/sources/integrations.ts';
 import { startSources } from '../ingest/sources/mqtt-source.ts';
-import { openRegistry, type Registry } from '../registry/index.ts';
+import { openRegistry, type Registry, RegistryHousekeeping, retentionSettings } from '../registry/index.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 
 export interface PlatformParts {
@@ -90,6 +90,13 @@ export async function startPlatform(
         .catch((err: Error) => log.warn({ err: err.message }, 'could not create the InfluxDB database'));
     }
     platform.generatedAdminKey = await bootstrapAdminKey(registry, config);
+    const housekeeping = new RegistryHousekeeping(
+      registry,
+      retentionSettings(config),
+      log.child({ component: 'registry-housekeeping' }),
+    );
+    housekeeping.start();
+    stoppers.push(() => housekeeping.stop());
 
     if (parts.broker) {
       const ingest = createIngestService(config, registry, log, metrics);

@@ -2,6 +2,8 @@ import { z } from 'zod';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** Days a table keeps its rows; 0 keeps them forever. */
+const retentionDays = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 const optionalText = z
   .string()
   .optional()
@@ -88,6 +90,17 @@ export const ConfigSchema = z
     ),
     SUS_REGISTRY_TIMEOUT_MS: positiveInt(10_000).describe(
       'how long ingest waits for the registry (device lookup, dead-letter insert) before it leaves a message unacknowledged so its sender retries',
+    ),
+    SUS_DEAD_LETTER_MAX_REASONS: positiveInt(100).describe(
+      'Reasons kept per dead letter; the rest are counted by reason code in one last reason.',
+    ),
+    SUS_DEAD_LETTER_MAX_ROWS: positiveInt(200_000).describe(
+      'Most dead letters kept; registry housekeeping deletes the oldest beyond it.',
+    ),
+    SUS_DEAD_LETTER_RETENTION_DAYS: retentionDays(30).describe('Days a dead letter is kept (0: forever).'),
+    SUS_ACK_RETENTION_DAYS: retentionDays(90).describe("Days devices' answers to downlinks (acks) are kept (0: forever)."),
+    SUS_AUDIT_RETENTION_DAYS: retentionDays(3650).describe(
+      'Days the audit log of shared reads, the data-trustee record, is kept (0: forever).',
     ),
     SUS_PLAUSIBILITY: z
       .enum(['reject', 'flag'])

@@ -11,7 +11,30 @@ export interface IngestDeadLetterEntry extends DeadLetter {
   status: DeadLetterStatus;
   resolvedAt: string | null;
   replays: number;
+  /** Further rejects of the same device in its rate window, counted here instead of filed one by one. */
+  suppressed: number;
 }
+
+/** A dead letter as ingest files it. */
+export interface NewIngestDeadLetter extends NewDeadLetter {
+  format?: string;
+  /** A summary row of rejects beyond the device's dead-letter rate: how many it stands for. */
+  suppressed?: number;
+}
+
+/** Bounds of one row: raw payload bytes kept, reasons kept (the rest are counted in a last reason). */
+export interface DeadLetterBounds {
+  rawBytes: number;
+  maxReasons: number;
+}
+
+/** The reason that stands for the reasons a row did not keep. */
+export const REASONS_OMITTED = 'DEAD_LETTER_REASONS_OMITTED';
+// Lengths kept of a reason's text: a payload can name a value with a 200 KB key, and every reason repeats it.
+const MAX_MESSAGE_CHARS = 1024;
+const MAX_FIELD_CHARS = 256;
+const MAX_CODE_CHARS = 64;
+const MAX_TOPIC_CHARS = 1024;
 
 export interface IngestDeadLetterFilter extends DeadLetterFilter {
   status?: DeadLetterStatus;
@@ -46,20 +69,44 @@ interface Row {
   status: DeadLetterStatus;
   resolved_at: Date | null;
   replays: number;
+  suppressed: number;
 }
 
 const COLUMNS =
-  'id, received_at, source, topic, device_id, reasons, payload, payload_size, truncated, format, status, resolved_at, replays';
+  'id, received_at, source, topic, device_id, reasons, payload, payload_size, truncated, format, status, resolved_at, replays, suppressed';
 
 /** PostgreSQL text and jsonb cannot hold U+0000; a payload full of NULs must still leave a readable entry. */
 const noNul = (s: string): string => (s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s);
-const cleanReasons = (reasons: readonly DeadLetterReason[]): DeadLetterReason[] =>
-  reasons.map((r) =>
-    r.field === undefined
-      ? { code: noNul(r.code), message: noNul(r.message) }
-      : { code: noNul(r.code), message: noNul(r.message), field: noNul(r.field) },
-  );
-const optText = (s: string | null | undefined): string | null => (s == null ? null : noNul(s));
+/** NUL-free and at most `max` characters (the cut marked with an ellipsis). */
+const text = (s: string, max: number): string => noNul(s.length > max ? `${s.slice(0, max - 1)}…` : s);
+const optText = (s: string | null | undefined, max = MAX_TOPIC_CHARS): string | null =>
+  s == null ? null : text(s, max);
+
+/**
+ * The reasons a row keeps: the first `max`, each of bounded length, and when there were more, one last reason that
+ * counts the rest by code (a payload with 20,000 unknown keys gives 20,000 reasons: megabytes of jsonb per row).
+ */
+export function boundReasons(reasons: readonly DeadLetterReason[], max: number): DeadLetterReason[] {
+  const kept = reasons.slice(0, max).map((r) => {
+    const code = text(r.code, MAX_CODE_CHARS);
+    const message = text(r.message, MAX_MESSAGE_CHARS);
+    return r.field === undefined ? { code, message } : { code, message, field: text(r.field, MAX_FIELD_CHARS) };
+  });
+  if (reasons.length <= max) return kept;
+  const byCode = new Map<string, number>();
+  for (let i = max; i < reasons.length; i++) {
+    const code = text(reasons[i]!.code, MAX_CODE_CHARS);
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
+  }
+  const counts = [...byCode]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, 20)
+    .map(([code, n]) => `${code} ×${n}`)
+    .join(', ');
+  const omitted = reasons.length - max;
+  kept.push({ code: REASONS_OMITTED, message: `${omitted} more reasons not kept: ${counts}` });
+  return kept;
+}
 
 function toEntry(r: Row): IngestDeadLetterEntry {
   const bytes = Buffer.from(r.payload);
@@ -81,6 +128,7 @@ function toEntry(r: Row): IngestDeadLetterEntry {
     status: r.status,
     resolvedAt: r.resolved_at ? r.resolved_at.toISOString() : null,
     replays: r.replays,
+    suppressed: r.suppressed,
   };
 }
 
@@ -89,29 +137,45 @@ function toEntry(r: Row): IngestDeadLetterEntry {
  * filters, and records replays and discards. Shares the registry's connection (a sibling store of registry.ts).
  */
 export class DeadLetterStore {
+  private readonly bounds: DeadLetterBounds;
+
   constructor(
     private readonly db: Db,
-    private readonly rawBytes = 16 * 1024,
-  ) {}
+    bounds: Partial<DeadLetterBounds> = {},
+  ) {
+    this.bounds = { rawBytes: bounds.rawBytes ?? 16 * 1024, maxReasons: bounds.maxReasons ?? 100 };
+  }
 
-  async add(d: NewDeadLetter & { format?: string }): Promise<number> {
-    const truncated = d.payload.length > this.rawBytes;
+  async add(d: NewIngestDeadLetter): Promise<number> {
+    const { rawBytes, maxReasons } = this.bounds;
+    const truncated = d.payload.length > rawBytes;
     const [r] = await this.db.query<{ id: number }>(
-      `INSERT INTO dead_letters (received_at, source, topic, device_id, reasons, payload, payload_size, truncated, format)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+      `INSERT INTO dead_letters
+         (received_at, source, topic, device_id, reasons, payload, payload_size, truncated, format, suppressed)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
       [
         d.receivedAt ?? new Date(),
-        noNul(d.source),
+        text(d.source, 128),
         optText(d.topic),
-        optText(d.device),
-        JSON.stringify(cleanReasons(d.reasons)),
-        truncated ? d.payload.subarray(0, this.rawBytes) : d.payload,
+        optText(d.device, 256),
+        JSON.stringify(boundReasons(d.reasons, maxReasons)),
+        truncated ? d.payload.subarray(0, rawBytes) : d.payload,
         d.payload.length,
         truncated,
-        d.format ?? null,
+        optText(d.format, 64),
+        d.suppressed ?? 0,
       ],
     );
     return r!.id;
+  }
+
+  /** Brings a summary row of suppressed rejects up to date: its count and the reasons that say what it stands for. */
+  async updateSuppressed(id: number, suppressed: number, reasons: DeadLetterReason[]): Promise<void> {
+    await this.db.query('UPDATE dead_letters SET suppressed = $2, reasons = $3 WHERE id = $1', [
+      id,
+      suppressed,
+      JSON.stringify(boundReasons(reasons, this.bounds.maxReasons)),
+    ]);
   }
 
   async list(f: IngestDeadLetterFilter): Promise<IngestDeadLetterEntry[]> {
@@ -168,7 +232,7 @@ export class DeadLetterStore {
     } else {
       await this.db.query('UPDATE dead_letters SET reasons = $2, replays = replays + 1 WHERE id = $1', [
         id,
-        JSON.stringify(cleanReasons(reasons)),
+        JSON.stringify(boundReasons(reasons, this.bounds.maxReasons)),
       ]);
     }
   }

@@ -1,5 +1,6 @@
 import type { Config } from '../common/config.ts';
 import { openDb } from './db.ts';
+import type { DeadLetterBounds } from './dead-letters.ts';
 import { migrate } from './migrate.ts';
 import { Registry } from './registry.ts';
 
@@ -7,15 +8,25 @@ export { type AuditEntry, AuditLog } from './audit.ts';
 export { type Claim, ClaimStore, type NewClaim } from './claims.ts';
 export { type Db, openDb } from './db.ts';
 export {
+  boundReasons,
   DEAD_LETTER_STATUSES,
+  type DeadLetterBounds,
   type DeadLetterStatus,
   DeadLetterStore,
   type IngestDeadLetterEntry,
   type IngestDeadLetterFilter,
+  type NewIngestDeadLetter,
+  REASONS_OMITTED,
   type ReplayableDeadLetter,
 } from './dead-letters.ts';
 export { type DeviceType, DeviceTypeStore, type NewDeviceType } from './device-types.ts';
 export { type Grant, GrantStore, type NewGrant, PUBLIC_GRANTEE } from './grants.ts';
+export {
+  type HousekeepingResult,
+  RegistryHousekeeping,
+  type RetentionSettings,
+  retentionSettings,
+} from './housekeeping.ts';
 export { KeyStore } from './keys.ts';
 export { migrate } from './migrate.ts';
 export type { RegistryEvent } from './registry.ts';
@@ -25,7 +36,8 @@ export * from './types.ts';
 
 /** Opens the configured store (PostgreSQL or embedded PGlite), brings its schema up to date. */
 export async function openRegistry(
-  config: Pick<Config, 'DATABASE_URL' | 'SUS_DATA_DIR' | 'SUS_DEAD_LETTER_RAW_BYTES'>,
+  config: Pick<Config, 'DATABASE_URL' | 'SUS_DATA_DIR' | 'SUS_DEAD_LETTER_RAW_BYTES'> &
+    Partial<Pick<Config, 'SUS_DEAD_LETTER_MAX_REASONS'>>,
 ): Promise<Registry> {
   const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.SUS_DATA_DIR });
   try {
@@ -34,5 +46,7 @@ export async function openRegistry(
     await db.close();
     throw err;
   }
-  return new Registry(db, { deadLetterRawBytes: config.SUS_DEAD_LETTER_RAW_BYTES });
+  const bounds: Partial<DeadLetterBounds> = { rawBytes: config.SUS_DEAD_LETTER_RAW_BYTES };
+  if (config.SUS_DEAD_LETTER_MAX_REASONS !== undefined) bounds.maxReasons = config.SUS_DEAD_LETTER_MAX_REASONS;
+  return new Registry(db, bounds);
 }

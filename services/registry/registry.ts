@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { conflict, notFound, SusError } from '../common/errors.ts';
 import type { Db } from './db.ts';
-import { DeadLetterStore } from './dead-letters.ts';
+import { type DeadLetterBounds, DeadLetterStore } from './dead-letters.ts';
 import { type KeyRow, KeyStore, toKey } from './keys.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type { ApiKey, Department, Device, NewDevice, Scope } from './types.ts';
@@ -49,10 +49,10 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   constructor(
     /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
     readonly db: Db,
-    opts: { deadLetterRawBytes: number } = { deadLetterRawBytes: 16 * 1024 },
+    deadLetterBounds: Partial<DeadLetterBounds> = {},
   ) {
     super();
-    this.deadLetters = new DeadLetterStore(db, opts.deadLetterRawBytes);
+    this.deadLetters = new DeadLetterStore(db, deadLetterBounds);
   }
 
   /** Rejected messages: filed by ingest, listed, replayed and discarded through the API. */

@@ -36,6 +36,11 @@ describe('loadConfig defaults', () => {
       SUS_MAX_AGE_S: 7 * 24 * 3600,
       SUS_MAX_SKEW_S: 300,
       SUS_DEAD_LETTER_RAW_BYTES: 16 * 1024,
+      SUS_DEAD_LETTER_MAX_REASONS: 100,
+      SUS_DEAD_LETTER_MAX_ROWS: 200_000,
+      SUS_DEAD_LETTER_RETENTION_DAYS: 30,
+      SUS_ACK_RETENTION_DAYS: 90,
+      SUS_AUDIT_RETENTION_DAYS: 3650,
       SUS_QUERY_MAX_POINTS: 10_000,
       SUS_REGISTRY_TIMEOUT_MS: 10_000,
       SUS_DEMO_DEVICES: 48,
@@ -189,5 +194,19 @@ describe('loadConfig validation', () => {
   it('an admin key of exactly 24 characters is accepted, 23 is not', () => {
     expect(loadConfig({ SUS_ADMIN_KEY: 'k'.repeat(24) }).SUS_ADMIN_KEY).toStrictEqual('k'.repeat(24));
     expect(variables(configError({ SUS_ADMIN_KEY: 'k'.repeat(23) }).problems)).toStrictEqual(['SUS_ADMIN_KEY']);
+  });
+
+  it('a retention of 0 days means forever; a negative one is rejected', () => {
+    const c = loadConfig({
+      SUS_AUDIT_RETENTION_DAYS: '0',
+      SUS_ACK_RETENTION_DAYS: '0',
+      SUS_DEAD_LETTER_RETENTION_DAYS: '0',
+    });
+    expect([c.SUS_AUDIT_RETENTION_DAYS, c.SUS_ACK_RETENTION_DAYS, c.SUS_DEAD_LETTER_RETENTION_DAYS]).toStrictEqual([
+      0, 0, 0,
+    ]);
+    expect(
+      variables(configError({ SUS_AUDIT_RETENTION_DAYS: '-1', SUS_DEAD_LETTER_MAX_ROWS: '0' }).problems),
+    ).toStrictEqual(['SUS_DEAD_LETTER_MAX_ROWS', 'SUS_AUDIT_RETENTION_DAYS']);
   });
 });

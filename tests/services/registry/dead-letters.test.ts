@@ -32,7 +32,7 @@ describe.skipIf(!url)('DeadLetterStore on PostgreSQL', () => {
       dataDir: 'unused',
     });
     await migrate(db);
-    store = new DeadLetterStore(db, 8);
+    store = new DeadLetterStore(db, { rawBytes: 8, maxReasons: 3 });
   });
   afterAll(async () => {
     await db?.close();
@@ -73,6 +73,7 @@ describe.skipIf(!url)('DeadLetterStore on PostgreSQL', () => {
       status: 'new',
       resolvedAt: null,
       replays: 0,
+      suppressed: 0,
     });
     expect((await store.list({ limit: 10, devices: ['aq-1'] })).map((e) => e.id)).toStrictEqual([b]);
     expect((await store.list({ limit: 10, reason: 'INGEST_MALFORMED_JSON' })).map((e) => e.id)).toStrictEqual([a]);

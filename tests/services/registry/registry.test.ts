@@ -16,7 +16,9 @@ import {
 
 /** Dead letters as the base shape (ingest's status fields are covered by dead-letters.test.ts). */
 async function listBase(r: Registry, f: Parameters<Registry['deadLetters']['list']>[0]) {
-  return (await r.deadLetters.list(f)).map(({ format: _f, status: _s, resolvedAt: _r, replays: _n, ...base }) => base);
+  return (await r.deadLetters.list(f)).map(
+    ({ format: _f, status: _s, resolvedAt: _r, replays: _n, suppressed: _c, ...base }) => base,
+  );
 }
 
 /** Versions of services/registry/migrations/NNN_*.sql, in order. */
@@ -615,7 +617,7 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('truncates a payload above deadLetterRawBytes and records the original size', async () => {
-        const small = new Registry(db, { deadLetterRawBytes: 16 });
+        const small = new Registry(db, { rawBytes: 16 });
         const text = 'abcdefghijklmnopqrstuvwxyz0123456789'; // 36 bytes
         await small.deadLetters.add({ source: 'mqtt', reasons, payload: Buffer.from(text) });
         await small.deadLetters.add({ source: 'exact', reasons, payload: Buffer.from(text.slice(0, 16)) });
@@ -639,7 +641,7 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('a binary payload is truncated to its first bytes and returned as base64', async () => {
-        const small = new Registry(db, { deadLetterRawBytes: 16 });
+        const small = new Registry(db, { rawBytes: 16 });
         const bytes = Buffer.from(Array.from({ length: 40 }, (_, i) => (0xff - i) & 0xff));
         await small.deadLetters.add({ source: 'mqtt', reasons, payload: bytes });
         const [dl] = await listBase(small, { limit: 1 });
@@ -648,7 +650,7 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('a text payload cut inside a multi-byte character is returned losslessly as base64', async () => {
-        const small = new Registry(db, { deadLetterRawBytes: 16 });
+        const small = new Registry(db, { rawBytes: 16 });
         const payload = Buffer.from('aaaaaaaaaaaaaaaé tail', 'utf8'); // 'é' occupies bytes 15-16
         await small.deadLetters.add({ source: 'mqtt', reasons, payload });
         const [dl] = await listBase(small, { limit: 1 });
