@@ -140,6 +140,9 @@ export const ConfigSchema = z
     SUS_SPOOL_MAX_BYTES: positiveInt(1024 * 1024 * 1024).describe(
       'Bytes the durable spool may hold while InfluxDB is away (1 GiB); at the limit QoS 1 messages get no PUBACK and HTTP pushes a 503.',
     ),
+    SUS_DEVICE_CACHE_MAX: positiveInt(100_000).describe(
+      "Devices ingest's enrichment cache holds (the least recently loaded are dropped first); unknown ids get a tenth of it.",
+    ),
     SUS_SPOOL_SEGMENT_BYTES: positiveInt(16 * 1024 * 1024).describe(
       'size at which the spool starts a new segment file; drained segment files are deleted whole',
     ),

@@ -14,25 +14,58 @@ export interface DeviceLookup {
   stop(): void;
 }
 
+export interface DirectoryOptions {
+  ttlMs?: number;
+  /** "Not registered" is kept briefly only: a device registered by another process must get in soon. */
+  missTtlMs?: number;
+  /** Registered devices kept (SUS_DEVICE_CACHE_MAX); unknown ids get a tenth of it. */
+  maxEntries?: number;
+}
+
+/** A Map in insertion order used as a bounded cache: a full one drops its oldest entry. */
+function remember(map: Map<string, Entry>, id: string, entry: Entry, max: number): void {
+  // Re-inserting moves the id to the young end.
+  map.delete(id);
+  if (map.size >= max) map.delete(map.keys().next().value!);
+  map.set(id, entry);
+}
+
 /**
  * Registry lookups for enrichment, cached: every message needs its device's department, district and type, and a
  * database round trip per message would cap ingest far below the broker's rate. Entries drop on registry change
  * events (same process: registering, updating, decommissioning a device) and expire after `ttlMs` (changes made by
  * another process, e.g. `sus api` beside `sus broker`); unknown ids expire after `missTtlMs`.
+ *
+ * Both caches are bounded: known devices by `maxEntries`, unknown ids — which anyone can make up, one per message —
+ * by a tenth of it, in a cache of their own so they cannot push the fleet's devices out.
  */
 export class DeviceDirectory implements DeviceLookup {
-  private readonly cache = new Map<string, Entry>();
+  private readonly hits = new Map<string, Entry>();
+  private readonly misses = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<Device | undefined>>();
+  private readonly ttlMs: number;
+  private readonly missTtlMs: number;
+  private readonly maxHits: number;
+  private readonly maxMisses: number;
   private readonly onChange = (e: RegistryEvent) => {
-    this.cache.delete(e.id);
+    this.hits.delete(e.id);
+    this.misses.delete(e.id);
   };
 
   constructor(
     private readonly registry: Registry,
-    private readonly ttlMs = 30_000,
-    /** "Not registered" is kept briefly only: a device registered by another process must get in soon. */
-    private readonly missTtlMs = 2_000,
-  ) {}
+    options: DirectoryOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 30_000;
+    this.missTtlMs = options.missTtlMs ?? 2_000;
+    this.maxHits = options.maxEntries ?? 100_000;
+    this.maxMisses = Math.max(1, Math.floor(this.maxHits / 10));
+  }
+
+  /** Entries held now (known devices, unknown ids). */
+  get size(): { devices: number; unknown: number } {
+    return { devices: this.hits.size, unknown: this.misses.size };
+  }
 
   start(): void {
     this.registry.on('change', this.onChange);
@@ -40,18 +73,19 @@ export class DeviceDirectory implements DeviceLookup {
 
   stop(): void {
     this.registry.off('change', this.onChange);
-    this.cache.clear();
+    this.hits.clear();
+    this.misses.clear();
   }
 
   /** The cached answer while it is fresh, without a promise: the per-message path asks this first. */
   cached(id: string, now = Date.now()): { device: Device | undefined } | undefined {
-    const hit = this.cache.get(id);
+    const hit = this.hits.get(id) ?? this.misses.get(id);
     return hit && hit.expires > now ? hit : undefined;
   }
 
   async get(id: string, now = Date.now()): Promise<Device | undefined> {
-    const hit = this.cache.get(id);
-    if (hit && hit.expires > now) return hit.device;
+    const hit = this.cached(id, now);
+    if (hit) return hit.device;
     // One lookup per device however many of its messages arrive meanwhile: a burst (a device's backlog, a
     // reconnecting fleet) would otherwise send one registry query per message.
     let pending = this.loading.get(id);
@@ -60,7 +94,13 @@ export class DeviceDirectory implements DeviceLookup {
       this.loading.set(id, pending);
     }
     const device = await pending;
-    this.cache.set(id, { device, expires: now + (device ? this.ttlMs : this.missTtlMs) });
+    if (device) {
+      this.misses.delete(id);
+      remember(this.hits, id, { device, expires: now + this.ttlMs }, this.maxHits);
+    } else {
+      this.hits.delete(id);
+      remember(this.misses, id, { device, expires: now + this.missTtlMs }, this.maxMisses);
+    }
     return device;
   }
 }

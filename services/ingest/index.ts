@@ -61,7 +61,7 @@ export function createIngestService(
   );
   const ingestor = new Ingestor({
     writer,
-    directory: new DeviceDirectory(registry),
+    directory: new DeviceDirectory(registry, { maxEntries: config.SUS_DEVICE_CACHE_MAX }),
     store: extras.store,
     profiles: extras.profiles,
     catalogue,

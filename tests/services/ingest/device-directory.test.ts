@@ -25,7 +25,7 @@ describe('DeviceDirectory', () => {
   });
 
   it('keeps a miss only for missTtlMs when the change happens elsewhere (no event)', async () => {
-    const dir = new DeviceDirectory(registry, 30_000, 1_000);
+    const dir = new DeviceDirectory(registry, { ttlMs: 30_000, missTtlMs: 1_000 });
     const t0 = Date.now();
     expect(await dir.get('p-2', t0)).toBeUndefined();
     await registry.createDevice({ id: 'p-2', name: 'P2', department: 'parks', type: 'soil' });
@@ -34,7 +34,7 @@ describe('DeviceDirectory', () => {
   });
 
   it('answers from the cache without a promise only while the entry is fresh, and not after a registry change', async () => {
-    const dir = new DeviceDirectory(registry, 1_000, 1_000);
+    const dir = new DeviceDirectory(registry, { ttlMs: 1_000, missTtlMs: 1_000 });
     dir.start();
     await registry.createDevice({ id: 'p-3', name: 'P3', department: 'waste', type: 'bin' });
     const t0 = Date.now();
@@ -46,5 +46,37 @@ describe('DeviceDirectory', () => {
     await registry.updateDevice('p-3', { district: 'Süd' });
     expect(dir.cached('p-3', t0)).toBeUndefined();
     dir.stop();
+  });
+
+  it('holds at most a tenth of maxEntries unknown ids, however many distinct ones arrive, and keeps known devices', async () => {
+    const dir = new DeviceDirectory(registry, { maxEntries: 50 });
+    dir.start();
+    for (let i = 0; i < 20; i++) {
+      await registry.createDevice({ id: `bound-${i}`, name: 'b', department: 'parks', type: 'soil' });
+      expect((await dir.get(`bound-${i}`))?.id).toBe(`bound-${i}`);
+    }
+    for (let i = 0; i < 2000; i++) expect(await dir.get(`ghost-${i}`)).toBeUndefined();
+    expect(dir.size).toStrictEqual({ devices: 20, unknown: 5 });
+    // The last unknown ids are the ones remembered; the known devices were not pushed out.
+    expect(dir.cached('ghost-1999')).toStrictEqual({ device: undefined, expires: expect.any(Number) });
+    expect(dir.cached('ghost-0')).toBeUndefined();
+    expect(dir.cached('bound-0')?.device?.id).toBe('bound-0');
+    dir.stop();
+  });
+
+  it('drops the least recently loaded device when maxEntries devices are cached', async () => {
+    const dir = new DeviceDirectory(registry, { maxEntries: 10 });
+    for (let i = 0; i < 15; i++) {
+      await registry.createDevice({ id: `lru-${i}`, name: 'l', department: 'waste', type: 'bin' });
+      await dir.get(`lru-${i}`);
+    }
+    expect(dir.size).toStrictEqual({ devices: 10, unknown: 0 });
+    expect(dir.cached('lru-4')).toBeUndefined();
+    expect(dir.cached('lru-5')?.device?.id).toBe('lru-5');
+    // A device learned to be registered leaves the unknown cache at once.
+    expect(await dir.get('late-1')).toBeUndefined();
+    await registry.createDevice({ id: 'late-1', name: 'l', department: 'waste', type: 'bin' });
+    expect((await dir.get('late-1', Date.now() + 5_000))?.id).toBe('late-1');
+    expect(dir.size).toStrictEqual({ devices: 10, unknown: 0 });
   });
 });

@@ -72,7 +72,9 @@ describe('device profiles', () => {
       JSON.stringify({ type: 'water_level_radar', fields: { h: { quantity: 'water_level' } } }),
     );
     set.reload();
-    expect(set.get('river_gauge')?.fields).toStrictEqual(new Map([['lvl_mm', { quantity: 'water_level', unit: 'mm' }]]));
+    expect(set.get('river_gauge')?.fields).toStrictEqual(
+      new Map([['lvl_mm', { quantity: 'water_level', unit: 'mm' }]]),
+    );
     expect(set.get('water_level_radar')?.fields).toStrictEqual(new Map([['h', { quantity: 'water_level' }]]));
   });
 
