@@ -94,11 +94,17 @@ export const ConfigSchema = z
     SUS_DEAD_LETTER_MAX_REASONS: positiveInt(100).describe(
       'Reasons kept per dead letter; the rest are counted by reason code in one last reason.',
     ),
+    SUS_DEAD_LETTER_RATE: positiveInt(120).describe(
+      'Dead letters one device files per SUS_DEAD_LETTER_RATE_WINDOW_S; its further rejects are counted in one summary entry.',
+    ),
+    SUS_DEAD_LETTER_RATE_WINDOW_S: positiveInt(600).describe('Window of SUS_DEAD_LETTER_RATE, in seconds.'),
     SUS_DEAD_LETTER_MAX_ROWS: positiveInt(200_000).describe(
       'Most dead letters kept; registry housekeeping deletes the oldest beyond it.',
     ),
     SUS_DEAD_LETTER_RETENTION_DAYS: retentionDays(30).describe('Days a dead letter is kept (0: forever).'),
-    SUS_ACK_RETENTION_DAYS: retentionDays(90).describe("Days devices' answers to downlinks (acks) are kept (0: forever)."),
+    SUS_ACK_RETENTION_DAYS: retentionDays(90).describe(
+      "Days devices' answers to downlinks (acks) are kept (0: forever).",
+    ),
     SUS_AUDIT_RETENTION_DAYS: retentionDays(3650).describe(
       'Days the audit log of shared reads, the data-trustee record, is kept (0: forever).',
     ),

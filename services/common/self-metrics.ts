@@ -10,7 +10,8 @@ export const SELF_METRICS = {
   deviceStatus: 'device_status',
   /**
    * Ingest counters per interval (every SUS_SELF_METRICS_INTERVAL_S, default 10 s, by each ingest node). Tag: node.
-   * Fields: messages, readings, dead_letters, time_adjusted (integers, counts within the interval).
+   * Fields: messages, readings, dead_letters, dead_letters_suppressed (rejects beyond a device's dead-letter rate,
+   * counted in summary entries), time_adjusted (integers, counts within the interval).
    */
   ingest: 'sus_ingest',
   /** Rejects per reason within the interval. Tags: node, reason. Field: count. */

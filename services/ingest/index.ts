@@ -72,6 +72,7 @@ export function createIngestService(
       plausibility: extras.plausibility,
       lastSeenFlushMs: 5000,
       registryTimeoutMs: config.SUS_REGISTRY_TIMEOUT_MS,
+      deadLetterRate: { limit: config.SUS_DEAD_LETTER_RATE, windowMs: config.SUS_DEAD_LETTER_RATE_WINDOW_S * 1000 },
     },
   });
   const selfMetrics = new IngestSelfMetrics({

@@ -9,6 +9,7 @@ import type { Uplink } from '../common/uplink.ts';
 import type { Device } from '../registry/index.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterReason, NewDeadLetter } from '../registry/types.ts';
+import { DeadLetterRate, type DeadLetterRateOptions, type SummaryStore } from './dead-letter-rate.ts';
 import { DECODERS, type Format, formatOfChannel, IDENTITY_FORMATS } from './decoders/index.ts';
 import type { DeviceLookup } from './device-directory.ts';
 import { type IngestedReading, normaliseDecoded, type PlausibilityMode, type TimePolicy } from './normalise.ts';
@@ -27,7 +28,7 @@ export interface IngestDeadLetter extends NewDeadLetter {
   format?: Format;
 }
 
-export interface DeadLetterSink {
+export interface DeadLetterSink extends SummaryStore {
   addDeadLetter(d: IngestDeadLetter): Promise<number>;
   touchDevices(ids: string[], at: Date): Promise<void>;
 }
@@ -50,7 +51,11 @@ export function ingestorExtras(
   const deadLetters = registry.deadLetters;
   const dirs = config.SUS_PROFILES_DIR ? [BUILTIN_PROFILES_DIR, config.SUS_PROFILES_DIR] : [BUILTIN_PROFILES_DIR];
   return {
-    store: { addDeadLetter: (d) => deadLetters.add(d), touchDevices: (ids, at) => registry.touchDevices(ids, at) },
+    store: {
+      addDeadLetter: (d) => deadLetters.add(d),
+      updateSuppressed: (id, n, reasons) => deadLetters.updateSuppressed(id, n, reasons),
+      touchDevices: (ids, at) => registry.touchDevices(ids, at),
+    },
     profiles: new ProfileSet(dirs, catalogue),
     plausibility: config.SUS_PLAUSIBILITY,
   };
@@ -65,6 +70,11 @@ export interface IngestOptions {
   lastSeenFlushMs: number;
   /** How long a device lookup or dead-letter insert may take before the message is refused (SUS_REGISTRY_TIMEOUT_MS). */
   registryTimeoutMs?: number;
+  /**
+   * Dead letters per device and window (SUS_DEAD_LETTER_RATE); further rejects are counted into one summary row.
+   * Absent: every reject is filed (tools and tests that count rows).
+   */
+  deadLetterRate?: DeadLetterRateOptions;
 }
 
 export interface HandleOptions {
@@ -80,6 +90,8 @@ export interface IngestStats {
   messages: number;
   readings: number;
   deadLetters: number;
+  /** Rejected messages beyond their device's dead-letter rate, counted into summary rows instead of filed. */
+  deadLettersSuppressed: number;
   /** Messages whose device time was missing or implausible (the receive time was used). */
   timeAdjusted: number;
   /** Readings stored with a flag, by flag (`time_replaced`, `out_of_range`). */
@@ -120,6 +132,7 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     messages: 0,
     readings: 0,
     deadLetters: 0,
+    deadLettersSuppressed: 0,
     timeAdjusted: 0,
     flagged: {},
     replays: 0,
@@ -129,6 +142,7 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
   // Weak: entries go with the Device objects the directory dropped.
   private readonly tagCache = new WeakMap<Device, Map<string, { tags: ReadingTags; tagString: string }>>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly rate: DeadLetterRate | undefined;
 
   constructor(
     private readonly deps: {
@@ -142,11 +156,16 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     },
   ) {
     super();
+    const rate = deps.options.deadLetterRate;
+    this.rate = rate && new DeadLetterRate(rate, deps.store);
   }
 
   start(): void {
     this.deps.directory.start();
-    this.timer = setInterval(() => void this.flushLastSeen(), this.deps.options.lastSeenFlushMs);
+    this.timer = setInterval(() => {
+      void this.flushLastSeen();
+      void this.flushSuppressed();
+    }, this.deps.options.lastSeenFlushMs);
     this.timer.unref();
   }
 
@@ -154,6 +173,7 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     clearInterval(this.timer);
     this.timer = undefined;
     await this.flushLastSeen();
+    await this.flushSuppressed();
     await this.deps.writer
       .flush()
       .catch((err: Error) => this.deps.log.error({ err: err.message }, 'flush on stop failed'));
@@ -320,10 +340,14 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     };
     if (format !== undefined) entry.format = format;
     const ms = this.registryTimeoutMs;
+    const now = Date.now();
+    const key = DeadLetterRate.key(entry.device, entry.source);
+    // Beyond its device's rate a reject is counted into the device's summary entry instead of filed on its own.
+    const suppressed = this.rate !== undefined && !this.rate.admit(key, now);
     let deadLetterId: number;
     try {
       deadLetterId = await within(
-        this.deps.store.addDeadLetter(entry),
+        suppressed ? this.rate!.suppress(key, entry, now) : this.deps.store.addDeadLetter(entry),
         ms,
         () => new Error(`no answer within ${ms} ms`),
       );
@@ -338,8 +362,16 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
         { ...(device ? { device } : {}), topic: u.topic },
       );
     }
-    this.stats.deadLetters++;
+    if (suppressed) this.stats.deadLettersSuppressed++;
+    else this.stats.deadLetters++;
     return { accepted, rejected: reasons, deadLetterId };
+  }
+
+  /** Brings the summary rows of rejects beyond the dead-letter rate up to date. */
+  private async flushSuppressed(): Promise<void> {
+    await this.rate
+      ?.flush()
+      .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'dead-letter summary update failed; retried'));
   }
 
   private async flushLastSeen(): Promise<void> {

@@ -22,6 +22,8 @@ export const REASON = {
   OUT_OF_RANGE: 'INGEST_OUT_OF_RANGE',
   /** InfluxDB refused a stored line on its own (type conflict, beyond retention, too large): InfluxDB's reason. */
   INFLUX_REFUSED: 'INGEST_INFLUX_REFUSED',
+  /** A summary row: rejects of one device beyond SUS_DEAD_LETTER_RATE, counted instead of filed one by one. */
+  DEAD_LETTERS_SUPPRESSED: 'INGEST_DEAD_LETTERS_SUPPRESSED',
 } as const;
 
 export type ReasonCode = (typeof REASON)[keyof typeof REASON];

@@ -11,6 +11,7 @@ export interface IngestCounters {
   messages: number;
   readings: number;
   deadLetters: number;
+  deadLettersSuppressed: number;
   timeAdjusted: number;
   rejectedByReason: Record<string, number>;
 }
@@ -54,6 +55,7 @@ export function selfMetricLines(node: string, prev: SelfMetricsSample, cur: Self
         messages: d(cur.ingest.messages, prev.ingest.messages),
         readings: d(cur.ingest.readings, prev.ingest.readings),
         dead_letters: d(cur.ingest.deadLetters, prev.ingest.deadLetters),
+        dead_letters_suppressed: d(cur.ingest.deadLettersSuppressed, prev.ingest.deadLettersSuppressed),
         time_adjusted: d(cur.ingest.timeAdjusted, prev.ingest.timeAdjusted),
       }),
       now,
@@ -155,6 +157,7 @@ export class IngestSelfMetrics {
         messages: s.messages,
         readings: s.readings,
         deadLetters: s.deadLetters,
+        deadLettersSuppressed: s.deadLettersSuppressed,
         timeAdjusted: s.timeAdjusted,
         rejectedByReason: { ...s.rejectedByReason },
       },
@@ -192,6 +195,11 @@ export class IngestSelfMetrics {
     counter('sus_ingest_messages_total', 'Messages received by ingest', () => ingest.stats.messages);
     counter('sus_ingest_readings_total', 'Readings accepted (spooled for InfluxDB)', () => ingest.stats.readings);
     counter('sus_ingest_dead_letters_total', 'Messages put into the dead-letter store', () => ingest.stats.deadLetters);
+    counter(
+      'sus_ingest_dead_letters_suppressed_total',
+      "Rejected messages beyond their device's dead-letter rate, counted in summary entries",
+      () => ingest.stats.deadLettersSuppressed,
+    );
     counter(
       'sus_ingest_time_adjusted_total',
       'Messages whose device time was replaced',

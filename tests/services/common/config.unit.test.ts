@@ -37,6 +37,8 @@ describe('loadConfig defaults', () => {
       SUS_MAX_SKEW_S: 300,
       SUS_DEAD_LETTER_RAW_BYTES: 16 * 1024,
       SUS_DEAD_LETTER_MAX_REASONS: 100,
+      SUS_DEAD_LETTER_RATE: 120,
+      SUS_DEAD_LETTER_RATE_WINDOW_S: 600,
       SUS_DEAD_LETTER_MAX_ROWS: 200_000,
       SUS_DEAD_LETTER_RETENTION_DAYS: 30,
       SUS_ACK_RETENTION_DAYS: 90,
@@ -207,7 +209,7 @@ describe('loadConfig validation', () => {
       0, 0, 0,
     ]);
     expect(
-      variables(configError({ SUS_AUDIT_RETENTION_DAYS: '-1', SUS_DEAD_LETTER_MAX_ROWS: '0' }).problems),
-    ).toStrictEqual(['SUS_DEAD_LETTER_MAX_ROWS', 'SUS_AUDIT_RETENTION_DAYS']);
+      variables(configError({ SUS_AUDIT_RETENTION_DAYS: '-1', SUS_DEAD_LETTER_RATE: '0' }).problems),
+    ).toStrictEqual(['SUS_DEAD_LETTER_RATE', 'SUS_AUDIT_RETENTION_DAYS']);
   });
 });

@@ -70,6 +70,7 @@ class Recorder implements DeadLetterSink {
     return this.deadLetters.length;
   }
   async touchDevices(): Promise<void> {}
+  async updateSuppressed(): Promise<void> {}
 }
 
 const running: Ingestor[] = [];

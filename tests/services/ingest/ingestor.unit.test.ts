@@ -11,7 +11,7 @@ import {
   Ingestor,
 } from '../../../services/ingest/ingestor.ts';
 import type { PointWriter } from '../../../services/ingest/writer.ts';
-import type { Device } from '../../../services/registry/types.ts';
+import type { DeadLetterReason, Device } from '../../../services/registry/types.ts';
 
 const NOW = 1_764_000_000_000; // 2025-11-24T16:00:00.000Z
 const OPTIONS: IngestOptions = {
@@ -61,6 +61,11 @@ class FakeStore implements DeadLetterSink {
     if (this.failing) throw new Error('registry down');
     this.deadLetters.push(d);
     return this.nextId++;
+  }
+  readonly summaries: Array<{ id: number; suppressed: number; reasons: DeadLetterReason[] }> = [];
+  async updateSuppressed(id: number, suppressed: number, reasons: DeadLetterReason[]): Promise<void> {
+    if (this.failing) throw new Error('registry down');
+    this.summaries.push({ id, suppressed, reasons });
   }
   async touchDevices(ids: string[], at: Date): Promise<void> {
     if (this.failing) throw new Error('registry down');
@@ -390,7 +395,7 @@ describe('Ingestor resilience', () => {
     directory.get = () => never;
     const hanging = new Ingestor({
       writer,
-      store: { addDeadLetter: () => never, touchDevices: async () => {} },
+      store: { addDeadLetter: () => never, updateSuppressed: async () => {}, touchDevices: async () => {} },
       directory,
       catalogue,
       log: silentLogger,
@@ -453,6 +458,7 @@ describe('Ingestor stats', () => {
       messages: 4,
       readings: 3,
       deadLetters: 3,
+      deadLettersSuppressed: 0,
       timeAdjusted: 1,
       flagged: {},
       replays: 0,

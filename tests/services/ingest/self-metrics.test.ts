@@ -5,7 +5,7 @@ import { type SelfMetricsSample, selfMetricLines } from '../../../services/inges
 import { testConfig } from '../../helpers/env.ts';
 
 const sample = (over: Partial<SelfMetricsSample> = {}): SelfMetricsSample => ({
-  ingest: { messages: 0, readings: 0, deadLetters: 0, timeAdjusted: 0, rejectedByReason: {} },
+  ingest: { messages: 0, readings: 0, deadLetters: 0, deadLettersSuppressed: 0, timeAdjusted: 0, rejectedByReason: {} },
   writes: { written: 0, batches: 0, failures: 0, refused: 0 },
   latencies: [],
   spool: { depth: 0, bytes: 0, oldestAgeS: 0 },
@@ -15,7 +15,14 @@ const sample = (over: Partial<SelfMetricsSample> = {}): SelfMetricsSample => ({
 describe('ingest self-metrics', () => {
   it('turns two samples into the interval points of sus_ingest, sus_ingest_rejects, sus_spool and sus_writes', () => {
     const prev = sample({
-      ingest: { messages: 10, readings: 30, deadLetters: 1, timeAdjusted: 0, rejectedByReason: { INGEST_X: 1 } },
+      ingest: {
+        messages: 10,
+        readings: 30,
+        deadLetters: 1,
+        deadLettersSuppressed: 5,
+        timeAdjusted: 0,
+        rejectedByReason: { INGEST_X: 1 },
+      },
       writes: { written: 30, batches: 1, failures: 0, refused: 1 },
     });
     const cur = sample({
@@ -23,6 +30,7 @@ describe('ingest self-metrics', () => {
         messages: 25,
         readings: 70,
         deadLetters: 3,
+        deadLettersSuppressed: 12,
         timeAdjusted: 2,
         rejectedByReason: { INGEST_X: 2, 'INGEST_OUT OF,RANGE': 1, INGEST_Y: 1 },
       },
@@ -31,7 +39,7 @@ describe('ingest self-metrics', () => {
       spool: { depth: 10, bytes: 1234, oldestAgeS: 1.5 },
     });
     expect(selfMetricLines('node 1', prev, cur, 1764000000000)).toStrictEqual([
-      'sus_ingest,node=node\\ 1 messages=15i,readings=40i,dead_letters=2i,time_adjusted=2i 1764000000000',
+      'sus_ingest,node=node\\ 1 messages=15i,readings=40i,dead_letters=2i,dead_letters_suppressed=7i,time_adjusted=2i 1764000000000',
       'sus_ingest_rejects,node=node\\ 1,reason=INGEST_OUT\\ OF\\,RANGE count=1i 1764000000000',
       'sus_ingest_rejects,node=node\\ 1,reason=INGEST_X count=1i 1764000000000',
       'sus_ingest_rejects,node=node\\ 1,reason=INGEST_Y count=1i 1764000000000',

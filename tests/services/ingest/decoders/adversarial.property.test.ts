@@ -239,6 +239,7 @@ class Recorder implements DeadLetterSink {
     return this.deadLetters.length;
   }
   async touchDevices(): Promise<void> {}
+  async updateSuppressed(): Promise<void> {}
 }
 
 describe('the Ingestor under adversarial payloads', () => {
