@@ -1,10 +1,3 @@
-import {
-  InfluxDB,
-  type Transport,
-  type WriteApi,
-  type WriteOptions,
-  type WritePrecisionType,
-} from '@influxdata/influxdb-client';
 import type { Config } from './config.ts';
 import { SusError } from './errors.ts';
 
@@ -20,36 +13,9 @@ export type InfluxConfig = Pick<
   | 'INFLUX_TIMEOUT_MS'
 >;
 
-// InfluxDB 1.x `/write` spells precisions with one letter.
-const V1_PRECISION: Record<string, string> = { ns: 'n', us: 'u', ms: 'ms', s: 's' };
-
 function basicAuth(c: InfluxConfig): string | undefined {
   if (!c.INFLUX_USERNAME) return undefined;
   return `Basic ${Buffer.from(`${c.INFLUX_USERNAME}:${c.INFLUX_PASSWORD ?? ''}`).toString('base64')}`;
-}
-
-/**
- * Routes the client's `/api/v2/write` calls to the 1.x `/write` endpoint: InfluxDB before 1.8 (what Debian ships)
- * has no v2 compatibility API, and the client has no setting for it.
- */
-function v1WriteTransport(inner: Transport, c: InfluxConfig): Transport {
-  const auth = basicAuth(c);
-  const rewrite = (path: string): string => {
-    if (!path.startsWith('/api/v2/write?')) return path;
-    const q = new URLSearchParams(path.slice('/api/v2/write?'.length));
-    const out = new URLSearchParams({ db: q.get('bucket') ?? c.INFLUX_DB });
-    const precision = q.get('precision');
-    if (precision) out.set('precision', V1_PRECISION[precision] ?? precision);
-    return `/write?${out.toString()}`;
-  };
-  const withAuth = <O extends { headers?: Record<string, string> }>(o: O): O =>
-    auth ? { ...o, headers: { ...o.headers, Authorization: auth } } : o;
-  return {
-    send: (path, body, options, callbacks) => inner.send(rewrite(path), body, withAuth(options), callbacks),
-    request: (path, body, options, started) => inner.request(rewrite(path), body, withAuth(options), started),
-    iterate: (path, body, options) => inner.iterate(rewrite(path), body, withAuth(options)),
-    chunkCombiner: inner.chunkCombiner,
-  };
 }
 
 /** v2 token: INFLUX_TOKEN, or `user:password` which InfluxDB 1.8+ accepts on its v2 compatibility API. */
@@ -57,21 +23,6 @@ function v2Token(c: InfluxConfig): string | undefined {
   if (c.INFLUX_TOKEN) return c.INFLUX_TOKEN;
   if (c.INFLUX_USERNAME) return `${c.INFLUX_USERNAME}:${c.INFLUX_PASSWORD ?? ''}`;
   return undefined;
-}
-
-/** A batching WriteApi for the configured server (millisecond precision unless told otherwise). */
-export function createInfluxWriteApi(
-  c: InfluxConfig,
-  writeOptions: Partial<WriteOptions>,
-  precision: WritePrecisionType = 'ms',
-): WriteApi {
-  const base = { url: c.INFLUX_URL, timeout: c.INFLUX_TIMEOUT_MS };
-  const client =
-    c.INFLUX_API === 'v1'
-      ? new InfluxDB({ ...base, transport: v1WriteTransport(new InfluxDB(base).transport, c) })
-      : new InfluxDB({ ...base, token: v2Token(c) });
-  // InfluxDB 1.x/2.x v1-compat map the bucket to "db/retention-policy"; the org is ignored by 1.x.
-  return client.getWriteApi(c.INFLUX_ORG, c.INFLUX_DB, precision, writeOptions);
 }
 
 export interface InfluxSeries {
