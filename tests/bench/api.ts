@@ -12,6 +12,7 @@ import { cpus } from 'node:os';
 import autocannon from 'autocannon';
 import { type Platform, startPlatform } from '../../services/cli/platform.ts';
 import { loadConfig } from '../../services/common/config.ts';
+import { readingLine, tagSet } from '../../services/common/line-protocol.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 
 const DEVICES = 10_000;
@@ -75,7 +76,18 @@ async function main(): Promise<void> {
       if (res.status !== 204) throw new Error(`influx write ${res.status}: ${await res.text()}`);
     };
     const line = (d: (typeof devices)[number], v: number, t: number) =>
-      `air_temperature,department=environment,device=${d.id},device_type=air_quality,district=${d.district},source=bench value=${v} ${t}`;
+      readingLine(
+        'air_temperature',
+        tagSet({
+          department: 'environment',
+          device: d.id,
+          device_type: 'air_quality',
+          district: d.district,
+          source: 'bench',
+        }),
+        v,
+        t,
+      );
     for (let i = 0; i < devices.length; i += 5000)
       await write(devices.slice(i, i + 5000).map((d, j) => line(d, 10 + ((i + j) % 15), now - 60_000)));
     const month = 30 * 24 * 12;

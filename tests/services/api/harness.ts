@@ -1,4 +1,5 @@
 import { type Platform, startPlatform } from '../../../services/cli/platform.ts';
+import { readingLine, tagSet } from '../../../services/common/line-protocol.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import type { Scope } from '../../../services/registry/index.ts';
 import { apiClient } from '../../helpers/api-client.ts';
@@ -55,11 +56,14 @@ export async function startHarness(overrides: Record<string, string> = {}, broke
       return apiClient(base, key);
     },
     async write(points) {
-      const esc = (s: string) => s.replace(/[ ,=]/g, '\\$&');
       const body = points
-        .map(
-          (p) =>
-            `${p.q},department=${esc(p.dept)},device=${esc(p.device)},device_type=${esc(p.type)},district=${esc(p.district)},source=test value=${p.value} ${p.time}`,
+        .map((p) =>
+          readingLine(
+            p.q,
+            tagSet({ department: p.dept, device: p.device, device_type: p.type, district: p.district, source: 'test' }),
+            p.value,
+            p.time,
+          ),
         )
         .join('\n');
       const res = await fetch(`${config.INFLUX_URL}/write?db=${config.INFLUX_DB}&precision=ms`, {
