@@ -4,7 +4,7 @@ import type { DeadLetterReason } from '../registry/types.ts';
 import { canonicalReadings } from './decoders/canonical.ts';
 import type { Decoded, RawReading } from './decoders/types.ts';
 import { applyProfile, type DeviceProfile } from './profiles.ts';
-import { FLAG, REASON, type ReadingFlag, reason } from './reasons.ts';
+import { FLAG, quoted, REASON, type ReadingFlag, reason } from './reasons.ts';
 
 export interface TimePolicy {
   maxAgeMs: number;
@@ -61,7 +61,7 @@ export function normaliseReadings(
   for (const r of raw) {
     const q = catalogue.get(r.name);
     if (!q) {
-      rejected.push(reason(REASON.UNKNOWN_QUANTITY, `'${r.name}' is not a quantity of the catalogue`, r.field));
+      rejected.push(reason(REASON.UNKNOWN_QUANTITY, `${quoted(r.name)} is not a quantity of the catalogue`, r.field));
       continue;
     }
     const v = r.value;
@@ -78,7 +78,7 @@ export function normaliseReadings(
       rejected.push(
         reason(
           REASON.UNIT_UNSUPPORTED,
-          `unit '${converted.unit}' cannot be converted to ${q.unit} for ${q.name}`,
+          `unit ${quoted(converted.unit)} cannot be converted to ${q.unit} for ${q.name}`,
           r.unitField ?? r.field,
         ),
       );
@@ -87,7 +87,9 @@ export function normaliseReadings(
     // A finite value can overflow in conversion (1e306 klx); with SUS_PLAUSIBILITY=flag it would reach InfluxDB as
     // `value=Infinity`, a line InfluxDB refuses.
     if (!Number.isFinite(converted.value)) {
-      rejected.push(reason(REASON.NOT_FINITE, `value ${v} ${r.unit} is not finite in ${q.unit}`, r.field));
+      rejected.push(
+        reason(REASON.NOT_FINITE, `value ${v} ${quoted(r.unit ?? '')} is not finite in ${q.unit}`, r.field),
+      );
       continue;
     }
     // Created only for a flagged reading: the usual clean one allocates no array.

@@ -31,6 +31,15 @@ export type ReasonCode = (typeof REASON)[keyof typeof REASON];
 export const reason = (code: ReasonCode, message: string, field?: string): DeadLetterReason =>
   field === undefined ? { code, message } : { code, message, field };
 
+/** Longest piece of a payload's own text a reason quotes. */
+const QUOTE_CHARS = 64;
+
+/**
+ * A name, unit or id from a payload, quoted for a reason message and cut to QUOTE_CHARS: a message repeats it per
+ * rejected value, and a 200 KB name in each of 1,000 reasons would be 200 MB of text.
+ */
+export const quoted = (s: string): string => `'${s.length > QUOTE_CHARS ? `${s.slice(0, QUOTE_CHARS)}…` : s}'`;
+
 /** Flags on accepted readings: stored as the `flags` field next to `value`, so the reading is kept but marked. */
 export const FLAG = {
   /** The device sent a time outside [now − SUS_MAX_AGE_S, now + SUS_MAX_SKEW_S]; the receive time replaced it. */

@@ -2,7 +2,7 @@ import { decode as cborgDecode, type Token, Tokenizer, Type } from 'cborg';
 import type { DecodeTokenizer } from 'cborg/interface';
 import { isRecord } from '../../common/reading.ts';
 import type { DeadLetterReason } from '../../registry/types.ts';
-import { REASON, reason } from '../reasons.ts';
+import { quoted, REASON, reason } from '../reasons.ts';
 import { parseJson } from './json.ts';
 import { type DecodeContext, type DecodeResult, fail, type RawReading } from './types.ts';
 
@@ -11,6 +11,8 @@ const RELATIVE_TIME_LIMIT = 2 ** 28;
 /** RFC 8428 §4.4: version 10 is this spec; a pack asking for a later one may use fields this decoder ignores. */
 const SENML_VERSION = 10;
 const MAX_RECORDS = 1000;
+/** Longest resolved name (base name + name); RFC 8428 sets none, real ones are URNs of a few dozen characters. */
+const MAX_NAME_CHARS = 256;
 
 /** Deepest CBOR nesting accepted: a SenML pack is an array of maps of plain values (two levels). */
 export const MAX_CBOR_DEPTH = 16;
@@ -196,9 +198,16 @@ export function resolveSenml(pack: unknown, ctx: DecodeContext): DecodeResult {
       bad('n', 'n must be a string');
       continue;
     }
+    // Checked before the two are joined: a 200 KB base name over 1,000 records would otherwise cost 200 MB of
+    // names to test, split and quote.
+    const length = base.bn.length + n.length;
+    if (length > MAX_NAME_CHARS) {
+      bad('n', `the resolved name has ${length} characters, at most ${MAX_NAME_CHARS}`);
+      continue;
+    }
     const name = base.bn + n;
     if (!NAME.test(name)) {
-      bad('n', `resolved name '${name}' is empty or holds characters RFC 8428 does not allow`);
+      bad('n', `resolved name ${quoted(name)} is empty or holds characters RFC 8428 does not allow`);
       continue;
     }
     const t = num(rec, 't');

@@ -162,7 +162,7 @@ describe('normaliseMessage bad values', () => {
     );
     expect(n.readings).toStrictEqual([]);
     expect(n.rejected).toStrictEqual([
-      { code: 'INGEST_NOT_FINITE', message: 'value 1e+306 klx is not finite in lx', field: 'values.illuminance' },
+      { code: 'INGEST_NOT_FINITE', message: "value 1e+306 'klx' is not finite in lx", field: 'values.illuminance' },
     ]);
   });
 

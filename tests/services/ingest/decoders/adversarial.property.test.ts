@@ -137,6 +137,12 @@ const SHAPES: Record<string, Builder[]> = {
         ),
       }),
   ],
+  'a long base field over many records': [
+    (k) => json([{ bn: `${run('a', k)}:`, n: 'x', v: 1 }, ...Array.from({ length: 999 }, () => ({ n: 'x', v: 1 }))]),
+    (k) => json([{ bn: `${run('a', k)}!`, n: 'x', v: 1 }, ...Array.from({ length: 999 }, () => ({ n: 'x', v: 1 }))]),
+    (k) => json([{ bn: run('a', k), n: 'x', v: 1 }, ...Array.from({ length: 999 }, () => ({ n: 'x', v: 1 }))]),
+    (k) => json([{ bu: run('u', k), n: 'pm10', v: 1 }, ...Array.from({ length: 999 }, () => ({ n: 'pm10', v: 1 }))]),
+  ],
   'long units and names': [
     (k) => json({ values: { pm10: 1 }, units: { pm10: run(' ', k) } }),
     (k) => json([{ n: run('a', k), u: 'Cel', v: 1 }]),

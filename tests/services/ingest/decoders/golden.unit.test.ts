@@ -307,4 +307,24 @@ describe('number and nesting scans', () => {
     );
     expect(atLimit.ok ? atLimit.value.rejected?.[0]?.code : atLimit.reasons[0]?.code).toBe('INGEST_INVALID_MESSAGE');
   });
+
+  it('refuses SenML names over 256 characters per record, with short reasons, however long the base name', () => {
+    const pack = [
+      { bn: `${'a'.repeat(200_000)}:`, n: 'x', v: 1 },
+      ...Array.from({ length: 999 }, () => ({ n: 'x', v: 1 })),
+    ];
+    const d = DECODERS.senml(Buffer.from(JSON.stringify(pack)), { receivedAt: NOW });
+    const rejected = d.ok ? (d.value.rejected ?? []) : d.reasons;
+    expect(rejected).toHaveLength(1000);
+    expect(rejected[999]).toStrictEqual({
+      code: 'INGEST_INVALID_MESSAGE',
+      message: 'the resolved name has 200002 characters, at most 256',
+      field: '999.n',
+    });
+    const bad = [{ bn: `${'a'.repeat(200)}!`, n: 'x', v: 1 }];
+    const r = DECODERS.senml(Buffer.from(JSON.stringify(bad)), { receivedAt: NOW });
+    expect(r.ok && r.value.rejected?.[0]?.message).toBe(
+      `resolved name '${'a'.repeat(64)}…' is empty or holds characters RFC 8428 does not allow`,
+    );
+  });
 });
