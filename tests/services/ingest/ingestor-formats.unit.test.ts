@@ -5,14 +5,10 @@ import { catalogue } from '../../../services/common/catalogue.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import type { Uplink } from '../../../services/common/uplink.ts';
 import type { DeviceLookup } from '../../../services/ingest/device-directory.ts';
-import {
-  type DeadLetterSink,
-  type IngestDeadLetter,
-  type IngestOptions,
-  Ingestor,
-} from '../../../services/ingest/ingestor.ts';
+import { type IngestOptions, Ingestor } from '../../../services/ingest/ingestor.ts';
 import { parseProfile } from '../../../services/ingest/profiles.ts';
 import type { Device } from '../../../services/registry/types.ts';
+import { Recorder } from './recorder.ts';
 
 const NOW = 1_764_000_000_000; // 2025-11-24T16:00:00.000Z
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/decoders');
@@ -57,21 +53,6 @@ const PROFILES = new Map([
     ),
   ],
 ]);
-
-class Recorder implements DeadLetterSink {
-  readonly lines: string[] = [];
-  readonly deadLetters: IngestDeadLetter[] = [];
-  async write(lines: string[]): Promise<void> {
-    this.lines.push(...lines);
-  }
-  async flush(): Promise<void> {}
-  async addDeadLetter(d: IngestDeadLetter): Promise<number> {
-    this.deadLetters.push(d);
-    return this.deadLetters.length;
-  }
-  async touchDevices(): Promise<void> {}
-  async updateSuppressed(): Promise<void> {}
-}
 
 const running: Ingestor[] = [];
 afterEach(async () => {

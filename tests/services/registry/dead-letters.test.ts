@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Db, DeadLetterStore, migrate, openDb } from '../../../services/registry/index.ts';
+import { adminQuery, withSearchPath } from '../../helpers/pg.ts';
 
 /**
  * The dead-letter store on real PostgreSQL (PGlite is covered by the API and property tests): migration 003,
@@ -10,33 +10,20 @@ import { type Db, DeadLetterStore, migrate, openDb } from '../../../services/reg
 const url = process.env.TEST_DATABASE_URL;
 if (!url) console.warn('TEST_DATABASE_URL is unset: PostgreSQL dead-letter store tests skipped; npm test starts one');
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 describe.skipIf(!url)('DeadLetterStore on PostgreSQL', () => {
   const schema = `sus_test_${randomBytes(6).toString('hex')}`;
   let db: Db;
   let store: DeadLetterStore;
 
   beforeAll(async () => {
-    await admin(`CREATE SCHEMA ${schema}`);
-    db = await openDb({
-      databaseUrl: `${url}${url!.includes('?') ? '&' : '?'}options=-c%20search_path%3D${schema}`,
-      dataDir: 'unused',
-    });
+    await adminQuery(url!, `CREATE SCHEMA ${schema}`);
+    db = await openDb({ databaseUrl: withSearchPath(url!, schema), dataDir: 'unused' });
     await migrate(db);
     store = new DeadLetterStore(db, { rawBytes: 8, maxReasons: 3 });
   });
   afterAll(async () => {
     await db?.close();
-    await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await adminQuery(url!, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
 
   it('files format, bounded payload and NUL-free text, and lists by status, devices, reason and source', async () => {

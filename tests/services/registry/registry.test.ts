@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SusError } from '../../../services/common/errors.ts';
 import { DEVICE_ID_PATTERN } from '../../../services/common/topics.ts';
@@ -13,6 +12,7 @@ import {
   Registry,
   type RegistryEvent,
 } from '../../../services/registry/index.ts';
+import { adminQuery, withSearchPath } from '../../helpers/pg.ts';
 
 /** Dead letters as the base shape (ingest's status fields are covered by dead-letters.test.ts). */
 async function listBase(r: Registry, f: Parameters<Registry['deadLetters']['list']>[0]) {
@@ -71,21 +71,6 @@ async function expectSusError(fn: () => Promise<unknown>, code: string, statusCo
   const err = caught as SusError;
   expect({ code: err.code, statusCode: err.statusCode }).toStrictEqual({ code, statusCode });
   return err;
-}
-
-/** `url` with `options=-c search_path=<schema>` added, so every pooled connection starts in that schema. */
-function withSearchPath(url: string, schema: string): string {
-  return `${url}${url.includes('?') ? '&' : '?'}options=-c%20search_path%3D${schema}`;
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 describe.each(BACKENDS)('registry on $name', (backend) => {

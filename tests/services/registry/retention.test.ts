@@ -1,17 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../services/common/logger.ts';
 import {
   type Db,
   migrate,
-  openDb,
   REASONS_OMITTED,
   Registry,
   RegistryHousekeeping,
   type RetentionSettings,
 } from '../../../services/registry/index.ts';
 import { eventually } from '../../helpers/env.ts';
+import { openTestDb } from '../../helpers/pg.ts';
 
 /**
  * Bounds of the registry's growing tables, on embedded PGlite and on a real PostgreSQL (a random schema each run):
@@ -23,16 +21,6 @@ const BACKENDS = [
 ] as const;
 if (!process.env.TEST_DATABASE_URL) console.warn('TEST_DATABASE_URL is unset: PostgreSQL retention tests skipped');
 
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const DAY = 24 * 3600 * 1000;
 const daysAgo = (d: number) => new Date(NOW.getTime() - d * DAY);
@@ -41,24 +29,16 @@ const SETTINGS: RetentionSettings = { deadLetterDays: 30, deadLetterMaxRows: 100
 describe.each(BACKENDS)('registry bounds on $name', (backend) => {
   describe.skipIf(backend.name === 'PostgreSQL' && !backend.url)('behaviour', () => {
     let db: Db;
-    let schema: string | undefined;
+    let drop: () => Promise<void>;
     let registry: Registry;
 
     beforeAll(async () => {
-      if (backend.url) {
-        schema = `sus_test_${randomBytes(6).toString('hex')}`;
-        await adminQuery(backend.url, `CREATE SCHEMA ${schema}`);
-        const url = `${backend.url}${backend.url.includes('?') ? '&' : '?'}options=-c%20search_path%3D${schema}`;
-        db = await openDb({ databaseUrl: url, dataDir: 'unused' });
-      } else {
-        db = await openDb({ dataDir: 'memory://' });
-      }
+      ({ db, drop } = await openTestDb(backend.url));
       await migrate(db);
     });
 
     afterAll(async () => {
-      await db?.close();
-      if (backend.url && schema) await adminQuery(backend.url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await drop?.();
     });
 
     beforeEach(async () => {

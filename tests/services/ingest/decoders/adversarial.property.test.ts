@@ -5,10 +5,11 @@ import { catalogue } from '../../../../services/common/catalogue.ts';
 import { loadConfig } from '../../../../services/common/config.ts';
 import { silentLogger } from '../../../../services/common/logger.ts';
 import { DECODERS, FORMATS, type Format } from '../../../../services/ingest/decoders/index.ts';
-import { type DeadLetterSink, type IngestDeadLetter, Ingestor } from '../../../../services/ingest/ingestor.ts';
+import { Ingestor } from '../../../../services/ingest/ingestor.ts';
 import { type NormaliseOptions, normaliseDecoded } from '../../../../services/ingest/normalise.ts';
 import { parseProfile } from '../../../../services/ingest/profiles.ts';
 import type { Device } from '../../../../services/registry/types.ts';
+import { Recorder } from '../recorder.ts';
 
 /**
  * Property: every decoder, followed by a device profile and the normaliser, handles any payload up to
@@ -232,21 +233,6 @@ const device = (id: string): Device => ({
   createdAt: '2025-01-01T00:00:00.000Z',
   lastSeenAt: null,
 });
-
-class Recorder implements DeadLetterSink {
-  readonly deadLetters: IngestDeadLetter[] = [];
-  lines = 0;
-  async write(lines: string[]): Promise<void> {
-    this.lines += lines.length;
-  }
-  async flush(): Promise<void> {}
-  async addDeadLetter(d: IngestDeadLetter): Promise<number> {
-    this.deadLetters.push(d);
-    return this.deadLetters.length;
-  }
-  async touchDevices(): Promise<void> {}
-  async updateSuppressed(): Promise<void> {}
-}
 
 describe('the Ingestor under adversarial payloads', () => {
   it('accounts for every message with readings or reasons, and nothing throws inside it (no internal error)', async () => {
