@@ -341,13 +341,15 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     if (format !== undefined) entry.format = format;
     const ms = this.registryTimeoutMs;
     const now = Date.now();
-    const key = DeadLetterRate.key(entry.device, entry.source);
-    // Beyond its device's rate a reject is counted into the device's summary entry instead of filed on its own.
-    const suppressed = this.rate !== undefined && !this.rate.admit(key, now);
+    const rate = this.rate;
+    let suppressed = false;
     let deadLetterId: number;
     try {
+      const key = rate && (await this.rateKey(entry.device, entry.source));
+      // Beyond its device's rate a reject is counted into the device's summary entry instead of filed on its own.
+      suppressed = rate !== undefined && key !== undefined && !rate.admit(key, now);
       deadLetterId = await within(
-        suppressed ? this.rate!.suppress(key, entry, now) : this.deps.store.addDeadLetter(entry),
+        rate && key !== undefined && suppressed ? rate.suppress(key, entry, now) : this.deps.store.addDeadLetter(entry),
         ms,
         () => new Error(`no answer within ${ms} ms`),
       );
@@ -365,6 +367,22 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     if (suppressed) this.stats.deadLettersSuppressed++;
     else this.stats.deadLetters++;
     return { accepted, rejected: reasons, deadLetterId };
+  }
+
+  /**
+   * What a reject counts against in the dead-letter rate: its device when that is registered, else its source. An
+   * id nobody registered (made up per message, or named by an integration) must not open a rate of its own.
+   */
+  private async rateKey(device: string | null | undefined, source: string): Promise<string> {
+    if (!device) return DeadLetterRate.key(null, source);
+    const { directory } = this.deps;
+    // A registry that fails or hangs here only costs the device its own rate: the reject counts by source.
+    const ms = this.registryTimeoutMs;
+    const hit = directory.cached(device);
+    const known = hit
+      ? hit.device
+      : await within(directory.get(device), ms, () => new Error(`no answer within ${ms} ms`)).catch(() => undefined);
+    return DeadLetterRate.key(known ? device : null, source);
   }
 
   /** Brings the summary rows of rejects beyond the dead-letter rate up to date. */

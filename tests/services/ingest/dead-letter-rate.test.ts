@@ -77,4 +77,24 @@ describe('the dead-letter rate of one device', () => {
     );
     expect([row?.suppressed, Buffer.from(row!.payload).toString()]).toStrictEqual([17, 'not json 3']);
   });
+
+  it('counts rejects naming unregistered devices by their source: made-up ids open no rate of their own', async () => {
+    const ingest = platform.ingest!;
+    const before = ingest.ingestor.stats.deadLetters;
+    for (let i = 0; i < 30; i++) {
+      await ingest.ingestor.handle({
+        device: `ghost-${i}`,
+        topic: '/v1/ingest/canonical',
+        channel: 'up',
+        payload: Buffer.from('{"values":{"pm10":1}}'),
+        receivedAt: Date.now(),
+        source: 'http',
+      });
+    }
+    expect(ingest.ingestor.stats.deadLetters - before).toBe(3);
+    const rows = await platform.registry.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM dead_letters WHERE source = 'http'",
+    );
+    expect(rows[0]!.n).toBe(4);
+  });
 });
