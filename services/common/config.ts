@@ -127,7 +127,10 @@ export const ConfigSchema = z
       'MQTT URL(s), comma-separated, written into provisioning bundles; unset, mqtt:// on the host the API was asked under and SUS_MQTT_PORT (plus mqtts:// on SUS_MQTTS_PORT when TLS is on).',
     ),
     SUS_API_RATE_LIMIT: positiveInt(1200).describe(
-      'Requests per minute per API key (anonymous: per client address), per process.',
+      'Requests per minute per API key, and per client address for anonymous requests and failed authentications (per process); 429 beyond.',
+    ),
+    SUS_QUERY_MAX_BYTES: positiveInt(32 * 1024 * 1024).describe(
+      'Largest InfluxDB answer in bytes the API reads for one query; a larger one is refused (400 SUS_ERR_QUERY_BUDGET) while it is read.',
     ),
     SUS_SILENT_FACTOR: positiveInt(3).describe('A device is silent after this many expected intervals without data.'),
     SUS_DEFAULT_INTERVAL_S: positiveInt(300).describe(
@@ -135,6 +138,18 @@ export const ConfigSchema = z
     ),
     SUS_CLAIM_TTL_S: positiveInt(24 * 3600).describe('Default lifetime of a claim code.'),
     SUS_STREAM_REPLAY: positiveInt(10_000).describe('Readings kept so a live stream can resume with Last-Event-ID.'),
+    SUS_STREAM_MAX_PER_KEY: positiveInt(10).describe(
+      'Live streams (/v1/stream) one API key may hold open at once; 429 SUS_ERR_STREAM_LIMIT beyond.',
+    ),
+    SUS_STREAM_MAX_CONNECTIONS: positiveInt(1000).describe(
+      'Live streams this API process holds open at once, all keys together; 429 SUS_ERR_STREAM_LIMIT beyond.',
+    ),
+    SUS_IMPORT_MAX_ROWS: positiveInt(10_000).describe(
+      'Device rows one CSV import (POST /v1/devices/import) may hold; 413 SUS_ERR_IMPORT_TOO_LARGE beyond.',
+    ),
+    SUS_IMPORT_MAX_ERRORS: positiveInt(100).describe(
+      'Row errors a refused CSV import lists in its answer (the error count is always complete).',
+    ),
     SUS_DEMO_DEVICES: positiveInt(48).describe('Demo fleet size (sus run --demo, sus simulate).'),
     SUS_DEMO_INTERVAL_MS: positiveInt(5000).describe('Reporting interval of the demo fleet.'),
     SUS_API_URL: optionalText
@@ -215,6 +230,22 @@ export const ConfigSchema = z
 
 export type Config = z.output<typeof ConfigSchema>;
 
+// Settings whose values are secrets: a problem names them and their length, never their value.
+const SECRET_SETTING = /KEY|TOKEN|PASSWORD|SECRET/;
+
+/** How a problem shows the value it refused: secrets by length only, URLs without the password of their user info. */
+function shown(key: string, value: string | undefined): string {
+  if (value === undefined) return 'null';
+  if (SECRET_SETTING.test(key)) return `a value of ${value.length} characters`;
+  // Greedy to the last '@': a password holding '@' (unescaped, the likely reason the URL was refused) stays hidden.
+  return JSON.stringify(
+    value.replace(/^([a-z][a-z0-9+.-]*:\/\/)(.*)@/i, (_m, scheme: string, userInfo: string) => {
+      const colon = userInfo.indexOf(':');
+      return `${scheme}${colon >= 0 ? `${userInfo.slice(0, colon)}:***` : '***'}@`;
+    }),
+  );
+}
+
 export class ConfigError extends Error {
   readonly code = 'SUS_ERR_CONFIG';
   constructor(readonly problems: string[]) {
@@ -230,7 +261,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const key = issue.path.join('.') || '(environment)';
-    return `${key}: ${issue.message} (got ${JSON.stringify(env[key] ?? null)})`;
+    return `${key}: ${issue.message} (got ${shown(key, env[key])})`;
   });
   throw new ConfigError(problems);
 }

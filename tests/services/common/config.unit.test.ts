@@ -54,6 +54,11 @@ describe('loadConfig defaults', () => {
       SUS_DEFAULT_INTERVAL_S: 300,
       SUS_CLAIM_TTL_S: 86400,
       SUS_STREAM_REPLAY: 10_000,
+      SUS_STREAM_MAX_PER_KEY: 10,
+      SUS_STREAM_MAX_CONNECTIONS: 1000,
+      SUS_IMPORT_MAX_ROWS: 10_000,
+      SUS_IMPORT_MAX_ERRORS: 100,
+      SUS_QUERY_MAX_BYTES: 32 * 1024 * 1024,
       SUS_SPOOL_MAX_BYTES: 1024 ** 3,
       SUS_SPOOL_SEGMENT_BYTES: 16 * 1024 ** 2,
       SUS_SELF_METRICS_INTERVAL_S: 10,
@@ -161,7 +166,7 @@ describe('loadConfig validation', () => {
     expect(variables(err.problems)).toStrictEqual(['SUS_HTTP_PORT', 'SUS_ADMIN_KEY', 'INFLUX_API', 'DATABASE_URL']);
     expect(err.problems).toStrictEqual([
       expect.stringMatching(/^SUS_HTTP_PORT: .* \(got "abc"\)$/),
-      'SUS_ADMIN_KEY: must be at least 24 characters (got "short")',
+      'SUS_ADMIN_KEY: must be at least 24 characters (got a value of 5 characters)',
       expect.stringMatching(/^INFLUX_API: .* \(got "v3"\)$/),
       'DATABASE_URL: must be a postgres:// URL (got "mysql://x")',
     ]);
@@ -192,6 +197,24 @@ describe('loadConfig validation', () => {
   it('postgres:// and postgresql:// URLs are both accepted', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://h/db' }).DATABASE_URL).toStrictEqual('postgres://h/db');
     expect(loadConfig({ DATABASE_URL: 'postgresql://h/db' }).DATABASE_URL).toStrictEqual('postgresql://h/db');
+  });
+
+  it('never echoes a secret: keys and tokens by length only, URLs without the password of their user info', () => {
+    const err = configError({
+      SUS_ADMIN_KEY: 'hunter2-admin',
+      SUS_HTTP_PORT: 'x',
+      DATABASE_URL: 'mysql://sus:s3cr3t@db.example.org/sus',
+      REDIS_URL: 'http://:p@ss@cache.example.org',
+      INFLUX_URL: 'ftp://reader:influx-pw@influx.example.org',
+    });
+    expect(err.problems).toStrictEqual([
+      expect.stringMatching(/^SUS_HTTP_PORT: .* \(got "x"\)$/),
+      'SUS_ADMIN_KEY: must be at least 24 characters (got a value of 13 characters)',
+      expect.stringMatching(/^INFLUX_URL: .* \(got "ftp:\/\/reader:\*\*\*@influx\.example\.org"\)$/),
+      'DATABASE_URL: must be a postgres:// URL (got "mysql://sus:***@db.example.org/sus")',
+      expect.stringMatching(/^REDIS_URL: .* \(got "http:\/\/:\*\*\*@cache\.example\.org"\)$/),
+    ]);
+    for (const secret of ['hunter2', 's3cr3t', 'p@ss', 'influx-pw']) expect(err.message).not.toContain(secret);
   });
 
   it('an admin key of exactly 24 characters is accepted, 23 is not', () => {
