@@ -1,10 +1,8 @@
-import { createHash } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { SusError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { installAuth, type RouteScope } from './auth.ts';
 import type { ApiContext } from './context.ts';
@@ -58,7 +56,13 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  const deps = createDeps(ctx, installAuth(app, ctx.registry));
+  // The limiter's store only: installAuth charges each request to its resolved identity (no global hook that would
+  // key on the raw header or run before the key is known).
+  await app.register(rateLimit, { global: false });
+  const deps = createDeps(
+    ctx,
+    installAuth(app, ctx.registry, { max: ctx.config.SUS_API_RATE_LIMIT, windowMs: 60_000 }),
+  );
   const routeScopes: FastifyInstance['routeScopes'] = [];
   app.decorate('routeScopes', routeScopes);
   app.addHook('onRoute', (r) => {
@@ -66,23 +70,6 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
     const config = r.config as { scope?: RouteScope } | undefined;
     for (const method of [r.method].flat())
       if (method !== 'HEAD') routeScopes.push({ method, url: r.url, scope: config?.scope });
-  });
-  await app.register(rateLimit, {
-    global: true,
-    max: ctx.config.SUS_API_RATE_LIMIT,
-    timeWindow: 60_000,
-    // Per key (its hash: the token itself is not kept); anonymous requests per client address.
-    keyGenerator: (req) => {
-      const auth = req.headers.authorization;
-      return auth ? createHash('sha256').update(auth).digest('base64url') : req.ip;
-    },
-    allowList: (req) => !req.url.startsWith('/v1/'),
-    errorResponseBuilder: (_req, c) =>
-      new SusError(
-        'SUS_ERR_RATE_LIMITED',
-        `rate limit of ${c.max} requests per minute exceeded; retry in ${c.after}`,
-        429,
-      ),
   });
   deps.hub?.start();
   app.addHook('onClose', async () => deps.hub?.stop());

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { normalizeIP } from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SusError } from '../common/errors.ts';
 import type { ApiKey, Registry, Scope } from '../registry/index.ts';
 
@@ -11,48 +12,98 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: ApiKey | null;
+    /** The rate-limit bucket this request is charged to: its key's id, else its source address. */
+    rateBucket: string;
   }
 }
 
 const KEY_CACHE_MS = 10_000;
+const KEY_CACHE_MAX = 10_000;
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+
+export interface RateLimit {
+  /** Requests per window per bucket. */
+  max: number;
+  windowMs: number;
+}
 
 /**
- * Bearer API keys. Every route declares its scope; one without a declaration is treated as `admin` so a forgotten
- * declaration fails closed. Keys are cached briefly: a database round trip per request would dominate reads.
+ * Bearer API keys and the rate limit, in one hook so the limit sees who is asking: a request is charged to its
+ * key's id once the key is known, and to its source address otherwise (anonymous requests, and every attempt with a
+ * token not yet known to be valid — so a flood of invented keys from one address is limited like any other
+ * traffic, and spelling the header differently does not open a new bucket). Every route declares its scope; one
+ * without a declaration is treated as `admin` so a forgotten declaration fails closed. Valid keys are cached
+ * briefly: a database round trip per request would dominate reads.
  */
-export function installAuth(app: FastifyInstance, registry: Registry): (keyId: string) => void {
-  const cache = new Map<string, { key: ApiKey | undefined; expires: number }>();
+export function installAuth(app: FastifyInstance, registry: Registry, limit: RateLimit): (keyId: string) => void {
+  // Valid keys only: an invented token must not push real keys out of the cache.
+  const cache = new Map<string, { key: ApiKey; expires: number }>();
+  const limiter = app.createRateLimit({
+    max: limit.max,
+    timeWindow: limit.windowMs,
+    keyGenerator: (req) => req.rateBucket,
+  });
+  const charge = async (req: FastifyRequest, reply: FastifyReply, bucket: string): Promise<void> => {
+    req.rateBucket = bucket;
+    const r = await limiter(req);
+    if (r.isAllowed) return;
+    reply.header('x-ratelimit-limit', r.max);
+    reply.header('x-ratelimit-remaining', r.remaining);
+    reply.header('x-ratelimit-reset', r.ttlInSeconds);
+    if (!r.isExceeded) return;
+    reply.header('retry-after', r.ttlInSeconds);
+    throw new SusError(
+      'SUS_ERR_RATE_LIMITED',
+      `rate limit of ${r.max} requests per minute exceeded; retry in ${r.ttlInSeconds} s`,
+      429,
+    );
+  };
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (req) => {
-    // The API lives under /v1; the OpenAPI document and its UI (/docs) are public.
-    if (!req.routeOptions.url?.startsWith('/v1/')) return;
+  app.decorateRequest('rateBucket', '');
+  app.addHook('onRequest', async (req, reply) => {
+    // The matched route, not the raw URL: '/%761/devices' is routed to /v1/devices and must be treated as such.
+    const route = req.routeOptions.url;
+    const address = `addr:${normalizeIP(req.ip)}`;
+    // Known routes outside /v1 (the OpenAPI document and its UI, /metrics) are neither keyed nor limited; requests
+    // that match no route are limited by address.
+    if (route === undefined) return charge(req, reply, address);
+    if (!route.startsWith('/v1/')) return;
     const scope = req.routeOptions.config.scope ?? 'admin';
-    if (scope === 'public') return;
-    const header = req.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) {
+    if (scope === 'public') return charge(req, reply, address);
+
+    const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
+    if (token === undefined) {
+      await charge(req, reply, address);
       throw new SusError('SUS_ERR_UNAUTHENTICATED', 'missing API key: send Authorization: Bearer <key>', 401);
     }
-    const token = match[1]!;
     const now = Date.now();
-    let entry = cache.get(token);
-    if (!entry || entry.expires < now) {
-      entry = { key: await registry.findApiKey(token), expires: now + KEY_CACHE_MS };
-      if (cache.size > 10_000) cache.clear();
-      cache.set(token, entry);
+    const cached = cache.get(token);
+    let key = cached && cached.expires >= now ? cached.key : undefined;
+    if (!key) {
+      // A token never seen valid is an authentication attempt of this address, charged before the registry is
+      // asked: an address that spent its budget on invented keys costs no database work. A key seen valid before
+      // (its cache entry expired) is re-checked without that charge, so it keeps working behind a shared address.
+      if (!cached) await charge(req, reply, address);
+      key = await registry.findApiKey(token);
+      if (!key) {
+        cache.delete(token);
+        throw new SusError('SUS_ERR_UNAUTHENTICATED', 'unknown or revoked API key', 401);
+      }
+      if (cache.size >= KEY_CACHE_MAX) cache.clear();
+      cache.set(token, { key, expires: now + KEY_CACHE_MS });
     }
-    if (!entry.key) throw new SusError('SUS_ERR_UNAUTHENTICATED', 'unknown or revoked API key', 401);
-    if (!hasScope(entry.key, scope)) {
+    await charge(req, reply, `key:${key.id}`);
+    if (!hasScope(key, scope)) {
       throw new SusError(
         'SUS_ERR_FORBIDDEN',
-        `this route needs the '${scope}' scope; the key has ${entry.key.scopes.join(', ')}`,
+        `this route needs the '${scope}' scope; the key has ${key.scopes.join(', ')}`,
         403,
       );
     }
-    req.principal = entry.key;
+    req.principal = key;
   });
   return (keyId) => {
-    for (const [token, entry] of cache) if (entry.key?.id === keyId) cache.delete(token);
+    for (const [token, entry] of cache) if (entry.key.id === keyId) cache.delete(token);
   };
 }
 
