@@ -70,6 +70,14 @@ export function installProblemHandlers(app: FastifyInstance): void {
         ...(Object.keys(context).length ? { context } : {}),
         ...(Array.isArray(errors) ? { errors } : {}),
       });
+      // Internals (a query, a server's address, its answer) travel as the cause: logged, never answered. The
+      // request id in `instance` finds the log line.
+      if (err.cause !== undefined) {
+        const line = { err: { code: err.code, message: err.message }, cause: err.cause, reqId: req.id };
+        if (err.statusCode >= 500) req.log.error(line, 'request failed');
+        else req.log.info(line, 'request refused');
+        body.instance = req.id;
+      }
     } else if (err.statusCode && err.statusCode < 500) {
       body = problem(err.statusCode, err.code ?? 'SUS_ERR_BAD_REQUEST', err.message);
     } else {
