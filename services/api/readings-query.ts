@@ -21,9 +21,8 @@ export interface SeriesFilter {
 }
 
 export interface ReadingsFilter extends SeriesFilter {
-  quantity?: string;
-  /** Several quantities (a grant's list) when `quantity` is absent. */
-  quantities?: string[];
+  /** Measurements read (catalogue names only). */
+  names: string[];
   from: number;
   to: number;
   limit: number;
@@ -55,29 +54,33 @@ export function whereClause(f: SeriesFilter, from?: number, to?: number): string
   return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
 }
 
-/** Raw readings in time order; `limit + 1` rows are fetched per series to know whether another page exists. */
+/**
+ * Raw readings in time order; `limit + 1` rows are fetched to know whether another page exists. No GROUP BY: the
+ * device comes as a column, so each quantity is one series and the number of devices cannot multiply the LIMIT.
+ */
 export async function queryReadings(
   influx: InfluxQuery,
   catalogue: Catalogue,
   f: ReadingsFilter,
 ): Promise<{ readings: ReadingRow[]; next: string | null }> {
-  const names = f.quantities && f.quantity === undefined ? f.quantities : measurements(catalogue, f.quantity);
-  const from = names.map(influxIdent).join(',');
-  const q = `SELECT "value" FROM ${from}${whereClause(f, f.from, f.to)} GROUP BY "device" ORDER BY time ASC LIMIT ${f.limit + 1}`;
+  const from = f.names.map(influxIdent).join(',');
+  const q = `SELECT "value", "device" FROM ${from}${whereClause(f, f.from, f.to)} ORDER BY time ASC LIMIT ${f.limit + 1}`;
   const [series = []] = await influx.query(q);
   const rows: Array<ReadingRow & { ms: number }> = [];
   for (const s of series) {
     const unit = catalogue.get(s.name)?.unit ?? '';
-    const device = s.tags?.device ?? '';
-    for (const [t, v] of s.values) {
-      if (typeof v !== 'number') continue;
+    const at = s.columns.indexOf('device');
+    for (const row of s.values) {
+      const [t, v] = row;
+      if (typeof v !== 'number' || typeof t !== 'number') continue;
+      const device = row[at];
       rows.push({
-        device,
+        device: typeof device === 'string' ? device : '',
         quantity: s.name,
         value: v,
         unit,
-        time: new Date(t as number).toISOString(),
-        ms: t as number,
+        time: new Date(t).toISOString(),
+        ms: t,
       });
     }
   }

@@ -31,11 +31,16 @@ export const readingRoutes =
       },
       async (req, reply) => {
         const budget = deps.config.SUS_QUERY_MAX_POINTS;
-        const limit = req.query.limit ?? Math.min(1000, budget);
-        if (limit > budget) {
+        const names = measurements(deps.catalogue, req.query.quantity);
+        // What InfluxDB sends is bounded, not only what is returned: its LIMIT applies per quantity (one series each
+        // without GROUP BY), so limit × quantities must fit the budget.
+        const limit = req.query.limit ?? Math.max(1, Math.min(1000, Math.floor(budget / names.length)));
+        if (limit * names.length > budget) {
+          const many = names.length > 1;
           throw new SusError(
             'SUS_ERR_QUERY_BUDGET',
-            `limit ${limit} exceeds the query budget of ${budget} points: ask for fewer and follow the 'next' cursor`,
+            `limit ${limit} × ${names.length} quantit${many ? 'ies' : 'y'} exceeds the query budget of ${budget} points: ` +
+              `${many ? 'name a quantity, or ' : ''}ask for fewer and follow the 'next' cursor`,
             400,
             { field: 'limit', budget },
           );
@@ -43,19 +48,16 @@ export const readingRoutes =
         const to = req.query.to ?? Date.now();
         const from = req.query.from ?? to - DAY_MS;
         if (from > to) throw new SusError('SUS_ERR_VALIDATION', '`from` is after `to`', 400, { field: 'from' });
-        const quantities =
-          req.query.quantity === undefined ? undefined : measurements(deps.catalogue, req.query.quantity);
         const scope = await resolveRead(deps, req, {
           department: req.query.department,
           device: req.query.device,
-          quantities,
+          quantities: req.query.quantity === undefined ? undefined : names,
           from,
           to,
         });
         const page = await queryReadings(deps.influx, deps.catalogue, {
           ...scope.filter,
-          quantity: req.query.quantity,
-          quantities: scope.grant?.quantities,
+          names,
           from: scope.from ?? from,
           to: scope.to ?? to,
           limit,
