@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { SusError } from '../common/errors.ts';
-import type { Device, Grant } from '../registry/index.ts';
+import { type Device, type Grant, grantCovers, grantMismatch } from '../registry/index.ts';
 import { actingDepartment } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import type { SeriesFilter } from './readings-query.ts';
@@ -32,16 +32,6 @@ export interface ReadScope {
 const deviceNotFound = (id: string) =>
   new SusError('SUS_ERR_DEVICE_NOT_FOUND', `device '${id}' does not exist`, 404, { device: id });
 
-/** Whether `g` covers the request; returns why not, or undefined when it does. */
-function grantMismatch(g: Grant, r: ReadRequest, device: Device | undefined): string | undefined {
-  if (!r.quantities?.length || r.quantities.some((q) => !g.quantities.includes(q))) return 'quantity';
-  if (device && g.deviceTypes && !g.deviceTypes.includes(device.type)) return 'device type';
-  const district = device ? (device.district ?? undefined) : r.district;
-  if (g.districts && district !== undefined && !g.districts.includes(district)) return 'district';
-  if (g.aggregationFloorS !== null && (r.everyS === undefined || r.everyS < g.aggregationFloorS)) return 'floor';
-  return undefined;
-}
-
 /**
  * Resolves who may read what. A department reads its own data freely; another department's data only through an
  * active grant (to it or to the public) that covers the quantities, device types, districts, time window and
@@ -71,11 +61,24 @@ export async function resolveRead(
   const candidates = (await deps.grants.active(owner, reader)).filter(
     (g) => opts.grantId === undefined || g.id === opts.grantId,
   );
-  const reasons = candidates.map((g) => grantMismatch(g, r, device));
+  const reasons = candidates.map((g) =>
+    grantMismatch(g, {
+      quantities: r.quantities ?? [],
+      // A named device is checked as it is; `district` then only narrows the answer.
+      ...(device
+        ? { deviceType: device.type, district: device.district }
+        : r.district !== undefined
+          ? { district: r.district }
+          : {}),
+      raw: r.everyS === undefined,
+      ...(r.everyS !== undefined ? { everyS: r.everyS } : {}),
+    }),
+  );
   const grant = candidates.find((_g, i) => reasons[i] === undefined);
   if (!grant) {
-    // A device nobody shared with the reader stays undisclosed; a department's data is plainly not shared.
-    if (device && candidates.length === 0) throw deviceNotFound(device.id);
+    // A device no grant covers stays undisclosed; a department's data is plainly not shared.
+    if (device && !candidates.some((g) => grantCovers(g, { deviceType: device.type, district: device.district })))
+      throw deviceNotFound(device.id);
     if (reasons.includes('floor')) {
       const floor = Math.min(...candidates.map((g) => g.aggregationFloorS ?? 0));
       throw new SusError(
@@ -112,4 +115,20 @@ export async function resolveRead(
     device,
     owner,
   };
+}
+
+/**
+ * The registry's devices a read covers: the named device or the owner's devices (every department's for
+ * platform-wide keys), narrowed by the request's district and the grant it goes through. Latest values and the
+ * aggregate budget count these; the InfluxDB filters (whereClause) select the same devices.
+ */
+export async function devicesInScope(deps: ApiDeps, scope: ReadScope, district?: string): Promise<Device[]> {
+  const all = scope.device ? [scope.device] : await deps.registry.listDevices({ department: scope.owner });
+  const d0 = district ?? scope.filter.district;
+  const grant = scope.grant;
+  return all.filter(
+    (d) =>
+      (d0 === undefined || d.district === d0) &&
+      (!grant || grantCovers(grant, { deviceType: d.type, district: d.district })),
+  );
 }

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SusError } from '../common/errors.ts';
-import type { ReadScope } from './access.ts';
+import { devicesInScope, type ReadScope } from './access.ts';
 import { sendCsv, sendRaw, wants } from './csv.ts';
 import type { ApiDeps } from './deps.ts';
 import { queryLatestMany } from './readings-query.ts';
@@ -59,7 +59,17 @@ export function latestScoped(
   scope: ReadScope,
   f: LatestFilters,
 ): Promise<LatestDevice[]> {
-  const key = JSON.stringify([names, scope.filter, scope.owner, scope.device?.id, scope.from, f.district, f.bbox]);
+  const key = JSON.stringify([
+    names,
+    scope.filter,
+    scope.owner,
+    scope.grant?.id,
+    scope.device?.id,
+    scope.from,
+    scope.to,
+    f.district,
+    f.bbox,
+  ]);
   return coalesced(deps.influx, key, () => computeLatest(deps, names, scope, f));
 }
 
@@ -69,20 +79,16 @@ async function computeLatest(
   scope: ReadScope,
   f: LatestFilters,
 ): Promise<LatestDevice[]> {
-  const all = scope.device ? [scope.device] : await deps.registry.listDevices({ department: scope.owner });
-  const sf = scope.filter;
-  const devices = all.filter(
+  const bbox = f.bbox;
+  const devices = (await devicesInScope(deps, scope, f.district)).filter(
     (d) =>
-      (f.district === undefined || d.district === f.district) &&
-      (!sf.districts || (d.district !== null && sf.districts.includes(d.district))) &&
-      (!sf.deviceTypes || sf.deviceTypes.includes(d.type)) &&
-      (!f.bbox ||
-        (d.lat !== null &&
-          d.lon !== null &&
-          d.lon >= f.bbox[0] &&
-          d.lat >= f.bbox[1] &&
-          d.lon <= f.bbox[2] &&
-          d.lat <= f.bbox[3])),
+      !bbox ||
+      (d.lat !== null &&
+        d.lon !== null &&
+        d.lon >= bbox[0] &&
+        d.lat >= bbox[1] &&
+        d.lon <= bbox[2] &&
+        d.lat <= bbox[3]),
   );
   const budget = deps.config.SUS_QUERY_MAX_POINTS;
   if (devices.length * names.length > budget) {
@@ -95,7 +101,10 @@ async function computeLatest(
     );
   }
   if (devices.length === 0) return [];
-  const rows = await queryLatestMany(deps.influx, deps.catalogue, names, sf, scope.from);
+  // Where is registry data, not a tag: a bounding box names its devices in the query, which otherwise would
+  // compute the last value of every device of the department.
+  const filter = bbox ? { ...scope.filter, devices: devices.map((d) => d.id) } : scope.filter;
+  const rows = await queryLatestMany(deps.influx, deps.catalogue, names, filter, scope.from, scope.to);
 
   const byDevice = new Map<string, LatestDevice['values']>();
   for (const r of rows) {

@@ -13,6 +13,8 @@ export interface ReadingRow {
 /** Tag filters of a read; lists (from grants) restrict to any of their values. */
 export interface SeriesFilter {
   device?: string;
+  /** Any of these devices (registry-side selections such as a bounding box). */
+  devices?: string[];
   /** Restricts to one department's data (department-scoped keys, shared reads). */
   department?: string;
   district?: string;
@@ -47,6 +49,7 @@ export function whereClause(f: SeriesFilter, from?: number, to?: number): string
   if (from !== undefined) parts.push(`time >= ${influxString(new Date(from).toISOString())}`);
   if (to !== undefined) parts.push(`time <= ${influxString(new Date(to).toISOString())}`);
   if (f.device !== undefined) parts.push(`"device" = ${influxString(f.device)}`);
+  if (f.devices) parts.push(anyOf('device', f.devices));
   if (f.department !== undefined) parts.push(`"department" = ${influxString(f.department)}`);
   if (f.district !== undefined) parts.push(`"district" = ${influxString(f.district)}`);
   if (f.deviceTypes) parts.push(anyOf('device_type', f.deviceTypes));
@@ -131,8 +134,9 @@ export async function queryLatestMany(
   names: string[],
   f: SeriesFilter,
   from?: number,
+  to?: number,
 ): Promise<LatestRow[]> {
-  const q = `SELECT last("value") AS "value" FROM ${names.map(influxIdent).join(',')}${whereClause(f, from)} GROUP BY "device"`;
+  const q = `SELECT last("value") AS "value" FROM ${names.map(influxIdent).join(',')}${whereClause(f, from, to)} GROUP BY "device"`;
   const [series = []] = await influx.query(q);
   const rows: LatestRow[] = [];
   for (const s of series) {

@@ -29,6 +29,43 @@ export interface Grant {
 
 export type NewGrant = Omit<Grant, 'id' | 'createdAt' | 'revokedAt'> & { createdBy?: string | null };
 
+/** A slice of an owner's data a read asks for; only the parts given are checked. */
+export interface GrantSlice {
+  /** Every one of them must be shared (an empty list is not covered: a shared read names its quantities). */
+  quantities?: readonly string[];
+  deviceType?: string;
+  /** The device's district; null: the device has none. */
+  district?: string | null;
+  /** A reading's time (epoch ms). */
+  time?: number;
+  /** Raw readings (true) or aggregates of this window (everyS). */
+  raw?: boolean;
+  everyS?: number;
+}
+
+/** Why a grant does not cover a slice. */
+export type GrantMismatch = 'quantity' | 'device type' | 'district' | 'window' | 'floor';
+
+/**
+ * The one rule of what a grant covers, for every route that reads through grants (latest, readings, aggregates,
+ * stream, open data) and for the InfluxDB filters built from it. A device without a district is outside a grant
+ * limited to districts: the owner shared the named districts, nothing else.
+ */
+export function grantMismatch(g: Grant, s: GrantSlice): GrantMismatch | undefined {
+  if (s.quantities && (s.quantities.length === 0 || s.quantities.some((q) => !g.quantities.includes(q))))
+    return 'quantity';
+  if (s.deviceType !== undefined && g.deviceTypes && !g.deviceTypes.includes(s.deviceType)) return 'device type';
+  if (s.district !== undefined && g.districts && (s.district === null || !g.districts.includes(s.district)))
+    return 'district';
+  if (s.time !== undefined && ((g.from && s.time < Date.parse(g.from)) || (g.to && s.time > Date.parse(g.to))))
+    return 'window';
+  if (g.aggregationFloorS !== null && (s.raw || (s.everyS !== undefined && s.everyS < g.aggregationFloorS)))
+    return 'floor';
+  return undefined;
+}
+
+export const grantCovers = (g: Grant, s: GrantSlice): boolean => grantMismatch(g, s) === undefined;
+
 interface Row {
   id: string;
   owner_department: string;

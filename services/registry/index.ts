@@ -20,7 +20,16 @@ export {
   type ReplayableDeadLetter,
 } from './dead-letters.ts';
 export { type DeviceType, DeviceTypeStore, type NewDeviceType } from './device-types.ts';
-export { type Grant, GrantStore, type NewGrant, PUBLIC_GRANTEE } from './grants.ts';
+export {
+  type Grant,
+  type GrantMismatch,
+  type GrantSlice,
+  GrantStore,
+  grantCovers,
+  grantMismatch,
+  type NewGrant,
+  PUBLIC_GRANTEE,
+} from './grants.ts';
 export {
   type HousekeepingResult,
   RegistryHousekeeping,

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { SusError } from '../../common/errors.ts';
-import type { ReadRequest, ReadScope } from '../access.ts';
+import { devicesInScope, type ReadRequest, type ReadScope } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type AggregateFn, type GroupBy, measurements, queryAggregate } from '../readings-query.ts';
 
@@ -74,12 +74,7 @@ export async function aggregateReadScoped(
 /** Upper bound of the series a grouped query can return, from the registry (no InfluxDB round trip). */
 async function groupCount(deps: ApiDeps, scope: ReadScope, groupBy: GroupBy | undefined): Promise<number> {
   if (!groupBy || scope.filter.device !== undefined) return 1;
-  const devices = (await deps.registry.listDevices({ department: scope.filter.department })).filter(
-    (d) =>
-      (scope.filter.district === undefined || d.district === scope.filter.district) &&
-      (!scope.filter.districts || (d.district !== null && scope.filter.districts.includes(d.district))) &&
-      (!scope.filter.deviceTypes || scope.filter.deviceTypes.includes(d.type)),
-  );
+  const devices = await devicesInScope(deps, scope);
   const key =
     groupBy === 'device'
       ? (d: (typeof devices)[number]) => d.id

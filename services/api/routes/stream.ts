@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
-import type { Grant } from '../../registry/index.ts';
+import { type Grant, grantCovers } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { LiveEvent } from '../live-hub.ts';
@@ -19,18 +19,18 @@ const StreamQuerySchema = z.object({
   lastEventId: z.coerce.number().int().nonnegative().optional().describe('alternative to the Last-Event-ID header'),
 });
 
-/** Whether an active grant lets `reader` see this live reading (raw data: grants with an aggregation floor do not). */
+/** The active grant that lets the reader see this live reading, if any (raw data: grants with a floor do not). */
 function grantFor(grants: Grant[], e: LiveEvent): Grant | undefined {
-  return grants.find(
-    (g) =>
-      g.owner === e.tags.department &&
-      g.aggregationFloorS === null &&
-      g.quantities.includes(e.reading.quantity) &&
-      (!g.deviceTypes || g.deviceTypes.includes(e.tags.device_type)) &&
-      (!g.districts || g.districts.includes(e.tags.district)) &&
-      (!g.from || e.reading.time >= Date.parse(g.from)) &&
-      (!g.to || e.reading.time <= Date.parse(g.to)),
-  );
+  const r = e.reading;
+  // Ingest tags a device without a district with ''.
+  const slice = {
+    quantities: [r.quantity],
+    deviceType: e.tags.device_type,
+    district: e.tags.district === '' ? null : e.tags.district,
+    time: r.time,
+    raw: true,
+  };
+  return grants.find((g) => g.owner === e.tags.department && grantCovers(g, slice));
 }
 
 export const streamRoutes =

@@ -2,6 +2,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from '../../helpers/api-client.ts';
 import { eventually } from '../../helpers/env.ts';
+import { readEvents } from '../../helpers/sse.ts';
 import { type Harness, startHarness } from './harness.ts';
 
 interface Bundle {
@@ -11,34 +12,6 @@ interface Bundle {
   mqtt: { urls: string[]; username: string; password: string; clientId: string };
   topics: { up: string; status: string; down: string; ack: string };
   caCertificate: string | null;
-}
-
-/** Reads Server-Sent Events from a live response until `count` events arrived. */
-async function readEvents(res: Response, count: number): Promise<Array<{ id?: string; event?: string; data: string }>> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  const events: Array<{ id?: string; event?: string; data: string }> = [];
-  let buffer = '';
-  while (events.length < count) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let cut = buffer.indexOf('\n\n');
-    while (cut >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      const fields = Object.fromEntries(
-        block
-          .split('\n')
-          .filter((l) => !l.startsWith(':') && l.includes(': '))
-          .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]),
-      );
-      if (fields.data !== undefined) events.push(fields as { id?: string; event?: string; data: string });
-      cut = buffer.indexOf('\n\n');
-    }
-  }
-  await reader.cancel();
-  return events;
 }
 
 describe('claim codes → provisioning bundle → device connects; live stream of ingested readings', () => {
