@@ -256,12 +256,15 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
     }
     const hit = this.deps.directory.cached(id);
     const device = hit ? hit.device : await this.lookUp(id, u.topic);
+    if (opts.department !== undefined && device?.department !== opts.department) {
+      // A department's push (integration key) gets the same answer for another department's device as for an
+      // unknown one, and the entry is filed under no device: the answer discloses nothing, and nothing lands in
+      // (or can be replayed from) the other department's queue.
+      const r = reason(REASON.UNKNOWN_DEVICE, `device '${id}' is not a device of department '${opts.department}'`);
+      return this.reject(u, format, opts, null, [r]);
+    }
     if (!device)
       return this.reject(u, format, opts, id, [reason(REASON.UNKNOWN_DEVICE, `device '${id}' is not registered`)]);
-    if (opts.department !== undefined && device.department !== opts.department) {
-      const r = reason(REASON.FOREIGN_DEVICE, `device '${id}' does not belong to department '${opts.department}'`);
-      return this.reject(u, format, opts, id, [r]);
-    }
 
     const n = normaliseDecoded(
       decoded.value,

@@ -13,8 +13,6 @@ export const REASON = {
   UNKNOWN_DEVICE: 'INGEST_UNKNOWN_DEVICE',
   /** The payload names another device than the topic or credentials it came with. */
   DEVICE_MISMATCH: 'INGEST_DEVICE_MISMATCH',
-  /** An integration key pushed data of a device outside its department. */
-  FOREIGN_DEVICE: 'INGEST_FOREIGN_DEVICE',
   UNKNOWN_QUANTITY: 'INGEST_UNKNOWN_QUANTITY',
   NOT_A_NUMBER: 'INGEST_NOT_A_NUMBER',
   NOT_FINITE: 'INGEST_NOT_FINITE',

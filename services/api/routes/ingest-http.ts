@@ -66,7 +66,8 @@ export const ingestHttpRoutes =
             'The payload is decoded, normalised and stored like an MQTT uplink (source tag `http`). Devices are ' +
             'named by the payload (TTN device_id, ChirpStack DevEUI in lower case, `esp8266-<chip id>`) or by ' +
             '`?device=` for canonical JSON and SenML. Rejected parts go to the dead-letter store. 200: at least one ' +
-            'reading stored; 422: nothing stored; 403: a device of another department.',
+            'reading stored; 422: nothing stored. A department key gets the same 422 for a device of another department ' +
+            'as for an unknown one (filed under no device, so the other department never sees it).',
           params: z.object({ format: z.enum(PUSH_FORMATS) }),
           querystring: z.object({ device: z.string().max(64).optional() }),
           response: { 200: IngestOutcomeSchema, 403: ProblemSchema, 422: IngestOutcomeSchema, 503: ProblemSchema },
@@ -86,9 +87,6 @@ export const ingestHttpRoutes =
         };
         const department = actingDepartment(req);
         const r = await ingest.handle(u, department === undefined ? { format } : { format, department });
-        if (r.rejected.some((x) => x.code === 'INGEST_FOREIGN_DEVICE')) {
-          throw new SusError('SUS_ERR_FORBIDDEN', r.rejected[0]!.message, 403, { device: req.query.device });
-        }
         return reply.code(r.accepted > 0 || r.rejected.length === 0 ? 200 : 422).send(outcome(r));
       },
     );

@@ -114,11 +114,33 @@ describe('HTTP push POST /v1/ingest/{format}', () => {
     ).toHaveLength(2);
   });
 
-  it('refuses a device of another department with 403 and stores nothing', async () => {
-    const res = await call('POST', '/v1/ingest/ttn', keys.parks!, ttn('wl-2', { water_level: 9 }, Date.now()));
-    expect(res.status).toBe(403);
-    expect(res.body.code).toBe('SUS_ERR_FORBIDDEN');
-    expect(res.body.detail).toBe("device 'wl-2' does not belong to department 'parks'");
+  it("answers another department's device exactly like an unknown one and files nothing under it", async () => {
+    const before = (await call('GET', '/v1/dead-letters', keys.drainageWrite!)).body.deadLetters;
+    const now = Date.now();
+    const outcome = (device: string) => ({
+      status: 422,
+      body: {
+        accepted: 0,
+        rejected: [
+          { code: 'INGEST_UNKNOWN_DEVICE', message: `device '${device}' is not a device of department 'parks'` },
+        ],
+        deadLetterId: expect.any(Number),
+      },
+    });
+    const body = '{"values":{"water_level":9}}';
+    const foreign = await call('POST', '/v1/ingest/canonical?device=wl-2', keys.parks!, body);
+    const unknown = await call('POST', '/v1/ingest/canonical?device=wl-404', keys.parks!, body);
+    expect([foreign, unknown]).toStrictEqual([outcome('wl-2'), outcome('wl-404')]);
+    const foreignTtn = await call('POST', '/v1/ingest/ttn', keys.parks!, ttn('wl-2', { water_level: 9 }, now));
+    const unknownTtn = await call('POST', '/v1/ingest/ttn', keys.parks!, ttn('wl-404', { water_level: 9 }, now));
+    expect([foreignTtn, unknownTtn]).toStrictEqual([outcome('wl-2'), outcome('wl-404')]);
+    // The owner's queue is unchanged (nothing to replay into its device); the entries are the platform's.
+    expect((await call('GET', '/v1/dead-letters', keys.drainageWrite!)).body.deadLetters).toStrictEqual(before);
+    const filed = await call('GET', `/v1/dead-letters/${foreignTtn.body.deadLetterId}`, TEST_ADMIN_KEY);
+    expect([filed.body.device, filed.body.topic]).toStrictEqual([null, '/v1/ingest/ttn']);
+    const replay = await call('POST', `/v1/dead-letters/${foreignTtn.body.deadLetterId}/replay`, keys.drainageWrite!);
+    expect(replay.status).toBe(404);
+    expect((await stored('wl-2')).filter((l) => l.startsWith('water_level 9 '))).toStrictEqual([]);
   });
 
   it('needs the write scope', async () => {

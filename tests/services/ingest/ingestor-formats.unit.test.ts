@@ -152,7 +152,7 @@ describe('Ingestor routes each channel and format to its decoder', () => {
     expect(rec.lines).toStrictEqual([]);
   });
 
-  it('refuses a device of another department when a department is given (integration keys)', async () => {
+  it('answers a device of another department like an unknown one and files it under no device (integration keys)', async () => {
     const { rec, ingestor } = setup();
     const u = up(readFileSync(path.join(FIXTURES, 'ttn.json')), {
       device: '',
@@ -162,11 +162,12 @@ describe('Ingestor routes each channel and format to its decoder', () => {
     const result = await ingestor.handle(u, { format: 'ttn', department: 'environment' });
     expect(result.rejected).toStrictEqual([
       {
-        code: 'INGEST_FOREIGN_DEVICE',
-        message: "device 'water-level-7' does not belong to department 'environment'",
+        code: 'INGEST_UNKNOWN_DEVICE',
+        message: "device 'water-level-7' is not a device of department 'environment'",
       },
     ]);
     expect(rec.lines).toStrictEqual([]);
+    expect(rec.deadLetters.map((d) => d.device)).toStrictEqual([null]);
   });
 
   it('dead-letters a payload that names no device when the uplink has none', async () => {
