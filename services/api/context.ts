@@ -37,6 +37,10 @@ export interface ApiContext {
     | 'SUS_DEFAULT_INTERVAL_S'
     | 'SUS_CLAIM_TTL_S'
     | 'SUS_STREAM_REPLAY'
+    | 'SUS_STREAM_MAX_PER_KEY'
+    | 'SUS_STREAM_MAX_CONNECTIONS'
+    | 'SUS_IMPORT_MAX_ROWS'
+    | 'SUS_IMPORT_MAX_ERRORS'
   > &
     Partial<Pick<Config, 'SUS_MQTT_TLS_CERT' | 'SUS_MQTT_TLS_CA' | 'SUS_MQTTS_PORT'>>;
   /** Live readings for the SSE stream; absent when the API runs without in-process ingest (`sus api`). */

@@ -9,8 +9,6 @@ import { ProblemSchema } from '../schemas.ts';
 
 const HEARTBEAT_MS = 15_000;
 const GRANT_REFRESH_MS = 10_000;
-// A client that stops reading is dropped instead of buffering without bound.
-const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 const StreamQuerySchema = z.object({
   quantity: z.string().max(64).optional(),
@@ -33,9 +31,32 @@ function grantFor(grants: Grant[], e: LiveEvent): Grant | undefined {
   return grants.find((g) => g.owner === e.tags.department && grantCovers(g, slice));
 }
 
+/** Refuses a stream beyond SUS_STREAM_MAX_PER_KEY for its key or SUS_STREAM_MAX_CONNECTIONS in total. */
+function checkStreamLimits(open: number, total: number, maxPerKey: number, maxTotal: number): void {
+  if (open >= maxPerKey)
+    throw new SusError(
+      'SUS_ERR_STREAM_LIMIT',
+      `this key holds ${open} live streams already, the most one key may (SUS_STREAM_MAX_PER_KEY): close one first`,
+      429,
+      { limit: maxPerKey },
+    );
+  if (total >= maxTotal)
+    throw new SusError(
+      'SUS_ERR_STREAM_LIMIT',
+      `this API process holds ${total} live streams, its most (SUS_STREAM_MAX_CONNECTIONS): try again later`,
+      429,
+      { limit: maxTotal },
+    );
+}
+
 export const streamRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
+    // Open streams per key id (entries leave at zero: bounded by the open streams) and in total.
+    const perKey = new Map<string, number>();
+    let total = 0;
+    const { SUS_STREAM_MAX_PER_KEY: maxPerKey, SUS_STREAM_MAX_CONNECTIONS: maxTotal } = deps.config;
+
     app.get(
       '/v1/stream',
       {
@@ -44,9 +65,9 @@ export const streamRoutes =
           tags: ['readings'],
           summary: 'Live readings as Server-Sent Events (event: reading), honouring access rights',
           description:
-            'Each event carries an id; reconnect with Last-Event-ID to receive what was missed while it is still buffered (SUS_STREAM_REPLAY readings). An `event: gap` says some were no longer buffered. Needs in-process ingest (`sus run`).',
+            'Each event carries an id; reconnect with Last-Event-ID to receive what was missed while it is still buffered (SUS_STREAM_REPLAY readings). An `event: gap` says some were no longer buffered. A client that stops reading is disconnected once it falls that far behind. At most SUS_STREAM_MAX_PER_KEY streams per key and SUS_STREAM_MAX_CONNECTIONS per process (429 beyond). Needs in-process ingest (`sus run`).',
           querystring: StreamQuerySchema,
-          response: { 400: ProblemSchema, 503: ProblemSchema },
+          response: { 400: ProblemSchema, 429: ProblemSchema, 503: ProblemSchema },
         },
       },
       async (req, reply) => {
@@ -59,6 +80,9 @@ export const streamRoutes =
           );
         const q = req.query;
         const own = actingDepartment(req);
+        const keyId = req.principal?.id ?? '';
+        // Before any work, and again (with the reservation) after the grants are read.
+        checkStreamLimits(perKey.get(keyId) ?? 0, total, maxPerKey, maxTotal);
         let grants = own === undefined ? [] : await deps.grants.activeTo(own);
         const audited = new Set<string>();
         const visible = (e: LiveEvent): Grant | true | undefined => {
@@ -72,6 +96,11 @@ export const streamRoutes =
         const lastId =
           q.lastEventId ?? (typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : undefined);
 
+        const mine = perKey.get(keyId) ?? 0;
+        checkStreamLimits(mine, total, maxPerKey, maxTotal);
+        perKey.set(keyId, mine + 1);
+        total++;
+
         reply.hijack();
         const res = reply.raw;
         res.writeHead(200, {
@@ -81,9 +110,10 @@ export const streamRoutes =
           'x-accel-buffering': 'no',
         });
         res.write('retry: 2000\n: connected\n\n');
-        const send = (e: LiveEvent) => {
+        // Runs in the hub's own turn of the event loop, never on ingest's acknowledgement path.
+        const send = (e: LiveEvent): boolean | undefined => {
           const access = visible(e);
-          if (!access) return;
+          if (!access) return undefined;
           if (access !== true && !audited.has(access.id)) {
             // One audit entry per stream and grant: a record per reading would flood the owner's log.
             audited.add(access.id);
@@ -109,15 +139,20 @@ export const streamRoutes =
             district: e.tags.district,
             deviceType: e.tags.device_type,
           };
-          res.write(`id: ${e.id}\nevent: reading\ndata: ${JSON.stringify(data)}\n\n`);
-          if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
+          // false once the socket buffers more than its high-water mark: the hub pauses this stream until 'drain'.
+          return res.write(`id: ${e.id}\nevent: reading\ndata: ${JSON.stringify(data)}\n\n`);
         };
-        if (lastId !== undefined) {
-          const missed = hub.since(lastId);
-          if (!missed.complete) res.write('event: gap\ndata: {"reason":"some readings were no longer buffered"}\n\n');
-          for (const e of missed.events) send(e);
-        }
-        const unsubscribe = hub.subscribe(send);
+        const subscription = hub.subscribe(send, {
+          ...(lastId === undefined
+            ? {}
+            : {
+                after: lastId,
+                onGap: () => res.write('event: gap\ndata: {"reason":"some readings were no longer buffered"}\n\n'),
+              }),
+          // Fell a whole replay buffer behind without reading: dropped, so it holds nothing.
+          onDropped: () => res.destroy(),
+        });
+        res.on('drain', () => subscription.resume());
         const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
         const refresh = setInterval(() => {
           if (own === undefined) return;
@@ -129,9 +164,13 @@ export const streamRoutes =
           );
         }, GRANT_REFRESH_MS);
         res.on('close', () => {
-          unsubscribe();
+          subscription.close();
           clearInterval(heartbeat);
           clearInterval(refresh);
+          total--;
+          const left = (perKey.get(keyId) ?? 1) - 1;
+          if (left > 0) perKey.set(keyId, left);
+          else perKey.delete(keyId);
         });
       },
     );
