@@ -1,9 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-/** RFC 4180 field: quoted when it holds a separator, quote or line break. */
+// A text cell a spreadsheet would run as a formula (OWASP "CSV injection"): = + - @ and tab or CR before them.
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * RFC 4180 field: quoted when it holds a separator, quote or line break. Text that starts like a formula gets a
+ * leading apostrophe so spreadsheets show it as text; numbers (a negative value) stay numbers.
+ */
 function field(v: unknown): string {
   if (v === null || v === undefined) return '';
-  const s = String(v);
+  let s = String(v);
+  if (typeof v === 'string' && FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
