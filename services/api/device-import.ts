@@ -3,10 +3,10 @@ import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { SusError } from '../common/errors.ts';
 import type { NewDevice, Registry } from '../registry/index.ts';
+import { takenId } from './device-ids.ts';
 import { NewDeviceSchema } from './schemas.ts';
 
 export const IMPORT_COLUMNS = ['id', 'name', 'department', 'type', 'district', 'lat', 'lon'] as const;
-export const MAX_IMPORT_ROWS = 10_000;
 
 const blankToNull = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? null : v);
 const RowSchema = NewDeviceSchema.extend({
@@ -23,25 +23,46 @@ export interface ImportError {
   message: string;
 }
 
+export interface ImportLimits {
+  /** Rows a file may hold (SUS_IMPORT_MAX_ROWS). */
+  maxRows: number;
+  /** Row errors listed in the answer (SUS_IMPORT_MAX_ERRORS); the count is always complete. */
+  maxErrors: number;
+}
+
 /**
  * Validates every row of a device CSV (header: id,name,department,type,district,lat,lon) and returns the devices
- * to create, or throws one 400 listing every bad row by line number. Nothing is written here: the caller creates
+ * to create, or throws one 400 listing the bad rows by line number. Nothing is written here: the caller creates
  * them in one transaction, so an import is all or nothing.
  */
 export async function validateImport(
   csv: string,
   registry: Registry,
   ownDepartment: string | undefined,
+  limits: ImportLimits,
 ): Promise<Array<NewDevice & { id: string }>> {
   let records: Array<{ record: Record<string, string>; info: { lines: number } }>;
   try {
-    records = parse(csv, { columns: true, info: true, skip_empty_lines: true, trim: true, bom: true });
+    // One record past the limit is enough to refuse the file: the parser stops there.
+    records = parse(csv, {
+      columns: true,
+      info: true,
+      skip_empty_lines: true,
+      trim: true,
+      bom: true,
+      to: limits.maxRows + 1,
+    });
   } catch (err) {
     throw new SusError('SUS_ERR_IMPORT_INVALID', `not a readable CSV file: ${(err as Error).message}`, 400);
   }
   if (records.length === 0) throw new SusError('SUS_ERR_IMPORT_INVALID', 'the file holds no device rows', 400);
-  if (records.length > MAX_IMPORT_ROWS)
-    throw new SusError('SUS_ERR_IMPORT_INVALID', `at most ${MAX_IMPORT_ROWS} rows per import`, 400);
+  if (records.length > limits.maxRows)
+    throw new SusError(
+      'SUS_ERR_IMPORT_TOO_LARGE',
+      `the file holds more than ${limits.maxRows} device rows (SUS_IMPORT_MAX_ROWS): split it`,
+      413,
+      { limit: limits.maxRows },
+    );
   const errors: ImportError[] = [];
   const out: Array<NewDevice & { id: string }> = [];
   const seen = new Map<string, number>();
@@ -72,17 +93,22 @@ export async function validateImport(
     seen.set(id, line);
     out.push({ ...row, id, department });
   }
+  // One query for every id of the file.
+  const taken = await registry.departmentsOf(out.map((d) => d.id));
   for (const d of out) {
-    if (await registry.getDevice(d.id))
-      errors.push({ line: seen.get(d.id)!, field: 'id', message: `device '${d.id}' already exists` });
+    const owner = taken.get(d.id);
+    if (owner !== undefined)
+      errors.push({ line: seen.get(d.id)!, field: 'id', message: takenId(d.id, owner, ownDepartment).message });
   }
   if (errors.length > 0) {
     errors.sort((a, b) => a.line - b.line);
+    const listed = errors.slice(0, limits.maxErrors);
+    const more = errors.length > listed.length ? `; the first ${listed.length}` : '';
     throw new SusError(
       'SUS_ERR_IMPORT_INVALID',
-      `${errors.length} error(s); nothing was imported: ${errors.map((e) => `line ${e.line} ${e.field}: ${e.message}`).join('; ')}`,
+      `${errors.length} error(s); nothing was imported${more}: ${listed.map((e) => `line ${e.line} ${e.field}: ${e.message}`).join('; ')}`,
       400,
-      { errors: errors.map((e) => ({ field: e.field, message: e.message, line: e.line })) },
+      { errors: listed.map((e) => ({ field: e.field, message: e.message, line: e.line })), errorCount: errors.length },
     );
   }
   return out;

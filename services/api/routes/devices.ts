@@ -7,6 +7,7 @@ import { actingDepartment } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { credentialsFor } from '../credentials.ts';
 import type { ApiDeps } from '../deps.ts';
+import { createDeviceAs } from '../device-ids.ts';
 import { validateImport } from '../device-import.ts';
 import { queryLatest } from '../readings-query.ts';
 import {
@@ -99,7 +100,7 @@ export const deviceRoutes =
             field: 'department',
           });
         }
-        const { device, secret } = await deps.registry.createDevice({ ...req.body, department });
+        const { device, secret } = await createDeviceAs(deps.registry, { ...req.body, department }, own);
         return reply.code(201).send({ device, credentials: credentialsFor(device, secret) });
       },
     );
@@ -112,15 +113,18 @@ export const deviceRoutes =
           tags: ['devices'],
           summary: 'Bulk import from CSV (id,name,department,type,district,lat,lon): all rows or none',
           description:
-            'Content-Type: text/csv. Every row is validated first; any error answers 400 listing every bad row by line number and nothing is imported.',
+            'Content-Type: text/csv, at most SUS_IMPORT_MAX_ROWS rows (413 beyond). Every row is validated first; any error answers 400 listing the bad rows by line number (the first SUS_IMPORT_MAX_ERRORS of them, and how many there are) and nothing is imported.',
           body: z.string().describe('CSV text'),
-          response: { 201: ImportResultSchema, 400: ProblemSchema },
+          response: { 201: ImportResultSchema, 400: ProblemSchema, 413: ProblemSchema },
         },
       },
       async (req, reply) => {
         if (typeof req.body !== 'string' || !(req.headers['content-type'] ?? '').startsWith('text/csv'))
           throw new SusError('SUS_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the file as Content-Type: text/csv', 415);
-        const rows = await validateImport(req.body, deps.registry, actingDepartment(req));
+        const rows = await validateImport(req.body, deps.registry, actingDepartment(req), {
+          maxRows: deps.config.SUS_IMPORT_MAX_ROWS,
+          maxErrors: deps.config.SUS_IMPORT_MAX_ERRORS,
+        });
         const created = await deps.registry.createDevices(rows);
         return reply.code(201).send({
           imported: created.length,

@@ -6,6 +6,7 @@ import { actingDepartment } from '../auth.ts';
 import { topicsOf } from '../credentials.ts';
 import { sendRaw } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
+import { createDeviceAs } from '../device-ids.ts';
 import { BundleSchema, ClaimCodeSchema, ClaimRequestSchema, NewClaimSchema, ProblemSchema } from '../schemas.ts';
 
 /** The broker address(es) devices are told to use: SUS_PUBLIC_MQTT_URL, else derived from this host. */
@@ -82,15 +83,19 @@ export const provisionRoutes =
         const claim = await deps.claims.redeem(req.body.code);
         let created: Awaited<ReturnType<typeof deps.registry.createDevice>>;
         try {
-          created = await deps.registry.createDevice({
-            id: req.body.id,
-            name: req.body.name ?? claim.name ?? req.body.id ?? claim.type,
-            department: claim.department,
-            type: claim.type,
-            district: claim.district,
-            lat: claim.lat,
-            lon: claim.lon,
-          });
+          created = await createDeviceAs(
+            deps.registry,
+            {
+              id: req.body.id,
+              name: req.body.name ?? claim.name ?? req.body.id ?? claim.type,
+              department: claim.department,
+              type: claim.type,
+              district: claim.district,
+              lat: claim.lat,
+              lon: claim.lon,
+            },
+            claim.department,
+          );
         } catch (err) {
           // The code stays usable when the device could not be created (an id already taken).
           await deps.claims.release(req.body.code);

@@ -24,7 +24,8 @@ describe('devices: CRUD, types, decommission, rotation, import, status', () => {
   let h: Harness;
   let envKey: string;
   beforeAll(async () => {
-    h = await startHarness();
+    // Small import limits: the tests below reach both.
+    h = await startHarness({ SUS_IMPORT_MAX_ROWS: '6', SUS_IMPORT_MAX_ERRORS: '4' });
     envKey = (
       await h.admin<{ key: string }>('POST', '/v1/keys', {
         name: 'env prov',
@@ -147,6 +148,35 @@ describe('devices: CRUD, types, decommission, rotation, import, status', () => {
       { line: 6, field: 'id', message: "device 'bad-1' is also on line 2" },
     ]);
     expect(await h.platform.registry.getDevice('bad-1')).toBeUndefined();
+  });
+
+  it('refuses a file over SUS_IMPORT_MAX_ROWS with 413, and lists at most SUS_IMPORT_MAX_ERRORS errors with their count', async () => {
+    const header = 'id,name,department,type,district,lat,lon';
+    const rows = (n: number, lat: number) =>
+      Array.from({ length: n }, (_, i) => `lim-${i},Row ${i},environment,air_quality,,${lat},9.2`);
+    const big = await csvPost(h, envKey, [header, ...rows(7, 48.5)].join('\n'));
+    expect(big).toStrictEqual({
+      status: 413,
+      body: {
+        type: 'urn:sus:problem:SUS_ERR_IMPORT_TOO_LARGE',
+        title: 'Payload Too Large',
+        status: 413,
+        code: 'SUS_ERR_IMPORT_TOO_LARGE',
+        detail: 'the file holds more than 6 device rows (SUS_IMPORT_MAX_ROWS): split it',
+        context: { limit: 6 },
+      },
+    });
+    const bad = await csvPost(h, envKey, [header, ...rows(6, 123)].join('\n'));
+    const message = 'Too big: expected number to be <=90';
+    expect([bad.status, (bad.body as Problem).errors, (bad.body as { context: unknown }).context]).toStrictEqual([
+      400,
+      [2, 3, 4, 5].map((line) => ({ line, field: 'lat', message })),
+      { errorCount: 6 },
+    ]);
+    expect((bad.body as Problem).detail).toBe(
+      `6 error(s); nothing was imported; the first 4: ${[2, 3, 4, 5].map((l) => `line ${l} lat: ${message}`).join('; ')}`,
+    );
+    expect(await h.platform.registry.getDevice('lim-0')).toBeUndefined();
   });
 
   it("lists silent devices: never seen, or quiet longer than SUS_SILENT_FACTOR × the type's interval", async () => {

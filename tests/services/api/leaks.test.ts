@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient } from '../../helpers/api-client.ts';
 import { freePort } from '../../helpers/net.ts';
 import { type Harness, startHarness } from './harness.ts';
 
@@ -48,5 +49,70 @@ describe('problem bodies carry no internals: no InfluxQL, no InfluxDB address', 
       'InfluxDB is unreachable; try again later',
     ]);
     expect(JSON.stringify(res.body)).not.toContain(influxUrl.replace('http://', ''));
+  });
+});
+
+describe("conflicts never confirm another department's device id", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+    expect(
+      (await h.admin('POST', '/v1/devices', { id: 'tr-secret', name: 'x', department: 'traffic', type: 'counter' }))
+        .status,
+    ).toBe(201);
+  });
+  afterAll(async () => h?.stop());
+
+  const unavailable = {
+    type: 'urn:sus:problem:SUS_ERR_DEVICE_ID_UNAVAILABLE',
+    title: 'Conflict',
+    status: 409,
+    code: 'SUS_ERR_DEVICE_ID_UNAVAILABLE',
+    detail: "device id 'tr-secret' is not available: choose another",
+    context: { field: 'id' },
+  };
+
+  it("answers a create with another department's id as 'not available', an own id as existing", async () => {
+    const env = await h.as('environment', ['provision']);
+    const foreign = await env('POST', '/v1/devices', { id: 'tr-secret', name: 'mine', type: 'air_quality' });
+    expect([foreign.status, foreign.body]).toStrictEqual([409, unavailable]);
+    expect((await env('POST', '/v1/devices', { id: 'env-own', name: 'own', type: 'air_quality' })).status).toBe(201);
+    const own = await env<Problem>('POST', '/v1/devices', { id: 'env-own', name: 'again', type: 'air_quality' });
+    expect([own.status, own.body.code, own.body.detail]).toStrictEqual([
+      409,
+      'SUS_ERR_DEVICE_EXISTS',
+      "device 'env-own' already exists",
+    ]);
+  });
+
+  it("answers an import row with another department's id as 'not available'", async () => {
+    const key = (
+      await h.admin<{ key: string }>('POST', '/v1/keys', {
+        name: 'imp',
+        department: 'environment',
+        scopes: ['provision'],
+      })
+    ).body.key;
+    const res = await fetch(`${h.base}/v1/devices/import`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv', authorization: `Bearer ${key}` },
+      body: 'id,name,type\ntr-secret,x,air_quality\nenv-own,y,air_quality\n',
+    });
+    expect([res.status, ((await res.json()) as { errors: unknown }).errors]).toStrictEqual([
+      400,
+      [
+        { line: 2, field: 'id', message: "device id 'tr-secret' is not available: choose another" },
+        { line: 3, field: 'id', message: "device 'env-own' already exists" },
+      ],
+    ]);
+  });
+
+  it("answers a claim for another department's id as 'not available' and keeps the code usable", async () => {
+    const env = await h.as('environment', ['provision']);
+    const { code } = (await env<{ code: string }>('POST', '/v1/claims', { type: 'air_quality' })).body;
+    const anonymous = apiClient(h.base);
+    const taken = await anonymous('POST', '/v1/provision/claim', { code, id: 'tr-secret' });
+    expect([taken.status, taken.body]).toStrictEqual([409, unavailable]);
+    expect((await anonymous('POST', '/v1/provision/claim', { code, id: 'env-claimed' })).status).toBe(201);
   });
 });
