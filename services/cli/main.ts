@@ -68,7 +68,8 @@ async function run(
   if (platform.generatedAdminKey) {
     process.stderr.write(
       `\nBootstrap admin API key (shown once, stored only as a hash):\n\n  ${platform.generatedAdminKey}\n\n` +
-        'Use it as "Authorization: Bearer <key>", or set SUS_ADMIN_KEY to choose your own.\n\n',
+        'Use it as "Authorization: Bearer <key>", or set SUS_ADMIN_KEY to choose your own. It is generated on the\n' +
+        'first start only: once revoked, it is not replaced (mint another with `sus keys create --scopes admin`).\n\n',
     );
   }
   if (demo && platform.mqttPort !== undefined) {

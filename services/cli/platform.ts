@@ -37,13 +37,29 @@ export interface Platform {
 
 const BOOTSTRAP_KEY = 'bootstrap-admin';
 
-async function bootstrapAdminKey(registry: Registry, config: Config): Promise<string | undefined> {
+/**
+ * The first admin key: SUS_ADMIN_KEY, or one generated on the very first start (returned to be shown once). A
+ * revocation sticks: a revoked SUS_ADMIN_KEY is not brought back, and a revoked generated key is not replaced by a
+ * new one at the next start (that would print a fresh admin secret into the log after every revocation). The
+ * platform still starts (devices keep reporting); the log says how to get an admin key again.
+ */
+async function bootstrapAdminKey(registry: Registry, config: Config, log: Logger): Promise<string | undefined> {
   const admin = { name: BOOTSTRAP_KEY, department: null, scopes: ['admin' as const] };
   if (config.SUS_ADMIN_KEY) {
-    await registry.ensureApiKey(admin, config.SUS_ADMIN_KEY);
+    if ((await registry.ensureApiKey(admin, config.SUS_ADMIN_KEY)) === 'revoked')
+      log.error(
+        'SUS_ADMIN_KEY is a revoked API key and stays revoked: set SUS_ADMIN_KEY to a new key (24 characters or more), ' +
+          'or mint one with `sus keys create --name admin --scopes admin`',
+      );
     return undefined;
   }
-  if (await registry.hasActiveKeyNamed(BOOTSTRAP_KEY)) return undefined;
+  const existing = await registry.keyNamed(BOOTSTRAP_KEY);
+  if (existing === 'revoked')
+    log.warn(
+      'the generated bootstrap admin key was revoked; no new one is generated: mint an admin key with ' +
+        '`sus keys create --name admin --scopes admin`, or set SUS_ADMIN_KEY',
+    );
+  if (existing !== 'none') return undefined;
   return (await registry.createApiKey(admin)).key;
 }
 
@@ -89,7 +105,7 @@ export async function startPlatform(
         .ensureDatabase()
         .catch((err: Error) => log.warn({ err: err.message }, 'could not create the InfluxDB database'));
     }
-    platform.generatedAdminKey = await bootstrapAdminKey(registry, config);
+    platform.generatedAdminKey = await bootstrapAdminKey(registry, config, log);
     const housekeeping = new RegistryHousekeeping(
       registry,
       retentionSettings(config),

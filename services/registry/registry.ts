@@ -263,18 +263,35 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     return { key: token, record };
   }
 
-  /** Registers a key the operator chose (SUS_ADMIN_KEY); idempotent for the same token. */
-  async ensureApiKey(k: { name: string; department: string | null; scopes: Scope[] }, token: string): Promise<void> {
-    await this.db.query(
+  /**
+   * Registers a key the operator chose (SUS_ADMIN_KEY); idempotent for the same token. A revoked key stays revoked
+   * (a restart with the same setting must not undo a revocation): the answer says so, the caller tells the operator.
+   */
+  async ensureApiKey(
+    k: { name: string; department: string | null; scopes: Scope[] },
+    token: string,
+  ): Promise<'created' | 'active' | 'revoked'> {
+    const hash = hashToken(token);
+    const inserted = await this.db.query(
       `INSERT INTO api_keys (id, name, department_id, scopes, key_hash) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (key_hash) DO UPDATE SET revoked_at = NULL`,
-      [`key_${randomBytes(6).toString('hex')}`, k.name, k.department, k.scopes, hashToken(token)],
+       ON CONFLICT (key_hash) DO NOTHING RETURNING id`,
+      [`key_${randomBytes(6).toString('hex')}`, k.name, k.department, k.scopes, hash],
     );
+    if (inserted.length > 0) return 'created';
+    const [r] = await this.db.query<{ revoked_at: Date | null }>(
+      'SELECT revoked_at FROM api_keys WHERE key_hash = $1',
+      [hash],
+    );
+    return r?.revoked_at ? 'revoked' : 'active';
   }
 
-  async hasActiveKeyNamed(name: string): Promise<boolean> {
-    const rows = await this.db.query('SELECT 1 FROM api_keys WHERE name = $1 AND revoked_at IS NULL', [name]);
-    return rows.length > 0;
+  /** Whether keys of this name exist: `active` when one is not revoked, `revoked` when all are. */
+  async keyNamed(name: string): Promise<'active' | 'revoked' | 'none'> {
+    const [r] = await this.db.query<{ active: boolean }>(
+      'SELECT bool_or(revoked_at IS NULL) AS active FROM api_keys WHERE name = $1 HAVING count(*) > 0',
+      [name],
+    );
+    return r === undefined ? 'none' : r.active ? 'active' : 'revoked';
   }
 
   /**

@@ -483,7 +483,7 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
           'SUS_ERR_UNKNOWN_DEPARTMENT',
           400,
         );
-        expect(await registry.hasActiveKeyNamed('x')).toBe(false);
+        expect(await registry.keyNamed('x')).toBe('none');
       });
 
       it('ensureApiKey registers an operator-chosen token once (idempotent)', async () => {
@@ -504,24 +504,24 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
         });
       });
 
-      it('ensureApiKey re-activates a revoked key with the same token', async () => {
+      it('ensureApiKey leaves a revoked key revoked and says so', async () => {
         const token = 'operator-chosen-admin-key';
-        await registry.ensureApiKey({ name: 'admin', department: null, scopes: ['admin'] }, token);
+        const admin = { name: 'admin', department: null, scopes: ['admin' as const] };
+        expect(await registry.ensureApiKey(admin, token)).toBe('created');
+        expect(await registry.ensureApiKey(admin, token)).toBe('active');
         await db.query('UPDATE api_keys SET revoked_at = now()');
+        expect(await registry.ensureApiKey(admin, token)).toBe('revoked');
         expect(await registry.findApiKey(token)).toBeUndefined();
-        expect(await registry.hasActiveKeyNamed('admin')).toBe(false);
-        await registry.ensureApiKey({ name: 'admin', department: null, scopes: ['admin'] }, token);
-        expect((await registry.findApiKey(token))?.name).toBe('admin');
-        expect(await registry.hasActiveKeyNamed('admin')).toBe(true);
+        expect(await registry.keyNamed('admin')).toBe('revoked');
       });
 
-      it('hasActiveKeyNamed is true only while a non-revoked key of that name exists', async () => {
-        expect(await registry.hasActiveKeyNamed('reader')).toBe(false);
+      it('keyNamed tells whether keys of a name exist and whether one is still active', async () => {
+        expect(await registry.keyNamed('reader')).toBe('none');
         const { key } = await registry.createApiKey({ name: 'reader', department: 'env', scopes: ['read'] });
-        expect(await registry.hasActiveKeyNamed('reader')).toBe(true);
-        expect(await registry.hasActiveKeyNamed('other')).toBe(false);
+        expect(await registry.keyNamed('reader')).toBe('active');
+        expect(await registry.keyNamed('other')).toBe('none');
         await db.query("UPDATE api_keys SET revoked_at = now() WHERE name = 'reader'");
-        expect(await registry.hasActiveKeyNamed('reader')).toBe(false);
+        expect(await registry.keyNamed('reader')).toBe('revoked');
         expect(await registry.findApiKey(key)).toBeUndefined();
       });
     });
