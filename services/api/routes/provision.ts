@@ -9,7 +9,16 @@ import type { ApiDeps } from '../deps.ts';
 import { createDeviceAs } from '../device-ids.ts';
 import { BundleSchema, ClaimCodeSchema, ClaimRequestSchema, NewClaimSchema, ProblemSchema } from '../schemas.ts';
 
-/** The broker address(es) devices are told to use: SUS_PUBLIC_MQTT_URL, else derived from this host. */
+// A Host header is a host name or IPv4 address, or a bracketed IPv6 address, and an optional port; nothing else
+// may reach a URL handed to a device.
+const HOST_HEADER =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * The broker address(es) devices are told to use: SUS_PUBLIC_MQTT_URL, else derived from the request's Host
+ * header, which must then be a plain host (a client's header must not put a path, user info or a second host into
+ * a device's bundle).
+ */
 export function mqttUrls(deps: ApiDeps, requestHost: string | undefined): string[] {
   const configured = deps.config.SUS_PUBLIC_MQTT_URL;
   if (configured)
@@ -17,6 +26,13 @@ export function mqttUrls(deps: ApiDeps, requestHost: string | undefined): string
       .split(',')
       .map((u) => u.trim())
       .filter(Boolean);
+  if (requestHost !== undefined && !HOST_HEADER.test(requestHost))
+    throw new SusError(
+      'SUS_ERR_BAD_HOST',
+      "the request's Host header is not a host name, so the bundle cannot name the broker: use the platform's address (or the operator sets SUS_PUBLIC_MQTT_URL)",
+      400,
+      { field: 'host' },
+    );
   const host = (requestHost ?? '127.0.0.1').replace(/:\d+$/, '');
   const urls = [`mqtt://${host}:${deps.config.SUS_MQTT_PORT}`];
   if (deps.config.SUS_MQTT_TLS_CERT) urls.unshift(`mqtts://${host}:${deps.config.SUS_MQTTS_PORT ?? 8883}`);
@@ -80,6 +96,8 @@ export const provisionRoutes =
         },
       },
       async (req, reply) => {
+        // Checked before the code is spent.
+        const urls = mqttUrls(deps, req.headers.host);
         const claim = await deps.claims.redeem(req.body.code);
         let created: Awaited<ReturnType<typeof deps.registry.createDevice>>;
         try {
@@ -107,7 +125,7 @@ export const provisionRoutes =
           device: device.id,
           department: device.department,
           type: device.type,
-          mqtt: { urls: mqttUrls(deps, req.headers.host), username: device.id, password: secret, clientId: device.id },
+          mqtt: { urls, username: device.id, password: secret, clientId: device.id },
           topics: topicsOf(device.id),
           caCertificate: caCertificate(deps),
         };

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from '../../helpers/api-client.ts';
@@ -111,6 +112,41 @@ describe('claim codes → provisioning bundle → device connects; live stream o
     });
     expect(svg.headers.get('content-type')).toBe('image/svg+xml');
     expect(await svg.text()).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  });
+
+  it('puts only a plain host from the Host header into a bundle, refusing anything else before the code is spent', async () => {
+    const code = await claim('environment');
+    const post = (host: string) =>
+      new Promise<{ status: number; body: { code?: string; mqtt?: { urls: string[] } } }>((resolve, reject) => {
+        const body = JSON.stringify({ code });
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: new URL(h.base).port,
+            path: '/v1/provision/claim',
+            method: 'POST',
+            headers: { host, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => {
+              text += c.toString();
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    for (const host of ['evil.example/#', 'user@evil.example', 'a b', 'evil.example:1883,mqtt://x']) {
+      const res = await post(host);
+      expect([host, res.status, res.body.code]).toStrictEqual([host, 400, 'SUS_ERR_BAD_HOST']);
+    }
+    const ok = await post(`sensors.city.example:${new URL(h.base).port}`);
+    expect([ok.status, ok.body.mqtt?.urls]).toStrictEqual([
+      201,
+      [`mqtt://sensors.city.example:${h.platform.mqttPort}`],
+    ]);
   });
 
   it('refuses an expired claim code', async () => {
