@@ -36,6 +36,7 @@ export interface ApiContext {
     | 'SUS_SILENT_FACTOR'
     | 'SUS_DEFAULT_INTERVAL_S'
     | 'SUS_CLAIM_TTL_S'
+    | 'SUS_CLAIM_MAX_OPEN'
     | 'SUS_STREAM_REPLAY'
     | 'SUS_STREAM_MAX_PER_KEY'
     | 'SUS_STREAM_MAX_CONNECTIONS'

@@ -137,6 +137,9 @@ export const ConfigSchema = z
       'Expected reporting interval of devices whose type defines none.',
     ),
     SUS_CLAIM_TTL_S: positiveInt(24 * 3600).describe('Default lifetime of a claim code.'),
+    SUS_CLAIM_MAX_OPEN: positiveInt(10_000).describe(
+      'Unused, unexpired claim codes one department may hold; 409 SUS_ERR_CLAIM_LIMIT beyond (expired ones are deleted).',
+    ),
     SUS_STREAM_REPLAY: positiveInt(10_000).describe('Readings kept so a live stream can resume with Last-Event-ID.'),
     SUS_STREAM_MAX_PER_KEY: positiveInt(10).describe(
       'Live streams (/v1/stream) one API key may hold open at once; 429 SUS_ERR_STREAM_LIMIT beyond.',

@@ -49,12 +49,24 @@ const RETURNING = 'RETURNING department_id, type, name, district, lat, lon, expi
 export class ClaimStore {
   constructor(private readonly db: Db) {}
 
-  async create(c: NewClaim): Promise<{ code: string; claim: Claim }> {
+  /**
+   * Makes a code, unless the department already holds `maxOpen` unused, unexpired ones (409 SUS_ERR_CLAIM_LIMIT):
+   * the table is bounded per department. Unused codes that expired are deleted on the way (a used code stays: it
+   * records which device it provisioned).
+   */
+  async create(c: NewClaim, maxOpen: number): Promise<{ code: string; claim: Claim }> {
     const code = newToken('claim_');
+    let rows: Row[];
     try {
-      const [r] = await this.db.query<Row>(
+      await this.db.query(
+        'DELETE FROM claim_codes WHERE department_id = $1 AND used_at IS NULL AND expires_at <= now()',
+        [c.department],
+      );
+      rows = await this.db.query<Row>(
         `INSERT INTO claim_codes (code_hash, department_id, type, name, district, lat, lon, created_by, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9)) ${RETURNING}`,
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9)
+         WHERE (SELECT count(*) FROM claim_codes WHERE department_id = $2 AND used_at IS NULL) < $10
+         ${RETURNING}`,
         [
           hashToken(code),
           c.department,
@@ -65,9 +77,9 @@ export class ClaimStore {
           c.lon ?? null,
           c.createdBy ?? null,
           c.ttlS,
+          maxOpen,
         ],
       );
-      return { code, claim: toClaim(r!) };
     } catch (err) {
       if (typeof err === 'object' && err && 'code' in err && err.code === '23503')
         throw new SusError('SUS_ERR_UNKNOWN_DEPARTMENT', `department '${c.department}' does not exist`, 400, {
@@ -75,6 +87,15 @@ export class ClaimStore {
         });
       throw err;
     }
+    const [r] = rows;
+    if (!r)
+      throw new SusError(
+        'SUS_ERR_CLAIM_LIMIT',
+        `department '${c.department}' holds ${maxOpen} unused claim codes, the most it may (SUS_CLAIM_MAX_OPEN): use them or let them expire`,
+        409,
+        { limit: maxOpen },
+      );
+    return { code, claim: toClaim(r) };
   }
 
   /** Marks the code used and returns its claim; a used, expired or unknown code is one and the same error. */

@@ -56,7 +56,7 @@ export const provisionRoutes =
           tags: ['provisioning'],
           summary: 'Create a one-time, expiring claim code for a department and device type',
           body: NewClaimSchema,
-          response: { 201: ClaimCodeSchema, 400: ProblemSchema, 403: ProblemSchema },
+          response: { 201: ClaimCodeSchema, 400: ProblemSchema, 403: ProblemSchema, 409: ProblemSchema },
         },
       },
       async (req, reply) => {
@@ -70,12 +70,15 @@ export const provisionRoutes =
           throw new SusError('SUS_ERR_FORBIDDEN', `this key may only create claims for '${own}'`, 403, {
             field: 'department',
           });
-        const { code, claim } = await deps.claims.create({
-          ...req.body,
-          department,
-          ttlS: req.body.ttlS ?? deps.config.SUS_CLAIM_TTL_S,
-          createdBy: req.principal?.id ?? null,
-        });
+        const { code, claim } = await deps.claims.create(
+          {
+            ...req.body,
+            department,
+            ttlS: req.body.ttlS ?? deps.config.SUS_CLAIM_TTL_S,
+            createdBy: req.principal?.id ?? null,
+          },
+          deps.config.SUS_CLAIM_MAX_OPEN,
+        );
         return reply.code(201).send({ code, department, type: claim.type, expiresAt: claim.expiresAt });
       },
     );

@@ -24,8 +24,8 @@ describe('devices: CRUD, types, decommission, rotation, import, status', () => {
   let h: Harness;
   let envKey: string;
   beforeAll(async () => {
-    // Small import limits: the tests below reach both.
-    h = await startHarness({ SUS_IMPORT_MAX_ROWS: '6', SUS_IMPORT_MAX_ERRORS: '4' });
+    // Small import and claim limits: the tests below reach them.
+    h = await startHarness({ SUS_IMPORT_MAX_ROWS: '6', SUS_IMPORT_MAX_ERRORS: '4', SUS_CLAIM_MAX_OPEN: '2' });
     envKey = (
       await h.admin<{ key: string }>('POST', '/v1/keys', {
         name: 'env prov',
@@ -177,6 +177,32 @@ describe('devices: CRUD, types, decommission, rotation, import, status', () => {
       `6 error(s); nothing was imported; the first 4: ${[2, 3, 4, 5].map((l) => `line ${l} lat: ${message}`).join('; ')}`,
     );
     expect(await h.platform.registry.getDevice('lim-0')).toBeUndefined();
+  });
+
+  it('holds at most SUS_CLAIM_MAX_OPEN unused claim codes per department, and deletes expired ones', async () => {
+    const waste = await h.as('waste', ['provision']);
+    const newClaim = () => waste<{ code: string }>('POST', '/v1/claims', { type: 'bin_sensor' });
+    const [first, second] = [await newClaim(), await newClaim()];
+    expect([first.status, second.status]).toStrictEqual([201, 201]);
+    const third = await waste<Problem>('POST', '/v1/claims', { type: 'bin_sensor' });
+    expect([third.status, third.body.code, third.body.detail]).toStrictEqual([
+      409,
+      'SUS_ERR_CLAIM_LIMIT',
+      "department 'waste' holds 2 unused claim codes, the most it may (SUS_CLAIM_MAX_OPEN): use them or let them expire",
+    ]);
+    // Another department is not affected.
+    expect((await (await h.as('traffic', ['provision']))('POST', '/v1/claims', { type: 'counter' })).status).toBe(201);
+    // A used code frees a place; so does an expired one, which is deleted.
+    expect((await waste('POST', '/v1/provision/claim', { code: first.body.code })).status).toBe(201);
+    expect((await newClaim()).status).toBe(201);
+    const db = h.platform.registry.db;
+    await db.query(
+      "UPDATE claim_codes SET expires_at = now() - interval '1 second' WHERE department_id = 'waste' AND used_at IS NULL",
+    );
+    expect((await newClaim()).status).toBe(201);
+    expect(
+      await db.query("SELECT count(*)::int AS n FROM claim_codes WHERE department_id = 'waste' AND used_at IS NULL"),
+    ).toStrictEqual([{ n: 1 }]);
   });
 
   it("lists silent devices: never seen, or quiet longer than SUS_SILENT_FACTOR × the type's interval", async () => {

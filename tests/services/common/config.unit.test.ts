@@ -53,6 +53,7 @@ describe('loadConfig defaults', () => {
       SUS_SILENT_FACTOR: 3,
       SUS_DEFAULT_INTERVAL_S: 300,
       SUS_CLAIM_TTL_S: 86400,
+      SUS_CLAIM_MAX_OPEN: 10_000,
       SUS_STREAM_REPLAY: 10_000,
       SUS_STREAM_MAX_PER_KEY: 10,
       SUS_STREAM_MAX_CONNECTIONS: 1000,
