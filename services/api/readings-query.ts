@@ -58,21 +58,29 @@ export function whereClause(f: SeriesFilter, from?: number, to?: number): string
 }
 
 /**
- * Raw readings in time order; `limit + 1` rows are fetched to know whether another page exists. No GROUP BY: the
- * device comes as a column, so each quantity is one series and the number of devices cannot multiply the LIMIT.
+ * Raw readings in time order, a page of at most `limit` with a time cursor. What InfluxDB sends is bounded too, at
+ * limit + 2 × quantities points: the query has no GROUP BY (the device comes as a column, so each quantity is one
+ * series and the number of devices cannot multiply the LIMIT), and each quantity is asked for its share of the
+ * limit plus one. A quantity that filled its share is complete only before its last fetched row's time: the page
+ * ends there (it may hold fewer than `limit` rows) and `next` continues from it.
  */
 export async function queryReadings(
   influx: InfluxQuery,
   catalogue: Catalogue,
   f: ReadingsFilter,
 ): Promise<{ readings: ReadingRow[]; next: string | null }> {
+  const share = Math.ceil(f.limit / f.names.length);
   const from = f.names.map(influxIdent).join(',');
-  const q = `SELECT "value", "device" FROM ${from}${whereClause(f, f.from, f.to)} ORDER BY time ASC LIMIT ${f.limit + 1}`;
+  const q = `SELECT "value", "device" FROM ${from}${whereClause(f, f.from, f.to)} ORDER BY time ASC LIMIT ${share + 1}`;
   const [series = []] = await influx.query(q);
   const rows: Array<ReadingRow & { ms: number }> = [];
+  // Every row before this time is in `rows`; undefined: every row of the range is.
+  let horizon: number | undefined;
   for (const s of series) {
     const unit = catalogue.get(s.name)?.unit ?? '';
     const at = s.columns.indexOf('device');
+    const last = s.values[share]?.[0];
+    if (typeof last === 'number' && (horizon === undefined || last < horizon)) horizon = last;
     for (const row of s.values) {
       const [t, v] = row;
       if (typeof v !== 'number' || typeof t !== 'number') continue;
@@ -88,15 +96,22 @@ export async function queryReadings(
     }
   }
   rows.sort((a, b) => a.ms - b.ms || a.device.localeCompare(b.device) || a.quantity.localeCompare(b.quantity));
-  const more = rows.length > f.limit;
-  const page = rows.slice(0, f.limit);
-  // Cursor: the next page starts after the last returned millisecond (rows sharing it are all on this page).
+  let page = horizon === undefined ? rows : rows.filter((r) => r.ms < horizon);
   let next: string | null = null;
-  if (more) {
+  if (page.length > f.limit) {
+    // The next page starts after the last returned millisecond (rows sharing it are all on this page).
+    page = page.slice(0, f.limit);
     const lastMs = page[page.length - 1]!.ms;
     const cut = page.findIndex((r) => r.ms === lastMs);
     if (cut > 0) page.length = cut;
     next = new Date(page[page.length - 1]!.ms + 1).toISOString();
+  } else if (horizon !== undefined) {
+    if (page.length > 0) next = new Date(horizon).toISOString();
+    else {
+      // More rows share one millisecond than a share holds: hand out those fetched and go on after it.
+      page = rows.filter((r) => r.ms === horizon);
+      next = new Date(horizon + 1).toISOString();
+    }
   }
   return { readings: page.map(({ ms: _ms, ...r }) => r), next };
 }

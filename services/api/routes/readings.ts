@@ -32,15 +32,12 @@ export const readingRoutes =
       async (req, reply) => {
         const budget = deps.config.SUS_QUERY_MAX_POINTS;
         const names = measurements(deps.catalogue, req.query.quantity);
-        // What InfluxDB sends is bounded, not only what is returned: its LIMIT applies per quantity (one series each
-        // without GROUP BY), so limit × quantities must fit the budget.
-        const limit = req.query.limit ?? Math.max(1, Math.min(1000, Math.floor(budget / names.length)));
-        if (limit * names.length > budget) {
-          const many = names.length > 1;
+        // InfluxDB sends at most limit + 2 × quantities points (see queryReadings), so the limit is the budget.
+        const limit = req.query.limit ?? Math.min(1000, budget);
+        if (limit > budget) {
           throw new SusError(
             'SUS_ERR_QUERY_BUDGET',
-            `limit ${limit} × ${names.length} quantit${many ? 'ies' : 'y'} exceeds the query budget of ${budget} points: ` +
-              `${many ? 'name a quantity, or ' : ''}ask for fewer and follow the 'next' cursor`,
+            `limit ${limit} exceeds the query budget of ${budget} points: ask for fewer and follow the 'next' cursor`,
             400,
             { field: 'limit', budget },
           );
