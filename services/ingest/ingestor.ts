@@ -209,16 +209,17 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
   /** The device from the registry; a registry that fails or does not answer in time withholds the acknowledgement. */
   private async lookUp(id: string, topic: string): Promise<Device | undefined> {
     const ms = this.registryTimeoutMs;
-    const unavailable = (why: string) =>
-      new SusError(
+    // The registry's own error (its address, its user) goes to the log as the cause, never into an answer.
+    const unavailable = (why: string) => {
+      const err = new SusError(
         'SUS_ERR_REGISTRY_UNAVAILABLE',
-        `device lookup failed: ${why}; not acknowledged, send it again`,
+        'the registry is unavailable, so the device could not be looked up; not acknowledged, send it again',
         503,
-        {
-          device: id,
-          topic,
-        },
+        { device: id, topic },
       );
+      err.cause = { error: why };
+      return err;
+    };
     try {
       return await within(this.deps.directory.get(id), ms, () => unavailable(`no answer within ${ms} ms`));
     } catch (err) {
@@ -360,9 +361,10 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
       // Not stored anywhere: withhold the acknowledgement so the sender sends it again (its readings, if some were
       // spooled already, then arrive twice: InfluxDB overwrites identical points). Never log-and-acknowledge.
       this.deps.log.error({ err, device, topic: u.topic, reasons }, 'dead-letter store unavailable; not acknowledged');
+      // The store's own error is logged above, never put into an answer.
       throw new SusError(
         'SUS_ERR_DEAD_LETTER_UNAVAILABLE',
-        `the dead-letter store did not take the message: ${(err as Error).message}; not acknowledged, send it again`,
+        'the dead-letter store did not take the message; not acknowledged, send it again',
         503,
         { ...(device ? { device } : {}), topic: u.topic },
       );

@@ -116,3 +116,24 @@ describe("conflicts never confirm another department's device id", () => {
     expect((await anonymous('POST', '/v1/provision/claim', { code, id: 'env-claimed' })).status).toBe(201);
   });
 });
+
+describe('a registry outage answers without the registry’s own error', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({}, true);
+  });
+  afterAll(async () => h?.stop().catch(() => undefined));
+
+  it('answers an HTTP push it cannot look up with a generic 503', async () => {
+    // The admin key is looked up now and cached: the push below reaches ingest without the registry.
+    expect((await h.admin('GET', '/v1/devices')).status).toBe(200);
+    await h.platform.registry.db.close();
+    const res = await h.admin<Problem>('POST', '/v1/ingest/canonical?device=aq-unknown', { values: { pm10: 1 } });
+    expect([res.status, res.body.code, res.body.detail]).toStrictEqual([
+      503,
+      'SUS_ERR_REGISTRY_UNAVAILABLE',
+      'the registry is unavailable, so the device could not be looked up; not acknowledged, send it again',
+    ]);
+    expect(JSON.stringify(res.body)).not.toMatch(/PGlite|closed/i);
+  });
+});

@@ -351,7 +351,7 @@ describe('Ingestor resilience', () => {
     await expect(ingestor.handle(uplink('not json'))).rejects.toMatchObject({
       code: 'SUS_ERR_DEAD_LETTER_UNAVAILABLE',
       statusCode: 503,
-      message: 'the dead-letter store did not take the message: registry down; not acknowledged, send it again',
+      message: 'the dead-letter store did not take the message; not acknowledged, send it again',
       context: { device: 'aq-1', topic: 'sus/v1/devices/aq-1/up' },
     });
     expect(ingestor.stats.deadLetters).toStrictEqual(0);
@@ -382,8 +382,10 @@ describe('Ingestor resilience', () => {
     await expect(ingestor.handle(uplink('{"values":{"co2":400}}'))).rejects.toMatchObject({
       code: 'SUS_ERR_REGISTRY_UNAVAILABLE',
       statusCode: 503,
-      message: 'device lookup failed: registry unreachable; not acknowledged, send it again',
+      message: 'the registry is unavailable, so the device could not be looked up; not acknowledged, send it again',
       context: { device: 'aq-1', topic: 'sus/v1/devices/aq-1/up' },
+      // The registry's own words go to the log (the API logs an error's cause), never into an answer.
+      cause: { error: 'registry unreachable' },
     });
     expect(store.deadLetters).toStrictEqual([]);
   });
@@ -403,12 +405,12 @@ describe('Ingestor resilience', () => {
     });
     await expect(hanging.handle(uplink('{"values":{"co2":400}}'))).rejects.toMatchObject({
       code: 'SUS_ERR_REGISTRY_UNAVAILABLE',
-      message: 'device lookup failed: no answer within 50 ms; not acknowledged, send it again',
+      message: 'the registry is unavailable, so the device could not be looked up; not acknowledged, send it again',
+      cause: { error: 'no answer within 50 ms' },
     });
     await expect(hanging.handle(uplink('not json'))).rejects.toMatchObject({
       code: 'SUS_ERR_DEAD_LETTER_UNAVAILABLE',
-      message:
-        'the dead-letter store did not take the message: no answer within 50 ms; not acknowledged, send it again',
+      message: 'the dead-letter store did not take the message; not acknowledged, send it again',
     });
     expect([writer.lines, store.deadLetters]).toStrictEqual([[], []]);
   });
