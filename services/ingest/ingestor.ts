@@ -197,7 +197,8 @@ export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] 
       // A bug must cost this message at most, never the process; the dead letter keeps it for a replay once fixed.
       this.deps.log.error({ err, device: u.device, topic: u.topic }, 'ingest failed unexpectedly');
       return this.reject(u, format, opts, u.device, [
-        reason(REASON.INVALID_MESSAGE, `internal error: ${(err as Error).message}`),
+        // The error itself is in the log line above: the reason reaches HTTP answers and the department's dead letters.
+        reason(REASON.INVALID_MESSAGE, 'internal error while handling the message; the server log has the details'),
       ]);
     }
   }
