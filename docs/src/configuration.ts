@@ -26,7 +26,7 @@ const GROUPS: ReadonlyArray<{ title: string; match: RegExp }> = [
   },
   {
     title: 'API (layer 3)',
-    match: /^SUS_(HTTP_|QUERY_|API_RATE_|PUBLIC_MQTT_|CLAIM_|SILENT_|DEFAULT_INTERVAL_|STREAM_)/,
+    match: /^SUS_(HTTP_|QUERY_|API_RATE_|PUBLIC_MQTT_|CLAIM_|IMPORT_|SILENT_|DEFAULT_INTERVAL_|STREAM_)/,
   },
   { title: 'Command line and demo', match: /^SUS_(API_URL|API_KEY|DEMO_)/ },
 ];
