@@ -7,12 +7,13 @@ import type { Logger } from '../common/logger.ts';
 import { installAuth, type RouteScope } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { createDeps } from './deps.ts';
-import { installProblemHandlers } from './problem.ts';
+import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { departmentRoutes } from './routes/departments.ts';
 import { deviceTypeRoutes } from './routes/device-types.ts';
 import { deviceRoutes } from './routes/devices.ts';
+import { errorsDocRoutes } from './routes/errors-doc.ts';
 import { grantRoutes } from './routes/grants.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestHttpRoutes } from './routes/ingest-http.ts';
@@ -38,6 +39,9 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     logController: new LogController({ disableRequestLogging: !log.isLevelEnabled('debug') }),
+    // Errors Fastify and Node answer before routing are problem bodies with a catalogued code like all others.
+    frameworkErrors,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -76,6 +80,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
   for (const routes of [
     healthRoutes,
     metricsRoutes,
+    errorsDocRoutes,
     departmentRoutes,
     keyRoutes,
     deviceTypeRoutes,

@@ -1,5 +1,5 @@
 import { SusError } from '../common/errors.ts';
-import type { Db } from './db.ts';
+import { type Db, sqlState } from './db.ts';
 import { hashToken, newToken } from './secrets.ts';
 
 export interface NewClaim {
@@ -81,7 +81,7 @@ export class ClaimStore {
         ],
       );
     } catch (err) {
-      if (typeof err === 'object' && err && 'code' in err && err.code === '23503')
+      if (sqlState(err) === '23503')
         throw new SusError('SUS_ERR_UNKNOWN_DEPARTMENT', `department '${c.department}' does not exist`, 400, {
           field: 'department',
         });

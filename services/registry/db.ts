@@ -2,6 +2,36 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { SusError } from '../common/errors.ts';
+
+/** The SQLSTATE of a database error (PGlite and PostgreSQL alike); undefined for any other error. */
+export function sqlState(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err) || !('severity' in err)) return undefined;
+  const code = (err as { code: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * The registry refusing a value of a request (SQLSTATE class 22 "data exception": encoding, length, number or
+ * time out of range; 23 "integrity constraint"; 54 "program limit exceeded") as the coded 4xx it is. The grammars
+ * of services/common/grammar.ts keep such values out; this is the safety net that keeps a gap in them from
+ * answering 500. Outages and bugs (any other class) stay undefined: they are the server's fault.
+ */
+export function registryRefusal(err: unknown): SusError | undefined {
+  const state = sqlState(err);
+  if (state === undefined) return undefined;
+  const kind = state.slice(0, 2);
+  const context = { sqlState: state };
+  if (kind === '22' || kind === '54') {
+    const message = `the registry cannot store a value of this request (SQLSTATE ${state})`;
+    return new SusError('SUS_ERR_INVALID_VALUE', message, 400, context);
+  }
+  if (kind === '23') {
+    const message = `the request conflicts with the registry's data (SQLSTATE ${state})`;
+    return new SusError('SUS_ERR_CONFLICT', message, 409, context);
+  }
+  return undefined;
+}
 
 /** The SQL surface the registry needs; both PGlite (embedded) and PostgreSQL (pg.Pool) provide it. */
 export interface Queryable {
