@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import { SusError } from '../common/errors.ts';
+import { generatedDeviceId } from '../common/grammar.ts';
 import type { NewDevice, Registry } from '../registry/index.ts';
 import { takenId } from './device-ids.ts';
 import { NewDeviceSchema } from './schemas.ts';
@@ -87,7 +87,7 @@ export async function validateImport(
       errors.push({ line, field: 'department', message: `this key may only import devices of '${ownDepartment}'` });
     else if (!departments.has(department))
       errors.push({ line, field: 'department', message: `department '${department}' does not exist` });
-    const id = row.id ?? `${row.type.replace(/[^a-z0-9]+/g, '-')}-${randomBytes(4).toString('hex')}`;
+    const id = row.id ?? generatedDeviceId(row.type);
     const dup = seen.get(id);
     if (dup !== undefined) errors.push({ line, field: 'id', message: `device '${id}' is also on line ${dup}` });
     seen.set(id, line);

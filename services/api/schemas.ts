@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import { DEVICE_ID_PATTERN } from '../common/topics.ts';
+import {
+  ClaimCode,
+  DepartmentId,
+  DeviceId,
+  DeviceTypeId,
+  JsonObject,
+  name,
+  QuantityName,
+  ReasonCode,
+  RowId,
+  tagValue,
+  text,
+} from '../common/grammar.ts';
 import { SCOPES } from '../registry/types.ts';
 
 /** API shapes: request validation, response serialisation and the OpenAPI document all come from these. */
@@ -17,14 +29,11 @@ export const ProblemSchema = z
   .meta({ id: 'Problem' });
 
 export const Timestamp = z.string().describe('ISO 8601 time');
-const DepartmentId = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{1,31}$/, 'lowercase letters, digits, - and _ (2–32 characters)');
 
 export const DepartmentSchema = z
   .object({ id: z.string(), name: z.string(), createdAt: Timestamp })
   .meta({ id: 'Department' });
-export const NewDepartmentSchema = z.object({ id: DepartmentId, name: z.string().min(1).max(200) });
+export const NewDepartmentSchema = z.object({ id: DepartmentId, name: name() });
 
 export const DeviceSchema = z
   .object({
@@ -41,15 +50,11 @@ export const DeviceSchema = z
   .meta({ id: 'Device' });
 
 export const NewDeviceSchema = z.object({
-  id: z
-    .string()
-    .regex(DEVICE_ID_PATTERN, 'lowercase letters, digits, _ . - (1–64 characters, starting with a letter or digit)')
-    .optional()
-    .describe('chosen by the server when absent'),
-  name: z.string().min(1).max(200),
+  id: DeviceId.optional().describe('chosen by the server when absent'),
+  name: name(),
   department: DepartmentId.optional().describe("defaults to the API key's department"),
-  type: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _'),
-  district: z.string().min(1).max(100).nullable().optional(),
+  type: DeviceTypeId,
+  district: tagValue().nullable().optional(),
   lat: z.number().min(-90).max(90).nullable().optional(),
   lon: z.number().min(-180).max(180).nullable().optional(),
 });
@@ -77,12 +82,12 @@ const TimeParam = z
   .transform((v) => (/^\d+$/.test(v) ? Number(v) : Date.parse(v)));
 
 export const ReadingsQuerySchema = z.object({
-  device: z.string().max(64).optional(),
-  quantity: z.string().max(64).optional(),
+  device: DeviceId.optional(),
+  quantity: QuantityName.optional(),
   from: TimeParam.optional().describe('ISO 8601 or epoch ms; default 24 h before `to`'),
   to: TimeParam.optional().describe('ISO 8601 or epoch ms; default now'),
   limit: z.coerce.number().int().min(1).optional().describe('default 1000, at most the query budget'),
-  department: z.string().max(32).optional().describe("another department's data, through a grant"),
+  department: DepartmentId.optional().describe("another department's data, through a grant"),
   format: z.enum(['json', 'csv']).optional(),
 });
 
@@ -111,9 +116,9 @@ export const DeadLetterSchema = z
   .meta({ id: 'DeadLetter' });
 
 export const DeadLettersQuerySchema = z.object({
-  device: z.string().max(64).optional(),
-  reason: z.string().max(64).optional().describe('reason code, e.g. INGEST_MALFORMED_JSON'),
-  before: z.coerce.number().int().positive().optional().describe('id cursor: entries older than this id'),
+  device: DeviceId.optional(),
+  reason: ReasonCode.optional().describe('reason code, e.g. INGEST_MALFORMED_JSON'),
+  before: RowId.optional().describe('id cursor: entries older than this id'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
@@ -147,7 +152,7 @@ export const ApiKeySchema = z
   .meta({ id: 'ApiKey' });
 
 export const NewApiKeySchema = z.object({
-  name: z.string().min(1).max(100),
+  name: name(100),
   department: DepartmentId.nullable().optional().describe("defaults to the creating key's department"),
   scopes: z.array(ScopeSchema).min(1),
 });
@@ -170,24 +175,24 @@ export const DeviceTypeSchema = z
   .meta({ id: 'DeviceType' });
 
 export const NewDeviceTypeSchema = z.object({
-  id: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _'),
-  name: z.string().min(1).max(200),
-  description: z.string().max(2000).default(''),
-  quantities: z.array(z.string().max(64)).max(64).default([]),
+  id: DeviceTypeId,
+  name: name(),
+  description: text().default(''),
+  quantities: z.array(QuantityName).max(64).default([]),
   expectedIntervalS: z
     .number()
     .int()
     .min(1)
     .max(7 * 24 * 3600)
     .default(300),
-  profile: z.record(z.string(), z.unknown()).default({}),
+  profile: JsonObject.default({}),
 });
 
 export const DevicePatchSchema = z
   .object({
-    name: z.string().min(1).max(200),
-    type: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _'),
-    district: z.string().min(1).max(100).nullable(),
+    name: name(),
+    type: DeviceTypeId,
+    district: tagValue().nullable(),
     lat: z.number().min(-90).max(90).nullable(),
     lon: z.number().min(-180).max(180).nullable(),
   })
@@ -222,9 +227,9 @@ export const ImportResultSchema = z.object({
 
 export const NewClaimSchema = z.object({
   department: DepartmentId.optional().describe("defaults to the key's department"),
-  type: z.string().regex(/^[a-z][a-z0-9_]{1,63}$/, 'lowercase letters, digits and _'),
-  name: z.string().min(1).max(200).optional(),
-  district: z.string().min(1).max(100).optional(),
+  type: DeviceTypeId,
+  name: name().optional(),
+  district: tagValue().optional(),
   lat: z.number().min(-90).max(90).optional(),
   lon: z.number().min(-180).max(180).optional(),
   ttlS: z
@@ -244,13 +249,9 @@ export const ClaimCodeSchema = z.object({
 });
 
 export const ClaimRequestSchema = z.object({
-  code: z.string().min(1).max(200),
-  id: z
-    .string()
-    .regex(DEVICE_ID_PATTERN, 'lowercase letters, digits, _ . - (1–64 characters)')
-    .optional()
-    .describe('device id wanted (e.g. derived from the MAC); chosen by the server when absent'),
-  name: z.string().min(1).max(200).optional(),
+  code: ClaimCode,
+  id: DeviceId.optional().describe('device id wanted (e.g. derived from the MAC); chosen by the server when absent'),
+  name: name().optional(),
 });
 
 export const BundleSchema = z
@@ -269,16 +270,18 @@ export const BundleSchema = z
   })
   .meta({ id: 'ProvisioningBundle' });
 
-const CsvList = z
+/** Comma-separated quantities, each one checked against the grammar. */
+const QuantityList = z
   .string()
   .max(2000)
-  .transform((s) => s.split(',').filter((x) => x.length > 0));
+  .transform((s) => s.split(',').filter((x) => x.length > 0))
+  .pipe(z.array(QuantityName));
 
 export const LatestQuerySchema = z.object({
-  department: z.string().max(32).optional(),
-  quantity: CsvList.optional().describe('comma-separated quantities; default all'),
-  district: z.string().max(100).optional(),
-  device: z.string().max(64).optional(),
+  department: DepartmentId.optional(),
+  quantity: QuantityList.optional().describe('comma-separated quantities; default all'),
+  district: tagValue().optional(),
+  device: DeviceId.optional(),
   bbox: z
     .string()
     .regex(/^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$/, 'minLon,minLat,maxLon,maxLat')
@@ -336,12 +339,12 @@ export const GrantSchema = z
 export const NewGrantSchema = z.object({
   owner: DepartmentId.optional().describe("defaults to the key's department"),
   grantee: z.union([DepartmentId, z.literal('public')]),
-  title: z.string().min(1).max(200),
-  purpose: z.string().min(1).max(2000),
-  licence: z.string().max(200).nullable().default(null),
-  quantities: z.array(z.string().max(64)).min(1).max(64),
-  deviceTypes: z.array(z.string().max(64)).min(1).nullable().default(null),
-  districts: z.array(z.string().max(100)).min(1).nullable().default(null),
+  title: name(),
+  purpose: text().min(1),
+  licence: name().nullable().default(null),
+  quantities: z.array(QuantityName).min(1).max(64),
+  deviceTypes: z.array(DeviceTypeId).min(1).max(64).nullable().default(null),
+  districts: z.array(tagValue()).min(1).max(256).nullable().default(null),
   from: z.iso.datetime({ offset: true }).nullable().default(null),
   to: z.iso.datetime({ offset: true }).nullable().default(null),
   aggregationFloorS: z.number().int().min(1).nullable().default(null).describe('e.g. 3600: hourly aggregates only'),
@@ -363,10 +366,10 @@ export const AuditEntrySchema = z
   .meta({ id: 'AuditEntry' });
 
 export const AggregateQuerySchema = z.object({
-  quantity: z.string().max(64),
-  device: z.string().max(64).optional(),
-  department: z.string().max(32).optional(),
-  district: z.string().max(100).optional(),
+  quantity: QuantityName,
+  device: DeviceId.optional(),
+  department: DepartmentId.optional(),
+  district: tagValue().optional(),
   from: TimeParam.optional().describe('ISO 8601 or epoch ms; default 24 h before `to`'),
   to: TimeParam.optional().describe('ISO 8601 or epoch ms; default now'),
   every: z

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { conflict, notFound, SusError } from '../common/errors.ts';
-import type { Db } from './db.ts';
+import { generatedDeviceId } from '../common/grammar.ts';
+import { type Db, sqlState } from './db.ts';
 import { type DeadLetterBounds, DeadLetterStore } from './dead-letters.ts';
 import { type KeyRow, KeyStore, toKey } from './keys.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
@@ -33,10 +34,6 @@ const toDevice = (r: DeviceRow): Device => ({
   createdAt: r.created_at.toISOString(),
   lastSeenAt: r.last_seen_at ? r.last_seen_at.toISOString() : null,
 });
-
-function pgCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
 
 /** A device was created, changed, rotated or decommissioned; an API key was revoked. */
 export type RegistryEvent = { type: 'device-changed'; id: string } | { type: 'key-revoked'; id: string };
@@ -91,7 +88,7 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
       );
       return { id: d.id, name: d.name, createdAt: r!.created_at.toISOString() };
     } catch (err) {
-      if (pgCode(err) === '23505')
+      if (sqlState(err) === '23505')
         throw conflict(`department '${d.id}' already exists`, 'SUS_ERR_DEPARTMENT_EXISTS', { id: d.id });
       throw err;
     }
@@ -133,7 +130,7 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
 
   /** Registers a device; the returned secret is shown once and stored only as a hash. */
   async createDevice(d: NewDevice): Promise<{ device: Device; secret: string }> {
-    const id = d.id ?? `${d.type.replace(/[^a-z0-9]+/g, '-')}-${randomBytes(4).toString('hex')}`;
+    const id = d.id ?? generatedDeviceId(d.type);
     const secret = newToken();
     try {
       const [r] = await this.db.query<DeviceRow>(
@@ -144,9 +141,9 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
       this.emit('change', { type: 'device-changed', id });
       return { device: toDevice(r!), secret };
     } catch (err) {
-      if (pgCode(err) === '23505')
+      if (sqlState(err) === '23505')
         throw conflict(`device '${id}' already exists`, 'SUS_ERR_DEVICE_EXISTS', { device: id });
-      if (pgCode(err) === '23503')
+      if (sqlState(err) === '23503')
         throw new SusError('SUS_ERR_UNKNOWN_DEPARTMENT', `department '${d.department}' does not exist`, 400, {
           field: 'department',
         });
@@ -326,7 +323,7 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
       );
       return toKey(r!);
     } catch (err) {
-      if (pgCode(err) === '23503')
+      if (sqlState(err) === '23503')
         throw new SusError('SUS_ERR_UNKNOWN_DEPARTMENT', `department '${k.department}' does not exist`, 400, {
           field: 'department',
         });

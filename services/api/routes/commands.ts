@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { CommandName, DeviceId, JsonObject } from '../../common/grammar.ts';
 import { DownlinkStore } from '../../registry/downlinks.ts';
 import type { ApiContext } from '../context.ts';
 import { ProblemSchema } from '../schemas.ts';
 import { visibleDevice } from './devices.ts';
 
-const IdParams = z.object({ id: z.string().max(64) });
-const JsonObject = z.record(z.string(), z.unknown());
+const IdParams = z.object({ id: DeviceId });
 /** Downlinks travel to constrained devices over QoS 1: keep documents small. */
 const MAX_DOCUMENT_BYTES = 16 * 1024;
 
@@ -64,7 +64,7 @@ export const commandRoutes =
           tags: ['downlink'],
           summary: 'Send a command to a device (QoS 1 on sus/v1/devices/{id}/down/command)',
           params: IdParams,
-          body: z.object({ name: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/), args: JsonObject.default({}) }),
+          body: z.object({ name: CommandName, args: JsonObject.default({}) }),
           response: { 202: CommandSchema, 404: ProblemSchema, 413: ProblemSchema, 503: ProblemSchema },
         },
       },

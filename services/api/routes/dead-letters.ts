@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { RowId, SourceName } from '../../common/grammar.ts';
 import { parseDeviceTopic } from '../../common/topics.ts';
 import type { Uplink } from '../../common/uplink.ts';
 import { DEAD_LETTER_STATUSES, type IngestDeadLetterFilter } from '../../registry/index.ts';
@@ -20,11 +21,11 @@ export const DeadLetterEntrySchema = DeadLetterSchema.extend({
 
 const ListQuerySchema = DeadLettersQuerySchema.extend({
   status: z.enum(DEAD_LETTER_STATUSES).optional().describe('default: every status'),
-  source: z.string().max(64).optional().describe('`mqtt`, `http`, `mqtt:<integration>`'),
+  source: SourceName.optional().describe('`mqtt`, `http`, `mqtt:<integration>`'),
   since: z.iso.datetime({ offset: true }).optional().describe('entries received at or after this time'),
 });
 
-const IdParams = z.object({ id: z.coerce.number().int().positive() });
+const IdParams = z.object({ id: RowId });
 
 const ReplayResultSchema = IngestOutcomeSchema.omit({ deadLetterId: true }).extend({
   id: z.number().int(),

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { DeviceTypeId } from '../../common/grammar.ts';
 import type { ApiDeps } from '../deps.ts';
 import { DeviceTypeSchema, NewDeviceTypeSchema, ProblemSchema } from '../schemas.ts';
 
@@ -27,7 +28,7 @@ export const deviceTypeRoutes =
         schema: {
           tags: ['devices'],
           summary: 'One device type',
-          params: z.object({ id: z.string().max(64) }),
+          params: z.object({ id: DeviceTypeId }),
           response: { 200: DeviceTypeSchema, 404: ProblemSchema },
         },
       },

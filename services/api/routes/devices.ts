@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { DepartmentId, DeviceId } from '../../common/grammar.ts';
 import type { Device } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
@@ -23,7 +24,7 @@ import {
   SilentDeviceSchema,
 } from '../schemas.ts';
 
-const IdParams = z.object({ id: z.string().max(64) });
+const IdParams = z.object({ id: DeviceId });
 
 /** A device of another department is reported as absent, not forbidden: its existence is not disclosed. */
 export async function visibleDevice(ctx: ApiContext, req: FastifyRequest, id: string): Promise<Device> {
@@ -63,7 +64,7 @@ export const deviceRoutes =
         schema: {
           tags: ['devices'],
           summary: 'Devices visible to the key',
-          querystring: z.object({ department: z.string().max(32).optional() }),
+          querystring: z.object({ department: DepartmentId.optional() }),
           response: { 200: z.object({ devices: z.array(DeviceSchema) }) },
         },
       },
@@ -140,7 +141,7 @@ export const deviceRoutes =
         schema: {
           tags: ['devices'],
           summary: "Active devices with no data for longer than SUS_SILENT_FACTOR × their type's expected interval",
-          querystring: z.object({ department: z.string().max(32).optional() }),
+          querystring: z.object({ department: DepartmentId.optional() }),
           response: { 200: z.object({ devices: z.array(SilentDeviceSchema) }) },
         },
       },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { GrantId, RowId } from '../../common/grammar.ts';
 import { actingDepartment, requireDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { AuditEntrySchema, GrantSchema, NewGrantSchema, ProblemSchema } from '../schemas.ts';
@@ -76,7 +77,7 @@ export const grantRoutes =
         schema: {
           tags: ['sharing'],
           summary: 'Revoke a grant (reads through it are refused from now on)',
-          params: z.object({ id: z.string().max(64) }),
+          params: z.object({ id: GrantId }),
           response: { 200: GrantSchema, 404: ProblemSchema },
         },
       },
@@ -91,7 +92,7 @@ export const grantRoutes =
           tags: ['sharing'],
           summary: "Reads of the department's data by others through grants, newest first",
           querystring: z.object({
-            before: z.coerce.number().int().positive().optional().describe('id cursor'),
+            before: RowId.optional().describe('id cursor'),
             limit: z.coerce.number().int().min(1).max(1000).default(100),
           }),
           response: { 200: z.object({ entries: z.array(AuditEntrySchema), next: z.number().int().nullable() }) },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { DeviceId } from '../../common/grammar.ts';
 import type { Uplink } from '../../common/uplink.ts';
 import type { DeadLetterReason } from '../../registry/types.ts';
 import { actingDepartment } from '../auth.ts';
@@ -69,7 +70,7 @@ export const ingestHttpRoutes =
             'reading stored; 422: nothing stored. A department key gets the same 422 for a device of another department ' +
             'as for an unknown one (filed under no device, so the other department never sees it).',
           params: z.object({ format: z.enum(PUSH_FORMATS) }),
-          querystring: z.object({ device: z.string().max(64).optional() }),
+          querystring: z.object({ device: DeviceId.optional() }),
           response: { 200: IngestOutcomeSchema, 403: ProblemSchema, 422: IngestOutcomeSchema, 503: ProblemSchema },
         },
       },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { KeyId } from '../../common/grammar.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiKeySchema, CreatedApiKeySchema, NewApiKeySchema, ProblemSchema } from '../schemas.ts';
@@ -57,7 +58,7 @@ export const keyRoutes =
         schema: {
           tags: ['access'],
           summary: 'Revoke a key (takes effect at once)',
-          params: z.object({ id: z.string().max(64) }),
+          params: z.object({ id: KeyId }),
           response: { 200: ApiKeySchema, 404: ProblemSchema },
         },
       },

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { DatasetId } from '../../common/grammar.ts';
 import type { Grant } from '../../registry/index.ts';
 import { resolveRead } from '../access.ts';
 import { sendCsv, wants } from '../csv.ts';
@@ -17,7 +18,7 @@ import {
 import { aggregateReadScoped } from './aggregate.ts';
 import { csvRows } from './readings.ts';
 
-const DatasetParams = z.object({ id: z.string().max(64) });
+const DatasetParams = z.object({ id: DatasetId });
 
 const toDataset = (g: Grant) => ({
   id: g.id,

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { DepartmentId, DeviceId, QuantityName } from '../../common/grammar.ts';
 import { type Grant, grantCovers } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -11,9 +12,9 @@ const HEARTBEAT_MS = 15_000;
 const GRANT_REFRESH_MS = 10_000;
 
 const StreamQuerySchema = z.object({
-  quantity: z.string().max(64).optional(),
-  device: z.string().max(64).optional(),
-  department: z.string().max(32).optional(),
+  quantity: QuantityName.optional(),
+  device: DeviceId.optional(),
+  department: DepartmentId.optional(),
   lastEventId: z.coerce.number().int().nonnegative().optional().describe('alternative to the Last-Event-ID header'),
 });
 
