@@ -171,6 +171,13 @@ export const ERROR_CODES = {
     surface: 'API',
     meaning: 'The body has a Content-Type the route does not take (JSON, or text/csv for the import).',
   },
+  SUS_ERR_INGEST_REJECTED: {
+    status: 422,
+    surface: 'API',
+    meaning:
+      'An HTTP push stored nothing: every part was rejected. `rejected` lists the reasons, `deadLetterId` the ' +
+      'dead-letter entry that keeps the payload for a replay.',
+  },
   SUS_ERR_RATE_LIMITED: {
     status: 429,
     surface: 'API',

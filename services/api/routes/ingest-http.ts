@@ -6,6 +6,7 @@ import type { Uplink } from '../../common/uplink.ts';
 import type { DeadLetterReason } from '../../registry/types.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
+import { problem } from '../problem.ts';
 import { ProblemSchema } from '../schemas.ts';
 
 /** The push formats of `POST /v1/ingest/{format}`: the HTTP contract (ingest's decoders serve the same names). */
@@ -67,11 +68,12 @@ export const ingestHttpRoutes =
             'The payload is decoded, normalised and stored like an MQTT uplink (source tag `http`). Devices are ' +
             'named by the payload (TTN device_id, ChirpStack DevEUI in lower case, `esp8266-<chip id>`) or by ' +
             '`?device=` for canonical JSON and SenML. Rejected parts go to the dead-letter store. 200: at least one ' +
-            'reading stored; 422: nothing stored. A department key gets the same 422 for a device of another department ' +
-            'as for an unknown one (filed under no device, so the other department never sees it).',
+            'reading stored; 422: nothing stored, a problem (SUS_ERR_INGEST_REJECTED) that carries the outcome ' +
+            '(`accepted`, `rejected`, `deadLetterId`) as extension members. A department key gets the same 422 for a ' +
+            'device of another department as for an unknown one (filed under no device, so the other department never sees it).',
           params: z.object({ format: z.enum(PUSH_FORMATS) }),
           querystring: z.object({ device: DeviceId.optional() }),
-          response: { 200: IngestOutcomeSchema, 403: ProblemSchema, 422: IngestOutcomeSchema, 503: ProblemSchema },
+          response: { 200: IngestOutcomeSchema, 403: ProblemSchema, 422: ProblemSchema, 503: ProblemSchema },
         },
       },
       async (req, reply) => {
@@ -88,7 +90,13 @@ export const ingestHttpRoutes =
         };
         const department = actingDepartment(req);
         const r = await ingest.handle(u, department === undefined ? { format } : { format, department });
-        return reply.code(r.accepted > 0 || r.rejected.length === 0 ? 200 : 422).send(outcome(r));
+        if (r.accepted > 0 || r.rejected.length === 0) return reply.code(200).send(outcome(r));
+        // An error like every other: a problem body, with the outcome as its extension members.
+        const codes = [...new Set(r.rejected.map((x) => x.code))].join(', ');
+        return reply
+          .code(422)
+          .type('application/problem+json')
+          .send(problem(422, 'SUS_ERR_INGEST_REJECTED', `nothing was stored (${codes})`, outcome(r)));
       },
     );
   };

@@ -178,6 +178,11 @@ describe('dead letters: list, replay, discard', () => {
     expect(ghost).toStrictEqual({
       status: 422,
       body: {
+        type: '/docs/errors.md#sus_err_ingest_rejected',
+        title: 'Unprocessable Content',
+        status: 422,
+        code: 'SUS_ERR_INGEST_REJECTED',
+        detail: 'nothing was stored (INGEST_UNKNOWN_DEVICE)',
         accepted: 0,
         rejected: [{ code: 'INGEST_UNKNOWN_DEVICE', message: "device 'wl-9' is not registered" }],
         deadLetterId: expect.any(Number),
