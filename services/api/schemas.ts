@@ -4,9 +4,12 @@ import {
   DepartmentId,
   DeviceId,
   DeviceTypeId,
+  Duration,
+  IsoTime,
   JsonObject,
   name,
   QuantityName,
+  QueryTime,
   ReasonCode,
   RowId,
   tagValue,
@@ -77,15 +80,11 @@ export const LatestSchema = z
   })
   .meta({ id: 'LatestValues' });
 
-const TimeParam = z
-  .union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{10,14}$/, 'epoch milliseconds')])
-  .transform((v) => (/^\d+$/.test(v) ? Number(v) : Date.parse(v)));
-
 export const ReadingsQuerySchema = z.object({
   device: DeviceId.optional(),
   quantity: QuantityName.optional(),
-  from: TimeParam.optional().describe('ISO 8601 or epoch ms; default 24 h before `to`'),
-  to: TimeParam.optional().describe('ISO 8601 or epoch ms; default now'),
+  from: QueryTime.optional().describe('ISO 8601 or epoch ms; default 24 h before `to`'),
+  to: QueryTime.optional().describe('ISO 8601 or epoch ms; default now'),
   limit: z.coerce.number().int().min(1).optional().describe('default 1000, at most the query budget'),
   department: DepartmentId.optional().describe("another department's data, through a grant"),
   format: z.enum(['json', 'csv']).optional(),
@@ -345,11 +344,11 @@ export const NewGrantSchema = z.object({
   quantities: z.array(QuantityName).min(1).max(64),
   deviceTypes: z.array(DeviceTypeId).min(1).max(64).nullable().default(null),
   districts: z.array(tagValue()).min(1).max(256).nullable().default(null),
-  from: z.iso.datetime({ offset: true }).nullable().default(null),
-  to: z.iso.datetime({ offset: true }).nullable().default(null),
+  from: IsoTime.nullable().default(null),
+  to: IsoTime.nullable().default(null),
   aggregationFloorS: z.number().int().min(1).nullable().default(null).describe('e.g. 3600: hourly aggregates only'),
   updateIntervalS: z.number().int().min(1).nullable().default(null),
-  expiresAt: z.iso.datetime({ offset: true }),
+  expiresAt: IsoTime,
 });
 
 export const AuditEntrySchema = z
@@ -370,12 +369,9 @@ export const AggregateQuerySchema = z.object({
   device: DeviceId.optional(),
   department: DepartmentId.optional(),
   district: tagValue().optional(),
-  from: TimeParam.optional().describe('ISO 8601 or epoch ms; default 24 h before `to`'),
-  to: TimeParam.optional().describe('ISO 8601 or epoch ms; default now'),
-  every: z
-    .string()
-    .regex(/^\d+[smhd]$/, 'a duration such as 30s, 15m, 1h, 1d')
-    .describe('window length, required: an unbounded GROUP BY time is never run'),
+  from: QueryTime.optional().describe('ISO 8601 or epoch ms; default 24 h before `to`'),
+  to: QueryTime.optional().describe('ISO 8601 or epoch ms; default now'),
+  every: Duration.describe('window length, required: an unbounded GROUP BY time is never run'),
   fn: z.enum(['mean', 'min', 'max', 'count', 'median', 'p95']).default('mean'),
   groupBy: z.enum(['device', 'district', 'department']).optional(),
   format: z.enum(['json', 'csv']).optional(),

@@ -85,6 +85,35 @@ export const SourceName = z.string().regex(/^[a-z][a-z0-9_:-]{0,63}$/, "'mqtt', 
 /** Database row ids (dead letters, audit entries, commands): positive and exact in a double. */
 export const RowId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
+/**
+ * InfluxDB keeps times as int64 nanoseconds (1677-09-21 to 2262-04-11) and refuses a query that names a time
+ * outside; a time a client gives for a query or a grant window stays inside, with a margin for defaults (24 h).
+ */
+export const EARLIEST_TIME_MS = Date.UTC(1678, 0, 1);
+export const LATEST_TIME_MS = Date.UTC(2262, 0, 1);
+const TIME_RANGE = 'between 1678-01-01 and 2262-01-01 (the range InfluxDB stores)';
+const inTimeRange = (ms: number) => ms >= EARLIEST_TIME_MS && ms <= LATEST_TIME_MS;
+
+/** An ISO 8601 time with offset, within the stored range. */
+export const IsoTime = z.iso.datetime({ offset: true }).refine((s) => inTimeRange(Date.parse(s)), TIME_RANGE);
+
+/** A query time: ISO 8601 or epoch milliseconds, as epoch milliseconds, within the stored range. */
+export const QueryTime = z
+  .union([z.iso.datetime({ offset: true }), z.string().regex(/^\d{10,14}$/, 'epoch milliseconds')])
+  .transform((v) => (/^\d+$/.test(v) ? Number(v) : Date.parse(v)))
+  .refine(inTimeRange, TIME_RANGE);
+
+const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+/** Seconds of a duration such as `15m`. */
+export const durationS = (d: string): number => Number(d.slice(0, -1)) * (UNIT_S[d.slice(-1)] ?? Number.NaN);
+/** Longest window a client may ask for: ten years, well inside InfluxQL's int64-nanosecond durations. */
+const MAX_DURATION_S = 3660 * 86400;
+/** A window length such as 30s, 15m, 1h, 1d: at least a second, at most ten years. */
+export const Duration = z
+  .string()
+  .regex(/^\d{1,12}[smhd]$/, 'a duration such as 30s, 15m, 1h, 1d')
+  .refine((d) => durationS(d) >= 1 && durationS(d) <= MAX_DURATION_S, 'between 1s and 3660d');
+
 /** Deepest nesting a JSON document from a client may have (profiles, command arguments, configurations). */
 export const MAX_JSON_DEPTH = 32;
 

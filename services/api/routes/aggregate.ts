@@ -1,11 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { SusError } from '../../common/errors.ts';
+import { durationS } from '../../common/grammar.ts';
 import { devicesInScope, type ReadRequest, type ReadScope } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
 import { type AggregateFn, type GroupBy, measurements, queryAggregate } from '../readings-query.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
-const UNIT_S: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
 export interface AggregateParams {
   quantity: string;
@@ -15,9 +15,6 @@ export interface AggregateParams {
   fn: AggregateFn;
   groupBy?: GroupBy;
 }
-
-/** Seconds of a duration such as `15m`. */
-export const durationS = (every: string): number => Number(every.slice(0, -1)) * UNIT_S[every.slice(-1)]!;
 
 /**
  * The budget check and the aggregate query, shared by the keyed and the open-data routes. The number of windows

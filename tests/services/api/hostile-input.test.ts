@@ -135,6 +135,45 @@ describe('hostile identifiers and values: 4xx problems with a catalogued code, n
     }
   });
 
+  it('refuses times InfluxDB cannot hold and windows beyond ten years (they answered 502 from InfluxDB)', async () => {
+    const range = 'between 1678-01-01 and 2262-01-01 (the range InfluxDB stores)';
+    const cases: Array<[string, string, unknown, string, string]> = [
+      ['GET', '/v1/readings?department=environment&from=1677-09-21T00:12:43Z', undefined, 'querystring.from', range],
+      ['GET', '/v1/readings?department=environment&to=9999-12-31T23:59:59Z', undefined, 'querystring.to', range],
+      [
+        'GET',
+        '/v1/readings/aggregate?department=environment&quantity=pm2_5&every=99999999999d',
+        undefined,
+        'querystring.every',
+        'between 1s and 3660d',
+      ],
+      [
+        'POST',
+        '/v1/grants',
+        {
+          owner: 'environment',
+          grantee: 'traffic',
+          title: 't',
+          purpose: 'p',
+          quantities: ['pm2_5'],
+          from: '0001-01-01T00:00:00Z',
+          expiresAt: '2100-01-01T00:00:00Z',
+        },
+        'body.from',
+        range,
+      ],
+    ];
+    for (const [method, path, body, field, message] of cases) {
+      const res = await h.admin<Problem>(method, path, body);
+      expect([path, res.status, res.body.code, res.body.errors]).toStrictEqual([
+        path,
+        400,
+        'SUS_ERR_VALIDATION',
+        [{ field, message }],
+      ]);
+    }
+  });
+
   it('chooses device ids within the id grammar even for the longest type name, so the device can be addressed', async () => {
     const type = `t${'x'.repeat(63)}`;
     const res = await h.admin<{ device: { id: string } }>('POST', '/v1/devices', {
