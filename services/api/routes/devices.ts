@@ -115,6 +115,7 @@ export const deviceRoutes =
           summary: 'Bulk import from CSV (id,name,department,type,district,lat,lon): all rows or none',
           description:
             'Content-Type: text/csv, at most SUS_IMPORT_MAX_ROWS rows (413 beyond). Every row is validated first; any error answers 400 listing the bad rows by line number (the first SUS_IMPORT_MAX_ERRORS of them, and how many there are) and nothing is imported.',
+          consumes: ['text/csv'],
           body: z.string().describe('CSV text'),
           response: { 201: ImportResultSchema, 400: ProblemSchema, 413: ProblemSchema },
         },
