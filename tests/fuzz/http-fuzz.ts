@@ -55,6 +55,8 @@ export function verdict(res: RawResponse, maxMs: number): string | undefined {
   }
   const code = typeof body.code === 'string' ? body.code : '';
   if (!isErrorCode(code)) return `code ${JSON.stringify(body.code)} is not in the error catalogue`;
+  // The registry's refusal is the safety net behind the grammars: reaching it means a grammar let the value through.
+  if (code === 'SUS_ERR_INVALID_VALUE') return 'a value got past the grammars to the registry (SUS_ERR_INVALID_VALUE)';
   if (body.status !== res.status) return `problem status ${String(body.status)} differs from the HTTP status`;
   if (ERROR_CODES[code].status !== res.status)
     return `${code} is catalogued with status ${ERROR_CODES[code].status}, answered ${res.status}`;
