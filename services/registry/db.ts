@@ -4,6 +4,19 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { SusError } from '../common/errors.ts';
 
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Text from devices as PostgreSQL can store it: NUL (refused by text and jsonb) and lone surrogates (a JSON escape
+ * such as "\ud800", refused by jsonb) become U+FFFD, so a hostile message still leaves a readable record.
+ */
+export function storableText(s: string): string {
+  const noNul = s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s;
+  LONE_SURROGATE.lastIndex = 0;
+  return LONE_SURROGATE.test(noNul) ? noNul.replace(LONE_SURROGATE, '\uFFFD') : noNul;
+}
+
 /** The SQLSTATE of a database error (PGlite and PostgreSQL alike); undefined for any other error. */
 export function sqlState(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null || !('code' in err) || !('severity' in err)) return undefined;

@@ -1,4 +1,4 @@
-import type { Db } from './db.ts';
+import { type Db, storableText } from './db.ts';
 import type { DeadLetter, DeadLetterFilter, DeadLetterReason, NewDeadLetter } from './types.ts';
 
 /** `new`: waiting for a fix; `replayed`: a replay got every value in; `discarded`: an operator gave up on it. */
@@ -75,8 +75,8 @@ interface Row {
 const COLUMNS =
   'id, received_at, source, topic, device_id, reasons, payload, payload_size, truncated, format, status, resolved_at, replays, suppressed';
 
-/** PostgreSQL text and jsonb cannot hold U+0000; a payload full of NULs must still leave a readable entry. */
-const noNul = (s: string): string => (s.includes('\u0000') ? s.replaceAll('\u0000', '\uFFFD') : s);
+/** PostgreSQL text and jsonb cannot hold U+0000 or lone surrogates; a hostile payload still leaves an entry. */
+const noNul = storableText;
 /** NUL-free and at most `max` characters (the cut marked with an ellipsis). */
 const text = (s: string, max: number): string => noNul(s.length > max ? `${s.slice(0, max - 1)}…` : s);
 const optText = (s: string | null | undefined, max = MAX_TOPIC_CHARS): string | null =>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Db } from './db.ts';
+import { type Db, storableText } from './db.ts';
 
 export interface Command {
   id: number;
@@ -33,9 +33,15 @@ export interface DeviceAck {
 }
 
 /** What a device may say on `…/ack`: which command or config version it answers, and how it went. */
+// Bounded by their columns (bigint command ids, integer versions): a larger number is no id of ours.
 export const AckMessageSchema = z.object({
-  command: z.number().int().positive().optional(),
-  config: z.number().int().positive().optional(),
+  command: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+  config: z
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 31 - 1)
+    .optional(),
   status: z.string().max(64).optional(),
 });
 
@@ -154,7 +160,8 @@ export class DownlinkStore {
    * a device cannot acknowledge another device's command.
    */
   async recordAck(device: string, topic: string, payload: Buffer): Promise<DeviceAck> {
-    const text = payload.toString('utf8').slice(0, ACK_MAX_CHARS);
+    // A device's bytes as text the registry can store: an ack it cannot record would be refused (no PUBACK) forever.
+    const text = storableText(payload.toString('utf8').slice(0, ACK_MAX_CHARS));
     let parsed: z.infer<typeof AckMessageSchema> = {};
     try {
       const result = AckMessageSchema.safeParse(JSON.parse(text));
@@ -162,15 +169,16 @@ export class DownlinkStore {
     } catch {
       // Not JSON: kept verbatim, linked to nothing.
     }
+    const status = parsed.status === undefined ? null : storableText(parsed.status);
     const [r] = await this.db.query<AckRow>(
       `INSERT INTO device_acks (device_id, topic, command_id, config_version, status, payload)
        VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${ACK_COLUMNS}`,
-      [device, topic, parsed.command ?? null, parsed.config ?? null, parsed.status ?? null, text],
+      [device, topic, parsed.command ?? null, parsed.config ?? null, status, text],
     );
     if (parsed.command !== undefined) {
       await this.db.query(
         'UPDATE device_commands SET acked_at = now(), ack_status = $3 WHERE id = $1 AND device_id = $2',
-        [parsed.command, device, parsed.status ?? null],
+        [parsed.command, device, status],
       );
     }
     if (parsed.config !== undefined) {
