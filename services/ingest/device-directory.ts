@@ -1,3 +1,4 @@
+import { DEVICE_ID_PATTERN } from '../common/topics.ts';
 import type { Device, Registry, RegistryEvent } from '../registry/index.ts';
 
 interface Entry {
@@ -84,6 +85,9 @@ export class DeviceDirectory implements DeviceLookup {
   }
 
   async get(id: string, now = Date.now()): Promise<Device | undefined> {
+    // A payload may name any string (TTN device_id); one outside the id grammar is never registered, and asking the
+    // registry would fail on a NUL rather than answer "unknown".
+    if (!DEVICE_ID_PATTERN.test(id)) return undefined;
     const hit = this.cached(id, now);
     if (hit) return hit.device;
     // One lookup per device however many of its messages arrive meanwhile: a burst (a device's backlog, a

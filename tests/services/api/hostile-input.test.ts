@@ -33,7 +33,8 @@ function rawRequest(port: number, request: string): Promise<{ status: number; ty
 describe('hostile identifiers and values: 4xx problems with a catalogued code, never SUS_ERR_INTERNAL', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    // With the broker: HTTP push needs ingest in the process.
+    h = await startHarness({}, true);
   });
   afterAll(async () => h?.stop());
 
@@ -172,6 +173,23 @@ describe('hostile identifiers and values: 4xx problems with a catalogued code, n
         [{ field, message }],
       ]);
     }
+  });
+
+  it('files a pushed payload that names a device id outside the grammar as an unknown device, not an internal error', async () => {
+    const res = await fetch(`${h.base}/v1/ingest/ttn`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_KEY}` },
+      body: JSON.stringify({
+        end_device_ids: { device_id: 'a\u0000b' },
+        uplink_message: { decoded_payload: { pm2_5: 1 } },
+      }),
+    });
+    const body = (await res.json()) as Problem & { rejected: unknown };
+    expect([res.status, body.code, body.rejected]).toStrictEqual([
+      422,
+      'SUS_ERR_INGEST_REJECTED',
+      [{ code: 'INGEST_UNKNOWN_DEVICE', message: "device 'a\u0000b' is not registered" }],
+    ]);
   });
 
   it('chooses device ids within the id grammar even for the longest type name, so the device can be addressed', async () => {
