@@ -11,12 +11,14 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { installProblemHandlers } from '../../services/api/problem.ts';
+import { PUSH_FORMATS } from '../../services/api/routes/ingest-http.ts';
 import { type Platform, startPlatform } from '../../services/cli/platform.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 import { apiClient } from '../helpers/api-client.ts';
 import { TEST_ADMIN_KEY, testConfig } from '../helpers/env.ts';
 import type { FuzzFixture, OpenApiDoc } from './http-cases.ts';
 import { describeFailures, fuzzHttp } from './http-fuzz.ts';
+import { type FuzzDevices, payloadFor } from './mqtt-payloads.ts';
 import { fuzzSettings } from './rng.ts';
 
 const { seed: SEED, rounds: ROUNDS } = fuzzSettings(18);
@@ -74,7 +76,13 @@ async function seedFixture(base: string): Promise<FuzzFixture> {
   await ok('PUT', '/v1/devices/aq-env-1/config', { config: { interval: 60 } });
   const claim = await ok<{ code: string }>('POST', '/v1/claims', { department: 'environment', type: 'air_quality' });
   const now = Date.now();
+  const devices: FuzzDevices = { plain: 'aq-env-1', devEui: '0011223344556677', esp: 'esp8266-12345' };
   return {
+    // The push route takes raw payloads of its format: the MQTT fuzzer's seeded payloads, hostile ones included.
+    payload: (operation, values, rng) =>
+      operation === 'POST /v1/ingest/{format}' && (PUSH_FORMATS as readonly string[]).includes(values.format ?? '')
+        ? payloadFor(values.format === 'canonical' ? 'up' : `up/${values.format}`, devices, rng, now, 64 * 1024).payload
+        : undefined,
     keys: {
       'platform-admin': TEST_ADMIN_KEY,
       'own-admin': ownAdmin.key,

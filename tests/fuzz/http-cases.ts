@@ -41,6 +41,11 @@ export interface FuzzFixture {
   keys: Record<Exclude<Role, 'anonymous' | 'bogus-key'>, string>;
   /** Valid values by pool name (devices, departments, keys, grants, … of every department, the caller's or not). */
   pools: Record<string, string[]>;
+  /**
+   * Bodies for an operation whose document declares none (the ingest push takes raw payloads): given the operation
+   * and its path values, a seeded payload, or undefined for the generic hostile bodies.
+   */
+  payload?: (operation: string, pathValues: Record<string, string>, rng: Rng) => Buffer | undefined;
 }
 
 export interface FuzzCase {
@@ -338,6 +343,7 @@ export class CaseBuilder {
     const mutations: string[] = [];
 
     let urlPath = path;
+    const pathValues: Record<string, string> = {};
     const query: string[] = [];
     const headers: Array<[string, string]> = this.authHeader(role, rng);
     for (const p of params) {
@@ -353,8 +359,10 @@ export class CaseBuilder {
         value = String(this.valid(p.schema, p.name, path, rng));
       }
       const wire = raw ? value : encode(value);
-      if (p.in === 'path') urlPath = urlPath.replace(`{${p.name}}`, wire);
-      else if (p.in === 'query') query.push(`${encode(p.name)}=${wire}`);
+      if (p.in === 'path') {
+        urlPath = urlPath.replace(`{${p.name}}`, wire);
+        pathValues[p.name] = value;
+      } else if (p.in === 'query') query.push(`${encode(p.name)}=${wire}`);
       else headers.push([p.name, value]);
     }
     if (target === 'header' || allHostile) {
@@ -387,9 +395,13 @@ export class CaseBuilder {
         mutations.push(`content-type=${JSON.stringify(contentType)}`);
       }
       const schema = this.resolve(op.requestBody?.content?.[contentType]?.schema);
+      const payload = this.fixture.payload?.(`${method.toUpperCase()} ${path}`, pathValues, rng);
       if (target === 'body' || allHostile) {
         body = hostileBody(rng);
         mutations.push(`body (${body.length} bytes)`);
+      } else if (payload !== undefined) {
+        body = payload;
+        mutations.push(`payload (${body.length} bytes)`);
       } else if (contentType === 'text/csv') {
         body = Buffer.from(this.csv(rng, target === 'body-field'));
         if (target === 'body-field') mutations.push('csv field');

@@ -47,7 +47,7 @@ export function verdict(res: RawResponse, maxMs: number): string | undefined {
   if (res.status < 400) return undefined;
   const type = res.headers['content-type'] ?? '';
   if (!type.startsWith('application/problem+json')) return `error answered as '${type}', not application/problem+json`;
-  let body: { code?: unknown; status?: unknown; type?: unknown };
+  let body: { code?: unknown; status?: unknown; type?: unknown; rejected?: Array<{ message?: unknown }> };
   try {
     body = JSON.parse(res.body.toString('utf8')) as typeof body;
   } catch {
@@ -61,6 +61,9 @@ export function verdict(res: RawResponse, maxMs: number): string | undefined {
   if (ERROR_CODES[code].status !== res.status)
     return `${code} is catalogued with status ${ERROR_CODES[code].status}, answered ${res.status}`;
   if (body.type !== errorTypeUri(code)) return `problem type ${JSON.stringify(body.type)} is not ${errorTypeUri(code)}`;
+  // An ingest outcome whose reason is the pipeline's catch-all: a defect, whatever the status says.
+  if (body.rejected?.some((r) => String(r.message).startsWith('internal error')))
+    return `ingest rejected the payload with an internal error: ${JSON.stringify(body.rejected).slice(0, 200)}`;
   return undefined;
 }
 

@@ -43,6 +43,8 @@ const formatOf = (channel: string): Format | undefined =>
       : undefined;
 
 const QUANTITIES = catalogue.names();
+/** Device names a payload may carry that no registered device can have. */
+const HOSTILE_IDS = ['\u0000', 'a\u0000b', 'x'.repeat(65), '', 'A-B', 'fz-dev\n', '../x', '\ud800'];
 const HOSTILE_KEYS = [
   'a\u0000b',
   '__proto__',
@@ -105,7 +107,7 @@ function message(format: Format, devices: FuzzDevices, rng: Rng, now: number): u
       ];
     case 'ttn':
       return {
-        end_device_ids: { device_id: rng.chance(0.9) ? devices.plain : rng.pick(HOSTILE_STRINGS) },
+        end_device_ids: { device_id: rng.chance(0.8) ? devices.plain : rng.pick(HOSTILE_IDS) },
         received_at: new Date(now).toISOString(),
         uplink_message: { decoded_payload: values(rng), rx_metadata: [{ rssi: -80 - rng.int(40), snr: rng.int(10) }] },
       };
