@@ -1,26 +1,8 @@
 import net from 'node:net';
+import { mqttPacket, mqttString } from '../helpers/mqtt-wire.ts';
 import type { Rng } from './rng.ts';
 
 /** MQTT 3.1.1/5 control packets built by hand, so a fuzzer can break any byte of them. */
-
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-const str = (s: string | Buffer): Buffer => {
-  const b = Buffer.isBuffer(s) ? s : Buffer.from(s, 'utf8');
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(b.length & 0xffff);
-  return Buffer.concat([len, b]);
-};
-const packet = (first: number, body: Buffer): Buffer =>
-  Buffer.concat([Buffer.from([first]), varint(body.length), body]);
 
 export function connectPacket(o: {
   clientId: string;
@@ -35,24 +17,24 @@ export function connectPacket(o: {
   if (o.password !== undefined) flags |= 0x40;
   const keepalive = Buffer.alloc(2);
   keepalive.writeUInt16BE(o.keepalive ?? 60);
-  const parts = [str('MQTT'), Buffer.from([level, flags]), keepalive];
+  const parts = [mqttString('MQTT'), Buffer.from([level, flags]), keepalive];
   if (level === 5) parts.push(Buffer.from([0])); // no properties
-  parts.push(str(o.clientId));
-  if (o.username !== undefined) parts.push(str(o.username));
-  if (o.password !== undefined) parts.push(str(o.password));
-  return packet(0x10, Buffer.concat(parts));
+  parts.push(mqttString(o.clientId));
+  if (o.username !== undefined) parts.push(mqttString(o.username));
+  if (o.password !== undefined) parts.push(mqttString(o.password));
+  return mqttPacket(0x10, Buffer.concat(parts));
 }
 
 export function publishPacket(topic: string, payload: Buffer, qos = 1, id = 1): Buffer {
   const pid = Buffer.alloc(2);
   pid.writeUInt16BE(id);
-  return packet(0x30 | (qos << 1), Buffer.concat([str(topic), qos > 0 ? pid : Buffer.alloc(0), payload]));
+  return mqttPacket(0x30 | (qos << 1), Buffer.concat([mqttString(topic), qos > 0 ? pid : Buffer.alloc(0), payload]));
 }
 
 export function subscribePacket(filter: string, id = 1): Buffer {
   const pid = Buffer.alloc(2);
   pid.writeUInt16BE(id);
-  return packet(0x82, Buffer.concat([pid, str(filter), Buffer.from([1])]));
+  return mqttPacket(0x82, Buffer.concat([pid, mqttString(filter), Buffer.from([1])]));
 }
 
 /** Byte-level damage to a valid packet. */
