@@ -140,6 +140,7 @@ describe('HTTP fuzz: every operation of the served OpenAPI document with seeded 
     const doc = (await (await fetch(`${base}/docs/json`)).json()) as OpenApiDoc;
     const operations = Object.values(doc.paths).flatMap((item) => Object.keys(item)).length;
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const report = await fuzzHttp({
       port: platform.httpPort!,
       doc,
@@ -151,8 +152,11 @@ describe('HTTP fuzz: every operation of the served OpenAPI document with seeded 
       maxMs: MAX_MS,
     });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const used = process.cpuUsage(cpu);
+    const cpuSeconds = ((used.user + used.system) / 1e6).toFixed(1);
     console.log(
-      `HTTP fuzz: ${report.sent} requests to ${operations} operations in ${seconds} s (seed ${SEED}, ${ROUNDS} round(s)); ` +
+      `HTTP fuzz: ${report.sent} requests to ${operations} operations in ${seconds} s, ${cpuSeconds} s CPU of this process ` +
+        `(seed ${SEED}, ${ROUNDS} round(s)); ` +
         `slowest ${Math.round(report.slowestMs)} ms; by status ${JSON.stringify(report.byStatus)}`,
     );
     expect(report.sent).toBeGreaterThanOrEqual(MIN_REQUESTS * ROUNDS);

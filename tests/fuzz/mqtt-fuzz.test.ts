@@ -138,6 +138,7 @@ describe('MQTT fuzz: seeded payloads on every uplink channel and raw packets thr
     let acked = 0;
     let ackedAcks = 0;
     const started = performance.now();
+    const cpu = process.cpuUsage();
     let next = 0;
     const worker = async () => {
       while (next < cases.length) {
@@ -155,10 +156,13 @@ describe('MQTT fuzz: seeded payloads on every uplink channel and raw packets thr
     };
     await Promise.all(Array.from({ length: 12 }, worker));
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    const used = process.cpuUsage(cpu);
+    const cpuSeconds = ((used.user + used.system) / 1e6).toFixed(1);
     const byChannel: Record<string, number> = {};
     for (const c of cases) byChannel[c.channel] = (byChannel[c.channel] ?? 0) + 1;
     console.log(
-      `MQTT fuzz: ${cases.length} payloads in ${seconds} s (seed ${SEED}); by channel ${JSON.stringify(byChannel)}`,
+      `MQTT fuzz: ${cases.length} payloads in ${seconds} s, ${cpuSeconds} s CPU of this process (seed ${SEED}); ` +
+        `by channel ${JSON.stringify(byChannel)}`,
     );
     expect(refused.slice(0, 5), `${refused.length} allowed publish(es) refused`).toStrictEqual([]);
 
