@@ -24,6 +24,8 @@ import { fuzzSettings } from './rng.ts';
 const { seed: SEED, rounds: ROUNDS } = fuzzSettings(18);
 const MIN_REQUESTS = 5000;
 const MAX_MS = 2000;
+/** Starting a whole platform while the rest of the suite starts too took over a minute on the shared machine. */
+const START_TIMEOUT_MS = 180_000;
 
 /** Departments, devices, keys, grants, readings, dead letters and a claim code the hostile requests aim at. */
 async function seedFixture(base: string): Promise<FuzzFixture> {
@@ -132,7 +134,7 @@ describe('HTTP fuzz: every operation of the served OpenAPI document with seeded 
     // A generous rate limit: the fuzzer means to reach the routes, not the limiter (which has its own tests).
     platform = await startPlatform(testConfig({ SUS_API_RATE_LIMIT: '100000000' }), silentLogger);
     base = `http://127.0.0.1:${platform.httpPort}`;
-  });
+  }, START_TIMEOUT_MS);
   afterAll(async () => platform?.stop());
 
   it(`answers ≥ ${MIN_REQUESTS} hostile requests (seed ${SEED}) with no 5xx, within ${MAX_MS} ms, errors as catalogued problems`, async () => {

@@ -79,7 +79,8 @@ describe('MQTT fuzz: seeded payloads on every uplink channel and raw packets thr
     ingestor.on('readings', (readings, tags) => {
       for (const r of readings) stored.add(`${r.quantity}|${tags.device}|${r.time}`);
     });
-  });
+    // Starting a whole platform while the rest of the suite starts too took over a minute on the shared machine.
+  }, 180_000);
   afterAll(async () => {
     for (const c of clients.values()) await c.endAsync(true).catch(() => undefined);
     await platform?.stop();
