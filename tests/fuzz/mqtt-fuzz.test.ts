@@ -51,6 +51,7 @@ describe('MQTT fuzz: seeded payloads on every uplink channel and raw packets thr
         // Raw logins with wrong passwords must not lock the fuzz devices out: the throttle has its own tests.
         SUS_MQTT_AUTH_FREE_FAILURES: '1000000',
         SUS_MQTT_AUTH_MAX_FAILURES: '1000000',
+        SUS_MQTT_AUTH_ADDRESS_FREE_FAILURES: '1000000',
         SUS_SELF_METRICS_INTERVAL_S: '3600',
       }),
       silentLogger,
