@@ -188,6 +188,38 @@ export const ERROR_CODES = {
     surface: 'API',
     meaning: "The request line and headers exceed Node.js's limit (16 KiB): a very long URL or header.",
   },
+  SUS_ERR_BAD_HOST: {
+    status: 400,
+    surface: 'API',
+    meaning:
+      'The Host header that would name the broker in a provisioning bundle (SUS_PUBLIC_MQTT_URL unset) is not a ' +
+      'plain host and port. Set SUS_PUBLIC_MQTT_URL, or call the API by its host name. The claim code is not spent.',
+  },
+  SUS_ERR_DEVICE_ID_UNAVAILABLE: {
+    status: 409,
+    surface: 'API',
+    meaning:
+      'The device id is taken (possibly by another department, which is not said): choose another id, or leave it ' +
+      'out and the server chooses one.',
+  },
+  SUS_ERR_CLAIM_LIMIT: {
+    status: 409,
+    surface: 'API',
+    meaning:
+      'The department holds SUS_CLAIM_MAX_OPEN unused, unexpired claim codes. Use or let some expire before making more.',
+  },
+  SUS_ERR_IMPORT_TOO_LARGE: {
+    status: 413,
+    surface: 'API',
+    meaning: 'The device CSV import has more than SUS_IMPORT_MAX_ROWS rows. Split the file; nothing was imported.',
+  },
+  SUS_ERR_STREAM_LIMIT: {
+    status: 429,
+    surface: 'API',
+    meaning:
+      'The key already holds SUS_STREAM_MAX_PER_KEY live streams, or the process SUS_STREAM_MAX_CONNECTIONS. Close ' +
+      'a stream (one stream with no filter carries every reading the key may see) or retry later.',
+  },
   // ---- the server's side ----------------------------------------------------------------------------------------
   SUS_ERR_INTERNAL: {
     status: 500,
