@@ -158,7 +158,7 @@ describe('devices: CRUD, types, decommission, rotation, import, status', () => {
     expect(big).toStrictEqual({
       status: 413,
       body: {
-        type: 'urn:sus:problem:SUS_ERR_IMPORT_TOO_LARGE',
+        type: `/docs/errors.md#sus_err_import_too_large`,
         title: 'Payload Too Large',
         status: 413,
         code: 'SUS_ERR_IMPORT_TOO_LARGE',

@@ -49,7 +49,9 @@ describe('sus keys create | list | revoke (straight against the registry)', () =
     const reg = await openRegistry(config);
     expect(await reg.findApiKey(key)).toBeUndefined();
     await reg.close();
-  });
+    // Five embedded PGlite starts (each command opens the registry as the CLI does): ~3 s each on an idle core,
+    // past the default 30 s when the whole suite shares two cores.
+  }, 120_000);
 
   it('refuses unknown scopes and missing arguments with exit code 2 and says why', async () => {
     expect(await sus('create', '--name', 'x', '--scopes', 'read,superuser')).toStrictEqual({

@@ -30,7 +30,7 @@ describe('problem bodies carry no internals: no InfluxQL, no InfluxDB address', 
     await h.platform.influx.query(`DROP DATABASE "${database}"`, 'POST');
     const res = await h.admin<Problem>('GET', '/v1/readings?quantity=pm10');
     expect(res.body).toStrictEqual({
-      type: 'urn:sus:problem:SUS_ERR_INFLUX_QUERY',
+      type: `/docs/errors.md#sus_err_influx_query`,
       title: 'Bad Gateway',
       status: 502,
       code: 'SUS_ERR_INFLUX_QUERY',
@@ -64,7 +64,7 @@ describe("conflicts never confirm another department's device id", () => {
   afterAll(async () => h?.stop());
 
   const unavailable = {
-    type: 'urn:sus:problem:SUS_ERR_DEVICE_ID_UNAVAILABLE',
+    type: `/docs/errors.md#sus_err_device_id_unavailable`,
     title: 'Conflict',
     status: 409,
     code: 'SUS_ERR_DEVICE_ID_UNAVAILABLE',
