@@ -72,3 +72,86 @@ TEST_CASE("bundle: invalid bundles are refused with a reason") {
     CHECK(r.error == c.error);
   }
 }
+
+TEST_CASE("bundle: MQTT URLs take IPv6 hosts in brackets, default ports per scheme, and refuse malformed ones") {
+  struct Case {
+    const char* url;
+    const char* host;
+    int port;
+    bool tls;
+  };
+  for (const Case& c : {
+           Case{"mqtt://[::1]:1883", "::1", 1883, false},
+           Case{"mqtts://[::1]:8883", "::1", 8883, true},
+           Case{"mqtt://[::]", "::", 1883, false},
+           Case{"mqtts://[2001:DB8:0:0:8:800:200C:417A]:1", "2001:DB8:0:0:8:800:200C:417A", 1, true},
+           Case{"mqtt://[fe80::]:1883", "fe80::", 1883, false},
+           Case{"mqtt://[::ffff:c000:201]:1883", "::ffff:c000:201", 1883, false},
+           Case{"mqtt://[64:ff9b::192.0.2.33]", "64:ff9b::192.0.2.33", 1883, false},
+           Case{"mqtt://[1:2:3:4:5:6:1.2.3.4]", "1:2:3:4:5:6:1.2.3.4", 1883, false},
+           Case{"mqtt://[::1]:1884", "::1", 1884, false},
+           Case{"mqtts://[2001:db8::17]", "2001:db8::17", 8883, true},
+           Case{"mqtt://[::ffff:192.0.2.1]/", "::ffff:192.0.2.1", 1883, false},
+           Case{"mqtt://sus.example.org", "sus.example.org", 1883, false},
+           Case{"tcp://10.0.0.5", "10.0.0.5", 1883, false},
+           Case{"mqtts://sus.example.org", "sus.example.org", 8883, true},
+           Case{"ssl://sus.example.org", "sus.example.org", 8883, true},
+           Case{"tls://h:443/mqtt", "h", 443, true},
+           Case{"mqtt://h:65535", "h", 65535, false},
+       }) {
+    CAPTURE(c.url);
+    sus::MqttEndpoint ep;
+    REQUIRE(sus::parse_mqtt_url(c.url, ep));
+    CHECK(ep.url == c.url);
+    CHECK(ep.host == c.host);
+    CHECK(ep.port == c.port);
+    CHECK(ep.tls == c.tls);
+  }
+  for (const char* url : {
+           "mqtts://[::1",          // unclosed bracket
+           "mqtts://[::1]8883",     // no colon before the port
+           "mqtts://[::1]:",        // empty port
+           "mqtts://[::1]:88a3",    // not a number
+           "mqtts://[]:8883",       // no address
+           "mqtts://[sus.org]:8883",  // brackets hold an IPv6 address only
+           "mqtts://[10.0.0.1]:8883",
+           "mqtt://[::1]]:1883",
+           "mqtt://[[::1]]:1883",
+           "mqtt://]::1[:1883",
+           "mqtt://h]:1883",
+           "mqtt://[::1]:1883:1883",
+           "mqtt://[::1%eth0]:1883",  // no zone ids
+           "mqtt://[1::2::3]",        // one `::` at most
+           "mqtt://[:::]",
+           "mqtt://[:1::2]",
+           "mqtt://[1::2:]",
+           "mqtt://[1:2:3:4:5:6:7]",    // seven groups without `::`
+           "mqtt://[1:2:3:4:5:6:7:8:9]",
+           "mqtt://[1:2:3:4::5:6:7:8]",  // `::` standing for no group
+           "mqtt://[12345::1]",
+           "mqtt://[g::1]",
+           "mqtt://[::1.2.3]",
+           "mqtt://[::1.2.3.256]",
+           "mqtt://[::1.2.3.4:5]",     // IPv4 only as the last two groups
+           "mqtt://[1.2.3.4::]",
+           "mqtt://[1:2:3:4:5:6:7:1.2.3.4]",
+           "mqtt://::1:1883",       // IPv6 without brackets: which colon is the port's?
+           "mqtt://fe80::1",
+           "mqtt://h:0",
+           "mqtt://h:65536",
+           "mqtt://h:123456",
+           "mqtt://h:+80",
+           "mqtt://:1883",
+           "mqtt://",
+           "mqtt://user:pw@h:1883",  // credentials belong in the bundle's username and password
+           "mqtt://bad host",
+           "ws://h:80",
+           "h:1883",
+       }) {
+    CAPTURE(url);
+    sus::MqttEndpoint ep;
+    ep.host = "untouched";
+    CHECK(!sus::parse_mqtt_url(url, ep));
+    CHECK(ep.host == "untouched");
+  }
+}

@@ -1,5 +1,6 @@
 #include "sus/bundle.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "sus/json.hpp"
@@ -7,22 +8,96 @@
 
 namespace sus {
 
+static bool host_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+}
+
+static bool hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+/** A dotted quad, each part 0..255 in at most three digits: the tail of `::ffff:192.0.2.1`. */
+static bool ipv4_text(const std::string& s) {
+  int parts = 0, digits = 0, value = 0;
+  for (std::size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == '.') {
+      if (digits == 0 || value > 255) return false;
+      ++parts;
+      digits = value = 0;
+    } else if (s[i] >= '0' && s[i] <= '9' && digits < 3) {
+      value = value * 10 + (s[i] - '0');
+      ++digits;
+    } else {
+      return false;
+    }
+  }
+  return parts == 4;
+}
+
+/**
+ * An IPv6 address in the text forms of RFC 4291 2.2: eight groups of 1-4 hex digits, one `::` for a run of zero
+ * groups, an IPv4 tail for the last two. No zone id (`%eth0`): a link-local broker is no place for a street device.
+ */
+static bool ipv6_text(const std::string& s) {
+  const std::size_t gap = s.find("::");
+  if (gap != std::string::npos && s.find("::", gap + 1) != std::string::npos) return false;
+  int groups = 0;
+  // The groups left and right of the `::` (or of the whole text): none empty, only the very last may be IPv4.
+  auto count = [&groups, &s](std::size_t from, std::size_t to) {
+    if (from == to) return true;
+    for (std::size_t start = from;;) {
+      const std::size_t end = std::min(s.find(':', start), to);
+      const std::string group = s.substr(start, end - start);
+      if (end == to && group.find('.') != std::string::npos) {
+        if (!ipv4_text(group)) return false;
+        groups += 2;
+        return true;
+      }
+      if (group.empty() || group.size() > 4 || !std::all_of(group.begin(), group.end(), hex_digit)) return false;
+      ++groups;
+      if (end == to) return true;
+      start = end + 1;
+    }
+  };
+  if (gap == std::string::npos) return count(0, s.size()) && groups == 8;
+  // A left part ending in an IPv4 tail (`1.2.3.4::`) is no address either.
+  if (s.substr(0, gap).find('.') != std::string::npos) return false;
+  return count(0, gap) && count(gap + 2, s.size()) && groups <= 7;
+}
+
 bool parse_mqtt_url(const std::string& url, MqttEndpoint& out) {
   std::size_t sep = url.find("://");
   if (sep == std::string::npos) return false;
   std::string scheme = url.substr(0, sep);
-  if (scheme == "mqtt" || scheme == "tcp") out.tls = false;
-  else if (scheme == "mqtts" || scheme == "ssl" || scheme == "tls") out.tls = true;
+  bool tls;
+  if (scheme == "mqtt" || scheme == "tcp") tls = false;
+  else if (scheme == "mqtts" || scheme == "ssl" || scheme == "tls") tls = true;
   else return false;
-  std::string rest = url.substr(sep + 3);
-  std::size_t slash = rest.find('/');
-  if (slash != std::string::npos) rest = rest.substr(0, slash);
-  std::string host = rest;
-  int port = out.tls ? 8883 : 1883;
-  std::size_t colon = rest.rfind(':');
-  if (colon != std::string::npos && rest.find(']') == std::string::npos) {
-    host = rest.substr(0, colon);
-    std::string p = rest.substr(colon + 1);
+  std::string authority = url.substr(sep + 3);
+  authority.resize(std::min(authority.size(), authority.find_first_of("/?#")));
+  std::string host;
+  std::size_t port_at = std::string::npos;  // where the port's digits start, after the ':'
+  if (!authority.empty() && authority[0] == '[') {
+    // An IPv6 literal (RFC 3986): the brackets keep its colons apart from the port's.
+    std::size_t close = authority.find(']');
+    if (close == std::string::npos) return false;
+    host = authority.substr(1, close - 1);
+    if (!ipv6_text(host)) return false;
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return false;
+      port_at = close + 2;
+    }
+  } else {
+    // A name or an IPv4 address; credentials (`user:pass@`) belong in the bundle's username and password.
+    std::size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    for (char c : host) {
+      if (!host_char(c)) return false;
+    }
+    if (colon != std::string::npos) port_at = colon + 1;
+  }
+  if (host.empty()) return false;
+  int port = tls ? 8883 : 1883;
+  if (port_at != std::string::npos) {
+    std::string p = authority.substr(port_at);
     if (p.empty() || p.size() > 5) return false;
     for (char c : p) {
       if (c < '0' || c > '9') return false;
@@ -30,8 +105,8 @@ bool parse_mqtt_url(const std::string& url, MqttEndpoint& out) {
     port = std::atoi(p.c_str());
     if (port < 1 || port > 65535) return false;
   }
-  if (host.empty()) return false;
   out.url = url;
+  out.tls = tls;
   out.host = host;
   out.port = port;
   return true;

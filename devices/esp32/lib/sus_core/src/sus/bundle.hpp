@@ -9,7 +9,7 @@ namespace sus {
 struct MqttEndpoint {
   std::string url;  // as given, e.g. mqtts://sus.example.org:8883
   bool tls = false;
-  std::string host;
+  std::string host;  // a name, an IPv4 address, or an IPv6 address without its brackets
   int port = 0;
 };
 
@@ -29,7 +29,11 @@ struct BundleResult {
   std::string error;
 };
 
-/** Parses `mqtt://host[:port]`, `mqtts://host[:port]`, `tcp://`, `ssl://` (default ports 1883 / 8883). */
+/**
+ * Parses `mqtt://host[:port]` (also `tcp://`) and `mqtts://host[:port]` (also `ssl://`, `tls://`); default ports
+ * 1883 / 8883; an IPv6 host in brackets (`mqtts://[::1]:8883`). A path after the host is ignored. False, `out`
+ * untouched, for anything else: another scheme, credentials in the URL, an empty or malformed host or port.
+ */
 bool parse_mqtt_url(const std::string& url, MqttEndpoint& out);
 
 /**
