@@ -18,6 +18,7 @@
 #include "sus/backoff.hpp"
 #include "sus/bundle.hpp"
 #include "sus/device_core.hpp"
+#include "sus/endpoint_order.hpp"
 #include "sus/topics.hpp"
 #include "sus/json.hpp"
 
@@ -132,6 +133,7 @@ struct App {
   sus::DeviceCore* core = nullptr;
   MosquittoTransport* transport = nullptr;
   sus::Backoff* backoff = nullptr;
+  sus::EndpointOrder* endpoints = nullptr;
   std::string down_filter;
 };
 
@@ -234,7 +236,8 @@ int main(int argc, char** argv) {
   });
   std::mt19937 rng(seed ^ static_cast<uint32_t>(epoch_ms()));
   sus::Backoff backoff(500, 30000, [&rng] { return static_cast<uint32_t>(rng()); });
-  App app{&core, &transport, &backoff, bundle.topic_down};
+  sus::EndpointOrder endpoints(bundle.endpoints.size());
+  App app{&core, &transport, &backoff, &endpoints, bundle.topic_down};
   mosquitto_user_data_set(m, &app);
 
   mosquitto_connect_callback_set(m, [](mosquitto* mq, void* ud, int rc) {
@@ -248,6 +251,7 @@ int main(int argc, char** argv) {
     }
     a.transport->connected_ = true;
     a.backoff->reset();
+    a.endpoints->on_connected();
     mosquitto_subscribe(mq, nullptr, a.down_filter.c_str(), 1);
     event("connected");
     a.core->on_connected();
@@ -292,15 +296,23 @@ int main(int argc, char** argv) {
     return f;
   }());
 
-  bool ever_connected = false;
+  bool ever_connected = false;  // a connect went out: mosquitto_loop has a socket to serve
+  bool tried = false;
   int64_t next_attempt = 0;
-  const sus::MqttEndpoint* ep = &bundle.endpoints.front();
-  std::size_t ep_index = 0;
   while (!g_stop) {
     int64_t now = mono_ms();
     time.on_sync(epoch_ms(), now);  // the host clock stands in for SNTP
     if (!transport.connected_ && now >= next_attempt) {
-      int rc = ever_connected ? mosquitto_reconnect(m) : mosquitto_connect(m, ep->host.c_str(), ep->port, 30);
+      // Until a broker accepted the device once, an attempt that got no CONNACK 0 (unreachable, refused, TLS
+      // failed, no answer) moves on to the bundle's next URL.
+      if (tried && endpoints.on_failed()) {
+        sus::Json f = sus::Json::object();
+        f.set("url", sus::Json::string(bundle.endpoints[endpoints.current()].url));
+        event("next_url", f);
+      }
+      tried = true;
+      const sus::MqttEndpoint& ep = bundle.endpoints[endpoints.current()];
+      int rc = endpoints.settled() ? mosquitto_reconnect(m) : mosquitto_connect(m, ep.host.c_str(), ep.port, 30);
       if (rc == MOSQ_ERR_SUCCESS) {
         ever_connected = true;
         next_attempt = now + 5000;  // CONNACK pending; try again if it never comes
@@ -312,10 +324,6 @@ int main(int argc, char** argv) {
         f.set("retry_ms", sus::Json::number(delay));
         f.set("backlog", sus::Json::number(static_cast<double>(core.backlog())));
         event("connect_failed", f);
-        if (!ever_connected && bundle.endpoints.size() > 1) {
-          ep_index = (ep_index + 1) % bundle.endpoints.size();
-          ep = &bundle.endpoints[ep_index];
-        }
       }
     }
     core.loop(now);

@@ -15,6 +15,7 @@ import { buildHost, SUS_DEVICE } from './host-build.ts';
 
 interface DeviceEvent {
   event: string;
+  url?: string;
   seq?: number;
   time?: number;
   interval_s?: number;
@@ -60,11 +61,22 @@ class Relay {
   }
 }
 
+/** A local port nobody listens on: a server's port, closed again (the kernel hands it out again only much later). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return address.port;
+}
+
 describe('sus-device (host build of the ESP32 firmware) against the real platform', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sus-device-'));
   const deviceId = 'clim-host-01';
   let config: Config;
   const relay = new Relay();
+  const deaf = new Relay(); // accepts and hangs up: a broker that never answers the CONNECT
   let relayPort = 0;
   let platform: Platform | undefined;
   let api: ReturnType<typeof apiClient>;
@@ -94,16 +106,21 @@ describe('sus-device (host build of the ESP32 firmware) against the real platfor
   afterAll(async () => {
     child?.kill('SIGKILL');
     await relay.close();
+    await deaf.close();
     await platform?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('runs on a real bundle, buffers through a broker outage and follows desired config', async () => {
-    // The technician's flow: `sus device add` registers the device and hands out its bundle.
+    // The technician's flow: `sus device add` registers the device and hands out its bundle. Its first URL has
+    // nobody listening, its second one never answers the CONNECT: the device moves on to the third, and stays there
+    // through the outage below.
+    const deadPort = await closedPort();
+    const deafPort = await deaf.listen();
     const bundle = await addDevice(
       { url: `http://127.0.0.1:${platform?.httpPort}`, key: TEST_ADMIN_KEY },
       { id: deviceId, name: 'Host build', department: 'environment', type: 'climate' },
-      [`mqtt://127.0.0.1:${relayPort}`],
+      [`mqtt://127.0.0.1:${deadPort}`, `mqtt://127.0.0.1:${deafPort}`, `mqtt://127.0.0.1:${relayPort}`],
       null,
     );
     const bundleFile = path.join(dir, 'bundle.json');
@@ -116,12 +133,20 @@ describe('sus-device (host build of the ESP32 firmware) against the real platfor
     });
     createInterface({ input: proc.stdout }).on('line', (line) => events.push(JSON.parse(line) as DeviceEvent));
 
-    // 1. Live readings arrive in InfluxDB with the device's own timestamps.
+    // 1. Live readings arrive in InfluxDB with the device's own timestamps, through the bundle's third URL.
     await eventually(
       async () => eventsSince(0, 'published').length,
       (n) => n >= 2,
-      15_000,
+      30_000,
     );
+    expect(
+      events.filter((e) => ['connect_failed', 'next_url', 'connected'].includes(e.event)).slice(0, 4),
+    ).toStrictEqual([
+      expect.objectContaining({ event: 'connect_failed' }),
+      { event: 'next_url', url: `mqtt://127.0.0.1:${deafPort}` },
+      { event: 'next_url', url: `mqtt://127.0.0.1:${relayPort}` },
+      { event: 'connected' },
+    ]);
     const live = eventsSince(0, 'reading').map((e) => e.time);
     await eventually(storedTimes, (t) => live.slice(0, 2).every((x) => t.includes(x as number)));
 

@@ -1,6 +1,7 @@
 #include <doctest.h>
 
 #include "sus/bundle.hpp"
+#include "sus/endpoint_order.hpp"
 
 using sus::parse_bundle;
 
@@ -154,4 +155,23 @@ TEST_CASE("bundle: MQTT URLs take IPv6 hosts in brackets, default ports per sche
     CHECK(!sus::parse_mqtt_url(url, ep));
     CHECK(ep.host == "untouched");
   }
+}
+
+TEST_CASE("bundle: URLs are tried in order until one accepts a connection, which is kept from then on") {
+  sus::EndpointOrder order(3);
+  CHECK(order.current() == 0);
+  CHECK(order.on_failed());
+  CHECK(order.current() == 1);
+  CHECK(order.on_failed());
+  CHECK(order.on_failed());
+  CHECK(order.current() == 0);  // round again, the backoff between attempts growing
+  CHECK(order.on_failed());
+  CHECK(!order.settled());
+  order.on_connected();
+  CHECK(order.settled());
+  CHECK(!order.on_failed());  // an outage later is waited out on the URL that worked
+  CHECK(order.current() == 1);
+  sus::EndpointOrder one(1);
+  CHECK(!one.on_failed());
+  CHECK(one.current() == 0);
 }
