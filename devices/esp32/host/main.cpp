@@ -221,6 +221,10 @@ int main(int argc, char** argv) {
   core.restore();
   // Like the firmware after a deep sleep: readings not acknowledged before the last stop go out first.
   if (std::string saved; store.get("backlog", saved)) core.import_backlog(saved);
+  // Readings lost before the last stop that no kept reading reports: the next one taken does.
+  if (std::string lost; store.get("dropped", lost)) {
+    core.count_dropped(static_cast<uint32_t>(std::strtoul(lost.c_str(), nullptr, 10)));
+  }
   if (interval_s > 0 && !core.set_interval_s(interval_s)) {
     std::fprintf(stderr, "sus-device: --interval must be in [%u, %u]\n", sus::kMinIntervalS, sus::kMaxIntervalS);
     return 2;
@@ -347,7 +351,10 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 20 && core.backlog() > 0; ++i) mosquitto_loop(m, 50, 1);
     mosquitto_disconnect(m);
   }
-  store.set("backlog", core.export_backlog());
+  // No budget here (the state directory is a file system); `dropped` counts readings whose time was never known.
+  sus::BacklogExport saved = core.export_backlog();
+  store.set("backlog", saved.batch);
+  store.set("dropped", std::to_string(saved.dropped));
   sus::Json f = sus::Json::object();
   f.set("taken", sus::Json::number(static_cast<double>(core.stats().taken)));
   f.set("published", sus::Json::number(static_cast<double>(core.stats().published)));

@@ -163,7 +163,7 @@ void syncTime() {
 
 void saveBacklogAndSleep(uint32_t seconds) {
   // Unacknowledged readings survive the sleep in NVS (RTC memory is too small for a long outage).
-  store.set("backlog", core->export_backlog());
+  store.set("backlog", core->export_backlog().batch);
   store.set("seq", std::to_string(core->next_seq()));
   esp_sleep_enable_timer_wakeup(static_cast<uint64_t>(seconds) * 1000000ULL);
   esp_deep_sleep_start();

@@ -166,6 +166,21 @@ describe('Ingestor canonical messages', () => {
     ]);
   });
 
+  it('stores the values of a reference-firmware backlog whose readings carry `seq` and `dropped` counts', async () => {
+    // devices/esp32: `dropped` counts readings the device lost before this one; ingest stores the values only.
+    const { writer, store, ingestor } = setup();
+    const batch = [
+      { time: NOW - 2000, seq: 7, dropped: 6, values: { air_temperature: 20 } },
+      { time: NOW - 1000, seq: 8, values: { air_temperature: 20.5 } },
+    ];
+    expect(await ingestor.handle(uplink(JSON.stringify(batch)))).toStrictEqual({ accepted: 2, rejected: [] });
+    expect(writer.lines).toStrictEqual([
+      `air_temperature${AQ1_TAGS} value=20.0 ${NOW - 2000}`,
+      `air_temperature${AQ1_TAGS} value=20.5 ${NOW - 1000}`,
+    ]);
+    expect(store.deadLetters).toStrictEqual([]);
+  });
+
   it('emits a readings event with the readings and the tags', async () => {
     const { ingestor } = setup();
     const events: [Reading[], ReadingTags][] = [];

@@ -1,58 +1,14 @@
 #include <doctest.h>
 
-#include <map>
-
 #include "sus/backoff.hpp"
 #include "sus/device_core.hpp"
 #include "sus/ring_buffer.hpp"
 #include "sus/time_sync.hpp"
+#include "fakes.hpp"
 
 namespace {
 
-struct FakeTransport : sus::Transport {
-  bool up = false;
-  int next_mid = 1;
-  std::vector<std::pair<std::string, std::string>> sent;
-  std::vector<int> mids;
-  bool connected() const override { return up; }
-  int publish(const std::string& topic, const std::string& payload) override {
-    if (!up) return -1;
-    sent.emplace_back(topic, payload);
-    mids.push_back(next_mid);
-    return next_mid++;
-  }
-};
-
-struct CountingSensor : sus::Sensor {
-  double v = 0;
-  const char* name() const override { return "climate"; }
-  bool read(std::vector<std::pair<std::string, double>>& out) override {
-    out.emplace_back("air_temperature", v);
-    out.emplace_back("relative_humidity", 50);
-    v += 1;
-    return true;
-  }
-};
-
-struct MapStore : sus::KeyValueStore {
-  std::map<std::string, std::string> m;
-  bool get(const std::string& k, std::string& v) override {
-    auto it = m.find(k);
-    if (it == m.end()) return false;
-    v = it->second;
-    return true;
-  }
-  bool set(const std::string& k, const std::string& v) override {
-    m[k] = v;
-    return true;
-  }
-};
-
-sus::Bundle bundle() {
-  return sus::parse_bundle(R"({"device_id":"d-1","mqtt":{"url":"mqtt://h","password":"p"}})").bundle;
-}
-
-constexpr int64_t kEpoch = 1764000000000;  // epoch ms at mono 0
+using namespace sus_test;
 
 /** A connected core without sensors or store: what the downlink cases need. */
 struct Downlinks {
@@ -272,14 +228,17 @@ TEST_CASE("core: the backlog survives a deep sleep through the store, readings w
   sus::TimeSync unsynced;
   sus::DeviceCore before(bundle(), tx, {&s}, nullptr, unsynced);
   before.take_reading(0);  // never synced: cannot be given a true time after the restart
-  CHECK(before.export_backlog() == "[]");
+  sus::BacklogExport none = before.export_backlog();
+  CHECK(none.batch == "[]");
+  CHECK(none.left_out == 1);
+  CHECK(none.dropped == 1);  // lost, and counted
 
   sus::TimeSync time;
   time.on_sync(kEpoch, 0);
   sus::DeviceCore a(bundle(), tx, {&s}, nullptr, time);
   a.take_reading(1000);
   a.take_reading(2000);
-  std::string saved = a.export_backlog();
+  std::string saved = a.export_backlog().batch;
 
   sus::TimeSync after_boot;
   after_boot.on_sync(kEpoch + 60000, 0);

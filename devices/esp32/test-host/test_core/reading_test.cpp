@@ -46,6 +46,19 @@ TEST_CASE("reading: a backlog whose time or seq is out of range is refused, not 
   CHECK(back[1].time_ms == 1764000000001);
 }
 
+TEST_CASE("reading: the count of readings lost before it goes out as `dropped` and reads back from a backlog") {
+  sus::Reading r{1764000000000, 0, 9, {{"co2", 420}}, 3};
+  CHECK(sus::encode_reading(r) == R"({"time":1764000000000,"seq":9,"dropped":3,"values":{"co2":420}})");
+  std::vector<sus::Reading> back;
+  REQUIRE(sus::decode_batch(sus::encode_batch({r}), back));
+  CHECK(back[0].dropped == 3);
+  back.clear();
+  CHECK(!sus::decode_batch(R"([{"time":1764000000000,"seq":1,"dropped":-1,"values":{}}])", back));
+  CHECK(!sus::decode_batch(R"([{"time":1764000000000,"seq":1,"dropped":4294967296,"values":{}}])", back));
+  CHECK(!sus::decode_batch(R"([{"time":1764000000000,"seq":1,"dropped":"3","values":{}}])", back));
+  CHECK(back.empty());
+}
+
 TEST_CASE("topics follow the contract and only this device's downlinks are recognised") {
   CHECK(sus::topic_up("d-1") == "sus/v1/devices/d-1/up");
   CHECK(sus::topic_ack("d-1") == "sus/v1/devices/d-1/ack");

@@ -1,5 +1,6 @@
 #include "sus/device_core.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "sus/topics.hpp"
@@ -41,12 +42,26 @@ void DeviceCore::take_reading(int64_t mono_ms) {
   }
   ++stats_.taken;
   if (r.values.empty()) return;
+  r.dropped = pending_dropped_;
+  pending_dropped_ = 0;
   if (observer_) observer_(r);
-  if (!buffer_.push(std::move(r))) {
+  keep(std::move(r));
+}
+
+void DeviceCore::keep(Reading r) {
+  if (buffer_.full()) {
+    // The oldest reading goes, and the newest (never in flight) reports it with whatever the oldest reported.
+    r.dropped = add_dropped(r.dropped, uint64_t{buffer_.at(0).dropped} + 1);
     ++stats_.dropped;
     // The dropped reading was the front: if it was in flight, its PUBACK must not pop a newer one.
     if (inflight_count_ > 0) --inflight_count_;
   }
+  buffer_.push(std::move(r));
+}
+
+void DeviceCore::count_dropped(uint32_t n) {
+  pending_dropped_ = add_dropped(pending_dropped_, n);
+  stats_.dropped += n;
 }
 
 bool DeviceCore::set_interval_s(uint32_t s) {
@@ -82,14 +97,39 @@ void DeviceCore::pump() {
   inflight_count_ = batch.size();
 }
 
-std::string DeviceCore::export_backlog() const {
-  std::vector<Reading> keep;
-  for (std::size_t i = 0; i < buffer_.size(); ++i) {
+BacklogExport DeviceCore::export_backlog(std::size_t max_bytes) const {
+  BacklogExport out;
+  // Room for the brackets and for the `,"dropped":4294967295` the oldest kept reading may get.
+  constexpr std::size_t kFrame = 2 + 21;
+  std::size_t room = max_bytes > kFrame ? max_bytes - kFrame : 0;
+  std::vector<Reading> kept;
+  uint64_t lost = pending_dropped_;
+  bool full = false;
+  // Newest first: what does not fit is the oldest. A reading without a time is skipped without ending the run, so
+  // a cold boot's unsynced readings do not cost the restored ones before them.
+  for (std::size_t i = buffer_.size(); i-- > 0;) {
     Reading r = buffer_.at(i);
     if (r.time_ms == 0) r.time_ms = time_.epoch_at(r.mono_ms);
-    if (r.time_ms != 0) keep.push_back(std::move(r));
+    const bool timed = r.time_ms != 0;
+    const std::size_t size = timed ? encode_reading(r).size() + 1 : 0;  // with its comma
+    if (timed && !full && size <= room) {
+      room -= size;
+      kept.push_back(std::move(r));
+      continue;
+    }
+    full = full || timed;
+    lost += uint64_t{r.dropped} + 1;
+    ++out.left_out;
   }
-  return encode_batch(keep);
+  std::reverse(kept.begin(), kept.end());
+  if (kept.empty()) {
+    out.dropped = add_dropped(0, lost);
+  } else {
+    kept.front().dropped = add_dropped(kept.front().dropped, lost);
+  }
+  out.kept = kept.size();
+  out.batch = encode_batch(kept);
+  return out;
 }
 
 bool DeviceCore::import_backlog(const std::string& batch) {
@@ -100,12 +140,8 @@ bool DeviceCore::import_backlog(const std::string& batch) {
   buffer_.pop_front(buffer_.size());
   inflight_mid_ = -1;
   inflight_count_ = 0;
-  for (auto& r : restored) {
-    if (!buffer_.push(std::move(r))) ++stats_.dropped;
-  }
-  for (auto& r : since_boot) {
-    if (!buffer_.push(std::move(r))) ++stats_.dropped;
-  }
+  for (auto& r : restored) keep(std::move(r));
+  for (auto& r : since_boot) keep(std::move(r));
   return true;
 }
 

@@ -28,8 +28,17 @@ struct CoreStats {
   uint64_t taken = 0;
   uint64_t published = 0;  // readings acknowledged by the broker
   uint64_t batches = 0;    // batch messages acknowledged
-  uint64_t dropped = 0;    // readings lost to a full buffer
+  uint64_t dropped = 0;    // readings lost to a full buffer, or counted in by count_dropped
   uint64_t configs = 0;    // desired configs applied
+};
+
+/** The backlog as it is kept through a deep sleep or a reboot (see DeviceCore::export_backlog). */
+struct BacklogExport {
+  std::string batch;         // JSON batch of the newest readings that fit, oldest first: what import_backlog reads
+  std::size_t kept = 0;      // readings in `batch`
+  std::size_t left_out = 0;  // readings of the buffer not in `batch` (no room, or no known time yet)
+  /** Lost readings no kept reading reports (none was kept): keep the count and give it back to count_dropped. */
+  uint32_t dropped = 0;
 };
 
 class DeviceCore {
@@ -55,13 +64,16 @@ class DeviceCore {
   void on_message(const std::string& topic, const std::string& payload);
 
   /**
-   * The unacknowledged backlog as a batch (JSON), to keep it through a deep sleep or a reboot. Readings whose time
-   * is still unknown are left out: their monotonic clock does not survive the restart, so no true time could be
-   * given to them afterwards.
+   * The unacknowledged backlog as a batch (JSON) of at most `max_bytes`, to keep it through a deep sleep or a
+   * reboot: the newest readings that fit. Readings whose time is still unknown are left out too (their monotonic
+   * clock does not survive the restart, so no true time could be given to them afterwards). Every reading left out
+   * is counted in the `dropped` of the oldest one kept, or in the export's `dropped` when none is.
    */
-  std::string export_backlog() const;
+  BacklogExport export_backlog(std::size_t max_bytes = SIZE_MAX) const;
   /** Puts an exported backlog back in front of anything taken since boot; false when it is not a valid batch. */
   bool import_backlog(const std::string& batch);
+  /** Readings lost outside the buffer (a count kept beside an exported backlog): reported with the next reading. */
+  void count_dropped(uint32_t n);
   uint32_t next_seq() const { return next_seq_; }
 
   const DeviceConfig& config() const { return config_; }
@@ -71,6 +83,8 @@ class DeviceCore {
 
  private:
   void pump();
+  /** Appends to the buffer; when it is full the oldest reading makes room and `r` reports it. */
+  void keep(Reading r);
 
   Bundle bundle_;
   Transport& transport_;
@@ -83,6 +97,7 @@ class DeviceCore {
   CoreStats stats_;
   std::vector<std::string> subscriptions_;
   uint32_t next_seq_;
+  uint32_t pending_dropped_ = 0;  // lost readings the next reading taken reports
   int64_t next_sample_ms_ = -1;
   std::function<void(const Reading&)> observer_;
   // Stop-and-wait: one message in flight at a time, so the buffer's front is exactly what is unacknowledged.

@@ -16,6 +16,10 @@ static void append_reading(std::string& out, const Reading& r) {
   }
   out += "\"seq\":";
   out += std::to_string(r.seq);
+  if (r.dropped > 0) {
+    out += ",\"dropped\":";
+    out += std::to_string(r.dropped);
+  }
   out += ",\"values\":{";
   bool first = true;
   for (const auto& v : r.values) {
@@ -64,12 +68,15 @@ bool decode_batch(const std::string& text, std::vector<Reading>& out) {
     const Json* values = item.get("values");
     const Json* seq = item.get("seq");
     const Json* time = item.get("time");
+    const Json* dropped = item.get("dropped");
     // Range-checked before the casts: a double outside the integer's range makes the cast undefined.
     if (!values || !values->is_object() || !whole_in(seq, 0, UINT32_MAX)) return false;
     if (time && !whole_in(time, kMinPlausibleEpochMs, kMaxPlausibleEpochMs - 1)) return false;
+    if (dropped && !whole_in(dropped, 0, UINT32_MAX)) return false;
     Reading r;
     if (time) r.time_ms = static_cast<int64_t>(time->as_number());
     r.seq = static_cast<uint32_t>(seq->as_number());
+    if (dropped) r.dropped = static_cast<uint32_t>(dropped->as_number());
     for (const auto& m : values->members()) {
       if (m.second.is_number()) r.values.emplace_back(m.first, m.second.as_number());
     }

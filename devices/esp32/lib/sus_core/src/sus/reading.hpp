@@ -15,9 +15,22 @@ struct Reading {
   int64_t mono_ms = 0;
   uint32_t seq = 0;
   std::vector<std::pair<std::string, double>> values;
+  /**
+   * Readings lost just before this one (a full buffer, a backlog that did not fit the store), sent with it as
+   * `"dropped": n` so a loss is never silent; it travels with the reading until the broker acknowledged it.
+   */
+  uint32_t dropped = 0;
 };
 
-/** One reading as canonical JSON. Non-finite values are left out (the platform refuses NaN); `time` only when set. */
+/** `a + b` without wrapping: a count that reached the top stays there. */
+inline uint32_t add_dropped(uint32_t a, uint64_t b) {
+  return b >= UINT32_MAX - a ? UINT32_MAX : static_cast<uint32_t>(a + b);
+}
+
+/**
+ * One reading as canonical JSON. Non-finite values are left out (the platform refuses NaN); `time` only when set,
+ * `dropped` only when not 0.
+ */
 std::string encode_reading(const Reading& r);
 
 /** A batch (JSON array): the offline backlog goes out this way. */
