@@ -5,7 +5,7 @@
 //
 // First boot: send the provisioning bundle (one line of JSON) and `wifi <ssid> <password>` over the serial console;
 // both are stored in NVS. Intervals under 60 s keep the radio on; longer ones deep-sleep between readings, with the
-// unacknowledged backlog kept in NVS.
+// unacknowledged backlog kept in NVS within its budget (nvs_store.h).
 #include <Arduino.h>
 #include <Preferences.h>
 #include <WiFi.h>
@@ -18,7 +18,9 @@
 
 #include <deque>
 #include <mutex>
+#include <optional>
 
+#include "nvs_store.h"
 #include "sensors/bme280.h"
 #include "sensors/sds011.h"
 #include "sus/backoff.hpp"
@@ -30,22 +32,6 @@ namespace {
 
 constexpr uint32_t kDeepSleepFromS = 60;
 constexpr uint32_t kAwakeBudgetMs = 20000;  // longest time awake per deep-sleep cycle (battery)
-
-class NvsStore : public sus::KeyValueStore {
- public:
-  void begin() { prefs_.begin("sus", false); }
-  bool get(const std::string& key, std::string& value) override {
-    if (!prefs_.isKey(key.c_str())) return false;
-    value = prefs_.getString(key.c_str()).c_str();
-    return true;
-  }
-  bool set(const std::string& key, const std::string& value) override {
-    return prefs_.putString(key.c_str(), value.c_str()) == value.size();
-  }
-
- private:
-  Preferences prefs_;
-};
 
 /** esp-mqtt runs its own task: events are queued here and handed to the core from loop(), never concurrently. */
 struct MqttEvent {
@@ -118,20 +104,28 @@ class EspMqttTransport : public sus::Transport {
   std::deque<MqttEvent> events_;
 };
 
-NvsStore store;
-EspMqttTransport transport;
-sus::TimeSync timeSync;
-Bme280Sensor bme;
-Sds011Sensor sds(Serial2);
-sus::Bundle bundle;
-sus::DeviceCore* core = nullptr;
-sus::Backoff backoff(1000, 300000, [] { return esp_random(); });
-int64_t nextAttemptMs = 0;
+/**
+ * What one boot sets up. A wake from deep sleep starts again from nothing but NVS and the RTC clock, and so does
+ * each setup() of the host test.
+ */
+struct BootState {
+  NvsStore store;
+  EspMqttTransport transport;
+  sus::TimeSync timeSync;
+  Bme280Sensor bme;
+  Sds011Sensor sds{Serial2};
+  sus::Bundle bundle;
+  sus::Backoff backoff{1000, 300000, [] { return esp_random(); }};
+  std::optional<sus::DeviceCore> core;
+  std::size_t backlogBudget = 0;
+  int64_t nextAttemptMs = 0;
+};
+std::optional<BootState> device;
 
 /** Milliseconds since boot in 64 bits: millis() wraps after 49.7 days, and the schedule with it. */
 int64_t uptimeMs() { return esp_timer_get_time() / 1000; }
 
-void provisionOverSerial() {
+[[noreturn]] void provisionOverSerial(NvsStore& store) {
   Serial.println("sus: no bundle in NVS. Paste the provisioning bundle (one line of JSON), then: wifi <ssid> <pass>");
   std::string ssid;
   bool haveBundle = false, haveWifi = store.get("wifi_ssid", ssid);
@@ -140,31 +134,48 @@ void provisionOverSerial() {
     line.trim();
     if (line.startsWith("wifi ")) {
       int sp = line.indexOf(' ', 5);
-      store.set("wifi_ssid", line.substring(5, sp).c_str());
-      store.set("wifi_pass", sp > 0 ? line.substring(sp + 1).c_str() : "");
-      haveWifi = true;
+      haveWifi = store.set("wifi_ssid", line.substring(5, sp).c_str()) &&
+                 store.set("wifi_pass", sp > 0 ? line.substring(sp + 1).c_str() : "");
+      if (!haveWifi) Serial.println("sus: Wi-Fi credentials not stored: NVS refused them");
     } else if (line.startsWith("{")) {
       sus::BundleResult r = sus::parse_bundle(line.c_str());
       if (!r.ok) {
         Serial.printf("sus: %s\n", r.error.c_str());
         continue;
       }
-      store.set("bundle", sus::serialize_bundle(r.bundle));
+      // Checked here, not found out after the restart: a bundle NVS did not keep would ask for itself again.
+      const std::string text = sus::serialize_bundle(r.bundle);
+      if (text.size() > nvs::kBundleMaxBytes) {
+        Serial.printf("sus: bundle refused: %u bytes, NVS keeps at most %u for it (is the CA chain longer than needed?)\n",
+                      static_cast<unsigned>(text.size()), static_cast<unsigned>(nvs::kBundleMaxBytes));
+        continue;
+      }
+      if (!store.setBlob("bundle", text)) {
+        Serial.printf("sus: bundle not stored: NVS refused %u bytes (partition full?)\n",
+                      static_cast<unsigned>(text.size()));
+        continue;
+      }
       haveBundle = true;
     }
   }
   ESP.restart();
 }
 
-void syncTime() {
+void syncTime(BootState& d) {
   time_t now = time(nullptr);
-  timeSync.on_sync(static_cast<int64_t>(now) * 1000, uptimeMs());
+  d.timeSync.on_sync(static_cast<int64_t>(now) * 1000, uptimeMs());
 }
 
-void saveBacklogAndSleep(uint32_t seconds) {
-  // Unacknowledged readings survive the sleep in NVS (RTC memory is too small for a long outage).
-  store.set("backlog", core->export_backlog().batch);
-  store.set("seq", std::to_string(core->next_seq()));
+[[noreturn]] void saveStateAndSleep(BootState& d, uint32_t seconds) {
+  // Unacknowledged readings survive the sleep in NVS (RTC memory is too small for a long outage). They and their
+  // count go first: in a nearly full NVS a lost seq only repeats numbers, a lost count would hide a loss.
+  BacklogSave s = saveBacklog(d.store, *d.core, d.backlogBudget);
+  if (s.left_out > 0) {
+    Serial.printf("sus: backlog: the newest %u readings kept in NVS (%u bytes), %u left out and counted\n",
+                  static_cast<unsigned>(s.kept), static_cast<unsigned>(s.bytes), static_cast<unsigned>(s.left_out));
+  }
+  if (!s.stored) Serial.println("sus: NVS refused the backlog: its readings and their count are lost");
+  if (!d.store.set("seq", std::to_string(d.core->next_seq()))) Serial.println("sus: NVS refused the next seq");
   esp_sleep_enable_timer_wakeup(static_cast<uint64_t>(seconds) * 1000000ULL);
   esp_deep_sleep_start();
 }
@@ -173,66 +184,73 @@ void saveBacklogAndSleep(uint32_t seconds) {
 
 void setup() {
   Serial.begin(115200);
-  store.begin();
+  BootState& d = device.emplace();
+  d.store.begin();
   std::string text;
-  if (!store.get("bundle", text)) provisionOverSerial();
+  if (!d.store.get("bundle", text)) provisionOverSerial(d.store);
   sus::BundleResult parsed = sus::parse_bundle(text);
-  if (!parsed.ok) provisionOverSerial();
-  bundle = parsed.bundle;
+  if (!parsed.ok) provisionOverSerial(d.store);
+  d.bundle = parsed.bundle;
+  d.backlogBudget = nvs::backlogBudget(text.size());
 
   Wire.begin(SUS_I2C_SDA, SUS_I2C_SCL);
-  bme.begin();
-  sds.begin(SUS_SDS011_RX, SUS_SDS011_TX);
+  d.bme.begin();
+  d.sds.begin(SUS_SDS011_RX, SUS_SDS011_TX);
 
   std::string ssid, pass;
-  store.get("wifi_ssid", ssid);
-  store.get("wifi_pass", pass);
+  d.store.get("wifi_ssid", ssid);
+  d.store.get("wifi_pass", pass);
   WiFi.mode(WIFI_STA);
   WiFi.begin(ssid.c_str(), pass.c_str());
   // SNTP: readings get their time from the offset once this succeeds (never a 1970 timestamp).
   configTime(0, 0, "pool.ntp.org", "time.cloudflare.com");
 
   sus::CoreOptions options;
-  std::string seq;
-  if (store.get("seq", seq)) options.first_seq = static_cast<uint32_t>(strtoul(seq.c_str(), nullptr, 10));
-  static sus::DeviceCore c(bundle, transport, {&bme, &sds}, &store, timeSync, options);
-  core = &c;
-  core->restore();
-  std::string backlog;
-  if (store.get("backlog", backlog)) core->import_backlog(backlog);
-  transport.start(bundle, bundle.endpoints.front());
+  std::string seq, backlog, dropped;
+  if (d.store.get("seq", seq)) options.first_seq = static_cast<uint32_t>(strtoul(seq.c_str(), nullptr, 10));
+  d.core.emplace(d.bundle, d.transport, std::vector<sus::Sensor*>{&d.bme, &d.sds}, &d.store, d.timeSync, options);
+  d.core->restore();
+  if (d.store.get("backlog", backlog) && !d.core->import_backlog(backlog)) {
+    Serial.println("sus: the backlog in NVS is not a batch of readings; left out");
+  }
+  // Readings lost before the last sleep that no kept reading reports: the next one taken does.
+  if (d.store.get("dropped", dropped)) {
+    d.core->count_dropped(static_cast<uint32_t>(strtoul(dropped.c_str(), nullptr, 10)));
+  }
+  d.transport.start(d.bundle, d.bundle.endpoints.front());
 }
 
 void loop() {
+  BootState& d = *device;
   const int64_t now = uptimeMs();
-  syncTime();
+  syncTime(d);
   MqttEvent e;
-  while (transport.poll(e)) {
+  while (d.transport.poll(e)) {
     switch (e.kind) {
       case MqttEvent::Connected:
-        transport.setConnected(true);
-        backoff.reset();
-        transport.subscribe(bundle.topic_down);
-        core->on_connected();
+        d.transport.setConnected(true);
+        d.backoff.reset();
+        d.transport.subscribe(d.bundle.topic_down);
+        d.core->on_connected();
         break;
       case MqttEvent::Disconnected:
-        transport.setConnected(false);
-        core->on_disconnected();
-        nextAttemptMs = now + backoff.next_delay_ms();
+        d.transport.setConnected(false);
+        d.core->on_disconnected();
+        d.nextAttemptMs = now + d.backoff.next_delay_ms();
         break;
-      case MqttEvent::Published: core->on_puback(e.mid); break;
-      case MqttEvent::Data: core->on_message(e.topic, e.payload); break;
+      case MqttEvent::Published: d.core->on_puback(e.mid); break;
+      case MqttEvent::Data: d.core->on_message(e.topic, e.payload); break;
     }
   }
-  if (!transport.connected() && WiFi.isConnected() && nextAttemptMs != 0 && now >= nextAttemptMs) {
-    nextAttemptMs = 0;
-    transport.reconnect();
+  if (!d.transport.connected() && WiFi.isConnected() && d.nextAttemptMs != 0 && now >= d.nextAttemptMs) {
+    d.nextAttemptMs = 0;
+    d.transport.reconnect();
   }
-  core->loop(now);
+  d.core->loop(now);
 
-  const uint32_t interval = core->config().interval_s;
-  if (interval >= kDeepSleepFromS && (core->backlog() == 0 || now > kAwakeBudgetMs)) {
-    saveBacklogAndSleep(interval);
+  const uint32_t interval = d.core->config().interval_s;
+  if (interval >= kDeepSleepFromS && (d.core->backlog() == 0 || now > kAwakeBudgetMs)) {
+    saveStateAndSleep(d, interval);
   }
   delay(50);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mqtt_client.h"
+#include "nvs_model.h"
 
 namespace stub {
 
@@ -31,7 +32,7 @@ struct Board {
   int64_t uptime_ms = 0;
   std::deque<std::string> console_in;  // lines typed on the serial console (readStringUntil throws when empty)
   std::string console_out;
-  std::map<std::string, std::string> nvs;
+  Nvs nvs;  // the default partition (0x5000)
   std::deque<uint8_t> uart2;  // bytes the SDS011 sent
   bool wifi_connected = true;
   std::string wifi_ssid, wifi_pass;
@@ -43,6 +44,11 @@ struct Board {
   std::string mqtt_uri, mqtt_client_id, mqtt_username, mqtt_password;
   bool mqtt_tls_ca = false, mqtt_auto_reconnect = true, mqtt_started = false;
   int mqtt_reconnects = 0;
+  // Brokers that answer by themselves: a start or reconnect to a URI listed here gets MQTT_EVENT_CONNECTED (true) or,
+  // like esp-mqtt after a refused CONNACK, MQTT_EVENT_ERROR then MQTT_EVENT_DISCONNECTED (false). Other URIs get no
+  // answer until the test delivers one with mqtt_event().
+  std::map<std::string, bool> brokers;
+  std::vector<std::string> mqtt_attempts;  // the URI of every start and reconnect, in order
   std::vector<std::string> subscriptions;
   std::vector<Publish> published;
   int next_mid = 1;

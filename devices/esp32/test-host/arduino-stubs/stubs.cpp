@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include <stdexcept>
+#include <string>
 
 #include "Adafruit_BME280.h"
 #include "Arduino.h"
@@ -112,16 +113,53 @@ size_t HardwareSerial::printf(const char* format, ...) {
   return n < 0 ? 0 : static_cast<size_t>(n);
 }
 
-// NVS through Preferences: one namespace is all the glue opens.
-bool Preferences::begin(const char*, bool, const char*) { return true; }
-bool Preferences::isKey(const char* key) { return board().nvs.count(key) != 0; }
+// NVS through Preferences: one namespace is all the glue opens. Failures answer the way arduino-esp32 2.0.x does
+// (0, false, the default value), after the model said what ESP-IDF would.
+bool Preferences::begin(const char* name, bool readOnly, const char*) {
+  if (started_ || board().nvs.open(name) != stub::Nvs::Result::Ok) return false;
+  read_only_ = readOnly;
+  return started_ = true;
+}
+bool Preferences::remove(const char* key) {
+  return started_ && key && !read_only_ && board().nvs.erase(key) == stub::Nvs::Result::Ok;
+}
 size_t Preferences::putString(const char* key, const char* value) {
-  board().nvs[key] = value;
-  return strlen(value);
+  if (!started_ || !key || !value || read_only_) return 0;
+  return board().nvs.set(key, stub::Nvs::Type::Str, value) == stub::Nvs::Result::Ok ? strlen(value) : 0;
+}
+size_t Preferences::putBytes(const char* key, const void* value, size_t len) {
+  if (!started_ || !key || !value || !len || read_only_) return 0;
+  std::string bytes(static_cast<const char*>(value), len);
+  return board().nvs.set(key, stub::Nvs::Type::Blob, bytes) == stub::Nvs::Result::Ok ? len : 0;
+}
+bool Preferences::isKey(const char* key) { return getType(key) != PT_INVALID; }
+PreferenceType Preferences::getType(const char* key) {
+  if (!started_ || !key || strlen(key) > 15 || !board().nvs.has(key)) return PT_INVALID;
+  switch (board().nvs.type(key)) {
+    case stub::Nvs::Type::U32: return PT_U32;
+    case stub::Nvs::Type::Str: return PT_STR;
+    case stub::Nvs::Type::Blob: return PT_BLOB;
+  }
+  return PT_INVALID;
 }
 String Preferences::getString(const char* key, String defaultValue) {
-  auto it = board().nvs.find(key);
-  return it == board().nvs.end() ? defaultValue : String(it->second);
+  std::string value;
+  if (!started_ || !key || board().nvs.get(key, stub::Nvs::Type::Str, value) != stub::Nvs::Result::Ok) return defaultValue;
+  return String(value);
+}
+size_t Preferences::getBytesLength(const char* key) {
+  std::string value;
+  if (!started_ || !key || board().nvs.get(key, stub::Nvs::Type::Blob, value) != stub::Nvs::Result::Ok) return 0;
+  return value.size();
+}
+size_t Preferences::getBytes(const char* key, void* buf, size_t maxLen) {
+  const size_t len = getBytesLength(key);
+  if (!len || !buf || !maxLen) return len;
+  if (len > maxLen) return 0;
+  std::string value;
+  board().nvs.get(key, stub::Nvs::Type::Blob, value);
+  memcpy(buf, value.data(), len);
+  return len;
 }
 
 WiFiClass WiFi;
@@ -167,12 +205,24 @@ esp_mqtt_client_handle_t esp_mqtt_client_init(const esp_mqtt_client_config_t* co
   b.mqtt_auto_reconnect = !config->disable_auto_reconnect;
   return &the_client;
 }
+/** A connect attempt to the current URI: a scripted broker answers at once (see Board::brokers). */
+static void attempt() {
+  stub::Board& b = board();
+  b.mqtt_attempts.push_back(b.mqtt_uri);
+  auto broker = b.brokers.find(b.mqtt_uri);
+  if (broker == b.brokers.end()) return;
+  if (broker->second) return stub::mqtt_event(MQTT_EVENT_CONNECTED);
+  stub::mqtt_event(MQTT_EVENT_ERROR);
+  stub::mqtt_event(MQTT_EVENT_DISCONNECTED);
+}
 esp_err_t esp_mqtt_client_start(esp_mqtt_client_handle_t) {
   board().mqtt_started = true;
+  attempt();
   return ESP_OK;
 }
 esp_err_t esp_mqtt_client_reconnect(esp_mqtt_client_handle_t) {
   ++board().mqtt_reconnects;
+  attempt();
   return ESP_OK;
 }
 int esp_mqtt_client_subscribe(esp_mqtt_client_handle_t, const char* topic, int) {

@@ -1,7 +1,7 @@
 // The ESP32 glue (src/main.cpp and the sensor drivers) run on the host against the scripted Arduino/ESP-IDF stubs:
 // proves it still compiles and links against the board's APIs, and that setup()/loop() wire the core the way the
 // README says (provisioning over serial, MQTT connect and subscribe, readings from both drivers, downlink acks,
-// reconnect backoff, the schedule across millis()'s wrap, deep sleep with the state in NVS).
+// reconnect backoff, the schedule across millis()'s wrap, deep sleep with the state in NVS within NVS's real limits).
 #include <doctest.h>
 
 #include <ctime>
@@ -9,6 +9,7 @@
 #include "stub_control.h"
 #include "sus/bundle.hpp"
 #include "sus/json.hpp"
+#include "sus/reading.hpp"
 
 void setup();
 void loop();
@@ -27,6 +28,85 @@ sus::Json parse(const std::string& text) {
   sus::JsonResult r = sus::parse_json(text);
   REQUIRE_MESSAGE(r.ok, text);
   return r.value;
+}
+
+using Type = stub::Nvs::Type;
+
+/**
+ * A CA chain of `n` PEM certificates the size of ISRG Root X1 (RSA 4096, 1.9 KB): base64 bodies in 64-column
+ * lines. The bundle parser looks at the markers only, so the bodies need not decode.
+ */
+std::string caChain(int n) {
+  static const char* const kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string chain;
+  for (int c = 0; c < n; ++c) {
+    chain += "-----BEGIN CERTIFICATE-----\n";
+    for (int i = 0; i < 1852; ++i) {
+      chain += kBase64[(i * 7 + c * 13) % 64];
+      if (i % 64 == 63) chain += '\n';
+    }
+    chain += "\n-----END CERTIFICATE-----\n";
+  }
+  return chain;
+}
+
+/** A bundle as `sus device bundle` prints it, with a TLS URL and `chain` as its CA. */
+std::string tlsBundle(const std::string& chain) {
+  sus::Json urls = sus::Json::array();
+  urls.push(sus::Json::string("mqtts://sus.example.org:8883"));
+  sus::Json mqtt = sus::Json::object();
+  mqtt.set("urls", urls);
+  mqtt.set("username", sus::Json::string("aq-glue-1"));
+  mqtt.set("password", sus::Json::string("a-long-generated-password-0123456789"));
+  mqtt.set("clientId", sus::Json::string("aq-glue-1"));
+  sus::Json b = sus::Json::object();
+  b.set("device", sus::Json::string("aq-glue-1"));
+  b.set("department", sus::Json::string("environment"));
+  b.set("type", sus::Json::string("air_quality"));
+  b.set("mqtt", mqtt);
+  b.set("caCertificate", sus::Json::string(chain));
+  return b.dump();
+}
+
+/** A board provisioned for deep sleep (600 s): `bundle` and the Wi-Fi credentials in NVS, as provisioning leaves them. */
+void provisionedForSleep(const std::string& bundle) {
+  stub::board() = stub::Board{};
+  stub::Board& b = stub::board();
+  b.nvs.open("sus");
+  b.nvs.put_blob("bundle", sus::serialize_bundle(sus::parse_bundle(bundle).bundle));
+  b.nvs.put_string("wifi_ssid", "street-net");
+  b.nvs.put_string("wifi_pass", "pw");
+  b.nvs.put_string("config", R"({"interval_s":600,"sensors":[]})");
+}
+
+/** One wake of a deep-sleeping board without a broker: a reading taken, the awake budget spent, back to sleep. */
+void wakeOffline() {
+  stub::Board& b = stub::board();
+  b.uptime_ms = 0;  // esp_timer starts again after a deep sleep
+  setup();
+  loop();
+  b.uptime_ms = 20001;
+  CHECK_THROWS_AS(loop(), stub::DeepSleep);
+}
+
+/** The readings NVS holds for the next wake. */
+std::vector<sus::Reading> storedBacklog() {
+  std::vector<sus::Reading> readings;
+  const stub::Nvs& nvs = stub::board().nvs;
+  if (!nvs.has("backlog")) return readings;
+  CHECK(nvs.type("backlog") == Type::Blob);
+  REQUIRE(sus::decode_batch(nvs.at("backlog"), readings));
+  return readings;
+}
+
+/** The stored backlog is the newest readings up to `taken`, the oldest of them counting the ones left out. */
+void checkNewestKept(const std::vector<sus::Reading>& kept, uint32_t taken) {
+  REQUIRE(!kept.empty());
+  CHECK(kept.back().seq == taken);
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    CHECK(kept[i].seq == taken - kept.size() + 1 + i);
+    CHECK(kept[i].dropped == (i == 0 ? taken - kept.size() : 0));
+  }
 }
 
 }  // namespace
@@ -54,8 +134,10 @@ TEST_CASE("glue: a first boot takes the bundle and the Wi-Fi credentials from th
 TEST_CASE("glue: a provisioned board connects, publishes both drivers' readings, acks a config and deep-sleeps") {
   stub::board() = stub::Board{};
   stub::Board& b = stub::board();
-  b.nvs = {{"bundle", kBundle}, {"wifi_ssid", "street-net"}, {"wifi_pass", "pw"},
-           {"config", R"({"interval_s":30,"sensors":[]})"}};
+  b.nvs.put_blob("bundle", kBundle);
+  b.nvs.put_string("wifi_ssid", "street-net");
+  b.nvs.put_string("wifi_pass", "pw");
+  b.nvs.put_string("config", R"({"interval_s":30,"sensors":[]})");
   b.uart2 = kSdsFrame;
   // Up for 49.7 days, 30.5 s before millis() wraps: a board with a short interval never sleeps, so it gets there.
   const int64_t boot = (int64_t{1} << 32) - 30500;
@@ -132,6 +214,171 @@ TEST_CASE("glue: a provisioned board connects, publishes both drivers' readings,
   CHECK(b.nvs.at("config") == R"({"interval_s":600,"sensors":[]})");
   CHECK(b.published[3].topic == kUp);
   CHECK(b.nvs.at("backlog") == "[" + b.published[3].payload + "]");
+  CHECK(b.nvs.type("backlog") == Type::Blob);
   CHECK(parse(b.published[3].payload).get("seq")->as_number() == 4);
   CHECK(b.nvs.at("seq") == "5");
+}
+
+TEST_CASE("glue: a bundle with a three-certificate CA chain (6 KB, over NVS's string limit) provisions and connects") {
+  stub::board() = stub::Board{};
+  stub::Board& b = stub::board();
+  const std::string chain = caChain(3);
+  const std::string bundle = tlsBundle(chain);
+  CHECK(bundle.size() > 6000);
+  b.console_in = {bundle, "wifi street-net pw"};
+  CHECK_THROWS_AS(setup(), stub::Restart);
+  REQUIRE(b.nvs.has("bundle"));
+  CHECK(b.nvs.type("bundle") == Type::Blob);
+  CHECK(b.nvs.at("bundle").size() > stub::Nvs::kMaxStringBytes);
+  sus::BundleResult stored = sus::parse_bundle(b.nvs.at("bundle"));
+  REQUIRE_MESSAGE(stored.ok, stored.error);
+  CHECK(stored.bundle.ca_cert == chain);
+
+  // After the restart the board is provisioned: no prompt, a TLS connection with the chain.
+  b.console_out.clear();
+  setup();
+  CHECK(b.console_out.empty());
+  CHECK(b.mqtt_uri == "mqtts://sus.example.org:8883");
+  CHECK(b.mqtt_tls_ca);
+}
+
+TEST_CASE("glue: a bundle NVS cannot keep is refused on the console, and provisioning goes on instead of looping") {
+  stub::board() = stub::Board{};
+  stub::Board& b = stub::board();
+  // Too large for the bundle's share of NVS: refused before it is written, the technician can paste another.
+  const std::string huge = tlsBundle(caChain(5));
+  const std::size_t huge_bytes = sus::serialize_bundle(sus::parse_bundle(huge).bundle).size();
+  b.console_in = {huge, kBundle, "wifi street-net pw"};
+  CHECK_THROWS_AS(setup(), stub::Restart);
+  CHECK(b.console_out.find("sus: bundle refused: " + std::to_string(huge_bytes) +
+                           " bytes, NVS keeps at most 8192 for it (is the CA chain longer than needed?)\n") !=
+        std::string::npos);
+  REQUIRE(b.nvs.has("bundle"));
+  CHECK(sus::parse_bundle(b.nvs.at("bundle")).bundle.ca_cert.empty());
+
+  // Within the budget, but NVS is full (other data grew): said so, not stored, no restart into the same prompt.
+  stub::board() = stub::Board{};
+  b.nvs.fill(24);
+  const std::string bundle = tlsBundle(caChain(3));
+  const std::size_t bundle_bytes = sus::serialize_bundle(sus::parse_bundle(bundle).bundle).size();
+  b.console_in = {"wifi street-net pw", bundle};
+  CHECK_THROWS_WITH(setup(), "the glue waits for more serial console input");
+  CHECK(b.console_out.find("sus: bundle not stored: NVS refused " + std::to_string(bundle_bytes) +
+                           " bytes (partition full?)\n") != std::string::npos);
+  CHECK(!b.nvs.has("bundle"));
+}
+
+TEST_CASE("glue: a deep-sleeping board keeps its backlog beyond NVS's string limit, the newest within the budget") {
+  // A realistic bundle (6 KB with its CA chain) leaves the backlog ~5.5 KB of the 20 KB partition.
+  provisionedForSleep(tlsBundle(caChain(3)));
+  stub::Board& b = stub::board();
+  std::size_t most = 0, before = 0;
+  uint32_t taken = 0;
+  std::vector<sus::Reading> kept;
+  while (taken < 80) {
+    before = kept.size();
+    wakeOffline();
+    ++taken;
+    kept = storedBacklog();
+    checkNewestKept(kept, taken);
+    CHECK(b.nvs.at("seq") == std::to_string(taken + 1));
+    most = std::max(most, kept.size());
+  }
+  // More than the ~35 readings a 4000-byte string holds; fewer than taken: the budget binds, and the console says so.
+  CHECK(most > 40);
+  CHECK(most < taken);
+  CHECK(b.nvs.at("backlog").size() > stub::Nvs::kMaxStringBytes);
+  CHECK(b.console_out.find("sus: backlog: the newest " + std::to_string(kept.size()) + " readings kept in NVS (" +
+                           std::to_string(b.nvs.at("backlog").size()) + " bytes), " +
+                           std::to_string(before + 1 - kept.size()) + " left out and counted\n") != std::string::npos);
+
+  // The broker is back: every kept reading goes out, the first message saying how many were lost.
+  b.brokers = {{"mqtts://sus.example.org:8883", true}};
+  b.uptime_ms = 0;
+  b.published.clear();
+  setup();
+  uint32_t reported = 0;
+  std::vector<uint32_t> sent;
+  bool asleep = false;  // once everything is acknowledged
+  for (int i = 0; i < 10 && !asleep; ++i) {
+    try {
+      loop();
+    } catch (const stub::DeepSleep&) {
+      asleep = true;
+    }
+    for (const auto& p : b.published) {
+      std::vector<sus::Reading> batch;
+      REQUIRE(sus::decode_batch(p.payload.front() == '[' ? p.payload : "[" + p.payload + "]", batch));
+      for (const auto& r : batch) {
+        sent.push_back(r.seq);
+        reported += r.dropped;
+      }
+      stub::mqtt_event(MQTT_EVENT_PUBLISHED, p.mid);
+    }
+    b.published.clear();
+  }
+  CHECK(asleep);
+  CHECK(!b.nvs.has("backlog"));
+  CHECK(sent.size() == kept.size() + 1);
+  CHECK(sent.front() == kept.front().seq);
+  CHECK(sent.back() == taken + 1);
+  CHECK(reported == taken - kept.size());
+}
+
+TEST_CASE("glue: when NVS has less room than budgeted, no stale backlog comes back and every loss is counted") {
+  provisionedForSleep(kBundle);
+  stub::Board& b = stub::board();
+  for (int i = 0; i < 20; ++i) wakeOffline();
+  CHECK(storedBacklog().size() == 20);
+
+  // Other data takes every free entry: the 21 readings do not fit beside the 20 stored, nor in their place; the
+  // newest that do are kept, the rest counted in the oldest kept.
+  b.nvs.fill(0);
+  b.console_out.clear();
+  wakeOffline();
+  const std::vector<sus::Reading> kept = storedBacklog();
+  checkNewestKept(kept, 21);
+  CHECK(kept.size() < 20);
+  CHECK(b.console_out.find("sus: backlog: the newest " + std::to_string(kept.size()) + " readings kept in NVS (") !=
+        std::string::npos);
+  CHECK(b.console_out.find("refused") == std::string::npos);
+
+  // NVS full and no backlog to give room: not even one reading fits. The count is kept beside it and goes out with
+  // the next reading.
+  provisionedForSleep(kBundle);
+  b.nvs.fill(4);
+  wakeOffline();
+  CHECK(!b.nvs.has("backlog"));
+  CHECK(b.nvs.at("dropped") == "1");
+  CHECK(b.nvs.at("seq") == "2");
+  b.brokers = {{"mqtt://broker.example:1883", true}};
+  b.uptime_ms = 0;
+  setup();
+  loop();
+  REQUIRE(b.published.size() == 1);
+  sus::Json reading = parse(b.published[0].payload);
+  CHECK(reading.get("seq")->as_number() == 2);
+  CHECK(reading.get("dropped")->as_number() == 1);
+}
+
+TEST_CASE("glue: a board whose bundle and backlog are NVS strings (older firmware) boots with them, then keeps blobs") {
+  stub::board() = stub::Board{};
+  stub::Board& b = stub::board();
+  b.nvs.put_string("bundle", kBundle);
+  b.nvs.put_string("wifi_ssid", "street-net");
+  b.nvs.put_string("config", R"({"interval_s":600,"sensors":[]})");
+  b.nvs.put_string("seq", "8");
+  b.nvs.put_string("backlog", R"([{"time":1764000000000,"seq":6,"values":{"pm10":4}},)"
+                              R"({"time":1764000600000,"seq":7,"values":{"pm10":5}}])");
+  b.uptime_ms = 0;
+  setup();
+  CHECK(b.mqtt_uri == "mqtt://broker.example:1883");
+  loop();
+  b.uptime_ms = 20001;
+  CHECK_THROWS_AS(loop(), stub::DeepSleep);
+  const std::vector<sus::Reading> kept = storedBacklog();
+  REQUIRE(kept.size() == 3);
+  CHECK(kept[0].seq == 6);
+  CHECK(kept[1].seq == 7);
+  CHECK(kept[2].seq == 8);
 }
