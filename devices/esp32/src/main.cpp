@@ -26,6 +26,7 @@
 #include "sus/backoff.hpp"
 #include "sus/bundle.hpp"
 #include "sus/device_core.hpp"
+#include "sus/endpoint_order.hpp"
 #include "sus/reading.hpp"
 
 namespace {
@@ -56,11 +57,17 @@ class EspMqttTransport : public sus::Transport {
     cfg.client_id = b.client_id.c_str();
     cfg.username = b.username.c_str();
     cfg.password = b.password.c_str();
-    if (ep.tls) cfg.cert_pem = b.ca_cert.c_str();  // the bundle's CA: no public CA store on the device
-    cfg.disable_auto_reconnect = true;             // the core's backoff with jitter decides when to retry
+    // The bundle's CA (no public CA store on the device), also when the first URL is plain: a later one may be TLS.
+    if (!b.ca_cert.empty()) cfg.cert_pem = b.ca_cert.c_str();
+    cfg.disable_auto_reconnect = true;  // the core's backoff with jitter decides when to retry
     client_ = esp_mqtt_client_init(&cfg);
     esp_mqtt_client_register_event(client_, MQTT_EVENT_ANY, &EspMqttTransport::onEvent, this);
     esp_mqtt_client_start(client_);
+  }
+  /** The URL of the next connect attempt. */
+  void useEndpoint(const sus::MqttEndpoint& ep) {
+    uri_ = ep.url;
+    if (client_) esp_mqtt_client_set_uri(client_, uri_.c_str());
   }
   void reconnect() {
     if (client_) esp_mqtt_client_reconnect(client_);
@@ -116,9 +123,13 @@ struct BootState {
   Sds011Sensor sds{Serial2};
   sus::Bundle bundle;
   sus::Backoff backoff{1000, 300000, [] { return esp_random(); }};
+  sus::EndpointOrder endpoints{0};
   std::optional<sus::DeviceCore> core;
   std::size_t backlogBudget = 0;
   int64_t nextAttemptMs = 0;
+  // Whether Wi-Fi was up when the pending attempt started: one made before (esp-mqtt's first, right after
+  // WiFi.begin) fails for want of a network, and must not cost the bundle's first URL its turn.
+  bool attemptOnline = false;
 };
 std::optional<BootState> device;
 
@@ -192,6 +203,7 @@ void setup() {
   if (!parsed.ok) provisionOverSerial(d.store);
   d.bundle = parsed.bundle;
   d.backlogBudget = nvs::backlogBudget(text.size());
+  d.endpoints = sus::EndpointOrder(d.bundle.endpoints.size());
 
   Wire.begin(SUS_I2C_SDA, SUS_I2C_SCL);
   d.bme.begin();
@@ -217,6 +229,7 @@ void setup() {
   if (d.store.get("dropped", dropped)) {
     d.core->count_dropped(static_cast<uint32_t>(strtoul(dropped.c_str(), nullptr, 10)));
   }
+  d.attemptOnline = WiFi.isConnected();
   d.transport.start(d.bundle, d.bundle.endpoints.front());
 }
 
@@ -230,13 +243,20 @@ void loop() {
       case MqttEvent::Connected:
         d.transport.setConnected(true);
         d.backoff.reset();
+        d.endpoints.on_connected();
         d.transport.subscribe(d.bundle.topic_down);
         d.core->on_connected();
         break;
       case MqttEvent::Disconnected:
+        // Also what esp-mqtt reports after a failed attempt: before the first connection, the next URL is tried.
         d.transport.setConnected(false);
         d.core->on_disconnected();
         d.nextAttemptMs = now + d.backoff.next_delay_ms();
+        if (d.attemptOnline && d.endpoints.on_failed()) {
+          const sus::MqttEndpoint& next = d.bundle.endpoints[d.endpoints.current()];
+          d.transport.useEndpoint(next);
+          Serial.printf("sus: no MQTT connection, next try %s\n", next.url.c_str());
+        }
         break;
       case MqttEvent::Published: d.core->on_puback(e.mid); break;
       case MqttEvent::Data: d.core->on_message(e.topic, e.payload); break;
@@ -244,6 +264,7 @@ void loop() {
   }
   if (!d.transport.connected() && WiFi.isConnected() && d.nextAttemptMs != 0 && now >= d.nextAttemptMs) {
     d.nextAttemptMs = 0;
+    d.attemptOnline = true;
     d.transport.reconnect();
   }
   d.core->loop(now);

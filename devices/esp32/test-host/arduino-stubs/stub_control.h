@@ -44,9 +44,9 @@ struct Board {
   std::string mqtt_uri, mqtt_client_id, mqtt_username, mqtt_password;
   bool mqtt_tls_ca = false, mqtt_auto_reconnect = true, mqtt_started = false;
   int mqtt_reconnects = 0;
-  // Brokers that answer by themselves: a start or reconnect to a URI listed here gets MQTT_EVENT_CONNECTED (true) or,
-  // like esp-mqtt after a refused CONNACK, MQTT_EVENT_ERROR then MQTT_EVENT_DISCONNECTED (false). Other URIs get no
-  // answer until the test delivers one with mqtt_event().
+  // Brokers that answer by themselves: a start or reconnect to a URI listed here gets MQTT_EVENT_CONNECTED (true, and
+  // Wi-Fi connected) or, like esp-mqtt after a refused CONNACK or without a network, MQTT_EVENT_ERROR then
+  // MQTT_EVENT_DISCONNECTED. Other URIs get no answer until the test delivers one with mqtt_event().
   std::map<std::string, bool> brokers;
   std::vector<std::string> mqtt_attempts;  // the URI of every start and reconnect, in order
   std::vector<std::string> subscriptions;

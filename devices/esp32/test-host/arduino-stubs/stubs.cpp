@@ -211,9 +211,13 @@ static void attempt() {
   b.mqtt_attempts.push_back(b.mqtt_uri);
   auto broker = b.brokers.find(b.mqtt_uri);
   if (broker == b.brokers.end()) return;
-  if (broker->second) return stub::mqtt_event(MQTT_EVENT_CONNECTED);
+  if (broker->second && b.wifi_connected) return stub::mqtt_event(MQTT_EVENT_CONNECTED);
   stub::mqtt_event(MQTT_EVENT_ERROR);
   stub::mqtt_event(MQTT_EVENT_DISCONNECTED);
+}
+esp_err_t esp_mqtt_client_set_uri(esp_mqtt_client_handle_t, const char* uri) {
+  board().mqtt_uri = uri;
+  return ESP_OK;
 }
 esp_err_t esp_mqtt_client_start(esp_mqtt_client_handle_t) {
   board().mqtt_started = true;

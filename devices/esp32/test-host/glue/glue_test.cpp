@@ -1,7 +1,8 @@
 // The ESP32 glue (src/main.cpp and the sensor drivers) run on the host against the scripted Arduino/ESP-IDF stubs:
 // proves it still compiles and links against the board's APIs, and that setup()/loop() wire the core the way the
-// README says (provisioning over serial, MQTT connect and subscribe, readings from both drivers, downlink acks,
-// reconnect backoff, the schedule across millis()'s wrap, deep sleep with the state in NVS within NVS's real limits).
+// README says (provisioning over serial, MQTT connect and subscribe, the bundle's URLs in order, readings from both
+// drivers, downlink acks, reconnect backoff, the schedule across millis()'s wrap, deep sleep with the state in NVS
+// within NVS's real limits).
 #include <doctest.h>
 
 #include <ctime>
@@ -266,6 +267,66 @@ TEST_CASE("glue: a bundle NVS cannot keep is refused on the console, and provisi
   CHECK(b.console_out.find("sus: bundle not stored: NVS refused " + std::to_string(bundle_bytes) +
                            " bytes (partition full?)\n") != std::string::npos);
   CHECK(!b.nvs.has("bundle"));
+}
+
+TEST_CASE("glue: the bundle's URLs are tried in order on the first connect, with the backoff, then the one that worked") {
+  stub::board() = stub::Board{};
+  stub::Board& b = stub::board();
+  const std::string primary = "mqtt://primary.example:1883", fallback = "mqtt://fallback.example:1883";
+  b.nvs.put_blob("bundle", R"({"device_id":"aq-glue-1","mqtt":{"urls":[")" + primary + R"(",")" + fallback +
+                               R"("],"password":"pw"}})");
+  b.nvs.put_string("wifi_ssid", "street-net");
+  b.nvs.put_string("config", R"({"interval_s":30,"sensors":[]})");
+  b.brokers = {{primary, false}, {fallback, true}};  // the first refuses the connection, the second accepts it
+  setup();
+  CHECK(b.mqtt_attempts == std::vector<std::string>{primary});
+  loop();  // the refusal: the next URL, after the backoff
+  CHECK(b.mqtt_uri == fallback);
+  CHECK(b.mqtt_reconnects == 0);
+  CHECK(b.console_out.find("sus: no MQTT connection, next try " + fallback + "\n") != std::string::npos);
+  loop();  // the first delay (at most 1 s) is over: the second URL accepts
+  CHECK(b.mqtt_attempts == std::vector<std::string>{primary, fallback});
+  loop();
+  CHECK(b.subscriptions == std::vector<std::string>{"sus/v1/devices/aq-glue-1/down/#"});
+  REQUIRE(b.published.size() == 1);
+  CHECK(b.published[0].topic == kUp);
+
+  // Connected once, the device stays with that URL through an outage.
+  b.brokers[fallback] = false;
+  stub::mqtt_event(MQTT_EVENT_DISCONNECTED);
+  loop();
+  b.uptime_ms += 1000;
+  loop();
+  loop();
+  CHECK(b.mqtt_uri == fallback);
+  CHECK(b.mqtt_attempts == std::vector<std::string>{primary, fallback, fallback});
+}
+
+TEST_CASE("glue: an attempt made before Wi-Fi is up does not cost the bundle's first URL its turn") {
+  stub::board() = stub::Board{};
+  stub::Board& b = stub::board();
+  const std::string primary = "mqtts://sus.example.org:8883", fallback = "mqtt://sus.example.org:1883";
+  b.nvs.put_blob("bundle", sus::serialize_bundle(sus::parse_bundle(tlsBundle(caChain(1))).bundle));
+  sus::Bundle two = sus::parse_bundle(b.nvs.at("bundle")).bundle;
+  sus::MqttEndpoint plain;
+  REQUIRE(sus::parse_mqtt_url(fallback, plain));
+  two.endpoints.push_back(plain);
+  b.nvs.put_blob("bundle", sus::serialize_bundle(two));
+  b.nvs.put_string("wifi_ssid", "street-net");
+  b.nvs.put_string("config", R"({"interval_s":30,"sensors":[]})");
+  b.brokers = {{primary, true}, {fallback, true}};
+  b.wifi_connected = false;  // WiFi.begin() has just been called: esp-mqtt's first attempt finds no network
+  setup();
+  loop();
+  CHECK(b.mqtt_uri == primary);
+  b.wifi_connected = true;
+  b.uptime_ms += 1000;
+  loop();
+  loop();
+  CHECK(b.mqtt_attempts == std::vector<std::string>{primary, primary});
+  CHECK(b.mqtt_tls_ca);
+  CHECK(b.subscriptions == std::vector<std::string>{"sus/v1/devices/aq-glue-1/down/#"});
+  CHECK(b.console_out.find("next try") == std::string::npos);
 }
 
 TEST_CASE("glue: a deep-sleeping board keeps its backlog beyond NVS's string limit, the newest within the budget") {
