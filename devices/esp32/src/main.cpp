@@ -5,7 +5,7 @@
 //
 // First boot: send the provisioning bundle (one line of JSON) and `wifi <ssid> <password>` over the serial console;
 // both are stored in NVS. Intervals under 60 s keep the radio on; longer ones deep-sleep between readings, with the
-// unacknowledged backlog kept in NVS within its budget (nvs_store.h).
+// unacknowledged backlog kept in NVS within its budget (nvs_store.h); always on, it goes to NVS during an outage.
 #include <Arduino.h>
 #include <Preferences.h>
 #include <WiFi.h>
@@ -33,6 +33,7 @@ namespace {
 
 constexpr uint32_t kDeepSleepFromS = 60;
 constexpr uint32_t kAwakeBudgetMs = 20000;  // longest time awake per deep-sleep cycle (battery)
+constexpr int64_t kBacklogSaveEveryMs = 300000;  // always on: the offline backlog to NVS at most this often (wear)
 
 /** esp-mqtt runs its own task: events are queued here and handed to the core from loop(), never concurrently. */
 struct MqttEvent {
@@ -130,6 +131,8 @@ struct BootState {
   // Whether Wi-Fi was up when the pending attempt started: one made before (esp-mqtt's first, right after
   // WiFi.begin) fails for want of a network, and must not cost the bundle's first URL its turn.
   bool attemptOnline = false;
+  bool backlogInNvs = false;      // NVS holds a backlog or a count of lost readings that may be stale now
+  int64_t backlogSavedMs = -1;    // when the always-on board last wrote its offline backlog; -1: not in this outage
 };
 std::optional<BootState> device;
 
@@ -177,18 +180,41 @@ void syncTime(BootState& d) {
   d.timeSync.on_sync(static_cast<int64_t>(now) * 1000, uptimeMs());
 }
 
-[[noreturn]] void saveStateAndSleep(BootState& d, uint32_t seconds) {
-  // Unacknowledged readings survive the sleep in NVS (RTC memory is too small for a long outage). They and their
-  // count go first: in a nearly full NVS a lost seq only repeats numbers, a lost count would hide a loss.
+/** The unacknowledged backlog, the count of lost readings and the next seq to NVS, for the next boot. */
+void saveState(BootState& d) {
+  // The readings and their count go first: in a nearly full NVS a lost seq only repeats numbers, a lost count would
+  // hide a loss.
   BacklogSave s = saveBacklog(d.store, *d.core, d.backlogBudget);
   if (s.left_out > 0) {
     Serial.printf("sus: backlog: the newest %u readings kept in NVS (%u bytes), %u left out and counted\n",
                   static_cast<unsigned>(s.kept), static_cast<unsigned>(s.bytes), static_cast<unsigned>(s.left_out));
   }
   if (!s.stored) Serial.println("sus: NVS refused the backlog: its readings and their count are lost");
+  d.backlogInNvs = s.kept > 0 || s.dropped > 0;
   if (!d.store.set("seq", std::to_string(d.core->next_seq()))) Serial.println("sus: NVS refused the next seq");
+}
+
+[[noreturn]] void saveStateAndSleep(BootState& d, uint32_t seconds) {
+  // Unacknowledged readings survive the sleep in NVS (RTC memory is too small for a long outage).
+  saveState(d);
   esp_sleep_enable_timer_wakeup(static_cast<uint64_t>(seconds) * 1000000ULL);
   esp_deep_sleep_start();
+}
+
+/**
+ * Always on (intervals under 60 s), a power cut or a watchdog reset would take the RAM backlog with it. While the
+ * broker is out of reach the backlog goes to NVS at once and then at most every 5 minutes (each write wears the
+ * flash); once the broker acknowledged all of it the copy goes, so nothing stale comes back after a reset.
+ */
+void keepBacklogThroughReset(BootState& d, int64_t now) {
+  if (d.core->backlog() > 0 && !d.transport.connected()) {
+    if (d.backlogSavedMs >= 0 && now - d.backlogSavedMs < kBacklogSaveEveryMs) return;
+    saveState(d);
+    d.backlogSavedMs = now;
+  } else if (d.core->backlog() == 0 && d.backlogInNvs) {
+    saveState(d);  // an empty backlog: the keys go, the seq stays current
+    d.backlogSavedMs = -1;
+  }
 }
 
 }  // namespace
@@ -222,11 +248,13 @@ void setup() {
   if (d.store.get("seq", seq)) options.first_seq = static_cast<uint32_t>(strtoul(seq.c_str(), nullptr, 10));
   d.core.emplace(d.bundle, d.transport, std::vector<sus::Sensor*>{&d.bme, &d.sds}, &d.store, d.timeSync, options);
   d.core->restore();
-  if (d.store.get("backlog", backlog) && !d.core->import_backlog(backlog)) {
+  d.backlogInNvs = d.store.get("backlog", backlog);
+  if (d.backlogInNvs && !d.core->import_backlog(backlog)) {
     Serial.println("sus: the backlog in NVS is not a batch of readings; left out");
   }
   // Readings lost before the last sleep that no kept reading reports: the next one taken does.
   if (d.store.get("dropped", dropped)) {
+    d.backlogInNvs = true;
     d.core->count_dropped(static_cast<uint32_t>(strtoul(dropped.c_str(), nullptr, 10)));
   }
   d.attemptOnline = WiFi.isConnected();
@@ -273,5 +301,6 @@ void loop() {
   if (interval >= kDeepSleepFromS && (d.core->backlog() == 0 || now > kAwakeBudgetMs)) {
     saveStateAndSleep(d, interval);
   }
+  if (interval < kDeepSleepFromS) keepBacklogThroughReset(d, now);
   delay(50);
 }

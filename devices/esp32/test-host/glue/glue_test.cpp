@@ -1,8 +1,8 @@
 // The ESP32 glue (src/main.cpp and the sensor drivers) run on the host against the scripted Arduino/ESP-IDF stubs:
 // proves it still compiles and links against the board's APIs, and that setup()/loop() wire the core the way the
 // README says (provisioning over serial, MQTT connect and subscribe, the bundle's URLs in order, readings from both
-// drivers, downlink acks, reconnect backoff, the schedule across millis()'s wrap, deep sleep with the state in NVS
-// within NVS's real limits).
+// drivers, downlink acks, reconnect backoff, the schedule across millis()'s wrap, the state in NVS within NVS's real
+// limits through a deep sleep or, always on, a reset).
 #include <doctest.h>
 
 #include <ctime>
@@ -420,6 +420,53 @@ TEST_CASE("glue: when NVS has less room than budgeted, no stale backlog comes ba
   sus::Json reading = parse(b.published[0].payload);
   CHECK(reading.get("seq")->as_number() == 2);
   CHECK(reading.get("dropped")->as_number() == 1);
+}
+
+TEST_CASE("glue: always on, the offline backlog goes to NVS during an outage, survives a reset and goes when sent") {
+  stub::board() = stub::Board{};
+  stub::Board& b = stub::board();
+  b.nvs.put_blob("bundle", kBundle);
+  b.nvs.put_string("wifi_ssid", "street-net");
+  b.nvs.put_string("config", R"({"interval_s":30,"sensors":[]})");  // under 60 s: no deep sleep
+  setup();
+  loop();  // no broker answers: the first reading of the outage goes to NVS at once
+  CHECK(storedBacklog().size() == 1);
+  CHECK(b.nvs.at("seq") == "2");
+  for (int i = 1; i <= 9; ++i) {
+    b.uptime_ms = i * 30000;
+    loop();
+  }
+  CHECK(storedBacklog().size() == 1);  // not again within 5 minutes: every write wears the flash
+  b.uptime_ms = 305000;
+  loop();
+  std::vector<sus::Reading> kept = storedBacklog();
+  checkNewestKept(kept, 11);
+  CHECK(kept.size() == 11);
+  CHECK(b.nvs.at("seq") == "12");
+
+  // Power cut; the broker is back by the time the board is.
+  b.uptime_ms = 0;
+  b.brokers = {{"mqtt://broker.example:1883", true}};
+  setup();
+  loop();
+  REQUIRE(b.published.size() == 1);
+  std::vector<sus::Reading> sent;
+  REQUIRE(sus::decode_batch(b.published[0].payload, sent));
+  REQUIRE(sent.size() == 11);
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    CHECK(sent[i].seq == kept[i].seq);
+    CHECK(sent[i].time_ms == kept[i].time_ms);
+  }
+  CHECK(b.nvs.has("backlog"));  // until the broker acknowledged it
+  stub::mqtt_event(MQTT_EVENT_PUBLISHED, b.published[0].mid);
+  loop();
+  REQUIRE(b.published.size() == 2);
+  CHECK(parse(b.published[1].payload).get("seq")->as_number() == 12);
+  stub::mqtt_event(MQTT_EVENT_PUBLISHED, b.published[1].mid);
+  loop();
+  CHECK(!b.nvs.has("backlog"));
+  CHECK(!b.nvs.has("dropped"));
+  CHECK(b.nvs.at("seq") == "13");
 }
 
 TEST_CASE("glue: a board whose bundle and backlog are NVS strings (older firmware) boots with them, then keeps blobs") {
