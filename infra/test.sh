@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # infra/test.sh — what `npm test` runs.
 #
-#   1. install npm dependencies if needed (infra/ensure-deps.sh)
+#   1. install npm dependencies if needed (infra/ensure-deps.sh), and the device firmware's C++ toolchain
+#      (infra/device-toolchain.sh)
 #   2. lint + typecheck (`npm run lint`) — fail fast, before any daemon starts
 #   3. start the local stack: InfluxDB, PostgreSQL and Redis (infra/stack.sh), unless
 #      INFLUX_URL / TEST_DATABASE_URL (or DATABASE_URL) / TEST_REDIS_URL point to existing servers
@@ -18,7 +19,8 @@ cd "$ROOT"
 log() { printf '[test] %s\n' "$*" >&2; }
 
 bash infra/ensure-deps.sh
-# C++ toolchain for the device firmware's host build and its unit tests (cmake, libmosquitto, doctest).
+# C++ toolchain for the device firmware's host build, its unit and glue tests (cmake, g++, libmosquitto, doctest)
+# and its JSON fuzz test (clang with libFuzzer).
 bash infra/device-toolchain.sh
 
 log "npm run lint"
