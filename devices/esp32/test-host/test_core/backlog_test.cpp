@@ -22,11 +22,8 @@ std::vector<std::pair<uint32_t, uint32_t>> seqs(const std::string& batch) {
 }  // namespace
 
 TEST_CASE("backlog: an export within a byte budget keeps the newest readings and counts the rest in the oldest kept") {
-  FakeTransport tx;
-  CountingSensor s;
-  sus::TimeSync time;
-  time.on_sync(kEpoch, 0);
-  sus::DeviceCore core(bundle(), tx, {&s}, nullptr, time);
+  SyncedCore c;
+  auto& [tx, s, time, core] = c;
   for (int i = 0; i < 10; ++i) core.take_reading(i * 60000);
 
   sus::BacklogExport all = core.export_backlog();
@@ -79,14 +76,11 @@ TEST_CASE("backlog: a cold boot's readings without a time are counted, the resto
 }
 
 TEST_CASE("backlog: readings lost to a full buffer go out as `dropped` with the next message until it is acknowledged") {
-  FakeTransport tx;
-  CountingSensor s;
-  sus::TimeSync time;
-  time.on_sync(kEpoch, 0);
   sus::CoreOptions opt;
   opt.buffer_capacity = 2;
   opt.batch_max = 1;
-  sus::DeviceCore core(bundle(), tx, {&s}, nullptr, time, opt);
+  SyncedCore c(opt);
+  auto& [tx, s, time, core] = c;
   for (int i = 0; i < 5; ++i) core.take_reading(i * 1000);  // seq 1..3 lost
   CHECK(core.stats().dropped == 3);
   tx.up = true;
@@ -94,11 +88,7 @@ TEST_CASE("backlog: readings lost to a full buffer go out as `dropped` with the 
   REQUIRE(tx.sent.size() == 1);
   CHECK(tx.sent[0].second ==
         R"({"time":1764000003000,"seq":4,"dropped":1,"values":{"air_temperature":3,"relative_humidity":50}})");
-  // Lost before the PUBACK: sent again with its count.
-  tx.up = false;
-  core.on_disconnected();
-  tx.up = true;
-  core.on_connected();
+  reconnect(tx, core);  // lost before the PUBACK: sent again with its count
   REQUIRE(tx.sent.size() == 2);
   CHECK(tx.sent[1].second == tx.sent[0].second);
   core.on_puback(tx.mids[1]);
@@ -112,12 +102,9 @@ TEST_CASE("backlog: readings lost to a full buffer go out as `dropped` with the 
 }
 
 TEST_CASE("backlog: a count kept beside the backlog goes out with the next reading taken") {
-  FakeTransport tx;
+  SyncedCore c;
+  auto& [tx, s, time, core] = c;
   tx.up = true;
-  CountingSensor s;
-  sus::TimeSync time;
-  time.on_sync(kEpoch, 0);
-  sus::DeviceCore core(bundle(), tx, {&s}, nullptr, time);
   core.count_dropped(7);
   core.count_dropped(UINT32_MAX);  // saturates instead of wrapping to 6
   CHECK(tx.sent.empty());

@@ -87,13 +87,10 @@ TEST_CASE("core: readings taken before the first time sync are held back, then l
 }
 
 TEST_CASE("core: offline readings stay buffered with their timestamps and flush as batches after reconnect") {
-  FakeTransport tx;
-  CountingSensor s;
-  sus::TimeSync time;
-  time.on_sync(kEpoch, 0);
   sus::CoreOptions opt;
   opt.batch_max = 2;
-  sus::DeviceCore core(bundle(), tx, {&s}, nullptr, time, opt);
+  SyncedCore c(opt);
+  auto& [tx, s, time, core] = c;
   for (int64_t t = 0; t < 3 * 60000; t += 60000) core.loop(t);  // three readings, offline
   CHECK(core.backlog() == 3);
   CHECK(tx.sent.empty());
@@ -103,11 +100,7 @@ TEST_CASE("core: offline readings stay buffered with their timestamps and flush 
   CHECK(tx.sent[0].second ==
         R"([{"time":1764000000000,"seq":1,"values":{"air_temperature":0,"relative_humidity":50}},)"
         R"({"time":1764000060000,"seq":2,"values":{"air_temperature":1,"relative_humidity":50}}])");
-  // Connection lost before the PUBACK: the batch is sent again after the reconnect, nothing is lost.
-  tx.up = false;
-  core.on_disconnected();
-  tx.up = true;
-  core.on_connected();
+  reconnect(tx, core);  // lost before the PUBACK: the batch is sent again, nothing is lost
   REQUIRE(tx.sent.size() == 2);
   CHECK(tx.sent[1].second == tx.sent[0].second);
   core.on_puback(tx.mids[0]);  // a stale PUBACK of the first attempt pops nothing
@@ -123,13 +116,10 @@ TEST_CASE("core: offline readings stay buffered with their timestamps and flush 
 }
 
 TEST_CASE("core: a full buffer drops the oldest readings and counts them") {
-  FakeTransport tx;
-  CountingSensor s;
-  sus::TimeSync time;
-  time.on_sync(kEpoch, 0);
   sus::CoreOptions opt;
   opt.buffer_capacity = 2;
-  sus::DeviceCore core(bundle(), tx, {&s}, nullptr, time, opt);
+  SyncedCore c(opt);
+  auto& [tx, s, time, core] = c;
   for (int i = 0; i < 5; ++i) core.take_reading(i * 1000);
   CHECK(core.backlog() == 2);
   CHECK(core.stats().dropped == 3);
@@ -209,11 +199,8 @@ TEST_CASE_FIXTURE(Downlinks, "core: the ack of a downlink that is not UTF-8 is s
 }
 
 TEST_CASE("core: a local interval override is bounded and every reading is shown to the observer") {
-  FakeTransport tx;
-  CountingSensor s;
-  sus::TimeSync time;
-  time.on_sync(kEpoch, 0);
-  sus::DeviceCore core(bundle(), tx, {&s}, nullptr, time);
+  SyncedCore c;
+  auto& [tx, s, time, core] = c;
   CHECK(!core.set_interval_s(0));
   CHECK(core.set_interval_s(5));
   std::vector<int64_t> seen;

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "sus/bundle.hpp"
+#include "sus/device_core.hpp"
 #include "sus/platform.hpp"
+#include "sus/time_sync.hpp"
 
 namespace sus_test {
 
@@ -56,5 +58,29 @@ inline sus::Bundle bundle() {
 }
 
 constexpr int64_t kEpoch = 1764000000000;  // epoch ms at mono 0
+
+/** The connection drops and comes back before a PUBACK: what was in flight goes out again. */
+inline void reconnect(FakeTransport& tx, sus::DeviceCore& core) {
+  tx.up = false;
+  core.on_disconnected();
+  tx.up = true;
+  core.on_connected();
+}
+
+/** A core with one counting sensor and no store, its clock synced to kEpoch at mono 0: what most cases start from. */
+struct SyncedCore {
+  explicit SyncedCore(sus::CoreOptions options = {})
+      : core(bundle(), tx, {&s}, nullptr, synced(time), options) {}
+  FakeTransport tx;
+  CountingSensor s;
+  sus::TimeSync time;
+  sus::DeviceCore core;  // after the members it is built from
+
+ private:
+  static sus::TimeSync& synced(sus::TimeSync& t) {
+    t.on_sync(kEpoch, 0);
+    return t;
+  }
+};
 
 }  // namespace sus_test
