@@ -120,6 +120,11 @@ describe('HTTP push POST /v1/ingest/{format}', () => {
     const outcome = (device: string) => ({
       status: 422,
       body: {
+        type: '/docs/errors.md#sus_err_ingest_rejected',
+        title: 'Unprocessable Content',
+        status: 422,
+        code: 'SUS_ERR_INGEST_REJECTED',
+        detail: 'nothing was stored (INGEST_UNKNOWN_DEVICE)',
         accepted: 0,
         rejected: [
           { code: 'INGEST_UNKNOWN_DEVICE', message: `device '${device}' is not a device of department 'parks'` },
