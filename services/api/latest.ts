@@ -1,38 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SusError } from '../common/errors.ts';
+import type { Device, LatestValue } from '../registry/index.ts';
 import { devicesInScope, type ReadScope } from './access.ts';
-import { sendCsv, sendRaw, wants } from './csv.ts';
+import { toCsv, wants } from './csv.ts';
 import type { ApiDeps } from './deps.ts';
+import { sendConditional, weakEtag } from './etag.ts';
 import { queryLatestMany } from './readings-query.ts';
-
-// Latest values change at most once per ingest flush (SUS_WRITE_FLUSH_MS, 1 s by default): identical requests share
-// the answer in flight and for LATEST_TTL_MS after it, so a map that many clients poll costs one registry listing and
-// one `last()` per second instead of one per request (each takes hundreds of ms for 10,000 devices).
-const LATEST_TTL_MS = 1000;
-interface Entry {
-  done: number | undefined;
-  rows: Promise<LatestDevice[]>;
-}
-// Per InfluxDB client: API instances of one process (tests) may read different databases.
-const caches = new WeakMap<object, Map<string, Entry>>();
-
-function coalesced(owner: object, key: string, load: () => Promise<LatestDevice[]>): Promise<LatestDevice[]> {
-  const inflight = caches.get(owner) ?? new Map<string, Entry>();
-  caches.set(owner, inflight);
-  const hit = inflight.get(key);
-  if (hit && (hit.done === undefined || Date.now() - hit.done < LATEST_TTL_MS)) return hit.rows;
-  if (inflight.size > 1000) inflight.clear();
-  const entry: Entry = { done: undefined, rows: load() };
-  inflight.set(key, entry);
-  entry.rows.then(
-    () => {
-      entry.done = Date.now();
-    },
-    // A failed query is not kept: the next request tries again.
-    () => inflight.delete(key),
-  );
-  return entry.rows;
-}
 
 export interface LatestFilters {
   district?: string;
@@ -49,36 +22,91 @@ export interface LatestDevice {
   values: Array<{ quantity: string; value: number; unit: string; time: string }>;
 }
 
-/**
- * Latest values of every device in scope: the registry says which devices (and where they are), one InfluxDB
- * query with GROUP BY "device" gives their last values. Devices × quantities is bounded by the query budget.
- */
-export function latestScoped(
-  deps: ApiDeps,
-  names: string[],
-  scope: ReadScope,
-  f: LatestFilters,
-): Promise<LatestDevice[]> {
-  const key = JSON.stringify([
-    names,
-    scope.filter,
-    scope.owner,
-    scope.grant?.id,
-    scope.device?.id,
-    scope.from,
-    scope.to,
-    f.district,
-    f.bbox,
-  ]);
-  return coalesced(deps.influx, key, () => computeLatest(deps, names, scope, f));
+type Format = 'json' | 'csv' | 'geojson';
+const TYPES: Record<Format, string> = {
+  json: 'application/json; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  geojson: 'application/geo+json',
+};
+
+interface Answer {
+  body: string;
+  etag: string;
+}
+interface Entry {
+  /** The store's version the answer was built from. */
+  version: string;
+  /** Answers from InfluxDB (closed grant windows) are not tied to the version: they live LATEST_TTL_MS. */
+  expires: number | undefined;
+  answer: Promise<Answer>;
+  bytes: number;
 }
 
-async function computeLatest(
-  deps: ApiDeps,
-  names: string[],
-  scope: ReadScope,
-  f: LatestFilters,
-): Promise<LatestDevice[]> {
+// Answers built from InfluxDB change at most once per ingest flush (SUS_WRITE_FLUSH_MS, 1 s by default).
+const LATEST_TTL_MS = 1000;
+// Bounds of each API instance's answer cache: a department's 10,000 devices are ~2 MB of JSON.
+const MAX_ENTRIES = 256;
+const MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Finished answers (body and ETag) of the latest routes by request and format, valid while the store's version is
+ * unchanged: maps and dashboards poll the same few requests, and a department's 10,000 devices took ~100 ms to
+ * read and serialise, against one one-row version read for a hit. Per store: API instances of one process (tests)
+ * may read different registries.
+ */
+class AnswerCache {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+
+  get(key: string, version: string, now: number): Entry | undefined {
+    const e = this.entries.get(key);
+    if (!e || e.version !== version || (e.expires !== undefined && now >= e.expires)) return undefined;
+    // Most recently used last: eviction takes the oldest.
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    return e;
+  }
+
+  set(key: string, e: Entry): void {
+    this.drop(key);
+    this.entries.set(key, e);
+    e.answer.then(
+      (a) => {
+        if (this.entries.get(key) !== e) return;
+        e.bytes = a.body.length;
+        this.bytes += e.bytes;
+        for (const k of this.entries.keys()) {
+          if (this.bytes <= MAX_BYTES && this.entries.size <= MAX_ENTRIES) break;
+          if (k !== key) this.drop(k);
+        }
+      },
+      // A failed read is not kept: the next request tries again.
+      () => {
+        if (this.entries.get(key) === e) this.entries.delete(key);
+      },
+    );
+  }
+
+  private drop(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.bytes -= e.bytes;
+    this.entries.delete(key);
+  }
+}
+const caches = new WeakMap<object, AnswerCache>();
+
+function cacheOf(owner: object): AnswerCache {
+  let c = caches.get(owner);
+  if (!c) {
+    c = new AnswerCache();
+    caches.set(owner, c);
+  }
+  return c;
+}
+
+/** The scope's devices, narrowed by district and bounding box (registry data), within the query budget. */
+async function devicesOf(deps: ApiDeps, names: string[], scope: ReadScope, f: LatestFilters): Promise<Device[]> {
   const bbox = f.bbox;
   const devices = (await devicesInScope(deps, scope, f.district)).filter(
     (d) =>
@@ -100,21 +128,13 @@ async function computeLatest(
       { budget },
     );
   }
-  if (devices.length === 0) return [];
-  // Where is registry data, not a tag: a bounding box names its devices in the query, which otherwise would
-  // compute the last value of every device of the department.
-  const filter = bbox ? { ...scope.filter, devices: devices.map((d) => d.id) } : scope.filter;
-  const rows = await queryLatestMany(deps.influx, deps.catalogue, names, filter, scope.from, scope.to);
+  return devices;
+}
 
-  const byDevice = new Map<string, LatestDevice['values']>();
-  for (const r of rows) {
-    let list = byDevice.get(r.device);
-    if (!list) {
-      list = [];
-      byDevice.set(r.device, list);
-    }
-    list.push({ quantity: r.quantity, value: r.value, unit: r.unit, time: r.time });
-  }
+type Values = LatestDevice['values'];
+
+/** Per device, its values sorted by quantity, in the registry's device order. */
+function assemble(devices: Device[], byDevice: Map<string, Values>): LatestDevice[] {
   return devices.flatMap((d) => {
     const values = byDevice.get(d.id);
     if (!values) return [];
@@ -123,6 +143,81 @@ async function computeLatest(
       { device: d.id, department: d.department, type: d.type, district: d.district, lat: d.lat, lon: d.lon, values },
     ];
   });
+}
+
+const shown = (v: LatestValue) => ({ quantity: v.quantity, value: v.value, unit: v.unit, time: iso(v.time) });
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The newest value of every quantity one device reported (its own department's read: no window), by quantity. */
+export async function latestOf(deps: ApiDeps, id: string): Promise<Values> {
+  const values = await deps.registry.latest.read({ quantities: deps.catalogue.names(), devices: [id] });
+  return values.map(shown).sort((a, b) => a.quantity.localeCompare(b.quantity));
+}
+
+/**
+ * Latest values of every device in scope from the latest-value store: the registry says which devices (access.ts
+ * narrows them by the grant), the store gives their newest values at or after the grant's window start. A grant
+ * whose window ended before a stored value needs the last value inside the window, which only InfluxDB has:
+ * undefined then.
+ */
+async function fromStore(
+  deps: ApiDeps,
+  names: string[],
+  scope: ReadScope,
+  devices: Device[],
+  named: boolean,
+): Promise<LatestDevice[] | undefined> {
+  const values = await deps.registry.latest.read({
+    quantities: names,
+    ...(scope.owner !== undefined ? { department: scope.owner } : {}),
+    ...(named ? { devices: devices.map((d) => d.id) } : {}),
+    ...(scope.from !== undefined ? { from: scope.from } : {}),
+  });
+  const to = scope.to;
+  if (to !== undefined && values.some((v) => v.time > to)) return undefined;
+  const byDevice = new Map<string, Values>();
+  for (const v of values) {
+    const list = byDevice.get(v.device);
+    if (list) list.push(shown(v));
+    else byDevice.set(v.device, [shown(v)]);
+  }
+  return assemble(devices, byDevice);
+}
+
+/** The InfluxDB path: `last()` per device inside the scope's time window, one query with GROUP BY "device". */
+async function fromInflux(
+  deps: ApiDeps,
+  names: string[],
+  scope: ReadScope,
+  devices: Device[],
+  f: LatestFilters,
+): Promise<LatestDevice[]> {
+  // Where is registry data, not a tag: a bounding box names its devices in the query, which otherwise would
+  // compute the last value of every device of the department.
+  const filter = f.bbox ? { ...scope.filter, devices: devices.map((d) => d.id) } : scope.filter;
+  const rows = await queryLatestMany(deps.influx, deps.catalogue, names, filter, scope.from, scope.to);
+  const byDevice = new Map<string, Values>();
+  for (const r of rows) {
+    const v = { quantity: r.quantity, value: r.value, unit: r.unit, time: r.time };
+    const list = byDevice.get(r.device);
+    if (list) list.push(v);
+    else byDevice.set(r.device, [v]);
+  }
+  return assemble(devices, byDevice);
+}
+
+/** Latest values of every device in scope; `stored` says whether the latest-value store answered. */
+export async function latestScoped(
+  deps: ApiDeps,
+  names: string[],
+  scope: ReadScope,
+  f: LatestFilters,
+): Promise<{ devices: LatestDevice[]; stored: boolean }> {
+  const devices = await devicesOf(deps, names, scope, f);
+  if (devices.length === 0) return { devices: [], stored: true };
+  const stored = await fromStore(deps, names, scope, devices, scope.device !== undefined || f.bbox !== undefined);
+  if (stored) return { devices: stored, stored: true };
+  return { devices: await fromInflux(deps, names, scope, devices, f), stored: false };
 }
 
 export function toGeoJson(devices: LatestDevice[]) {
@@ -154,25 +249,64 @@ export function toGeoJson(devices: LatestDevice[]) {
   };
 }
 
-/** JSON, CSV (`Accept: text/csv`) or GeoJSON (`Accept: application/geo+json`, `?format=geojson`). */
-export function sendLatest(req: FastifyRequest, reply: FastifyReply | unknown, devices: LatestDevice[]) {
-  if (wants(req, 'csv')) {
-    const rows = devices.flatMap((d) =>
-      d.values.map((v) => ({
-        ...v,
-        device: d.device,
-        department: d.department,
-        district: d.district,
-        lat: d.lat,
-        lon: d.lon,
-      })),
-    );
-    return sendCsv(
-      reply,
-      ['device', 'department', 'district', 'lat', 'lon', 'quantity', 'value', 'unit', 'time'],
-      rows,
-    );
+function serialise(format: Format, devices: LatestDevice[]): string {
+  if (format === 'geojson') return JSON.stringify(toGeoJson(devices));
+  if (format === 'json') return JSON.stringify({ devices });
+  const rows = devices.flatMap((d) =>
+    d.values.map((v) => ({
+      ...v,
+      device: d.device,
+      department: d.department,
+      district: d.district,
+      lat: d.lat,
+      lon: d.lon,
+    })),
+  );
+  return toCsv(['device', 'department', 'district', 'lat', 'lon', 'quantity', 'value', 'unit', 'time'], rows);
+}
+
+/**
+ * Answers a latest read as JSON, CSV (`Accept: text/csv`, `?format=csv`) or GeoJSON (`Accept: application/geo+json`,
+ * `?format=geojson`), with a weak ETag of the body and 304 for a matching If-None-Match. Access was resolved before
+ * (the scope): a cached answer is only shared by requests of the same scope.
+ */
+export async function sendLatest(
+  deps: ApiDeps,
+  req: FastifyRequest,
+  reply: unknown,
+  names: string[],
+  scope: ReadScope,
+  f: LatestFilters,
+): Promise<FastifyReply> {
+  const format: Format = wants(req, 'csv') ? 'csv' : wants(req, 'geojson') ? 'geojson' : 'json';
+  const g = scope.grant;
+  const key = JSON.stringify([
+    format,
+    names,
+    scope.filter,
+    scope.owner,
+    g && [g.id, g.quantities, g.deviceTypes, g.districts, g.from, g.to],
+    scope.device?.id,
+    scope.from,
+    scope.to,
+    f.district,
+    f.bbox,
+  ]);
+  const store = deps.registry.latest;
+  const cache = cacheOf(store);
+  const version = await store.version();
+  const now = Date.now();
+  let entry = cache.get(key, version, now);
+  if (!entry) {
+    const next: Entry = { version, expires: undefined, answer: Promise.resolve({ body: '', etag: '' }), bytes: 0 };
+    next.answer = latestScoped(deps, names, scope, f).then(({ devices, stored }) => {
+      const body = serialise(format, devices);
+      if (!stored) next.expires = Date.now() + LATEST_TTL_MS;
+      return { body, etag: weakEtag(body) };
+    });
+    cache.set(key, next);
+    entry = next;
   }
-  if (wants(req, 'geojson')) return sendRaw(reply, 200, 'application/geo+json', JSON.stringify(toGeoJson(devices)));
-  return undefined;
+  const answer = await entry.answer;
+  return sendConditional(req, reply, TYPES[format], answer.body, answer.etag);
 }

@@ -116,24 +116,6 @@ export async function queryReadings(
   return { readings: page.map(({ ms: _ms, ...r }) => r), next };
 }
 
-/** Last value of every quantity a device reported. */
-export async function queryLatest(
-  influx: InfluxQuery,
-  catalogue: Catalogue,
-  device: string,
-): Promise<Array<{ quantity: string; value: number; unit: string; time: string }>> {
-  const from = catalogue.names().map(influxIdent).join(',');
-  const [series = []] = await influx.query(`SELECT last("value") AS "value" FROM ${from}${whereClause({ device })}`);
-  return series
-    .flatMap((s) => {
-      const [t, v] = s.values[0] ?? [];
-      return typeof v === 'number' && typeof t === 'number'
-        ? [{ quantity: s.name, value: v, unit: catalogue.get(s.name)?.unit ?? '', time: new Date(t).toISOString() }]
-        : [];
-    })
-    .sort((a, b) => a.quantity.localeCompare(b.quantity));
-}
-
 export interface LatestRow {
   device: string;
   quantity: string;

@@ -12,7 +12,13 @@ import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.t
 import { createIngestService, type IngestService } from '../ingest/index.ts';
 import { loadIntegrations } from '../ingest/sources/integrations.ts';
 import { startSources } from '../ingest/sources/mqtt-source.ts';
-import { openRegistry, type Registry, RegistryHousekeeping, retentionSettings } from '../registry/index.ts';
+import {
+  openRegistry,
+  type Registry,
+  RegistryHousekeeping,
+  rebuildLatest,
+  retentionSettings,
+} from '../registry/index.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 
 export interface PlatformParts {
@@ -30,6 +36,8 @@ export interface Platform {
   api?: FastifyInstance;
   mqttPort?: number;
   httpPort?: number;
+  /** Settles when the latest-value store is warm: at once, or once an empty one was rebuilt from InfluxDB. */
+  latestReady: Promise<void>;
   /** Set when this start created the bootstrap admin key (shown once). */
   generatedAdminKey?: string;
   stop(): Promise<void>;
@@ -93,6 +101,7 @@ export async function startPlatform(
     registry,
     influx,
     metrics,
+    latestReady: Promise.resolve(),
     async stop() {
       for (const stop of stoppers.splice(0).reverse()) {
         await stop().catch((err: Error) => log.error({ err: err.message }, 'error during shutdown'));
@@ -106,6 +115,18 @@ export async function startPlatform(
         .catch((err: Error) => log.warn({ err: err.message }, 'could not create the InfluxDB database'));
     }
     platform.generatedAdminKey = await bootstrapAdminKey(registry, config, log);
+    // Warm after a restart: an empty store is rebuilt from InfluxDB in the background (idempotent, so nodes starting
+    // together may both do it); ingest's newer values win over what the rebuild reads.
+    platform.latestReady = registry.latest.isEmpty().then(async (empty) => {
+      if (empty) await rebuildLatest(registry.latest, influx, catalogue, log.child({ component: 'latest-values' }));
+    });
+    platform.latestReady = platform.latestReady.catch((err: Error) =>
+      log.warn(
+        { err: err.message },
+        'latest-value store rebuild failed; latest reads show what ingest writes from now',
+      ),
+    );
+    stoppers.push(() => platform.latestReady);
     const housekeeping = new RegistryHousekeeping(
       registry,
       retentionSettings(config),

@@ -76,6 +76,9 @@ export const ConfigSchema = z
       ),
     SUS_WRITE_BATCH_SIZE: positiveInt(5000).describe('Lines per InfluxDB write of the spool drainer.'),
     SUS_WRITE_FLUSH_MS: positiveInt(1000).describe('Longest wait before a partial batch is written to InfluxDB.'),
+    SUS_LATEST_FLUSH_MS: positiveInt(1000).describe(
+      'Ingest writes the newest value of every device × quantity to the latest-value store in one batch this often.',
+    ),
     SUS_MAX_PAYLOAD_BYTES: positiveInt(256 * 1024).describe(
       'Largest payload accepted from a device (MQTT and HTTP push); larger MQTT publishes are dropped and the client disconnected, larger pushes dead-lettered.',
     ),

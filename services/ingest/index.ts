@@ -9,6 +9,7 @@ import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Registry } from '../registry/index.ts';
 import { DeviceDirectory } from './device-directory.ts';
 import { Ingestor, ingestorExtras } from './ingestor.ts';
+import { LatestRecorder } from './latest-recorder.ts';
 import { IngestSelfMetrics } from './self-metrics.ts';
 import { Spool } from './spool/spool.ts';
 import { InfluxLineSender, SpoolDrainer } from './writer.ts';
@@ -75,6 +76,13 @@ export function createIngestService(
       deadLetterRate: { limit: config.SUS_DEAD_LETTER_RATE, windowMs: config.SUS_DEAD_LETTER_RATE_WINDOW_S * 1000 },
     },
   });
+  // Every spooled reading updates the shared latest-value store, in batches, off the acknowledgement path.
+  const latest = new LatestRecorder(
+    registry.latest,
+    config.SUS_LATEST_FLUSH_MS,
+    log.child({ component: 'latest-values' }),
+  );
+  ingestor.on('readings', (readings) => latest.note(readings));
   const selfMetrics = new IngestSelfMetrics({
     ingest: ingestor,
     drainer: writer,
@@ -96,12 +104,14 @@ export function createIngestService(
       writer.start();
       selfMetrics.start();
       ingestor.start();
+      latest.start();
     },
     async stop() {
       if (!started) return;
       started = false;
       selfMetrics.stop();
       await ingestor.stop();
+      await latest.stop();
       await writer.stop();
       await spool.close();
       if (where.temporary) await rm(where.dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import type { Config } from '../common/config.ts';
 import { SusError } from '../common/errors.ts';
 import { readingLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
-import type { Reading, ReadingTags } from '../common/reading.ts';
+import type { ReadingTags } from '../common/reading.ts';
 import type { Uplink } from '../common/uplink.ts';
 import type { Device } from '../registry/index.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -127,7 +127,7 @@ function within<T>(work: Promise<T>, ms: number, timeout: () => Error): Promise<
  * reasons, or both — or, when neither the spool nor the registry (device lookup, dead-letter store) takes it, as a
  * throw with a 503 SusError, which withholds the acknowledgement so the sender sends it again.
  */
-export class Ingestor extends EventEmitter<{ readings: [Reading[], ReadingTags] }> {
+export class Ingestor extends EventEmitter<{ readings: [IngestedReading[], ReadingTags] }> {
   readonly stats: IngestStats = {
     messages: 0,
     readings: 0,

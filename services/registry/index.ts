@@ -37,6 +37,8 @@ export {
   retentionSettings,
 } from './housekeeping.ts';
 export { KeyStore } from './keys.ts';
+export { rebuildLatest } from './latest-rebuild.ts';
+export { type LatestSelection, type LatestValue, LatestValueStore, newestPerSeries } from './latest-values.ts';
 export { migrate } from './migrate.ts';
 export type { RegistryEvent } from './registry.ts';
 export { Registry } from './registry.ts';

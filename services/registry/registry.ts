@@ -5,6 +5,7 @@ import { generatedDeviceId } from '../common/grammar.ts';
 import { type Db, sqlState } from './db.ts';
 import { type DeadLetterBounds, DeadLetterStore } from './dead-letters.ts';
 import { type KeyRow, KeyStore, toKey } from './keys.ts';
+import { LatestValueStore } from './latest-values.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type { ApiKey, Department, Device, NewDevice, Scope } from './types.ts';
 
@@ -50,7 +51,11 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   ) {
     super();
     this.deadLetters = new DeadLetterStore(db, deadLetterBounds);
+    this.latest = new LatestValueStore(db);
   }
+
+  /** The newest value of every device × quantity: written by ingest, read by every API node. */
+  readonly latest: LatestValueStore;
 
   /** Rejected messages: filed by ingest, listed, replayed and discarded through the API. */
   readonly deadLetters: DeadLetterStore;

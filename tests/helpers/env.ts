@@ -31,6 +31,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     SUS_ADMIN_KEY: TEST_ADMIN_KEY,
     INFLUX_DB: `sus_test_${randomBytes(4).toString('hex')}`,
     SUS_WRITE_FLUSH_MS: '50',
+    SUS_LATEST_FLUSH_MS: '50',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
   });

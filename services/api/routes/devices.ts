@@ -10,7 +10,8 @@ import { credentialsFor } from '../credentials.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createDeviceAs } from '../device-ids.ts';
 import { validateImport } from '../device-import.ts';
-import { queryLatest } from '../readings-query.ts';
+import { sendConditional } from '../etag.ts';
+import { latestOf } from '../latest.ts';
 import {
   CreatedDeviceSchema,
   CredentialsSchema,
@@ -261,7 +262,7 @@ export const deviceRoutes =
         const [type, gone, values] = await Promise.all([
           deps.types.get(device.type),
           deps.registry.decommissionedAt([device.id]),
-          queryLatest(deps.influx, deps.catalogue, device.id),
+          latestOf(deps, device.id),
         ]);
         const expectedIntervalS = type?.expectedIntervalS ?? deps.config.SUS_DEFAULT_INTERVAL_S;
         const s = silence(device, expectedIntervalS, deps.config.SUS_SILENT_FACTOR, Date.now());
@@ -293,13 +294,15 @@ export const deviceRoutes =
         schema: {
           tags: ['devices', 'readings'],
           summary: 'Last value, unit and time of every quantity the device reported',
+          description: 'From the latest-value store; a weak ETag, and If-None-Match with it answers 304.',
           params: IdParams,
           response: { 200: LatestSchema, 404: ProblemSchema },
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const device = await visibleDevice(deps, req, req.params.id);
-        return { device: device.id, values: await queryLatest(deps.influx, deps.catalogue, device.id) };
+        const body = JSON.stringify({ device: device.id, values: await latestOf(deps, device.id) });
+        return sendConditional(req, reply, 'application/json; charset=utf-8', body);
       },
     );
   };

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { resolveRead } from '../access.ts';
 import type { ApiDeps } from '../deps.ts';
-import { latestScoped, sendLatest } from '../latest.ts';
+import { sendLatest } from '../latest.ts';
 import { measurements } from '../readings-query.ts';
 import { LatestDeviceSchema, LatestQuerySchema, ProblemSchema } from '../schemas.ts';
 
@@ -17,7 +17,8 @@ export const latestRoutes =
           tags: ['readings'],
           summary: 'Latest values by device, department, quantity, district or bounding box (JSON, CSV or GeoJSON)',
           description:
-            'Accept: application/geo+json (or ?format=geojson) returns a FeatureCollection of points for maps; Accept: text/csv a table.',
+            'Accept: application/geo+json (or ?format=geojson) returns a FeatureCollection of points for maps; Accept: text/csv a table. ' +
+            'Read from the latest-value store ingest keeps; every answer has a weak ETag, and If-None-Match with it answers 304.',
           querystring: LatestQuerySchema,
           response: {
             200: z.object({ devices: z.array(LatestDeviceSchema) }),
@@ -36,8 +37,7 @@ export const latestRoutes =
           district: q.district,
           quantities: names,
         });
-        const devices = await latestScoped(deps, names ?? scope.grant?.quantities ?? deps.catalogue.names(), scope, q);
-        return sendLatest(req, reply, devices) ?? { devices };
+        return sendLatest(deps, req, reply, names ?? scope.grant?.quantities ?? deps.catalogue.names(), scope, q);
       },
     );
   };

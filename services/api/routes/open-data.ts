@@ -6,7 +6,7 @@ import type { Grant } from '../../registry/index.ts';
 import { resolveRead } from '../access.ts';
 import { sendCsv, wants } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
-import { latestScoped, sendLatest } from '../latest.ts';
+import { sendLatest } from '../latest.ts';
 import {
   AggregateQuerySchema,
   AggregateSchema,
@@ -63,6 +63,7 @@ export const openDataRoutes =
         schema: {
           tags: ['open data'],
           summary: "Latest values of the dataset's devices (JSON, CSV or GeoJSON)",
+          description: 'Every answer has a weak ETag; If-None-Match with it answers 304 (maps poll).',
           security: [],
           params: DatasetParams,
           querystring: LatestQuerySchema.omit({ department: true, device: true }),
@@ -83,8 +84,7 @@ export const openDataRoutes =
           { department: g.owner, district: req.query.district, quantities: names },
           { reader: null, grantId: g.id },
         );
-        const devices = await latestScoped(deps, names, scope, req.query);
-        return sendLatest(req, reply, devices) ?? { devices };
+        return sendLatest(deps, req, reply, names, scope, req.query);
       },
     );
 

@@ -1,4 +1,5 @@
 import { type Platform, startPlatform } from '../../../services/cli/platform.ts';
+import { catalogue } from '../../../services/common/catalogue.ts';
 import { readingLine, tagSet } from '../../../services/common/line-protocol.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import type { Scope } from '../../../services/registry/index.ts';
@@ -14,7 +15,10 @@ export interface Harness {
   admin: ReturnType<typeof apiClient>;
   /** A client acting with a key of `dept` holding exactly `scopes`. */
   as(dept: Dept | null, scopes: Scope[]): Promise<ReturnType<typeof apiClient>>;
-  /** Writes readings straight to the test's InfluxDB with the storage model's tags. */
+  /**
+   * Writes readings straight to the test's InfluxDB with the storage model's tags, and their newest values to the
+   * latest-value store as ingest does.
+   */
   write(
     points: Array<{
       q: string;
@@ -33,6 +37,8 @@ export interface Harness {
 export async function startHarness(overrides: Record<string, string> = {}, broker = false): Promise<Harness> {
   const config = testConfig(overrides);
   const platform = await startPlatform(config, silentLogger, { broker, api: true });
+  // The rebuild of the empty latest-value store queries InfluxDB: done before a test watches its queries.
+  await platform.latestReady;
   const base = `http://127.0.0.1:${platform.httpPort}`;
   const admin = apiClient(base, TEST_ADMIN_KEY);
   for (const id of DEPARTMENTS) {
@@ -71,6 +77,15 @@ export async function startHarness(overrides: Record<string, string> = {}, broke
         body,
       });
       if (res.status !== 204) throw new Error(`influx write: ${res.status} ${await res.text()}`);
+      await platform.registry.latest.upsert(
+        points.map((p) => ({
+          device: p.device,
+          quantity: p.q,
+          value: p.value,
+          unit: catalogue.get(p.q)?.unit ?? '',
+          time: p.time,
+        })),
+      );
     },
     async stop() {
       await platform.stop();

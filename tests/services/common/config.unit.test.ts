@@ -32,6 +32,7 @@ describe('loadConfig defaults', () => {
       LOG_LEVEL: 'info',
       SUS_WRITE_BATCH_SIZE: 5000,
       SUS_WRITE_FLUSH_MS: 1000,
+      SUS_LATEST_FLUSH_MS: 1000,
       SUS_MAX_PAYLOAD_BYTES: 256 * 1024,
       SUS_MAX_AGE_S: 7 * 24 * 3600,
       SUS_MAX_SKEW_S: 300,
