@@ -4,7 +4,7 @@ import type { Device, LatestValue } from '../registry/index.ts';
 import { devicesInScope, type ReadScope } from './access.ts';
 import { toCsv, wants } from './csv.ts';
 import type { ApiDeps } from './deps.ts';
-import { sendConditional, weakEtag } from './etag.ts';
+import { SharedAnswer, sendConditional } from './etag.ts';
 import { queryLatestMany } from './readings-query.ts';
 
 export interface LatestFilters {
@@ -29,16 +29,12 @@ const TYPES: Record<Format, string> = {
   geojson: 'application/geo+json',
 };
 
-interface Answer {
-  body: string;
-  etag: string;
-}
 interface Entry {
   /** The store's version the answer was built from. */
   version: string;
   /** Answers from InfluxDB (closed grant windows) are not tied to the version: they live LATEST_TTL_MS. */
   expires: number | undefined;
-  answer: Promise<Answer>;
+  answer: Promise<SharedAnswer>;
   bytes: number;
 }
 
@@ -67,13 +63,14 @@ class AnswerCache {
     return e;
   }
 
-  set(key: string, e: Entry): void {
+  set(key: string, e: Entry, built: Promise<{ answer: SharedAnswer; stored: boolean }>): void {
     this.drop(key);
     this.entries.set(key, e);
-    e.answer.then(
-      (a) => {
+    built.then(
+      ({ answer, stored }) => {
         if (this.entries.get(key) !== e) return;
-        e.bytes = a.body.length;
+        if (!stored) e.expires = Date.now() + LATEST_TTL_MS;
+        e.bytes = answer.body.length;
         this.bytes += e.bytes;
         for (const k of this.entries.keys()) {
           if (this.bytes <= MAX_BYTES && this.entries.size <= MAX_ENTRIES) break;
@@ -298,15 +295,13 @@ export async function sendLatest(
   const now = Date.now();
   let entry = cache.get(key, version, now);
   if (!entry) {
-    const next: Entry = { version, expires: undefined, answer: Promise.resolve({ body: '', etag: '' }), bytes: 0 };
-    next.answer = latestScoped(deps, names, scope, f).then(({ devices, stored }) => {
-      const body = serialise(format, devices);
-      if (!stored) next.expires = Date.now() + LATEST_TTL_MS;
-      return { body, etag: weakEtag(body) };
-    });
-    cache.set(key, next);
-    entry = next;
+    const built = latestScoped(deps, names, scope, f).then(({ devices, stored }) => ({
+      // Bytes, not a string: a shared answer is sent many times and a string would be encoded for each.
+      answer: new SharedAnswer(TYPES[format], Buffer.from(serialise(format, devices))),
+      stored,
+    }));
+    entry = { version, expires: undefined, answer: built.then((b) => b.answer), bytes: 0 };
+    cache.set(key, entry, built);
   }
-  const answer = await entry.answer;
-  return sendConditional(req, reply, TYPES[format], answer.body, answer.etag);
+  return sendConditional(req, reply, await entry.answer);
 }

@@ -302,7 +302,7 @@ export const deviceRoutes =
       async (req, reply) => {
         const device = await visibleDevice(deps, req, req.params.id);
         const body = JSON.stringify({ device: device.id, values: await latestOf(deps, device.id) });
-        return sendConditional(req, reply, 'application/json; charset=utf-8', body);
+        return sendConditional(req, reply, { type: 'application/json; charset=utf-8', body });
       },
     );
   };
