@@ -116,7 +116,8 @@ export async function startPlatform(
     }
     platform.generatedAdminKey = await bootstrapAdminKey(registry, config, log);
     // Warm after a restart: an empty store is rebuilt from InfluxDB in the background (idempotent, so nodes starting
-    // together may both do it); ingest's newer values win over what the rebuild reads.
+    // together may both do it); ingest's newer values win over what the rebuild reads. A stop waits for it: a
+    // rebuild cut short would leave a store that is not empty, so the next start would not complete it.
     platform.latestReady = registry.latest.isEmpty().then(async (empty) => {
       if (empty) await rebuildLatest(registry.latest, influx, catalogue, log.child({ component: 'latest-values' }));
     });
