@@ -42,6 +42,7 @@ export interface ApiContext {
     | 'SUS_STREAM_MAX_CONNECTIONS'
     | 'SUS_IMPORT_MAX_ROWS'
     | 'SUS_IMPORT_MAX_ERRORS'
+    | 'SUS_MAX_PAYLOAD_BYTES'
   > &
     Partial<Pick<Config, 'SUS_MQTT_TLS_CERT' | 'SUS_MQTT_TLS_CA' | 'SUS_MQTTS_PORT'>>;
   /** Live readings for the SSE stream; absent when the API runs without in-process ingest (`sus api`). */

@@ -154,7 +154,8 @@ export const ERROR_CODES = {
   SUS_ERR_PAYLOAD_TOO_LARGE: {
     status: 413,
     surface: 'API',
-    meaning: 'The request body is larger than the route accepts (1 MiB; 8 MiB for the CSV import).',
+    meaning:
+      'The request body is larger than the route accepts (1 MiB; 8 MiB for the CSV import; SUS_MAX_PAYLOAD_BYTES for an HTTP push).',
   },
   SUS_ERR_DOCUMENT_TOO_LARGE: {
     status: 413,

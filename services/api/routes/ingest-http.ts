@@ -57,23 +57,44 @@ export const ingestHttpRoutes =
     // Raw bytes whatever the content type: the decoder of the format parses them (and CBOR is binary).
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    const maxPayload = ctx.config.SUS_MAX_PAYLOAD_BYTES;
     app.post(
       '/v1/ingest/:format',
       {
         config: { scope: 'write' },
+        // What MQTT takes, no more and no less: the decoders are held to linear time up to this size, and a payload
+        // above it was read whole (up to the API's 1 MiB) only to be dead-lettered as too large.
+        bodyLimit: maxPayload,
+        preParsing: async (req) => {
+          const announced = Number(req.headers['content-length']);
+          if (announced > maxPayload)
+            throw new SusError(
+              'SUS_ERR_PAYLOAD_TOO_LARGE',
+              `the payload has ${announced} bytes; SUS_MAX_PAYLOAD_BYTES allows ${maxPayload}`,
+              413,
+              { limit: maxPayload },
+            );
+        },
         schema: {
           tags: ['ingest'],
           summary: 'Push one payload in the given format (webhooks: TTN, ChirpStack, sensor.community firmware)',
           description:
             'The payload is decoded, normalised and stored like an MQTT uplink (source tag `http`). Devices are ' +
             'named by the payload (TTN device_id, ChirpStack DevEUI in lower case, `esp8266-<chip id>`) or by ' +
-            '`?device=` for canonical JSON and SenML. Rejected parts go to the dead-letter store. 200: at least one ' +
+            '`?device=` for canonical JSON and SenML, at most SUS_MAX_PAYLOAD_BYTES (413 beyond, nothing filed). ' +
+            'Rejected parts go to the dead-letter store. 200: at least one ' +
             'reading stored; 422: nothing stored, a problem (SUS_ERR_INGEST_REJECTED) that carries the outcome ' +
             '(`accepted`, `rejected`, `deadLetterId`) as extension members. A department key gets the same 422 for a ' +
             'device of another department as for an unknown one (filed under no device, so the other department never sees it).',
           params: z.object({ format: z.enum(PUSH_FORMATS) }),
           querystring: z.object({ device: DeviceId.optional() }),
-          response: { 200: IngestOutcomeSchema, 403: ProblemSchema, 422: ProblemSchema, 503: ProblemSchema },
+          response: {
+            200: IngestOutcomeSchema,
+            403: ProblemSchema,
+            413: ProblemSchema,
+            422: ProblemSchema,
+            503: ProblemSchema,
+          },
         },
       },
       async (req, reply) => {

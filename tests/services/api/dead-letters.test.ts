@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, startPlatform } from '../../../services/cli/platform.ts';
+import type { Config } from '../../../services/common/config.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import { eventually, TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
 
 /** HTTP push and dead letters against the real platform: real HTTP, real InfluxDB, real registry (PGlite). */
 let platform: Platform;
+let config: Config;
 let base: string;
 let profilesDir: string;
 const keys: Record<string, string> = {};
@@ -45,7 +47,8 @@ async function stored(device: string): Promise<string[]> {
 
 beforeAll(async () => {
   profilesDir = mkdtempSync(path.join(tmpdir(), 'sus-dl-profiles-'));
-  platform = await startPlatform(testConfig({ SUS_PROFILES_DIR: profilesDir }), silentLogger);
+  config = testConfig({ SUS_PROFILES_DIR: profilesDir });
+  platform = await startPlatform(config, silentLogger);
   base = `http://127.0.0.1:${platform.httpPort}`;
   const r = platform.registry;
   await r.createDepartment({ id: 'drainage', name: 'Drainage' });
@@ -146,6 +149,23 @@ describe('HTTP push POST /v1/ingest/{format}', () => {
     const replay = await call('POST', `/v1/dead-letters/${foreignTtn.body.deadLetterId}/replay`, keys.drainageWrite!);
     expect(replay.status).toBe(404);
     expect((await stored('wl-2')).filter((l) => l.startsWith('water_level 9 '))).toStrictEqual([]);
+  });
+
+  it('refuses a payload above SUS_MAX_PAYLOAD_BYTES with 413 before decoding it, and files nothing', async () => {
+    const max = config.SUS_MAX_PAYLOAD_BYTES;
+    const json = '{"values":{"water_level":0.7}}';
+    const sized = (n: number) => json + ' '.repeat(n - json.length);
+    const before = (await call('GET', '/v1/dead-letters?limit=1000', TEST_ADMIN_KEY)).body.deadLetters;
+    const over = await call('POST', '/v1/ingest/canonical?device=wl-1', keys.drainageWrite!, sized(max + 1));
+    expect([over.status, over.body.code, over.body.detail]).toStrictEqual([
+      413,
+      'SUS_ERR_PAYLOAD_TOO_LARGE',
+      `the payload has ${max + 1} bytes; SUS_MAX_PAYLOAD_BYTES allows ${max}`,
+    ]);
+    expect((await call('GET', '/v1/dead-letters?limit=1000', TEST_ADMIN_KEY)).body.deadLetters).toStrictEqual(before);
+    // What MQTT takes, HTTP takes: a payload of exactly the limit is decoded and stored.
+    const at = await call('POST', '/v1/ingest/canonical?device=wl-1', keys.drainageWrite!, sized(max));
+    expect([at.status, at.body.accepted]).toStrictEqual([200, 1]);
   });
 
   it('needs the write scope', async () => {
