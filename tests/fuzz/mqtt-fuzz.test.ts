@@ -7,6 +7,7 @@ import { deviceTopic } from '../../services/common/topics.ts';
 import type { Uplink } from '../../services/common/uplink.ts';
 import type { IngestResult } from '../../services/ingest/index.ts';
 import { eventually, testConfig } from '../helpers/env.ts';
+import { publishAcked } from '../helpers/mqtt-publish.ts';
 import { afterLogin, beforeLogin, type Credentials, type RawOutcome, rawExchange } from './mqtt-packets.ts';
 import { ackPayload, type FuzzDevices, type PayloadCase, payloadFor, UPLINK_CHANNELS } from './mqtt-payloads.ts';
 import { fuzzSettings, Rng } from './rng.ts';
@@ -109,17 +110,6 @@ describe('MQTT fuzz: seeded payloads on every uplink channel and raw packets thr
     }
     return pending;
   };
-  /** QoS 1 publish that settles when the PUBACK arrives or the broker closes the connection (mqtt.js would wait). */
-  const publish = (c: MqttClient, topic: string, payload: Buffer | string): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const onClose = () => reject(new Error('the broker closed the connection before the PUBACK'));
-      c.once('close', onClose);
-      c.publish(topic, payload, { qos: 1 }, (err) => {
-        c.off('close', onClose);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
 
   it(`ends each of ≥ ${PAYLOADS} seeded payloads (seed ${SEED}) as readings or a dead letter, and every ack as a record`, async () => {
     const rng = new Rng(SEED);
@@ -147,7 +137,7 @@ describe('MQTT fuzz: seeded payloads on every uplink channel and raw packets thr
         const c = cases[next++]!;
         const topic = `sus/v1/devices/${c.device}/${c.channel}`;
         try {
-          await publish(await client(c.device), topic, c.payload);
+          await publishAcked(await client(c.device), topic, c.payload);
           if (c.channel === 'ack') ackedAcks++;
           else acked++;
         } catch (err) {
@@ -259,7 +249,7 @@ describe('MQTT fuzz: seeded payloads on every uplink channel and raw packets thr
       10_000,
     );
     const marker = Date.now() - 1234;
-    await publish(
+    await publishAcked(
       await client(devices.plain),
       deviceTopic.up(devices.plain),
       JSON.stringify({ time: marker, values: { air_temperature: 21.5 } }),

@@ -13,6 +13,8 @@ export interface SusProcess {
   child: ChildProcess;
   /** The MQTT port once the platform is up; undefined when the process exited before it was. */
   up: Promise<number | undefined>;
+  /** The HTTP port of the API once the platform is up (`sus run`, `sus api`); undefined without one. */
+  api: Promise<number | undefined>;
   /** Exit code (null: ended by a signal). */
   exited: Promise<number | null>;
   /** What the process wrote to stderr so far (the CLI's own error lines go there). */
@@ -52,18 +54,29 @@ export function startSus(
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const log: string[] = [];
+  let api: (port: number | undefined) => void = () => {};
+  const apiPort = new Promise<number | undefined>((resolve) => {
+    api = resolve;
+  });
   const up = new Promise<number | undefined>((resolve) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       log.push(line);
       if (process.env.KEEP) console.log(line);
-      const m = /SUS platform up:.*MQTT mqtt:\/\/localhost:(\d+)/.exec(line);
+      if (!line.includes('SUS platform up:')) return;
+      const http = /API http:\/\/localhost:(\d+)/.exec(line);
+      api(http ? Number(http[1]) : undefined);
+      const m = /MQTT mqtt:\/\/localhost:(\d+)/.exec(line);
       if (m) resolve(Number(m[1]));
     });
-    void exited.then(() => resolve(undefined));
+    void exited.then(() => {
+      resolve(undefined);
+      api(undefined);
+    });
   });
   return {
     child,
     up,
+    api: apiPort,
     exited,
     stderr: () => stderr,
     log: () => log,
