@@ -87,7 +87,10 @@ describe(`the running platform under every attack of issue 11 at once (seed ${SE
   let envAdminKey = '';
   let auditBefore = '';
   let seconds = 0;
+  /** CPU the attacking clients (this process) used meanwhile. */
+  let clientCpuSeconds = 0;
   let httpPort = 0;
+  let mqttPort = 0;
   /** When the attacks began and ended (Date.now()). */
   const attackWindow = { from: 0, to: 0 };
   /** When each attack was over, in ms after they started. */
@@ -117,7 +120,7 @@ describe(`the running platform under every attack of issue 11 at once (seed ${SE
       LOG_LEVEL: 'info',
     });
     console.log(`setup: registry prepared after ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    const mqttPort = await upOrFail(sus);
+    mqttPort = await upOrFail(sus);
     console.log(`setup: platform up after ${((performance.now() - started) / 1000).toFixed(1)} s`);
     httpPort = (await sus.api)!;
     const admin = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
@@ -204,6 +207,7 @@ describe(`the running platform under every attack of issue 11 at once (seed ${SE
     const rng = new Rng(SEED);
     const attackStart = performance.now();
     attackWindow.from = Date.now();
+    const testCpu = process.cpuUsage();
     try {
       const streams = await streamFlood(target, ATTACK.streams);
       const timed = <T>(name: string, p: Promise<T>): Promise<T> =>
@@ -222,6 +226,8 @@ describe(`the running platform under every attack of issue 11 at once (seed ${SE
       ]);
       attacks = { regex, retained, topics, flood, unknown, keys, foreign, big, streams };
       seconds = (performance.now() - attackStart) / 1000;
+      const used = process.cpuUsage(testCpu);
+      clientCpuSeconds = (used.user + used.system) / 1e6;
       attackWindow.to = Date.now();
     } finally {
       // Also when an attack failed: the well-behaved side stops, so the platform can be stopped.
@@ -248,7 +254,7 @@ describe(`the running platform under every attack of issue 11 at once (seed ${SE
     console.log(
       `hostile: attacks took ${seconds.toFixed(1)} s (whole setup and run ${((performance.now() - started) / 1000).toFixed(1)} s); ` +
         `${probe.healthMs.length} health samples, max ${Math.max(...probe.healthMs).toFixed(0)} ms, p99 ${percentile(probe.healthMs, 0.99).toFixed(0)} ms; ` +
-        `platform CPU ${((probe.cpuMs.at(-1)! - probe.cpuMs[0]!) / 1000).toFixed(1)} s; well-behaved readings acknowledged ${acked.size}; attacks over after ${JSON.stringify(durations)} ms; RSS at rest ${(baselineRss / 2 ** 20).toFixed(0)} MiB, max ${(Math.max(...probe.rssBytes) / 2 ** 20).toFixed(0)} MiB`,
+        `CPU: platform ${((probe.cpuMs.at(-1)! - probe.cpuMs[0]!) / 1000).toFixed(1)} s, clients ${clientCpuSeconds.toFixed(1)} s; well-behaved readings acknowledged ${acked.size}; attacks over after ${JSON.stringify(durations)} ms; RSS at rest ${(baselineRss / 2 ** 20).toFixed(0)} MiB, max ${(Math.max(...probe.rssBytes) / 2 ** 20).toFixed(0)} MiB`,
     );
   }, 180_000);
 
@@ -354,6 +360,31 @@ describe(`the running platform under every attack of issue 11 at once (seed ${SE
     expect(/sus_mqtt_retain_stripped_total\{source="publish"\} (\d+)/.exec(metrics.body)?.[1]).toBe(
       String(ATTACK.retained),
     );
+  });
+
+  it("keeps no device's retained message: a new subscriber to every topic gets the platform's presence only", async () => {
+    const observer = await connectFrom(mqttPort, GOOD_ADDRESS, {
+      clientId: '@svc/hostile-observer',
+      username: 'svc:hostile-observer',
+      password: TEST_ADMIN_KEY,
+    });
+    const retained: string[] = [];
+    observer.on('message', (topic, _payload, packet) => {
+      if (packet.retain) retained.push(topic);
+    });
+    try {
+      await observer.subscribeAsync('sus/v1/devices/#', { qos: 1 });
+      // Every device that logged in left a retained presence; a second SUBACK comes after the first replay.
+      const statuses = [VICTIM, ATTACKER, ESP].map((d) => `sus/v1/devices/${d}/status`);
+      await eventually(
+        async () => retained,
+        (r) => statuses.every((t) => r.includes(t)),
+      );
+      await observer.subscribeAsync('sus/v1/devices/no-such-device/status', { qos: 1 });
+      expect([...new Set(retained)].sort()).toStrictEqual(statuses.sort());
+    } finally {
+      await observer.endAsync(true);
+    }
   });
 
   it('refuses made-up devices, invented keys, extra streams and oversized input with their coded answers', () => {
