@@ -40,6 +40,8 @@ export function connectFrom(port: number, localAddress: string, opts: IClientOpt
     client.once('connect', () => {
       client.off('error', fail);
       client.off('close', fail);
+      // Later errors (a keepalive timeout, a refused reconnect) show as closes and failed publishes.
+      client.on('error', () => {});
       resolve(client);
     });
     client.once('error', fail);
