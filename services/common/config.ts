@@ -80,7 +80,7 @@ export const ConfigSchema = z
       'Ingest writes the newest value of every device × quantity to the latest-value store in one batch this often.',
     ),
     SUS_MAX_PAYLOAD_BYTES: positiveInt(256 * 1024).describe(
-      'Largest payload accepted from a device (MQTT and HTTP push); larger MQTT publishes are dropped and the client disconnected, larger pushes dead-lettered.',
+      'Largest payload accepted from a device (MQTT and HTTP push); larger MQTT publishes are dropped and the client disconnected, larger pushes answered 413 before they are read.',
     ),
     SUS_MAX_AGE_S: positiveInt(7 * 24 * 3600).describe(
       'Oldest device time kept (7 days back); older readings get the receive time and the flag time_replaced.',
