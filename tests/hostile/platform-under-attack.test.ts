@@ -424,7 +424,9 @@ describe(`the running platform under every attack of issue 11 at once (seed ${SE
     // 401 until the address spent its minute's budget (SUS_API_RATE_LIMIT), then 429 without a registry lookup.
     expect(Object.keys(a.keys).sort()).toStrictEqual(['401', '429']);
     expect(a.keys[401]! + a.keys[429]!).toBe(ATTACK.inventedKeys);
-    expect(a.keys[401]!).toBeLessThanOrEqual(RATE_LIMIT);
+    // The budget is per minute: a flood that ran longer (a loaded machine) got a fresh one each minute it touched.
+    const minutes = Math.ceil(durations.keys! / 60_000) + 1;
+    expect(a.keys[401]!).toBeLessThanOrEqual(RATE_LIMIT * minutes);
     // Streams: SUS_STREAM_MAX_PER_KEY open, the rest 429 SUS_ERR_STREAM_LIMIT; the open ones carried only the
     // attacker's own department, nothing when they asked for the other one.
     const open = a.streams.filter((s) => s.status === 200);
