@@ -3,23 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { freePort } from './net.ts';
-
-/** `url` with `options=-c search_path=<schema>`, so every pooled connection starts in that schema. */
-export function withSearchPath(url: string, schema: string): string {
-  return `${url}${url.includes('?') ? '&' : '?'}options=-c%20search_path%3D${schema}`;
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
+import { adminQuery, withSearchPath } from './pg.ts';
 
 /**
  * A schema of its own on the shared test PostgreSQL (TEST_DATABASE_URL): a registry there never sees another test
