@@ -16,13 +16,13 @@ export interface Setting {
  * one shows up in the reference the moment it is added to the schema.
  */
 const GROUPS: ReadonlyArray<{ title: string; match: RegExp }> = [
-  { title: 'Process and data', match: /^(LOG_LEVEL|SUS_DATA_DIR|SUS_ADMIN_KEY|DATABASE_URL)$/ },
+  { title: 'Process and data', match: /^(LOG_LEVEL|SUS_DATA_DIR|SUS_ADMIN_KEY|DATABASE_URL|SUS_REGISTRY_.*)$/ },
   { title: 'InfluxDB', match: /^(INFLUX_|SUS_INFLUX_)/ },
   { title: 'MQTT broker (layer 1)', match: /^(SUS_MQTTS?_|SUS_LAST_SEEN_|REDIS_URL$)/ },
   {
     title: 'Ingest (layer 2)',
     match:
-      /^SUS_(WRITE_|LATEST_|SPOOL_|SELF_METRICS_|MAX_PAYLOAD_|MAX_AGE_|MAX_SKEW_|DEAD_LETTER_|PLAUSIBILITY|PROFILES_|INTEGRATIONS_|REGISTRY_TIMEOUT_)/,
+      /^SUS_(WRITE_|LATEST_|SPOOL_|SELF_METRICS_|MAX_PAYLOAD_|MAX_AGE_|MAX_SKEW_|DEAD_LETTER_|PLAUSIBILITY|PROFILES_|INTEGRATIONS_)/,
   },
   {
     title: 'API (layer 3)',

@@ -68,6 +68,15 @@ export const ConfigSchema = z
           .optional(),
       )
       .describe('PostgreSQL URL (postgres://…) of the registry; unset, embedded PGlite in $SUS_DATA_DIR/registry.'),
+    SUS_REGISTRY_TIMEOUT_MS: positiveInt(10_000).describe(
+      'Longest wait for the registry: a PostgreSQL connection, a statement, each registry call of an MQTT login, device publish or request; beyond it the call fails with SUS_ERR_REGISTRY_UNAVAILABLE (login: CONNACK 3; publish: no PUBACK, so the sender retries; HTTP: 503).',
+    ),
+    SUS_REGISTRY_MAX_WAITING: positiveInt(1000).describe(
+      'Registry statements that may queue for one of the 10 PostgreSQL connections; one more fails at once with SUS_ERR_REGISTRY_UNAVAILABLE instead of adding to the wait.',
+    ),
+    SUS_REGISTRY_IDLE_TIMEOUT_MS: positiveInt(30_000).describe(
+      'A pooled PostgreSQL connection unused this long is closed (opened again when needed).',
+    ),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info')
@@ -90,9 +99,6 @@ export const ConfigSchema = z
     ),
     SUS_DEAD_LETTER_RAW_BYTES: positiveInt(16 * 1024).describe(
       'Raw payload bytes kept per dead letter; a longer payload is stored truncated and cannot be replayed.',
-    ),
-    SUS_REGISTRY_TIMEOUT_MS: positiveInt(10_000).describe(
-      'how long ingest waits for the registry (device lookup, dead-letter insert) before it leaves a message unacknowledged so its sender retries',
     ),
     SUS_DEAD_LETTER_MAX_REASONS: positiveInt(100).describe(
       'Reasons kept per dead letter; the rest are counted by reason code in one last reason.',

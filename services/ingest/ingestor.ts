@@ -6,6 +6,7 @@ import { readingLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { ReadingTags } from '../common/reading.ts';
 import type { Uplink } from '../common/uplink.ts';
+import { within } from '../common/within.ts';
 import type { Device } from '../registry/index.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { DeadLetterReason, NewDeadLetter } from '../registry/types.ts';
@@ -111,15 +112,6 @@ const WITHHOLD = new Set([
   'SUS_ERR_REGISTRY_UNAVAILABLE',
   'SUS_ERR_DEAD_LETTER_UNAVAILABLE',
 ]);
-
-/** `work`, or a rejection with `timeout()` once `ms` passed: a registry that hangs must not hold a device's PUBACK. */
-function within<T>(work: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeout()), ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Layer 2 pipeline: decode (by format) → validate → profile → normalise → plausibility → enrich → write. Each

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { SusError } from '../common/errors.ts';
+import { within } from '../common/within.ts';
 
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
@@ -54,7 +55,7 @@ export interface Queryable {
 export interface Db extends Queryable {
   readonly kind: 'pglite' | 'postgres';
   exec(sql: string): Promise<void>;
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, opts?: CallOptions): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -82,34 +83,118 @@ class PGliteDb implements Db {
 // int8 (bigserial ids, counts) as numbers: registry values stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
+/**
+ * PostgreSQL errors that say the server or the way to it failed, not the statement: class 08 (connection
+ * exception), 53 (insufficient resources), 57P01–57P05 (shut down, cannot connect now, idle session timeout) and
+ * 57014 (canceled: statement_timeout).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0|57014)/;
+
+/** Whether `err` is the registry being unreachable, slow or gone (503, try again) rather than a fault of the statement. */
+function unreachable(err: unknown): boolean {
+  if (err instanceof SusError) return err.code === 'SUS_ERR_REGISTRY_UNAVAILABLE';
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e.code === 'string') return UNAVAILABLE_SQLSTATE.test(e.code) || /^E[A-Z]+$/.test(e.code);
+  // pg's own failures carry no code: connect and query timeouts, a connection that ended under a query.
+  return typeof e.message === 'string' && /timeout|terminated|Connection ended|not queryable/i.test(e.message);
+}
+
+/** An unreachable registry whose connection cannot be trusted again (no answer, or it ended); not a server's error. */
+const broken = (err: unknown) => unreachable(err) && !(err instanceof pg.DatabaseError);
+
+const unavailable = (why: string) =>
+  new SusError('SUS_ERR_REGISTRY_UNAVAILABLE', `the registry (PostgreSQL) is unavailable: ${why}`, 503);
+
+/** How long one registry call may take, and how many may wait for a connection (see SUS_REGISTRY_*). */
+export interface DbBounds {
+  timeoutMs: number;
+  maxWaiting: number;
+  idleMs: number;
+}
+
+export const DEFAULT_DB_BOUNDS: DbBounds = { timeoutMs: 10_000, maxWaiting: 1000, idleMs: 30_000 };
+
+/** `unbounded` lifts the statement bound (migrations wait for another process's lock and may rewrite tables). */
+export interface CallOptions {
+  unbounded?: boolean;
+}
+
+/** setTimeout's longest delay: pg reads 0 as "use the connection's query_timeout", so "no bound" is this. */
+const NO_TIMEOUT_MS = 2 ** 31 - 1;
+
 class PostgresDb implements Db {
   readonly kind = 'postgres';
-  constructor(private readonly pool: pg.Pool) {}
-  async query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.pool.query(sql, params)).rows as T[];
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly bounds: DbBounds,
+  ) {}
+
+  /** One statement, answered within the bound, waiting for a connection included. */
+  query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
+    const { timeoutMs } = this.bounds;
+    const work = this.withClient(async (client) => (await client.query(sql, params)).rows as T[]);
+    return within(work, timeoutMs, () => unavailable(`no answer within ${timeoutMs} ms`));
   }
+
   async exec(sql: string): Promise<void> {
-    await this.pool.query(sql);
+    await this.query(sql);
   }
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await fn({
-        query: async <R extends object>(sql: string, params: unknown[] = []) =>
-          (await client.query(sql, params)).rows as R[],
-      });
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+
+  /**
+   * Bounded per step, not as a whole: the connection within the bound, then each statement (pg's
+   * connectionTimeoutMillis and query_timeout) — a bulk import of 10,000 devices takes longer than one lookup, but
+   * never stands still longer than the bound.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, opts: CallOptions = {}): Promise<T> {
+    const config = opts.unbounded ? { query_timeout: NO_TIMEOUT_MS } : {};
+    return this.withClient(async (client) => {
+      const run = async <R extends object>(text: string, values: unknown[] = []) =>
+        (await client.query({ text, values, ...config })).rows as R[];
+      await run('BEGIN');
+      try {
+        if (opts.unbounded) await run('SET LOCAL statement_timeout = 0');
+        const result = await fn({ query: run });
+        await run('COMMIT');
+        return result;
+      } catch (err) {
+        // A connection that stopped answering would hold the ROLLBACK as long; it is discarded instead.
+        if (!broken(err)) await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
   }
+
   async close(): Promise<void> {
     await this.pool.end();
+  }
+
+  /**
+   * `fn` on a pooled connection. A registry that hangs (frozen, its connections black-holed) or is gone fails the
+   * call with SUS_ERR_REGISTRY_UNAVAILABLE (503: try again) rather than holding a login, request or acknowledgement
+   * for the kernel's TCP timeout; a connection that stopped answering is discarded, never pooled again.
+   */
+  private async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const { maxWaiting } = this.bounds;
+    if (this.pool.waitingCount >= maxWaiting) {
+      throw unavailable(`${maxWaiting} statements already wait for a connection`);
+    }
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw unavailable((err as Error).message);
+    }
+    let failed: Error | undefined;
+    try {
+      return await fn(client);
+    } catch (err) {
+      if (broken(err)) failed = err as Error;
+      if (unreachable(err) && !(err instanceof SusError)) throw unavailable((err as Error).message);
+      throw err;
+    } finally {
+      // With an error the pool ends the connection (destroying its socket when a statement is still out).
+      client.release(failed);
+    }
   }
 }
 
@@ -118,15 +203,41 @@ export interface DbOptions {
   databaseUrl?: string;
   /** Directory for PGlite's files; `memory://` keeps it in memory (tests). */
   dataDir: string;
+  /** PostgreSQL only (PGlite runs in this process: nothing between it and the caller can hang). */
+  bounds?: Partial<DbBounds>;
 }
+
+/** PostgreSQL connections per process. */
+export const POOL_SIZE = 10;
+
+const definedOnly = <T extends object>(o: T | undefined): Partial<T> =>
+  Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 export async function openDb(opts: DbOptions): Promise<Db> {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    const bounds = { ...DEFAULT_DB_BOUNDS, ...definedOnly(opts.bounds) };
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: POOL_SIZE,
+      // A new connection and each statement end after the bound: a call that gave up waiting must not leave its
+      // connection stuck behind a server or network that does not answer (it is discarded, see withClient).
+      connectionTimeoutMillis: bounds.timeoutMs,
+      query_timeout: bounds.timeoutMs,
+      // Server side too, so a statement the caller gave up on stops holding locks and CPU there.
+      statement_timeout: bounds.timeoutMs,
+      idleTimeoutMillis: bounds.idleMs,
+      // TCP keepalive finds a connection whose peer vanished (no FIN, no RST) while it sits idle in the pool.
+      keepAlive: true,
+    });
     // A pool error (server restart) must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
-    const db = new PostgresDb(pool);
-    await db.query('SELECT 1');
+    const db = new PostgresDb(pool, bounds);
+    try {
+      await db.query('SELECT 1');
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw err;
+    }
     return db;
   }
   if (opts.dataDir === 'memory://') return new PGliteDb(await PGlite.create());

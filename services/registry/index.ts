@@ -48,9 +48,25 @@ export * from './types.ts';
 /** Opens the configured store (PostgreSQL or embedded PGlite), brings its schema up to date. */
 export async function openRegistry(
   config: Pick<Config, 'DATABASE_URL' | 'SUS_DATA_DIR' | 'SUS_DEAD_LETTER_RAW_BYTES'> &
-    Partial<Pick<Config, 'SUS_DEAD_LETTER_MAX_REASONS'>>,
+    Partial<
+      Pick<
+        Config,
+        | 'SUS_DEAD_LETTER_MAX_REASONS'
+        | 'SUS_REGISTRY_TIMEOUT_MS'
+        | 'SUS_REGISTRY_MAX_WAITING'
+        | 'SUS_REGISTRY_IDLE_TIMEOUT_MS'
+      >
+    >,
 ): Promise<Registry> {
-  const db = await openDb({ databaseUrl: config.DATABASE_URL, dataDir: config.SUS_DATA_DIR });
+  const db = await openDb({
+    databaseUrl: config.DATABASE_URL,
+    dataDir: config.SUS_DATA_DIR,
+    bounds: {
+      timeoutMs: config.SUS_REGISTRY_TIMEOUT_MS,
+      maxWaiting: config.SUS_REGISTRY_MAX_WAITING,
+      idleMs: config.SUS_REGISTRY_IDLE_TIMEOUT_MS,
+    },
+  });
   try {
     await migrate(db);
   } catch (err) {

@@ -10,12 +10,14 @@ export async function migrate(db: Db): Promise<number[]> {
   const lock = async (tx: Queryable) => {
     if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
   };
+  // Unbounded: the lock waits for another process's migrations, and DDL may rewrite a large table.
+  const unbounded = { unbounded: true };
   await db.transaction(async (tx) => {
     await lock(tx);
     await tx.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
     );
-  });
+  }, unbounded);
   const files = readdirSync(MIGRATIONS_DIR)
     .filter((f) => /^\d{3}_.+\.sql$/.test(f))
     .sort();
@@ -31,7 +33,7 @@ export async function migrate(db: Db): Promise<number[]> {
       for (const statement of splitSql(sql)) await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (version) VALUES ($1)', [version]);
       return true;
-    });
+    }, unbounded);
     if (done) applied.push(version);
   }
   return applied;
