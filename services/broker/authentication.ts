@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
 import type { AuthenticateError, Client } from 'aedes';
 import type { Logger } from '../common/logger.ts';
+import { within } from '../common/within.ts';
 import type { RegistryEvent } from '../registry/registry.ts';
 import type { ApiKey, Device } from '../registry/types.ts';
 import { mayUseClientId, SERVICE_CLIENT_PREFIX, SERVICE_USERNAME_PREFIX } from './acl.ts';
@@ -32,7 +33,12 @@ export interface AuthenticationOptions {
   maxConnections?: number;
   maxClientIdLength?: number;
   throttle?: Partial<ThrottleOptions>;
+  /** Longest wait for a credential lookup; a registry that does not answer in time refuses the login with CONNACK 3. */
+  registryTimeoutMs?: number;
 }
+
+/** The registry's answer time on a login unless SUS_REGISTRY_TIMEOUT_MS says otherwise. */
+export const DEFAULT_REGISTRY_TIMEOUT_MS = 10_000;
 
 /** Logged-in clients per node unless SUS_MQTT_MAX_CONNECTIONS says otherwise. */
 export const DEFAULT_MAX_CONNECTIONS = 50_000;
@@ -90,6 +96,12 @@ export class Authentication {
     private readonly log: Logger,
   ) {
     this.throttle = new FailedAttemptThrottle({ ...DEFAULT_THROTTLE, ...options.throttle });
+  }
+
+  /** A registry lookup, given up after the bound: a hung registry must not hold a login (or its socket) open. */
+  private ask<T>(lookup: Promise<T>): Promise<T> {
+    const ms = this.options.registryTimeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
+    return within(lookup, ms, () => new Error(`the registry gave no answer within ${ms} ms`));
   }
 
   /** Aedes' `authenticate` hook: a refusal carries its CONNACK code and is counted by reason. */
@@ -198,7 +210,7 @@ export class Authentication {
     }
     let key: ApiKey | undefined;
     try {
-      key = await this.auth.findApiKey(password.toString('utf8'));
+      key = await this.ask(this.auth.findApiKey(password.toString('utf8')));
     } catch {
       throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
     }
@@ -233,7 +245,7 @@ export class Authentication {
     }
     let device: Device | undefined;
     try {
-      device = await this.auth.authenticateDevice(username, password);
+      device = await this.ask(this.auth.authenticateDevice(username, password));
     } catch (err) {
       this.log.error({ err, device: username }, 'registry unavailable during authentication');
       throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
@@ -257,7 +269,7 @@ export class Authentication {
     }
     let device: Device | undefined;
     try {
-      device = await this.auth.getActiveDevice(id);
+      device = await this.ask(this.auth.getActiveDevice(id));
     } catch {
       throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
     }

@@ -2,7 +2,9 @@ import type { Aedes, Client, Subscription } from 'aedes';
 import type { Logger } from '../common/logger.ts';
 import { parseDeviceTopic } from '../common/topics.ts';
 import type { Uplink } from '../common/uplink.ts';
+import { within } from '../common/within.ts';
 import { mayPublish, maySubscribe, serviceMayPublish, serviceMaySubscribe } from './acl.ts';
+import { DEFAULT_REGISTRY_TIMEOUT_MS } from './authentication.ts';
 import { dropPendingWill, pendingWill } from './client-internals.ts';
 import type { BrokerMetrics, BrokerStats } from './metrics.ts';
 import { type Session, type Sessions, who } from './sessions.ts';
@@ -29,7 +31,7 @@ export class Authorization {
 
   constructor(
     private readonly sessions: Sessions,
-    private readonly options: { maxPayloadBytes: number; maxSubscriptions?: number },
+    private readonly options: { maxPayloadBytes: number; maxSubscriptions?: number; registryTimeoutMs?: number },
     private readonly deps: {
       stats: BrokerStats;
       metrics: BrokerMetrics;
@@ -117,7 +119,9 @@ export class Authorization {
         done(null);
         return;
       }
-      acks.recordAck(device, packet.topic, payload).then(
+      // Bounded: a registry that hangs must not hold the device's PUBACK (nor its later publishes) without end.
+      const ms = this.options.registryTimeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
+      within(acks.recordAck(device, packet.topic, payload), ms, () => new Error(`no answer within ${ms} ms`)).then(
         () => done(null),
         (err: Error) => {
           this.log.error({ device, topic: packet.topic, err: err.message }, 'recording the ack failed');

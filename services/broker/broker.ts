@@ -56,6 +56,8 @@ export interface BrokerOptions {
   maxSubscriptions?: number;
   /** Messages kept per persistent session (`clean: false`) until acknowledged; newer ones are dropped (not in cluster mode). */
   sessionQueueMessages?: number;
+  /** Longest wait for the registry on a login (then CONNACK 3) or a device's ack (then no PUBACK). */
+  registryTimeoutMs?: number;
 }
 
 const MAX_INFLIGHT_QOS2 = 32;

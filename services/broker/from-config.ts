@@ -57,6 +57,7 @@ export function brokerOptions(config: Config): BrokerOptions {
     sessionQueueMessages: config.SUS_MQTT_SESSION_QUEUE_MESSAGES,
     lastSeenFlushMs: config.SUS_LAST_SEEN_FLUSH_MS,
     redisUrl: config.REDIS_URL,
+    registryTimeoutMs: config.SUS_REGISTRY_TIMEOUT_MS,
   };
 }
 

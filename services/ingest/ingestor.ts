@@ -214,9 +214,8 @@ export class Ingestor extends EventEmitter<{ readings: [IngestedReading[], Readi
       return err;
     };
     try {
-      return await within(this.deps.directory.get(id), ms, () => unavailable(`no answer within ${ms} ms`));
+      return await within(this.deps.directory.get(id), ms, () => new Error(`no answer within ${ms} ms`));
     } catch (err) {
-      if (err instanceof SusError && err.code === 'SUS_ERR_REGISTRY_UNAVAILABLE') throw err;
       throw unavailable((err as Error).message);
     }
   }
