@@ -102,8 +102,21 @@ function unreachable(err: unknown): boolean {
 /** An unreachable registry whose connection cannot be trusted again (no answer, or it ended); not a server's error. */
 const broken = (err: unknown) => unreachable(err) && !(err instanceof pg.DatabaseError);
 
-const unavailable = (why: string) =>
-  new SusError('SUS_ERR_REGISTRY_UNAVAILABLE', `the registry (PostgreSQL) is unavailable: ${why}`, 503);
+/**
+ * SUS_ERR_REGISTRY_UNAVAILABLE. A driver's or server's own error (the server's address, its user) travels as the
+ * cause, which the API logs and never answers.
+ */
+function unavailable(why: string | Error): SusError {
+  const err = new SusError(
+    'SUS_ERR_REGISTRY_UNAVAILABLE',
+    typeof why === 'string'
+      ? `the registry (PostgreSQL) is unavailable: ${why}; try again`
+      : 'the registry (PostgreSQL) is unavailable; try again',
+    503,
+  );
+  if (why instanceof Error) err.cause = { error: why.message };
+  return err;
+}
 
 /** How long one registry call may take, and how many may wait for a connection (see SUS_REGISTRY_*). */
 export interface DbBounds {
@@ -182,14 +195,14 @@ class PostgresDb implements Db {
     try {
       client = await this.pool.connect();
     } catch (err) {
-      throw unavailable((err as Error).message);
+      throw unavailable(err as Error);
     }
     let failed: Error | undefined;
     try {
       return await fn(client);
     } catch (err) {
       if (broken(err)) failed = err as Error;
-      if (unreachable(err) && !(err instanceof SusError)) throw unavailable((err as Error).message);
+      if (unreachable(err) && !(err instanceof SusError)) throw unavailable(err as Error);
       throw err;
     } finally {
       // With an error the pool ends the connection (destroying its socket when a statement is still out).

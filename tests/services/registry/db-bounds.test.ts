@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SusError } from '../../../services/common/errors.ts';
 import { type Db, type DbBounds, openDb, POOL_SIZE } from '../../../services/registry/db.ts';
 import { eventually } from '../../helpers/env.ts';
-import { type TcpProxy, tcpProxy } from '../../helpers/net.ts';
+import { freePort, type TcpProxy, tcpProxy } from '../../helpers/net.ts';
 import { adminQuery, withSearchPath } from '../../helpers/pg.ts';
 
 /**
@@ -84,6 +84,15 @@ describe.skipIf(!url)('PostgreSQL registry bounds', () => {
     );
     expect(rows).toStrictEqual([{ id: 2 }]);
   }, 60_000);
+
+  it("a server that refuses connections: 503 without the server's address, which travels as the cause", async () => {
+    const target = new URL(url!);
+    target.port = String(await freePort());
+    const refused = await failure(() => openDb({ databaseUrl: target.toString(), dataDir: 'unused' }));
+    expect(codeOf(refused.err)).toStrictEqual(['SUS_ERR_REGISTRY_UNAVAILABLE', 503]);
+    expect((refused.err as Error).message).toBe('the registry (PostgreSQL) is unavailable; try again');
+    expect(JSON.stringify((refused.err as Error).cause)).toContain(`127.0.0.1:${target.port}`);
+  });
 
   it('a slow statement is cancelled at the bound (503), and the connection serves the next one', async () => {
     const db = await open({ timeoutMs: BOUND_MS }, 'direct');
