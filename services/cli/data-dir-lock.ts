@@ -203,7 +203,7 @@ function lockedError(dir: string, file: string, holder: LockHolder | undefined):
   return new SusError(
     'SUS_ERR_DATA_DIR_LOCKED',
     `SUS_DATA_DIR ${path.resolve(dir)} is in use by ${who}; two processes on one data directory would corrupt its ` +
-      `spool. Stop that process or give this one its own SUS_DATA_DIR (if no such process runs, delete ${file}).`,
+      `spool and embedded registry. Stop that process or give this one its own SUS_DATA_DIR (if no such process runs, delete ${file}).`,
     409,
     { dir: path.resolve(dir), holder },
   );

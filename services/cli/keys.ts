@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../common/config.ts';
-import { KeyStore, openRegistry, SCOPES, type Scope } from '../registry/index.ts';
+import { KeyStore, SCOPES, type Scope } from '../registry/index.ts';
+import { withRegistry } from './open-registry.ts';
 
 export const KEYS_HELP = `  keys create --name N --scopes read,provision [--department D]
                      create an API key (printed once; no --department = platform-wide)
@@ -42,8 +43,7 @@ export async function keysCommand(config: Config, args: string[], out: (s: strin
     out('sus keys revoke needs the key id (see sus keys list)\n');
     return 2;
   }
-  const registry = await openRegistry(config);
-  try {
+  return withRegistry(config, `sus keys ${sub}`, async (registry) => {
     const keys = new KeyStore(registry.db);
     if (sub === 'create') {
       const { key, record } = await registry.createApiKey({
@@ -69,7 +69,5 @@ export async function keysCommand(config: Config, args: string[], out: (s: strin
       out(values.json ? `${JSON.stringify(k)}\n` : `${k.id} revoked at ${k.revokedAt}\n`);
     }
     return 0;
-  } finally {
-    await registry.close();
-  }
+  });
 }

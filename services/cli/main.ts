@@ -2,11 +2,11 @@ import { parseArgs } from 'node:util';
 import type { FleetSimulator } from '../../devices/simulator/index.ts';
 import { type Config, ConfigError, loadConfig } from '../common/config.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { openRegistry } from '../registry/index.ts';
 import { runDecode } from './decode.ts';
 import { startDemoFleet } from './demo.ts';
 import { deviceCommand } from './device.ts';
 import { keysCommand } from './keys.ts';
+import { withRegistry } from './open-registry.ts';
 import { startPlatform } from './platform.ts';
 import { SIMULATE_HELP, simulateCommand } from './simulate.ts';
 
@@ -130,9 +130,8 @@ async function main(argv: string[]): Promise<number> {
     case 'keys':
       return keysCommand(config, rest, (t) => process.stdout.write(t));
     case 'migrate': {
-      const registry = await openRegistry(config);
-      await registry.close();
-      process.stdout.write(`registry schema is up to date (${registry.kind})\n`);
+      const kind = await withRegistry(config, 'sus migrate', async (registry) => registry.kind);
+      process.stdout.write(`registry schema is up to date (${kind})\n`);
       return 0;
     }
     default:

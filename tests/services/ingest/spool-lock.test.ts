@@ -48,7 +48,7 @@ describe('data directory lock', () => {
     const me = currentProcess('sus broker');
     await expect(DataDirLock.acquire(dir, 'sus run')).rejects.toMatchObject({
       code: 'SUS_ERR_DATA_DIR_LOCKED',
-      message: `SUS_DATA_DIR ${dir} is in use by pid ${process.pid} on host ${hostname()} (sus broker, started ${me.startedAt}); two processes on one data directory would corrupt its spool. Stop that process or give this one its own SUS_DATA_DIR (if no such process runs, delete ${dir}/sus.lock).`,
+      message: `SUS_DATA_DIR ${dir} is in use by pid ${process.pid} on host ${hostname()} (sus broker, started ${me.startedAt}); two processes on one data directory would corrupt its spool and embedded registry. Stop that process or give this one its own SUS_DATA_DIR (if no such process runs, delete ${dir}/sus.lock).`,
     });
     await first.release();
     expect(existsSync(path.join(dir, 'sus.lock'))).toBe(false);
