@@ -93,8 +93,11 @@ const UNAVAILABLE_SQLSTATE = /^(08|53|57P0|57014)/;
 /** Whether `err` is the registry being unreachable, slow or gone (503, try again) rather than a fault of the statement. */
 function unreachable(err: unknown): boolean {
   if (err instanceof SusError) return err.code === 'SUS_ERR_REGISTRY_UNAVAILABLE';
+  const state = sqlState(err);
+  if (state !== undefined) return UNAVAILABLE_SQLSTATE.test(state);
   const e = err as { code?: unknown; message?: unknown };
-  if (typeof e.code === 'string') return UNAVAILABLE_SQLSTATE.test(e.code) || /^E[A-Z]+$/.test(e.code);
+  // A socket's errno (ECONNREFUSED, ECONNRESET, ETIMEDOUT…).
+  if (typeof e.code === 'string') return /^E[A-Z]+$/.test(e.code);
   // pg's own failures carry no code: connect and query timeouts, a connection that ended under a query.
   return typeof e.message === 'string' && /timeout|terminated|Connection ended|not queryable/i.test(e.message);
 }
