@@ -271,10 +271,10 @@ export const ERROR_CODES = {
   },
   SUS_ERR_REGISTRY_UNAVAILABLE: {
     status: 503,
-    surface: 'ingest',
+    surface: 'API',
     meaning:
-      "The registry did not answer ingest's device lookup (down or beyond SUS_REGISTRY_TIMEOUT_MS): the message is " +
-      'not acknowledged (no PUBACK, HTTP 503); send it again.',
+      'The registry (PostgreSQL) is down, gave no answer within SUS_REGISTRY_TIMEOUT_MS, or SUS_REGISTRY_MAX_WAITING ' +
+      "calls already wait for it: the request is refused, a pushed or published message is not acknowledged (HTTP 503, no PUBACK), an MQTT login is refused with CONNACK 3. Try again; the server's own error is in the log.",
   },
   SUS_ERR_DEAD_LETTER_UNAVAILABLE: {
     status: 503,
@@ -301,7 +301,8 @@ export const ERROR_CODES = {
     status: null,
     surface: 'start-up',
     meaning:
-      'Another process holds SUS_DATA_DIR (its lock file names it); two on one data directory would corrupt the spool.',
+      'Another process holds SUS_DATA_DIR (its lock file names it); two on one data directory would corrupt the spool ' +
+      'and the embedded registry (sus keys and sus migrate on PGlite are refused while the platform runs).',
   },
   SUS_ERR_PROFILE: {
     status: null,
