@@ -201,6 +201,12 @@ class PostgresDb implements Db {
       throw unavailable(err as Error);
     }
     let failed: Error | undefined;
+    // A checked-out client has no listener of the pool's: a server that ends the connection (shutdown, 57P01)
+    // would otherwise be an uncaught 'error' that ends the process. Its statement fails on its own.
+    const onError = (err: Error) => {
+      failed = err;
+    };
+    client.on('error', onError);
     try {
       return await fn(client);
     } catch (err) {
@@ -208,6 +214,7 @@ class PostgresDb implements Db {
       if (unreachable(err) && !(err instanceof SusError)) throw unavailable(err as Error);
       throw err;
     } finally {
+      client.off('error', onError);
       // With an error the pool ends the connection (destroying its socket when a statement is still out).
       client.release(failed);
     }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SusError } from '../../../services/common/errors.ts';
 import { type Db, type DbBounds, openDb, POOL_SIZE } from '../../../services/registry/db.ts';
@@ -101,6 +102,41 @@ describe.skipIf(!url)('PostgreSQL registry bounds', () => {
     expect(slow.ms, `answered after ${slow.ms} ms`).toBeLessThan(ANSWERED_WITHIN_MS);
     expect(await db.query('SELECT 3 AS three')).toStrictEqual([{ three: 3 }]);
   }, 60_000);
+
+  it('a connection the server ends while a transaction holds it (pg_terminate_backend, a restart) fails that transaction with 503 and crashes nothing', async () => {
+    const name = `sus_test_${randomBytes(4).toString('hex')}`;
+    const target = new URL(url!);
+    target.searchParams.set('application_name', name);
+    const db = await openDb({ databaseUrl: withSearchPath(target.toString(), schema), dataDir: 'unused' });
+    opened.push(db);
+    const backends = async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ pid: number }>(
+          'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
+          [name],
+        );
+        return rows.map((r) => r.pid);
+      } finally {
+        await client.end();
+      }
+    };
+    const ended = await failure(() =>
+      db.transaction(async (q) => {
+        await q.query('SELECT 1');
+        // Between two statements: the connection is checked out and no statement is waiting for an answer.
+        await adminQuery(
+          url!,
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${name}'`,
+        );
+        await eventually(backends, (pids) => pids.length === 0, 10_000);
+        return q.query('SELECT 2');
+      }),
+    );
+    expect(codeOf(ended.err)).toStrictEqual(['SUS_ERR_REGISTRY_UNAVAILABLE', 503]);
+    expect(await db.query('SELECT 3 AS three')).toStrictEqual([{ three: 3 }]);
+  }, 30_000);
 
   it("a statement's own error is not an outage: a duplicate key stays PostgreSQL's 23505", async () => {
     const db = await open({ timeoutMs: BOUND_MS }, 'direct');
