@@ -52,7 +52,8 @@ export function startSus(
     stderr += d.toString();
     if (process.env.KEEP) process.stderr.write(d);
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': by then its output is read to the end.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const log: string[] = [];
   let api: (port: number | undefined) => void = () => {};
   const apiPort = new Promise<number | undefined>((resolve) => {

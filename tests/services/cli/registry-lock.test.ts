@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,6 +9,7 @@ import { loadConfig } from '../../../services/common/config.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import { testConfig } from '../../helpers/env.ts';
 import { freshSchema } from '../../helpers/postgres.ts';
+import { startSus } from '../../helpers/sus-process.ts';
 
 /**
  * `sus keys` and `sus migrate` open the registry straight, beside a running platform. The embedded PGlite is files
@@ -17,25 +17,22 @@ import { freshSchema } from '../../helpers/postgres.ts';
  * So on PGlite they take the data-directory lock the platform holds, and are refused while it runs; on PostgreSQL
  * they need no lock.
  */
-const ROOT = path.resolve(import.meta.dirname, '../../..');
-const SUS = path.join(ROOT, 'bin/sus.mjs');
 
 /** `sus <args>` as an operator runs it: exit code, stdout, stderr. */
-function sus(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [SUS, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+async function sus(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const p = startSus(args, { LOG_LEVEL: 'silent', ...env });
+  const code = await p.exited;
+  return {
+    code,
+    out: p
+      .log()
+      .map((l) => `${l}\n`)
+      .join(''),
+    err: p.stderr(),
+  };
 }
 
 const dirs: string[] = [];
