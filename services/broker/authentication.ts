@@ -211,7 +211,8 @@ export class Authentication {
     let key: ApiKey | undefined;
     try {
       key = await this.ask(this.auth.findApiKey(password.toString('utf8')));
-    } catch {
+    } catch (err) {
+      this.log.error({ err, username, address }, 'registry unavailable during authentication');
       throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
     }
     if (!key) throw new AuthFailure('unknown or revoked API key', CONNACK_BAD_CREDENTIALS, 'bad_credentials');
@@ -270,7 +271,8 @@ export class Authentication {
     let device: Device | undefined;
     try {
       device = await this.ask(this.auth.getActiveDevice(id));
-    } catch {
+    } catch (err) {
+      this.log.error({ err, device: id, address }, 'registry unavailable during authentication');
       throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
     }
     // A decommissioned device keeps its row (history) and may keep a valid certificate: it is refused all the same.
