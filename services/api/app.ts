@@ -23,6 +23,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { openDataRoutes } from './routes/open-data.ts';
 import { provisionRoutes } from './routes/provision.ts';
 import { readingRoutes } from './routes/readings.ts';
+import { sensorThingsRoutes } from './routes/sensorthings.ts';
 import { streamRoutes } from './routes/stream.ts';
 
 declare module 'fastify' {
@@ -70,7 +71,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
   const routeScopes: FastifyInstance['routeScopes'] = [];
   app.decorate('routeScopes', routeScopes);
   app.addHook('onRoute', (r) => {
-    if (!r.url.startsWith('/v1/')) return;
+    if (!r.url.startsWith('/v1/') && !r.url.startsWith('/sta/')) return;
     const config = r.config as { scope?: RouteScope } | undefined;
     for (const method of [r.method].flat())
       if (method !== 'HEAD') routeScopes.push({ method, url: r.url, scope: config?.scope });
@@ -94,6 +95,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
     deadLetterRoutes,
     ingestHttpRoutes,
     commandRoutes,
+    sensorThingsRoutes,
   ]) {
     await app.register(routes(deps));
   }

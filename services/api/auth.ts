@@ -3,8 +3,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SusError } from '../common/errors.ts';
 import type { ApiKey, Registry, Scope } from '../registry/index.ts';
 
-/** What a route declares in `config.scope`; `public` routes need no key. */
-export type RouteScope = Scope | 'public';
+/**
+ * What a route declares in `config.scope`; `public` routes need no key; `read-or-public` routes (the standard
+ * interfaces) answer anonymous callers with open data and callers with a read key with what their department sees.
+ */
+export type RouteScope = Scope | 'public' | 'read-or-public';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -67,11 +70,13 @@ export function installAuth(app: FastifyInstance, registry: Registry, limit: Rat
     // Known routes outside /v1 (the OpenAPI document and its UI, /metrics) are neither keyed nor limited; requests
     // that match no route are limited by address.
     if (route === undefined) return charge(req, reply, address);
-    if (!route.startsWith('/v1/')) return;
-    const scope = req.routeOptions.config.scope ?? 'admin';
-    if (scope === 'public') return charge(req, reply, address);
+    if (!route.startsWith('/v1/') && !route.startsWith('/sta/')) return;
+    const declared = req.routeOptions.config.scope ?? 'admin';
+    if (declared === 'public') return charge(req, reply, address);
 
     const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
+    if (token === undefined && declared === 'read-or-public') return charge(req, reply, address);
+    const scope = declared === 'read-or-public' ? 'read' : declared;
     if (token === undefined) {
       await charge(req, reply, address);
       throw new SusError('SUS_ERR_UNAUTHENTICATED', 'missing API key: send Authorization: Bearer <key>', 401);

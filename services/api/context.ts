@@ -43,8 +43,9 @@ export interface ApiContext {
     | 'SUS_IMPORT_MAX_ROWS'
     | 'SUS_IMPORT_MAX_ERRORS'
     | 'SUS_MAX_PAYLOAD_BYTES'
+    | 'SUS_STA_MAX_TOP'
   > &
-    Partial<Pick<Config, 'SUS_MQTT_TLS_CERT' | 'SUS_MQTT_TLS_CA' | 'SUS_MQTTS_PORT'>>;
+    Partial<Pick<Config, 'SUS_MQTT_TLS_CERT' | 'SUS_MQTT_TLS_CA' | 'SUS_MQTTS_PORT' | 'SUS_PUBLIC_API_URL'>>;
   /** Live readings for the SSE stream; absent when the API runs without in-process ingest (`sus api`). */
   live?: LiveSource;
   /** Publishes downlinks through the in-process broker; absent in `sus api` alone (commands answer 503 then). */

@@ -81,42 +81,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
       );
   });
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    let body: Problem;
-    if (hasZodFastifySchemaValidationErrors(err)) {
-      const where = err.validationContext ?? 'request';
-      const errors = err.validation.map((v) => ({
-        field: `${where}${v.instancePath.replace(/\//g, '.')}`,
-        message: v.message ?? 'invalid',
-      }));
-      body = problem(400, 'SUS_ERR_VALIDATION', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
-    } else if (err instanceof SusError) {
-      // A list of field errors (CSV import) is lifted to the standard `errors` member.
-      const { errors, ...context } = err.context;
-      body = problem(err.statusCode, err.code, err.message, {
-        ...(Object.keys(context).length ? { context } : {}),
-        ...(Array.isArray(errors) ? { errors } : {}),
-      });
-      // Internals (a query, a server's address, its answer) travel as the cause: logged, never answered. The
-      // request id in `instance` finds the log line.
-      if (err.cause !== undefined) {
-        const line = { err: { code: err.code, message: err.message }, cause: err.cause, reqId: req.id };
-        if (err.statusCode >= 500) req.log.error(line, 'request failed');
-        else req.log.info(line, 'request refused');
-        body.instance = req.id;
-      }
-    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      body = problem(err.statusCode, clientErrorCode(err, err.statusCode), err.message);
-    } else {
-      const refused = registryRefusal(err);
-      if (refused) {
-        // A value no grammar stopped: a client error, but also a gap in services/common/grammar.ts worth a look.
-        req.log.warn({ err }, 'the registry refused a value of the request');
-        body = problem(refused.statusCode, refused.code, refused.message, { context: refused.context });
-      } else {
-        req.log.error({ err }, 'request failed');
-        body = problem(500, 'SUS_ERR_INTERNAL', 'internal error; see the server log', { instance: req.id });
-      }
-    }
+    const body = toProblem(err, req);
     void reply.code(body.status).type('application/problem+json').send(body);
   });
 }
@@ -157,4 +122,45 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
     );
   }
   socket.destroy(err);
+}
+
+/** The problem body of an error a route threw (schema validation, SusError, client errors, registry refusals). */
+export function toProblem(err: FastifyError, req: FastifyRequest): Problem {
+  let body: Problem;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = err.validationContext ?? 'request';
+    const errors = err.validation.map((v) => ({
+      field: `${where}${v.instancePath.replace(/\//g, '.')}`,
+      message: v.message ?? 'invalid',
+    }));
+    body = problem(400, 'SUS_ERR_VALIDATION', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+  } else if (err instanceof SusError) {
+    // A list of field errors (CSV import) is lifted to the standard `errors` member.
+    const { errors, ...context } = err.context;
+    body = problem(err.statusCode, err.code, err.message, {
+      ...(Object.keys(context).length ? { context } : {}),
+      ...(Array.isArray(errors) ? { errors } : {}),
+    });
+    // Internals (a query, a server's address, its answer) travel as the cause: logged, never answered. The
+    // request id in `instance` finds the log line.
+    if (err.cause !== undefined) {
+      const line = { err: { code: err.code, message: err.message }, cause: err.cause, reqId: req.id };
+      if (err.statusCode >= 500) req.log.error(line, 'request failed');
+      else req.log.info(line, 'request refused');
+      body.instance = req.id;
+    }
+  } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    body = problem(err.statusCode, clientErrorCode(err, err.statusCode), err.message);
+  } else {
+    const refused = registryRefusal(err);
+    if (refused) {
+      // A value no grammar stopped: a client error, but also a gap in services/common/grammar.ts worth a look.
+      req.log.warn({ err }, 'the registry refused a value of the request');
+      body = problem(refused.statusCode, refused.code, refused.message, { context: refused.context });
+    } else {
+      req.log.error({ err }, 'request failed');
+      body = problem(500, 'SUS_ERR_INTERNAL', 'internal error; see the server log', { instance: req.id });
+    }
+  }
+  return body;
 }

@@ -27,7 +27,12 @@ export const ConversionSchema = z.strictObject({
 export const QuantityDefSchema = z.strictObject({
   name: z.string().regex(QUANTITY_NAME, 'must be snake_case: lowercase letters, digits and _'),
   unit: UnitSymbolSchema,
+  /** Spelled-out unit and its definition URI (QUDT), for standard interfaces (SensorThings unitOfMeasurement). */
+  unitName: z.string().min(1).optional(),
+  unitDefinition: z.url().optional(),
   description: z.string().min(1),
+  /** URI of what the quantity is (a QUDT quantity kind, an EEA pollutant): the SensorThings ObservedProperty's. */
+  definition: z.url().optional(),
   aliases: z.array(z.string().min(1).max(64)),
   range: z.tuple([z.number(), z.number()]).refine(([min, max]) => min < max, 'range must be [min, max] with min < max'),
   conversions: z.record(UnitSymbolSchema, ConversionSchema),

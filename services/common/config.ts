@@ -141,6 +141,14 @@ export const ConfigSchema = z
     SUS_QUERY_MAX_BYTES: positiveInt(32 * 1024 * 1024).describe(
       'Largest InfluxDB answer in bytes the API reads for one query; a larger one is refused (400 SUS_ERR_QUERY_BUDGET) while it is read.',
     ),
+    SUS_PUBLIC_API_URL: optionalText
+      .pipe(z.url({ protocol: /^https?$/ }).optional())
+      .describe(
+        "The API's public base URL (https://sensors.example.org) for links in answers (SensorThings, the open-data catalogue); unset: the request's scheme and Host.",
+      ),
+    SUS_STA_MAX_TOP: positiveInt(1000).describe(
+      'Most entities one SensorThings page holds ($top beyond it is lowered; @iot.nextLink goes on); the default page is 100.',
+    ),
     SUS_SILENT_FACTOR: positiveInt(3).describe('A device is silent after this many expected intervals without data.'),
     SUS_DEFAULT_INTERVAL_S: positiveInt(300).describe(
       'Expected reporting interval of devices whose type defines none.',

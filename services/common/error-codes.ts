@@ -66,6 +66,14 @@ export const ERROR_CODES = {
     meaning:
       'The query would fetch more points or buckets than SUS_QUERY_MAX_POINTS allows; the detail says how to narrow it.',
   },
+  SUS_ERR_STA_QUERY: {
+    status: 400,
+    surface: 'API',
+    meaning:
+      'A SensorThings request (/sta/v1.1) the service cannot take: a malformed resource path, an unknown or malformed ' +
+      'query option ($filter, $expand, $orderby, $select, $top, $skip, $count), or a filter on Observations that ' +
+      'InfluxDB cannot evaluate. `context.option` names the option, the detail the position.',
+  },
   SUS_ERR_UNAUTHENTICATED: {
     status: 401,
     surface: 'API',
@@ -112,6 +120,13 @@ export const ERROR_CODES = {
     status: 404,
     surface: 'API',
     meaning: 'No open dataset (active public grant) has this id.',
+  },
+  SUS_ERR_STA_NOT_FOUND: {
+    status: 404,
+    surface: 'API',
+    meaning:
+      'The SensorThings entity, entity set or property does not exist, or the caller may not see it (another ' +
+      "department's device that no grant covers is not disclosed).",
   },
   SUS_ERR_DEAD_LETTER_NOT_FOUND: {
     status: 404,

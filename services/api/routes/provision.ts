@@ -7,12 +7,8 @@ import { topicsOf } from '../credentials.ts';
 import { sendRaw } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createDeviceAs } from '../device-ids.ts';
+import { HOST_HEADER } from '../public-url.ts';
 import { BundleSchema, ClaimCodeSchema, ClaimRequestSchema, NewClaimSchema, ProblemSchema } from '../schemas.ts';
-
-// A Host header is a host name or IPv4 address, or a bracketed IPv6 address, and an optional port; nothing else
-// may reach a URL handed to a device.
-const HOST_HEADER =
-  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /**
  * The broker address(es) devices are told to use: SUS_PUBLIC_MQTT_URL, else derived from the request's Host

@@ -7,7 +7,7 @@ import { type Harness, startHarness } from './harness.ts';
  * Every /v1 route and the scope it must declare. A route added without a row here fails the first test, so no
  * route reaches users without an explicit, reviewed access rule.
  */
-const ROUTES: Record<string, Scope | 'public'> = {
+const ROUTES: Record<string, Scope | 'public' | 'read-or-public'> = {
   'GET /v1/health': 'public',
   'GET /v1/quantities': 'public',
   'GET /v1/departments': 'read',
@@ -41,6 +41,9 @@ const ROUTES: Record<string, Scope | 'public'> = {
   'GET /v1/open/datasets': 'public',
   'GET /v1/open/datasets/:id/latest': 'public',
   'GET /v1/open/datasets/:id/aggregate': 'public',
+  // SensorThings: open data without a key, a department's view with a read key.
+  'GET /sta/v1.1': 'read-or-public',
+  'GET /sta/v1.1/*': 'read-or-public',
   'GET /v1/dead-letters': 'read',
   'GET /v1/dead-letters/:id': 'read',
   'POST /v1/dead-letters/:id/replay': 'write',
@@ -53,12 +56,13 @@ const ROUTES: Record<string, Scope | 'public'> = {
   'GET /v1/devices/:id/acks': 'read',
 };
 const SCOPES: Scope[] = ['read', 'write', 'provision', 'admin'];
-const grants = (held: Scope, needed: Scope | 'public') => needed === 'public' || held === 'admin' || held === needed;
+const grants = (held: Scope, needed: Scope | 'public' | 'read-or-public') =>
+  needed === 'public' || held === 'admin' || held === (needed === 'read-or-public' ? 'read' : needed);
 
 /** A concrete request for a route pattern; ids are unknown ones so allowed calls change nothing. */
 const concrete = (route: string) => {
   const [method, pattern] = route.split(' ') as [string, string];
-  const path = pattern.replace(':id', 'no-such-id').replace(':format', 'canonical');
+  const path = pattern.replace(':id', 'no-such-id').replace(':format', 'canonical').replace('*', 'Things');
   const body = ['POST', 'PATCH', 'PUT'].includes(method) ? {} : undefined;
   return { method, path, body };
 };
@@ -92,7 +96,7 @@ describe('authorisation matrix: every route × scope × own/other/shared/public 
   });
   afterAll(async () => h?.stop());
 
-  it('has a declared scope for every /v1 route, and every route is in this matrix with that scope', () => {
+  it('has a declared scope for every /v1 and /sta route, and every route is in this matrix with that scope', () => {
     const declared = Object.fromEntries(h.platform.api!.routeScopes.map((r) => [`${r.method} ${r.url}`, r.scope]));
     expect(Object.entries(declared).filter(([, scope]) => scope === undefined)).toStrictEqual([]);
     expect(declared).toStrictEqual(ROUTES);
@@ -103,7 +107,7 @@ describe('authorisation matrix: every route × scope × own/other/shared/public 
     for (const [route, scope] of Object.entries(ROUTES)) {
       const { method, path, body } = concrete(route);
       const res = await anonymous<{ code?: string }>(method, path, body);
-      if (scope === 'public') expect([route, res.status]).not.toStrictEqual([route, 401]);
+      if (scope === 'public' || scope === 'read-or-public') expect([route, res.status]).not.toStrictEqual([route, 401]);
       else expect([route, res.status, res.body.code]).toStrictEqual([route, 401, 'SUS_ERR_UNAUTHENTICATED']);
     }
   });

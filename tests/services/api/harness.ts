@@ -28,6 +28,7 @@ export interface Harness {
       type: string;
       value: number;
       time: number;
+      flags?: string[];
     }>,
   ): Promise<void>;
   stop(): Promise<void>;
@@ -69,6 +70,7 @@ export async function startHarness(overrides: Record<string, string> = {}, broke
             tagSet({ department: p.dept, device: p.device, device_type: p.type, district: p.district, source: 'test' }),
             p.value,
             p.time,
+            p.flags,
           ),
         )
         .join('\n');

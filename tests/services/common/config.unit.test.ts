@@ -63,6 +63,7 @@ describe('loadConfig defaults', () => {
       SUS_IMPORT_MAX_ROWS: 10_000,
       SUS_IMPORT_MAX_ERRORS: 100,
       SUS_QUERY_MAX_BYTES: 32 * 1024 * 1024,
+      SUS_STA_MAX_TOP: 1000,
       SUS_SPOOL_MAX_BYTES: 1024 ** 3,
       SUS_SPOOL_SEGMENT_BYTES: 16 * 1024 ** 2,
       SUS_SELF_METRICS_INTERVAL_S: 10,

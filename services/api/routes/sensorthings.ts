@@ -1,0 +1,218 @@
+import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { SusError } from '../../common/errors.ts';
+import type { ApiDeps } from '../deps.ts';
+import { toProblem } from '../problem.ts';
+import { publicApiUrl } from '../public-url.ts';
+import { StaQueryError } from '../sta/expression.ts';
+import {
+  ENTITY_SETS,
+  type Entity,
+  type EntitySet,
+  type EntityType,
+  NAVIGATION,
+  SET_OF,
+  type Stream,
+} from '../sta/model.ts';
+import { emptyOptions, parseOptions, type QueryOptions } from '../sta/query-options.ts';
+import { StaView } from '../sta/service.ts';
+
+export const STA_PREFIX = '/sta/v1.1';
+
+/** The conformance classes served (OGC 18-088, SensorThings API Part 1: Sensing 1.1). */
+export const STA_CONFORMANCE = [
+  'http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel',
+  'http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities',
+  'http://www.opengis.net/spec/iot_sensing/1.1/req/request-data',
+];
+
+const notFound = (what: string) =>
+  new SusError('SUS_ERR_STA_NOT_FOUND', `${what} does not exist or is not visible to this caller`, 404, { path: what });
+
+/** `Things('aq-01')` or `Things(7)`: the set or navigation property and the key, if any. */
+function segment(s: string): { name: string; key?: string } {
+  const m = /^([A-Za-z$]+)(?:\((?:'((?:[^']|'')*)'|(\d{1,20}))\))?$/.exec(s);
+  if (!m) throw new StaQueryError(`'${s}' is not a resource path segment`, 'path');
+  const key = m[2] !== undefined ? m[2].replace(/''/g, "'") : m[3];
+  return key === undefined ? { name: m[1]! } : { name: m[1]!, key };
+}
+
+const quoteKey = (id: string) => `'${id.replace(/'/g, "''")}'`;
+
+/** What a resource path addresses. */
+type Target =
+  | { k: 'collection'; type: EntityType; items: Entity[]; streams?: Stream[]; link: string }
+  | { k: 'entity'; e: Entity }
+  | { k: 'property'; e: Entity; name: string; raw: boolean }
+  | { k: 'ref'; of: Target };
+
+class Renderer {
+  constructor(
+    private readonly v: StaView,
+    private readonly base: string,
+  ) {}
+
+  selfLink = (e: Entity) => `${this.base}/${SET_OF[e.type]}(${quoteKey(e.id)})`;
+
+  async entity(e: Entity, o: QueryOptions): Promise<Record<string, unknown>> {
+    const self = this.selfLink(e);
+    const sel = o.select ? new Set(o.select) : undefined;
+    const want = (k: string) => !sel || sel.has(k);
+    const out: Record<string, unknown> = {};
+    if (want('id') || want('@iot.id')) out['@iot.id'] = e.id;
+    if (want('selfLink') || want('@iot.selfLink')) out['@iot.selfLink'] = self;
+    for (const [k, val] of Object.entries(e.props)) if (want(k)) out[k] = val;
+    for (const nav of Object.keys(NAVIGATION[e.type]))
+      if (want(nav)) out[`${nav}@iot.navigationLink`] = `${self}/${nav}`;
+    for (const x of o.expand) {
+      const nav = NAVIGATION[e.type][x.nav];
+      if (!nav) throw new StaQueryError(`'${x.nav}' is not a navigation property of ${e.type}`, '$expand');
+      if (nav.type === 'Observation') {
+        const page = await this.v.observations(this.v.streamsBehind(e), x.options);
+        out[x.nav] = await Promise.all(page.items.map((i) => this.entity(i, x.options)));
+        if (page.count !== undefined) out[`${x.nav}@iot.count`] = page.count;
+        continue;
+      }
+      const targets = this.v.navigate(e, x.nav);
+      if (!nav.many) {
+        out[x.nav] = targets[0] ? await this.entity(targets[0], x.options) : null;
+        continue;
+      }
+      const page = this.v.page(targets, x.options);
+      out[x.nav] = await Promise.all(page.items.map((i) => this.entity(i, x.options)));
+      if (x.options.count) out[`${x.nav}@iot.count`] = page.count;
+    }
+    return out;
+  }
+}
+
+/** Walks a resource path from the service root through sets, keys, navigation properties and properties. */
+async function resolvePath(v: StaView, base: string, segs: string[]): Promise<Target> {
+  const [head, ...rest] = segs;
+  const first = segment(head!);
+  const type = ENTITY_SETS[first.name as EntitySet];
+  if (!type) throw notFound(first.name);
+  let t: Target;
+  let link = `${base}/${first.name}`;
+  if (type === 'Observation') {
+    const streams = [...v.datastreams.values()].map((d) => d.stream!);
+    t = { k: 'collection', type, items: [], streams, link };
+  } else t = { k: 'collection', type, items: [...v.set(type).values()], link };
+  if (first.key !== undefined) t = await pick(v, t, first.key);
+  for (const raw of rest) {
+    if (raw === '$ref') {
+      t = { k: 'ref', of: t };
+      continue;
+    }
+    if (t.k === 'property' && raw === '$value') {
+      t = { ...t, raw: true };
+      continue;
+    }
+    if (t.k !== 'entity') throw new StaQueryError(`'${raw}' cannot follow a collection or a property`, 'path');
+    const s = segment(raw);
+    const e = t.e;
+    const nav = NAVIGATION[e.type][s.name];
+    link = `${base}/${SET_OF[e.type]}(${quoteKey(e.id)})/${s.name}`;
+    if (nav) {
+      if (nav.type === 'Observation')
+        t = { k: 'collection', type: nav.type, items: [], streams: v.streamsBehind(e), link };
+      else if (nav.many) t = { k: 'collection', type: nav.type, items: v.navigate(e, s.name), link };
+      else {
+        const [target] = v.navigate(e, s.name);
+        if (!target) throw notFound(`${SET_OF[e.type]}(${quoteKey(e.id)})/${s.name}`);
+        t = { k: 'entity', e: target };
+      }
+      if (s.key !== undefined) t = await pick(v, t, s.key);
+    } else if (s.key === undefined && (s.name in e.props || s.name === 'id')) {
+      t = { k: 'property', e, name: s.name, raw: false };
+    } else throw notFound(`${SET_OF[e.type]}(${quoteKey(e.id)})/${raw}`);
+  }
+  return t;
+}
+
+async function pick(v: StaView, t: Target, key: string): Promise<Target> {
+  if (t.k !== 'collection') throw new StaQueryError('a key can follow a collection only', 'path');
+  if (t.type === 'Observation') {
+    const m = /^(.+):(\d{1,16})$/.exec(key);
+    const stream = m ? t.streams?.find((s) => s.id === m[1]) : undefined;
+    if (!m || !stream) throw notFound(`Observations(${quoteKey(key)})`);
+    const page = await v.observations([stream], { ...emptyOptions(), top: 1 }, Number(m[2]));
+    if (!page.items[0]) throw notFound(`Observations(${quoteKey(key)})`);
+    return { k: 'entity', e: page.items[0] };
+  }
+  const e = t.items.find((x) => x.id === key);
+  if (!e) throw notFound(`${SET_OF[t.type]}(${quoteKey(key)})`);
+  return { k: 'entity', e };
+}
+
+/** The query string of a next page: the request's own options with $skip moved on. */
+function nextLink(link: string, query: Record<string, unknown>, skip: number): string {
+  const p = new URLSearchParams();
+  for (const [k, val] of Object.entries(query)) if (k !== '$skip' && typeof val === 'string') p.set(k, val);
+  p.set('$skip', String(skip));
+  return `${link}?${p.toString().replace(/\+/g, '%20')}`;
+}
+
+/**
+ * OGC SensorThings API 1.1 (read) at /sta/v1.1: the service root, every entity set, entities by id, navigation
+ * and property paths, $value and $ref, and the query options. Anonymous callers see what public grants publish; a
+ * key sees what its department may read. Errors are the platform's problem body with OData's `error` member.
+ */
+export const sensorThingsRoutes =
+  (deps: ApiDeps): FastifyPluginAsync =>
+  async (app) => {
+    app.setErrorHandler((err: FastifyError, req, reply) => {
+      const e =
+        err instanceof StaQueryError
+          ? new SusError('SUS_ERR_STA_QUERY', `${err.option}: ${err.message}`, 400, { option: err.option })
+          : err;
+      const body = toProblem(e as FastifyError, req);
+      void reply
+        .code(body.status)
+        .type('application/problem+json')
+        .send({ ...body, error: { code: body.code, message: body.detail } });
+    });
+
+    const handler = async (req: FastifyRequest) => {
+      const base = `${publicApiUrl(deps.config.SUS_PUBLIC_API_URL, req)}${STA_PREFIX}`;
+      const rest = ((req.params as Record<string, string | undefined>)['*'] ?? '').replace(/\/+$/, '');
+      if (rest === '') {
+        return {
+          value: Object.keys(ENTITY_SETS).map((name) => ({ name, url: `${base}/${name}` })),
+          serverSettings: { conformance: STA_CONFORMANCE },
+        };
+      }
+      const query = req.query as Record<string, unknown>;
+      const o = parseOptions(query);
+      const view = await StaView.open(deps, req, deps.config.SUS_STA_MAX_TOP);
+      const r = new Renderer(view, base);
+      const t = await resolvePath(view, base, rest.split('/'));
+      const target = t.k === 'ref' ? t.of : t;
+      if (target.k === 'property') {
+        const val = target.name === 'id' ? target.e.id : target.e.props[target.name];
+        return target.raw
+          ? typeof val === 'object'
+            ? JSON.stringify(val)
+            : String(val)
+          : { [target.name]: val ?? null };
+      }
+      if (target.k === 'entity') {
+        if (t.k === 'ref') return { '@iot.selfLink': r.selfLink(target.e) };
+        return r.entity(target.e, o);
+      }
+      if (target.k !== 'collection') throw new StaQueryError('unsupported path', 'path');
+      const page =
+        target.type === 'Observation' ? await view.observations(target.streams ?? [], o) : view.page(target.items, o);
+      const top = Math.min(o.top ?? 100, deps.config.SUS_STA_MAX_TOP);
+      const value =
+        t.k === 'ref'
+          ? page.items.map((e) => ({ '@iot.selfLink': r.selfLink(e) }))
+          : await Promise.all(page.items.map((e) => r.entity(e, o)));
+      return {
+        ...(o.count && page.count !== undefined ? { '@iot.count': page.count } : {}),
+        ...(page.more ? { '@iot.nextLink': nextLink(target.link, query, o.skip + top) } : {}),
+        value,
+      };
+    };
+    for (const url of [STA_PREFIX, `${STA_PREFIX}/*`])
+      app.get(url, { config: { scope: 'read-or-public' }, schema: { hide: true } }, handler);
+  };
