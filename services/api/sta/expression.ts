@@ -252,9 +252,10 @@ class Parser {
   mul = (): Expr => this.binary(this.unary, ['mul', 'div', 'mod']);
   unary = (): Expr =>
     this.nest(() => {
+      // `not` takes the comparison that follows (`not a eq 1` is not (a eq 1)), as OData's grammar reads it.
       if (this.isWord('not')) {
         this.i++;
-        return { k: 'not', e: this.unary() };
+        return { k: 'not', e: this.eq() };
       }
       const t = this.peek();
       if (t.t === 'punct' && t.v === '-') {
