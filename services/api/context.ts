@@ -44,8 +44,19 @@ export interface ApiContext {
     | 'SUS_IMPORT_MAX_ERRORS'
     | 'SUS_MAX_PAYLOAD_BYTES'
     | 'SUS_STA_MAX_TOP'
+    | 'SUS_OPEN_DATA_PUBLISHER'
+    | 'SUS_OPEN_DATA_LICENCE'
   > &
-    Partial<Pick<Config, 'SUS_MQTT_TLS_CERT' | 'SUS_MQTT_TLS_CA' | 'SUS_MQTTS_PORT' | 'SUS_PUBLIC_API_URL'>>;
+    Partial<
+      Pick<
+        Config,
+        | 'SUS_MQTT_TLS_CERT'
+        | 'SUS_MQTT_TLS_CA'
+        | 'SUS_MQTTS_PORT'
+        | 'SUS_PUBLIC_API_URL'
+        | 'SUS_OPEN_DATA_CONTACT_EMAIL'
+      >
+    >;
   /** Live readings for the SSE stream; absent when the API runs without in-process ingest (`sus api`). */
   live?: LiveSource;
   /** Publishes downlinks through the in-process broker; absent in `sus api` alone (commands answer 503 then). */

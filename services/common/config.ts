@@ -149,6 +149,19 @@ export const ConfigSchema = z
     SUS_STA_MAX_TOP: positiveInt(1000).describe(
       'Most entities one SensorThings page holds ($top beyond it is lowered; @iot.nextLink goes on); the default page is 100.',
     ),
+    SUS_OPEN_DATA_PUBLISHER: z
+      .string()
+      .default('Smart Urban Services')
+      .describe('Name of the city or operator that publishes the open-data catalogue (/v1/open/catalog).'),
+    SUS_OPEN_DATA_LICENCE: z
+      .url()
+      .default('http://dcat-ap.de/def/licenses/dl-by-de/2.0')
+      .describe(
+        "Licence of an open dataset whose grant names none of GovData's licences (http://dcat-ap.de/def/licenses/…; a grant's licence may be dl-by-de/2.0, dl-zero-de/2.0, cc-by/4.0, cc-by-sa/4.0, cc-zero or odbl).",
+      ),
+    SUS_OPEN_DATA_CONTACT_EMAIL: optionalText
+      .pipe(z.email().optional())
+      .describe("Contact point's e-mail address of every open dataset; unset: the API's address."),
     SUS_SILENT_FACTOR: positiveInt(3).describe('A device is silent after this many expected intervals without data.'),
     SUS_DEFAULT_INTERVAL_S: positiveInt(300).describe(
       'Expected reporting interval of devices whose type defines none.',

@@ -4,9 +4,12 @@ import { SusError } from '../../common/errors.ts';
 import { DatasetId } from '../../common/grammar.ts';
 import type { Grant } from '../../registry/index.ts';
 import { resolveRead } from '../access.ts';
-import { sendCsv, wants } from '../csv.ts';
+import { sendCsv, sendRaw, wants } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
 import { sendLatest } from '../latest.ts';
+import { catalogTriples } from '../open-catalog.ts';
+import { publicApiUrl } from '../public-url.ts';
+import { toJsonLd, toTurtle } from '../rdf.ts';
 import {
   AggregateQuerySchema,
   AggregateSchema,
@@ -114,6 +117,47 @@ export const openDataRoutes =
         );
         if (wants(req, 'csv')) return sendCsv(reply, ['time', 'group', 'value'], csvRows(result.series));
         return result;
+      },
+    );
+
+    app.get(
+      '/v1/open/catalog',
+      {
+        config: { scope: 'public' },
+        schema: {
+          tags: ['open data'],
+          summary:
+            'The DCAT-AP.de catalogue of the open datasets, as JSON-LD or Turtle (Accept: text/turtle or ?format=ttl)',
+          description:
+            'One dcat:Dataset per active public grant with its publisher, contact point, licence (GovData vocabulary), spatial and temporal coverage, update frequency, keywords and CSV, GeoJSON and SensorThings distributions; for harvesting by CKAN (ckanext-dcat) and GovData.',
+          security: [],
+          querystring: z.object({ format: z.enum(['jsonld', 'ttl']).optional() }),
+          produces: ['application/ld+json', 'text/turtle'],
+        },
+      },
+      async (req, reply) => {
+        const [grants, departments, devices] = await Promise.all([
+          deps.grants.publicDatasets(),
+          deps.registry.listDepartments(),
+          deps.registry.listDevices(),
+        ]);
+        const triples = catalogTriples({
+          base: publicApiUrl(deps.config.SUS_PUBLIC_API_URL, req),
+          publisher: deps.config.SUS_OPEN_DATA_PUBLISHER,
+          defaultLicence: deps.config.SUS_OPEN_DATA_LICENCE,
+          contactEmail: deps.config.SUS_OPEN_DATA_CONTACT_EMAIL,
+          grants,
+          departments,
+          devices,
+          catalogue: deps.catalogue,
+          now: new Date(),
+        });
+        const turtle =
+          req.query.format === 'ttl' ||
+          (req.query.format === undefined && (req.headers.accept ?? '').includes('text/turtle'));
+        return turtle
+          ? sendRaw(reply, 200, 'text/turtle; charset=utf-8', toTurtle(triples))
+          : sendRaw(reply, 200, 'application/ld+json; charset=utf-8', JSON.stringify(toJsonLd(triples)));
       },
     );
   };

@@ -41,6 +41,7 @@ const ROUTES: Record<string, Scope | 'public' | 'read-or-public'> = {
   'GET /v1/open/datasets': 'public',
   'GET /v1/open/datasets/:id/latest': 'public',
   'GET /v1/open/datasets/:id/aggregate': 'public',
+  'GET /v1/open/catalog': 'public',
   // SensorThings: open data without a key, a department's view with a read key.
   'GET /sta/v1.1': 'read-or-public',
   'GET /sta/v1.1/*': 'read-or-public',

@@ -64,6 +64,8 @@ describe('loadConfig defaults', () => {
       SUS_IMPORT_MAX_ERRORS: 100,
       SUS_QUERY_MAX_BYTES: 32 * 1024 * 1024,
       SUS_STA_MAX_TOP: 1000,
+      SUS_OPEN_DATA_PUBLISHER: 'Smart Urban Services',
+      SUS_OPEN_DATA_LICENCE: 'http://dcat-ap.de/def/licenses/dl-by-de/2.0',
       SUS_SPOOL_MAX_BYTES: 1024 ** 3,
       SUS_SPOOL_SEGMENT_BYTES: 16 * 1024 ** 2,
       SUS_SELF_METRICS_INTERVAL_S: 10,
