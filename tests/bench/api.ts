@@ -8,6 +8,9 @@
  * Latest values come from the latest-value store, warmed by its rebuild from InfluxDB (timed); each latest case
  * starts after one timed uncached request, and the polling cases repeat `latest` as maps do: gzip, then 304 with
  * the ETag.
+ * Two SensorThings requests beside their REST equivalents (the peer here is the REST API):
+ *   sta-latest  GET /sta/v1.1/Things(id)?$expand=Datastreams($expand=Observations($top=1;…desc)) vs /v1/latest?device=
+ *   sta-day     a day of Observations of one Datastream ($filter on phenomenonTime) vs /v1/readings of that day
  * `npm run bench:api` starts the local InfluxDB it needs (infra/bench.sh); INFLUX_URL names another one.
  */
 import { randomBytes } from 'node:crypto';
@@ -143,6 +146,17 @@ async function main(): Promise<void> {
         ),
       );
     }
+    const typeRes = await fetch(`${base}/v1/device-types`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: 'air_quality',
+        name: 'Air quality',
+        quantities: ['air_temperature'],
+        expectedIntervalS: 300,
+      }),
+    });
+    if (typeRes.status !== 201) throw new Error(`device type: ${typeRes.status} ${await typeRes.text()}`);
     const grant = await fetch(`${base}/v1/grants`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
@@ -186,9 +200,23 @@ async function main(): Promise<void> {
     const openColdMs = await once(`${base}/v1/open/datasets/${grant.id}/latest?format=geojson`, {});
     const openApi = await run(`${base}/v1/open/datasets/${grant.id}/latest?format=geojson`, {});
     const polling = await latestPolling(`${base}/v1/latest?quantity=air_temperature`, auth);
+    const staLatest = await run(
+      `${base}/sta/v1.1/Things('${one.id}')?$expand=${encodeURIComponent('Datastreams($expand=Observations($top=1;$orderby=phenomenonTime desc))')}`,
+      auth,
+    );
+    const restLatest = await run(`${base}/v1/latest?device=${one.id}`, auth);
+    const dayFrom = new Date(now - 24 * 3600_000).toISOString();
+    const staDay = await run(
+      `${base}/sta/v1.1/Datastreams('${one.id}:air_temperature')/Observations?$top=300&$filter=${encodeURIComponent(`phenomenonTime ge ${dayFrom}`)}`,
+      auth,
+    );
+    const restDay = await run(
+      `${base}/v1/readings?device=${one.id}&quantity=air_temperature&from=${dayFrom}&to=${to}&limit=300`,
+      auth,
+    );
 
     const row = (name: string, f: Figures, peer?: Figures) =>
-      `${name.padEnd(10)} ${String(f.rps).padStart(7)} req/s  p50 ${String(f.p50).padStart(5)} ms  p99 ${String(f.p99).padStart(5)} ms  errors ${f.errors}` +
+      `${name.padEnd(11)} ${String(f.rps).padStart(7)} req/s  p50 ${String(f.p50).padStart(5)} ms  p99 ${String(f.p99).padStart(5)} ms  errors ${f.errors}` +
       (peer
         ? `   | InfluxDB direct ${peer.rps} req/s, p99 ${peer.p99} ms → API/peer ${(f.rps / peer.rps).toFixed(2)}×`
         : '');
@@ -203,6 +231,10 @@ async function main(): Promise<void> {
     console.log(
       `latest-value store rebuilt from InfluxDB (${DEVICES} series) in ${latestRebuildMs} ms; first (uncached) answer: latest ${latestColdMs} ms, open ${openColdMs} ms`,
     );
+    const vsRest = (name: string, f: Figures, rest: Figures) =>
+      `${row(name, f)}   | REST ${rest.rps} req/s, p99 ${rest.p99} ms → STA/REST ${(f.rps / rest.rps).toFixed(2)}×`;
+    console.log(vsRest('sta-latest', staLatest, restLatest));
+    console.log(vsRest('sta-day', staDay, restDay));
     console.log(
       JSON.stringify({
         bench: 'api',
@@ -223,8 +255,22 @@ async function main(): Promise<void> {
         latest_rebuild_ms: latestRebuildMs,
         latest_cold_ms: latestColdMs,
         open_cold_ms: openColdMs,
+        sta_latest_rps: staLatest.rps,
+        sta_latest_p99_ms: staLatest.p99,
+        sta_latest_vs_rest: Number((staLatest.rps / restLatest.rps).toFixed(2)),
+        sta_day_rps: staDay.rps,
+        sta_day_p99_ms: staDay.p99,
+        sta_day_vs_rest: Number((staDay.rps / restDay.rps).toFixed(2)),
         errors:
-          latestApi.errors + aggregateApi.errors + openApi.errors + polling.gzip.errors + polling.notModified.errors,
+          latestApi.errors +
+          aggregateApi.errors +
+          openApi.errors +
+          polling.gzip.errors +
+          polling.notModified.errors +
+          staLatest.errors +
+          staDay.errors +
+          restLatest.errors +
+          restDay.errors,
       }),
     );
   } finally {

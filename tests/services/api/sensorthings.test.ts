@@ -33,6 +33,7 @@ describe('SensorThings API 1.1 (read) at /sta/v1.1', () => {
   let sta: string;
   const anon = (path: string) => apiClient('')('GET', `${sta}${path}`);
   let admin: ReturnType<typeof apiClient>;
+  let publicGrant = '';
 
   beforeAll(async () => {
     h = await startHarness();
@@ -87,7 +88,7 @@ describe('SensorThings API 1.1 (read) at /sta/v1.1', () => {
       },
     ]);
     const envAdmin = await h.as('environment', ['admin']);
-    const g = await envAdmin('POST', '/v1/grants', {
+    const g = await envAdmin<{ id: string }>('POST', '/v1/grants', {
       grantee: 'public',
       title: 'Feinstaub Nord',
       purpose: 'open data',
@@ -96,6 +97,7 @@ describe('SensorThings API 1.1 (read) at /sta/v1.1', () => {
       expiresAt: iso(Date.now() + 86_400_000),
     });
     expect(g.status).toBe(201);
+    publicGrant = g.body.id;
   });
   afterAll(async () => {
     await h?.stop();
@@ -151,6 +153,16 @@ describe('SensorThings API 1.1 (read) at /sta/v1.1', () => {
     const hidden = await anon(`/Datastreams('env-aq-1:air_temperature')/Observations`);
     expect(hidden.status).toBe(404);
     expect(hidden.body).toMatchObject({ code: 'SUS_ERR_STA_NOT_FOUND', error: { code: 'SUS_ERR_STA_NOT_FOUND' } });
+    // Expanding and filtering reach no further than the public slice.
+    const expanded = await anon(`/Things('env-aq-1')?$select=id&$expand=Datastreams($select=id)`);
+    expect(expanded.body).toStrictEqual({ '@iot.id': 'env-aq-1', Datastreams: [{ '@iot.id': 'env-aq-1:pm10' }] });
+    expect(
+      (
+        (await anon(`/Observations?$filter=Datastream/ObservedProperty/name eq 'air_temperature'`)).body as {
+          value: unknown[];
+        }
+      ).value,
+    ).toStrictEqual([]);
   });
 
   it('answers a department key with its own devices and what grants to it or the public cover', async () => {
@@ -335,10 +347,28 @@ describe('SensorThings API 1.1 (read) at /sta/v1.1', () => {
       `${sta}/Observations?$filter=Datastream/name eq 'x'' or ''1''=''1' or result eq 1e999`,
     );
     expect([sneaky.status, sneaky.body.value]).toStrictEqual([200, []]);
+    // The whole request, expansions and merged Datastreams included, stays within SUS_QUERY_MAX_POINTS.
+    const deep = await admin<{ code: string; context: { budget: number } }>(
+      'GET',
+      `${sta}/Observations?$top=1000&$skip=9000`,
+    );
+    expect([deep.status, deep.body.code, deep.body.context.budget]).toStrictEqual([
+      400,
+      'SUS_ERR_QUERY_BUDGET',
+      10_000,
+    ]);
     const ne = await admin<{ code: string }>(
       'GET',
       `${sta}/Datastreams('env-aq-1:pm10')/Observations?$filter=phenomenonTime ne 2026-01-01T00:00:00Z`,
     );
     expect([ne.status, ne.body.code]).toStrictEqual([400, 'SUS_ERR_STA_QUERY']);
+  });
+
+  // Last: it revokes the public grant the other cases read through.
+  it('stops answering anonymous callers at once when the public grant is revoked', async () => {
+    const envAdmin = await h.as('environment', ['admin']);
+    expect((await envAdmin('DELETE', `/v1/grants/${publicGrant}`)).status).toBe(200);
+    expect(((await anon('/Things')).body as { value: unknown[] }).value).toStrictEqual([]);
+    expect((await anon(`/Datastreams('env-aq-1:pm10')/Observations`)).status).toBe(404);
   });
 });
