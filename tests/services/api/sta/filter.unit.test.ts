@@ -211,3 +211,65 @@ describe('SensorThings geometry (planar, as the OGC test suite computes it)', ()
     expect(distance(parseWkt('POINT(9 52.5)'), parseWkt('LINESTRING(8 52, 8 53)'))).toBe(1);
   });
 });
+
+describe('SensorThings options from hostile input', () => {
+  it('answers 5,000 seeded random option strings with a parse or a StaQueryError, nothing else, in linear time', () => {
+    let seed = 0x5715;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pieces = [
+      'name',
+      ' eq ',
+      "'x'",
+      "'",
+      '(',
+      ')',
+      ',',
+      ' and ',
+      ' or ',
+      'not ',
+      '-',
+      '1',
+      '1e999',
+      '2026-01-01T00:00:00Z',
+      "geography'POINT(1 2)'",
+      "geography'POLYGON((",
+      'geo.distance(',
+      'substring(',
+      ' add ',
+      '/',
+      '@iot.id',
+      '$',
+      '\u0000',
+      '\ud800',
+      ';',
+      '$top=1',
+      '$expand=',
+      'Datastreams',
+      '$filter=',
+      ' ',
+      '((((((((',
+      '))))))))',
+    ];
+    const unexpected: string[] = [];
+    const started = performance.now();
+    for (let i = 0; i < 5000; i++) {
+      const s = Array.from({ length: 1 + rnd(40) }, () => pieces[rnd(pieces.length)]).join('');
+      const key = ['$filter', '$orderby', '$expand', '$select', '$top'][rnd(5)]!;
+      try {
+        parseOptions({ [key]: s });
+      } catch (err) {
+        if (!(err instanceof StaQueryError)) unexpected.push(`${key}=${JSON.stringify(s)}: ${String(err)}`);
+      }
+    }
+    expect(unexpected).toStrictEqual([]);
+    // Deeply nested input is refused by the depth bound, not by the stack.
+    expect(() => parseOptions({ $expand: `${'Datastreams($expand='.repeat(2000)}Thing${')'.repeat(2000)}` })).toThrow(
+      StaQueryError,
+    );
+    expect(() => parseOptions({ $filter: `${'not '.repeat(900)}a eq 1` })).toThrow(/nested deeper than 64/);
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+});
