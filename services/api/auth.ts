@@ -89,7 +89,7 @@ export function installAuth(app: FastifyInstance, registry: Registry, limit: Rat
       // asked: an address that spent its budget on invented keys costs no database work. A key seen valid before
       // (its cache entry expired) is re-checked without that charge, so it keeps working behind a shared address.
       if (!cached) await charge(req, reply, address);
-      key = await registry.findApiKey(token);
+      key = await registry.keys.find(token);
       if (!key) {
         cache.delete(token);
         throw new SusError('SUS_ERR_UNAUTHENTICATED', 'unknown or revoked API key', 401);

@@ -3,8 +3,7 @@ import type { Config } from '../common/config.ts';
 import type { InfluxQuery } from '../common/influx.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Reading, ReadingTags } from '../common/reading.ts';
-import type { Command, DesiredConfig } from '../registry/downlinks.ts';
-import type { Registry } from '../registry/index.ts';
+import type { Command, DesiredConfig, Registry } from '../registry/index.ts';
 import type { IngestPort } from './routes/ingest-http.ts';
 
 /** Where live readings come from: the in-process Ingestor emits `readings` for every accepted message. */

@@ -1,8 +1,8 @@
-import { AuditLog, ClaimStore, DeviceTypeStore, GrantStore, KeyStore } from '../registry/index.ts';
+import type { AuditLog, ClaimStore, DeviceTypeStore, GrantStore, KeyStore } from '../registry/index.ts';
 import type { ApiContext } from './context.ts';
 import { LiveHub } from './live-hub.ts';
 
-/** The context plus the registry's API-side stores, built once per API instance. */
+/** The context plus short names for the registry's stores the routes use. */
 export interface ApiDeps extends ApiContext {
   keys: KeyStore;
   types: DeviceTypeStore;
@@ -15,14 +15,14 @@ export interface ApiDeps extends ApiContext {
 }
 
 export function createDeps(ctx: ApiContext, forgetKey: (id: string) => void): ApiDeps {
-  const db = ctx.registry.db;
+  const { registry } = ctx;
   return {
     ...ctx,
-    keys: new KeyStore(db),
-    types: new DeviceTypeStore(db),
-    claims: new ClaimStore(db),
-    grants: new GrantStore(db),
-    audit: new AuditLog(db),
+    keys: registry.keys,
+    types: registry.deviceTypes,
+    claims: registry.claims,
+    grants: registry.grants,
+    audit: registry.audit,
     hub: ctx.live ? new LiveHub(ctx.live, ctx.config.SUS_STREAM_REPLAY) : undefined,
     forgetKey,
   };

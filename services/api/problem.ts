@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { type ErrorCode, errorTypeUri, isErrorCode } from '../common/error-codes.ts';
 import { SusError } from '../common/errors.ts';
-import { registryRefusal } from '../registry/db.ts';
+import { registryRefusal } from '../registry/index.ts';
 
 /** RFC 9457 problem details; `code` is the stable, machine-readable part, `type` its entry in docs/errors.md. */
 export interface Problem {

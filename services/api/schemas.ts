@@ -15,7 +15,7 @@ import {
   tagValue,
   text,
 } from '../common/grammar.ts';
-import { SCOPES } from '../registry/types.ts';
+import { SCOPES } from '../registry/index.ts';
 
 /** API shapes: request validation, response serialisation and the OpenAPI document all come from these. */
 export const ProblemSchema = z

@@ -3,8 +3,7 @@ import { TLSSocket } from 'node:tls';
 import type { AuthenticateError, Client } from 'aedes';
 import type { Logger } from '../common/logger.ts';
 import { within } from '../common/within.ts';
-import type { RegistryEvent } from '../registry/registry.ts';
-import type { ApiKey, Device } from '../registry/types.ts';
+import type { ApiKey, Device, RegistryEvent } from '../registry/index.ts';
 import { mayUseClientId, SERVICE_CLIENT_PREFIX, SERVICE_USERNAME_PREFIX } from './acl.ts';
 import { closeWithoutWill } from './client-internals.ts';
 import type { AuthFailureReason, BrokerMetrics, BrokerStats } from './metrics.ts';
@@ -26,7 +25,7 @@ export interface DeviceAuthenticator {
    */
   getActiveDevice?(id: string): Promise<Device | undefined>;
   /** Needed for service accounts only: username `svc:<name>`, password = a platform-wide API key. */
-  findApiKey?(token: string): Promise<ApiKey | undefined>;
+  keys?: { find(token: string): Promise<ApiKey | undefined> };
 }
 
 export interface AuthenticationOptions {
@@ -201,7 +200,7 @@ export class Authentication {
 
   /** Service accounts log in with a platform-wide API key; its scopes decide what they may read and send. */
   private async identifyService(address: string, username: string, password?: Buffer): Promise<ServiceSession> {
-    if (!password || !this.auth.findApiKey) {
+    if (!password || !this.auth.keys) {
       throw new AuthFailure(
         'service accounts need an API key as password',
         CONNACK_NOT_AUTHORIZED,
@@ -210,7 +209,7 @@ export class Authentication {
     }
     let key: ApiKey | undefined;
     try {
-      key = await this.ask(this.auth.findApiKey(password.toString('utf8')));
+      key = await this.ask(this.auth.keys.find(password.toString('utf8')));
     } catch (err) {
       this.log.error({ err, username, address }, 'registry unavailable during authentication');
       throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
@@ -301,7 +300,7 @@ export class Authentication {
   private async recheck(client: Client, session: Session): Promise<void> {
     try {
       if (session.kind === 'service') {
-        if (!(await this.auth.findApiKey?.(session.token.toString('utf8')))) this.end(client, 'key_revoked');
+        if (!(await this.auth.keys?.find(session.token.toString('utf8')))) this.end(client, 'key_revoked');
         return;
       }
       const id = session.device.id;

@@ -1,4 +1,4 @@
-import type { Command, DesiredConfig } from '../registry/downlinks.ts';
+import type { Command, DesiredConfig } from '../registry/index.ts';
 
 /**
  * What a device receives on `…/down/command` and `…/down/config`. It answers on `…/ack` with

@@ -1,6 +1,6 @@
 import type { Logger } from '../common/logger.ts';
 import { deviceTopic } from '../common/topics.ts';
-import type { Command, DesiredConfig } from '../registry/downlinks.ts';
+import type { Command, DesiredConfig } from '../registry/index.ts';
 import { commandMessage, configMessage } from './downlink-messages.ts';
 
 /** Publishes QoS 1 through the broker (and, in cluster mode, every node). */

@@ -4,8 +4,7 @@ import { SusError } from '../common/errors.ts';
 import type { LineSink } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
-import { DownlinkStore } from '../registry/downlinks.ts';
-import type { Registry } from '../registry/registry.ts';
+import type { Registry } from '../registry/index.ts';
 import { type BrokerOptions, SusBroker, type UplinkHandler } from './broker.ts';
 import { LinePresenceSink } from './presence.ts';
 
@@ -78,6 +77,6 @@ export function createBroker(
     presence: lines && new LinePresenceSink(lines, log),
     lastSeen: registry,
     changes: registry,
-    downlinks: new DownlinkStore(registry.db),
+    downlinks: registry.downlinks,
   });
 }

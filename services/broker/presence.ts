@@ -2,7 +2,7 @@ import { intValue, type LineSink, pointLine, tagSet } from '../common/line-proto
 import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
 import { deviceTopic } from '../common/topics.ts';
-import type { Device } from '../registry/types.ts';
+import type { Device } from '../registry/index.ts';
 import type { LastSeenBatcher } from './last-seen.ts';
 
 /**

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type { Client } from 'aedes';
-import type { Device } from '../registry/types.ts';
+import type { Device } from '../registry/index.ts';
 import type { ServiceRights } from './acl.ts';
 
 /** One authenticated device connection. */

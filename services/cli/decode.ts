@@ -5,7 +5,7 @@ import { DECODERS, FORMATS, IDENTITY_FORMATS, isFormat } from '../ingest/decoder
 import { normaliseDecoded } from '../ingest/normalise.ts';
 import { type DeviceProfile, loadProfileFile } from '../ingest/profiles.ts';
 import { REASON, reason } from '../ingest/reasons.ts';
-import type { DeadLetterReason } from '../registry/types.ts';
+import type { DeadLetterReason } from '../registry/index.ts';
 
 export const DECODE_HELP = `sus decode --format <${FORMATS.join('|')}> [--device ID] [--profile FILE]
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../common/config.ts';
-import { KeyStore, SCOPES, type Scope } from '../registry/index.ts';
+import { SCOPES, type Scope } from '../registry/index.ts';
 import { withRegistry } from './open-registry.ts';
 
 export const KEYS_HELP = `  keys create --name N --scopes read,provision [--department D]
@@ -44,9 +44,9 @@ export async function keysCommand(config: Config, args: string[], out: (s: strin
     return 2;
   }
   return withRegistry(config, `sus keys ${sub}`, async (registry) => {
-    const keys = new KeyStore(registry.db);
+    const { keys } = registry;
     if (sub === 'create') {
-      const { key, record } = await registry.createApiKey({
+      const { key, record } = await keys.create({
         name: values.name!,
         department: values.department ?? null,
         scopes: scopes as Scope[],

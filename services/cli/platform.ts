@@ -54,21 +54,21 @@ const BOOTSTRAP_KEY = 'bootstrap-admin';
 async function bootstrapAdminKey(registry: Registry, config: Config, log: Logger): Promise<string | undefined> {
   const admin = { name: BOOTSTRAP_KEY, department: null, scopes: ['admin' as const] };
   if (config.SUS_ADMIN_KEY) {
-    if ((await registry.ensureApiKey(admin, config.SUS_ADMIN_KEY)) === 'revoked')
+    if ((await registry.keys.ensure(admin, config.SUS_ADMIN_KEY)) === 'revoked')
       log.error(
         'SUS_ADMIN_KEY is a revoked API key and stays revoked: set SUS_ADMIN_KEY to a new key (24 characters or more), ' +
           'or mint one with `sus keys create --name admin --scopes admin`',
       );
     return undefined;
   }
-  const existing = await registry.keyNamed(BOOTSTRAP_KEY);
+  const existing = await registry.keys.named(BOOTSTRAP_KEY);
   if (existing === 'revoked')
     log.warn(
       'the generated bootstrap admin key was revoked; no new one is generated: mint an admin key with ' +
         '`sus keys create --name admin --scopes admin`, or set SUS_ADMIN_KEY',
     );
   if (existing !== 'none') return undefined;
-  return (await registry.createApiKey(admin)).key;
+  return (await registry.keys.create(admin)).key;
 }
 
 const commandOf = (parts: PlatformParts) =>

@@ -1,6 +1,6 @@
 import type { Catalogue } from '../common/catalogue.ts';
 import type { CanonicalMessage, Reading } from '../common/reading.ts';
-import type { DeadLetterReason } from '../registry/types.ts';
+import type { DeadLetterReason } from '../registry/index.ts';
 import { canonicalReadings } from './decoders/canonical.ts';
 import type { Decoded, RawReading } from './decoders/types.ts';
 import { applyProfile, type DeviceProfile } from './profiles.ts';

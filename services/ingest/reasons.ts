@@ -1,4 +1,4 @@
-import type { DeadLetterReason } from '../registry/types.ts';
+import type { DeadLetterReason } from '../registry/index.ts';
 
 /**
  * Reason codes of rejected messages and readings: stable (programs and dashboards key on them), listed in

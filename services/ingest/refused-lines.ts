@@ -1,6 +1,6 @@
 import { SusError } from '../common/errors.ts';
 import { lineTags } from '../common/line-protocol.ts';
-import type { NewDeadLetter } from '../registry/types.ts';
+import type { NewDeadLetter } from '../registry/index.ts';
 import { REASON, reason } from './reasons.ts';
 
 /** A line InfluxDB refused on its own, with InfluxDB's reason. */

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SusError } from '../common/errors.ts';
 import { type InfluxConfig, influxAuthorization } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
-import type { NewDeadLetter } from '../registry/types.ts';
+import type { NewDeadLetter } from '../registry/index.ts';
 import { isRefusal, refusedLineDeadLetter, splitRefused } from './refused-lines.ts';
 import type { Spool, SpoolBatch } from './spool/spool.ts';
 

@@ -6,7 +6,7 @@ import { Registry } from './registry.ts';
 
 export { type AuditEntry, AuditLog } from './audit.ts';
 export { type Claim, ClaimStore, type NewClaim } from './claims.ts';
-export { type Db, openDb } from './db.ts';
+export { type Db, openDb, registryRefusal } from './db.ts';
 export {
   boundReasons,
   DEAD_LETTER_STATUSES,
@@ -20,6 +20,7 @@ export {
   type ReplayableDeadLetter,
 } from './dead-letters.ts';
 export { type DeviceType, DeviceTypeStore, type NewDeviceType } from './device-types.ts';
+export { type Command, type DesiredConfig, type DeviceAck, DownlinkStore } from './downlinks.ts';
 export {
   type Grant,
   type GrantMismatch,
@@ -36,7 +37,7 @@ export {
   type RetentionSettings,
   retentionSettings,
 } from './housekeeping.ts';
-export { KeyStore } from './keys.ts';
+export { KeyStore, type NewApiKey } from './keys.ts';
 export { rebuildLatest } from './latest-rebuild.ts';
 export { type LatestSelection, type LatestValue, LatestValueStore, newestPerSeries } from './latest-values.ts';
 export { migrate } from './migrate.ts';

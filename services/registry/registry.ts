@@ -1,13 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { conflict, notFound, SusError } from '../common/errors.ts';
 import { generatedDeviceId } from '../common/grammar.ts';
+import { AuditLog } from './audit.ts';
+import { ClaimStore } from './claims.ts';
 import { type Db, sqlState } from './db.ts';
 import { type DeadLetterBounds, DeadLetterStore } from './dead-letters.ts';
-import { type KeyRow, KeyStore, toKey } from './keys.ts';
+import { DeviceTypeStore } from './device-types.ts';
+import { DownlinkStore } from './downlinks.ts';
+import { GrantStore } from './grants.ts';
+import { KeyStore } from './keys.ts';
 import { LatestValueStore } from './latest-values.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
-import type { ApiKey, Department, Device, NewDevice, Scope } from './types.ts';
+import type { Department, Device, NewDevice } from './types.ts';
 
 interface DeviceRow {
   id: string;
@@ -40,25 +44,41 @@ const toDevice = (r: DeviceRow): Device => ({
 export type RegistryEvent = { type: 'device-changed'; id: string } | { type: 'key-revoked'; id: string };
 
 /**
- * The relational store behind every layer: departments, devices and their credentials, API keys, dead letters.
- * Emits `change` events so caches in other layers (ingest enrichment) can drop stale entries.
+ * The relational store behind every layer and its one public surface: departments and devices here, everything
+ * else in the stores it holds (keys, device types, claims, grants, audit, downlinks, dead letters). Emits `change`
+ * events so caches in other layers (ingest enrichment, the broker's live sessions) can drop stale entries.
  */
 export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
+  /** API keys: minted, looked up, listed, revoked (a revocation emits `key-revoked`). */
+  readonly keys: KeyStore;
+  readonly deviceTypes: DeviceTypeStore;
+  /** Claim codes for field provisioning. */
+  readonly claims: ClaimStore;
+  /** Data-sharing grants between departments and to the public. */
+  readonly grants: GrantStore;
+  readonly audit: AuditLog;
+  /** Commands, desired configuration and the devices' answers. */
+  readonly downlinks: DownlinkStore;
+  /** Rejected messages: filed by ingest, listed, replayed and discarded through the API. */
+  readonly deadLetters: DeadLetterStore;
+  /** The newest value of every device × quantity: written by ingest, read by every API node. */
+  readonly latest: LatestValueStore;
+
   constructor(
     /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
     readonly db: Db,
     deadLetterBounds: Partial<DeadLetterBounds> = {},
   ) {
     super();
+    this.keys = new KeyStore(db, (id) => this.emit('change', { type: 'key-revoked', id }));
+    this.deviceTypes = new DeviceTypeStore(db);
+    this.claims = new ClaimStore(db);
+    this.grants = new GrantStore(db);
+    this.audit = new AuditLog(db);
+    this.downlinks = new DownlinkStore(db);
     this.deadLetters = new DeadLetterStore(db, deadLetterBounds);
     this.latest = new LatestValueStore(db);
   }
-
-  /** The newest value of every device × quantity: written by ingest, read by every API node. */
-  readonly latest: LatestValueStore;
-
-  /** Rejected messages: filed by ingest, listed, replayed and discarded through the API. */
-  readonly deadLetters: DeadLetterStore;
 
   get kind(): Db['kind'] {
     return this.db.kind;
@@ -251,89 +271,6 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
       'UPDATE devices SET last_seen_at = $2 WHERE id = ANY($1::text[]) AND (last_seen_at IS NULL OR last_seen_at < $2)',
       [ids, at],
     );
-  }
-
-  // ---- API keys ----------------------------------------------------------------------------------------------
-
-  async createApiKey(k: {
-    name: string;
-    department: string | null;
-    scopes: Scope[];
-  }): Promise<{ key: string; record: ApiKey }> {
-    const token = newToken('sus_');
-    const record = await this.insertKey(k, token);
-    return { key: token, record };
-  }
-
-  /**
-   * Registers a key the operator chose (SUS_ADMIN_KEY); idempotent for the same token. A revoked key stays revoked
-   * (a restart with the same setting must not undo a revocation): the answer says so, the caller tells the operator.
-   */
-  async ensureApiKey(
-    k: { name: string; department: string | null; scopes: Scope[] },
-    token: string,
-  ): Promise<'created' | 'active' | 'revoked'> {
-    const hash = hashToken(token);
-    const inserted = await this.db.query(
-      `INSERT INTO api_keys (id, name, department_id, scopes, key_hash) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (key_hash) DO NOTHING RETURNING id`,
-      [`key_${randomBytes(6).toString('hex')}`, k.name, k.department, k.scopes, hash],
-    );
-    if (inserted.length > 0) return 'created';
-    const [r] = await this.db.query<{ revoked_at: Date | null }>(
-      'SELECT revoked_at FROM api_keys WHERE key_hash = $1',
-      [hash],
-    );
-    return r?.revoked_at ? 'revoked' : 'active';
-  }
-
-  /** Whether keys of this name exist: `active` when one is not revoked, `revoked` when all are. */
-  async keyNamed(name: string): Promise<'active' | 'revoked' | 'none'> {
-    const [r] = await this.db.query<{ active: boolean }>(
-      'SELECT bool_or(revoked_at IS NULL) AS active FROM api_keys WHERE name = $1 HAVING count(*) > 0',
-      [name],
-    );
-    return r === undefined ? 'none' : r.active ? 'active' : 'revoked';
-  }
-
-  /**
-   * Revokes a key (a department only its own; another's is reported as absent) and emits `key-revoked`, so the
-   * sessions it opened (MQTT service accounts) end at once.
-   */
-  async revokeApiKey(id: string, department?: string): Promise<ApiKey> {
-    const key = await new KeyStore(this.db).revoke(id, department);
-    this.emit('change', { type: 'key-revoked', id: key.id });
-    return key;
-  }
-
-  /** Looks a presented key up by its hash (a unique index): the token itself is never stored. */
-  async findApiKey(token: string): Promise<ApiKey | undefined> {
-    const [r] = await this.db.query<KeyRow>(
-      'SELECT id, name, department_id, scopes, created_at, revoked_at FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
-      [hashToken(token)],
-    );
-    return r && toKey(r);
-  }
-
-  private async insertKey(
-    k: { name: string; department: string | null; scopes: Scope[] },
-    token: string,
-  ): Promise<ApiKey> {
-    const id = `key_${randomBytes(6).toString('hex')}`;
-    try {
-      const [r] = await this.db.query<KeyRow>(
-        `INSERT INTO api_keys (id, name, department_id, scopes, key_hash) VALUES ($1, $2, $3, $4, $5)
-         RETURNING id, name, department_id, scopes, created_at, revoked_at`,
-        [id, k.name, k.department, k.scopes, hashToken(token)],
-      );
-      return toKey(r!);
-    } catch (err) {
-      if (sqlState(err) === '23503')
-        throw new SusError('SUS_ERR_UNKNOWN_DEPARTMENT', `department '${k.department}' does not exist`, 400, {
-          field: 'department',
-        });
-      throw err;
-    }
   }
 
   /** Device ids visible to a department, for filtering dead letters and readings. */

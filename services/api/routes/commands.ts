@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
 import { CommandName, DeviceId, JsonObject } from '../../common/grammar.ts';
-import { DownlinkStore } from '../../registry/downlinks.ts';
 import type { ApiContext } from '../context.ts';
 import { ProblemSchema } from '../schemas.ts';
 import { visibleDevice } from './devices.ts';
@@ -54,7 +53,7 @@ function checkSize(doc: unknown, field: string): void {
 export const commandRoutes =
   (ctx: ApiContext): FastifyPluginAsyncZod =>
   async (app) => {
-    const store = new DownlinkStore(ctx.registry.db);
+    const store = ctx.registry.downlinks;
 
     app.post(
       '/v1/devices/:id/commands',

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
 import { DeviceId } from '../../common/grammar.ts';
 import type { Uplink } from '../../common/uplink.ts';
-import type { DeadLetterReason } from '../../registry/types.ts';
+import type { DeadLetterReason } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { problem } from '../problem.ts';

@@ -42,7 +42,7 @@ export const keyRoutes =
             field: 'department',
           });
         }
-        const created = await deps.registry.createApiKey({
+        const created = await deps.registry.keys.create({
           name: req.body.name,
           department,
           scopes: [...new Set(req.body.scopes)],
@@ -63,7 +63,7 @@ export const keyRoutes =
         },
       },
       async (req) => {
-        const key = await deps.registry.revokeApiKey(req.params.id, actingDepartment(req));
+        const key = await deps.registry.keys.revoke(req.params.id, actingDepartment(req));
         deps.forgetKey(key.id);
         return key;
       },

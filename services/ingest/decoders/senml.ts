@@ -1,7 +1,7 @@
 import { decode as cborgDecode, type Token, Tokenizer, Type } from 'cborg';
 import type { DecodeTokenizer } from 'cborg/interface';
 import { isRecord } from '../../common/reading.ts';
-import type { DeadLetterReason } from '../../registry/types.ts';
+import type { DeadLetterReason } from '../../registry/index.ts';
 import { quoted, REASON, reason } from '../reasons.ts';
 import { parseJson } from './json.ts';
 import { type DecodeContext, type DecodeResult, fail, type RawReading } from './types.ts';

@@ -1,4 +1,4 @@
-import type { DeadLetterReason } from '../../registry/types.ts';
+import type { DeadLetterReason } from '../../registry/index.ts';
 
 /** Payload formats ingest understands; the name is the `{format}` of `POST /v1/ingest/{format}` and `up/{format}`. */
 export const FORMATS = ['canonical', 'senml', 'senml-cbor', 'ttn', 'chirpstack', 'sensor-community'] as const;

@@ -56,9 +56,9 @@ beforeAll(async () => {
   await r.createDevice({ id: 'wl-1', name: 'Gauge 1', department: 'drainage', type: 'river_gauge' });
   await r.createDevice({ id: 'wl-2', name: 'Gauge 2', department: 'drainage', type: 'river_gauge' });
   await r.createDevice({ id: 'soil-1', name: 'Soil 1', department: 'parks', type: 'soil' });
-  keys.drainageWrite = (await r.createApiKey({ name: 'ttn', department: 'drainage', scopes: ['write'] })).key;
-  keys.drainageRead = (await r.createApiKey({ name: 'dash', department: 'drainage', scopes: ['read'] })).key;
-  keys.parks = (await r.createApiKey({ name: 'parks', department: 'parks', scopes: ['read', 'write'] })).key;
+  keys.drainageWrite = (await r.keys.create({ name: 'ttn', department: 'drainage', scopes: ['write'] })).key;
+  keys.drainageRead = (await r.keys.create({ name: 'dash', department: 'drainage', scopes: ['read'] })).key;
+  keys.parks = (await r.keys.create({ name: 'parks', department: 'parks', scopes: ['read', 'write'] })).key;
 });
 
 afterAll(async () => {

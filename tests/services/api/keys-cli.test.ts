@@ -47,7 +47,7 @@ describe('sus keys create | list | revoke (straight against the registry)', () =
 
     expect((await sus('revoke', record.id)).code).toBe(0);
     const reg = await openRegistry(config);
-    expect(await reg.findApiKey(key)).toBeUndefined();
+    expect(await reg.keys.find(key)).toBeUndefined();
     await reg.close();
     // Five embedded PGlite starts (each command opens the registry as the CLI does): ~3 s each on an idle core,
     // past the default 30 s when the whole suite shares two cores.

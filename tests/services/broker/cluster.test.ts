@@ -49,7 +49,7 @@ describe.skipIf(!REDIS)('cluster mode: two broker nodes on one Redis', () => {
 
   it("shares retained status: node B's subscriber sees the device online on node A", async () => {
     const [device] = await registry.listDevices({ department: 'environment' });
-    const { key } = await registry.createApiKey({ name: 'cluster-observer', department: null, scopes: ['read'] });
+    const { key } = await registry.keys.create({ name: 'cluster-observer', department: null, scopes: ['read'] });
     const observer = await b.connect({ username: 'svc:observer', password: key, clientId: '@svc/observer' });
     const seen: string[] = [];
     observer.on('message', (_t, payload) => seen.push((JSON.parse(payload.toString()) as { status: string }).status));

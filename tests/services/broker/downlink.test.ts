@@ -132,7 +132,7 @@ describe('downlink through the API: commands, desired config on reconnect, acks 
   });
 
   it("answers 404 to another department's key, without disclosing the device", async () => {
-    const { key } = await platform.registry.createApiKey({
+    const { key } = await platform.registry.keys.create({
       name: 'traffic-ops',
       department: 'traffic',
       scopes: ['read', 'write'],

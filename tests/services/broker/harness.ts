@@ -6,7 +6,6 @@ import { silentLogger } from '../../../services/common/logger.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../../../services/common/metrics.ts';
 import type { Uplink } from '../../../services/common/uplink.ts';
 import { createIngestService } from '../../../services/ingest/index.ts';
-import { DownlinkStore } from '../../../services/registry/downlinks.ts';
 import { openRegistry, type Registry } from '../../../services/registry/index.ts';
 import { testConfig } from '../../helpers/env.ts';
 
@@ -57,7 +56,7 @@ export async function startBroker(
       presence: new LinePresenceSink(ingest.spool, silentLogger),
       lastSeen: registry,
       changes: registry,
-      downlinks: new DownlinkStore(registry.db),
+      downlinks: registry.downlinks,
       ...deps,
     },
   );

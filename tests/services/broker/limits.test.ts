@@ -35,7 +35,7 @@ describe('broker per-connection limits', () => {
   beforeAll(async () => {
     h = await startBroker({ maxSubscriptions: 3, sessionQueueMessages: 5 });
     secret = await h.device('lim-1');
-    key = (await h.registry.createApiKey({ name: 'lim-svc', department: null, scopes: ['read'] })).key;
+    key = (await h.registry.keys.create({ name: 'lim-svc', department: null, scopes: ['read'] })).key;
   });
   afterAll(async () => h?.stop());
 

@@ -35,7 +35,7 @@ describe('broker presence and credential rotation', () => {
   beforeAll(async () => {
     h = await startBroker();
     for (const id of ['pr-clean', 'pr-killed', 'pr-twice', 'pr-rotate']) secrets[id] = await h.device(id);
-    observerKey = (await h.registry.createApiKey({ name: 'observer', department: null, scopes: ['read'] })).key;
+    observerKey = (await h.registry.keys.create({ name: 'observer', department: null, scopes: ['read'] })).key;
   });
   afterAll(async () => h?.stop());
 

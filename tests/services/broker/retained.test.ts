@@ -50,7 +50,7 @@ describe('broker retained messages: devices cannot retain, the platform can', ()
   beforeAll(async () => {
     h = await startBroker();
     for (const id of ['rt-pub', 'rt-will', 'rt-other']) secrets[id] = await h.device(id);
-    key = (await h.registry.createApiKey({ name: 'rt-observer', department: null, scopes: ['read'] })).key;
+    key = (await h.registry.keys.create({ name: 'rt-observer', department: null, scopes: ['read'] })).key;
   });
   afterAll(async () => h?.stop());
 

@@ -60,15 +60,15 @@ describe('broker: live sessions end when their credentials are withdrawn', () =>
   });
 
   it('closes the sessions a service-account key opened when the key is revoked, and only those', async () => {
-    const revoked = await h.registry.createApiKey({ name: 'rv-svc', department: null, scopes: ['read'] });
-    const kept = await h.registry.createApiKey({ name: 'rv-svc2', department: null, scopes: ['read'] });
+    const revoked = await h.registry.keys.create({ name: 'rv-svc', department: null, scopes: ['read'] });
+    const kept = await h.registry.keys.create({ name: 'rv-svc2', department: null, scopes: ['read'] });
     const svc = (key: string, name: string): Promise<MqttClient> =>
       h.connect({ username: `svc:${name}`, password: key, clientId: `@svc/${name}` });
     const one = await svc(revoked.key, 'one');
     const two = await svc(revoked.key, 'two');
     const three = await svc(kept.key, 'three');
     const gone = Promise.all([closed(one), closed(two)]);
-    await h.registry.revokeApiKey(revoked.record.id);
+    await h.registry.keys.revoke(revoked.record.id);
     await gone;
     expect([one.connected, two.connected, three.connected]).toStrictEqual([false, false, true]);
     expect(await connackCode(h.url, { username: 'svc:one', password: revoked.key, clientId: '@svc/one' })).toBe(4);

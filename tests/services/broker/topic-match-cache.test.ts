@@ -20,7 +20,7 @@ describe('broker topic matches: subscriptions take effect on topics matched befo
   beforeAll(async () => {
     h = await startBroker();
     const secret = await h.device('oq-1');
-    key = (await h.registry.createApiKey({ name: 'archive', department: null, scopes: ['read'] })).key;
+    key = (await h.registry.keys.create({ name: 'archive', department: null, scopes: ['read'] })).key;
     device = await h.connect({ username: 'oq-1', password: secret, clientId: 'oq-1' });
   });
   afterAll(async () => h?.stop());

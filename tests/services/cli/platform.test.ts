@@ -210,7 +210,7 @@ describe('platform end to end: device → Aedes → ingest → InfluxDB → API'
 
   it('shows a department key its own devices only', async () => {
     await register('tc-e2e-01', 'traffic');
-    const { key } = await platform.registry.createApiKey({
+    const { key } = await platform.registry.keys.create({
       name: 'traffic app',
       department: 'traffic',
       scopes: ['read'],

@@ -443,7 +443,7 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('createApiKey returns a sus_ key and its record; only the hash is stored', async () => {
-        const { key, record } = await registry.createApiKey({
+        const { key, record } = await registry.keys.create({
           name: 'env-reader',
           department: 'env',
           scopes: ['read', 'write'],
@@ -465,34 +465,34 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       });
 
       it('findApiKey finds a key by its token; an unknown token gives undefined', async () => {
-        const { key, record } = await registry.createApiKey({ name: 'ops', department: null, scopes: ['admin'] });
-        expect(await registry.findApiKey(key)).toStrictEqual(record);
-        expect(await registry.findApiKey(`${key}x`)).toBeUndefined();
-        expect(await registry.findApiKey('sus_unknown')).toBeUndefined();
-        expect(await registry.findApiKey(sha256Hex(key))).toBeUndefined();
+        const { key, record } = await registry.keys.create({ name: 'ops', department: null, scopes: ['admin'] });
+        expect(await registry.keys.find(key)).toStrictEqual(record);
+        expect(await registry.keys.find(`${key}x`)).toBeUndefined();
+        expect(await registry.keys.find('sus_unknown')).toBeUndefined();
+        expect(await registry.keys.find(sha256Hex(key))).toBeUndefined();
 
-        const scoped = await registry.createApiKey({ name: 'prov', department: 'env', scopes: ['provision'] });
-        const found = await registry.findApiKey(scoped.key);
+        const scoped = await registry.keys.create({ name: 'prov', department: 'env', scopes: ['provision'] });
+        const found = await registry.keys.find(scoped.key);
         expect(found?.department).toBe('env');
         expect(found?.scopes).toStrictEqual(['provision']);
       });
 
       it('createApiKey with an unknown department is a 400 SUS_ERR_UNKNOWN_DEPARTMENT', async () => {
         await expectSusError(
-          () => registry.createApiKey({ name: 'x', department: 'nope', scopes: ['read'] }),
+          () => registry.keys.create({ name: 'x', department: 'nope', scopes: ['read'] }),
           'SUS_ERR_UNKNOWN_DEPARTMENT',
           400,
         );
-        expect(await registry.keyNamed('x')).toBe('none');
+        expect(await registry.keys.named('x')).toBe('none');
       });
 
       it('ensureApiKey registers an operator-chosen token once (idempotent)', async () => {
         const token = `sus_${randomBytes(24).toString('base64url')}`;
-        await registry.ensureApiKey({ name: 'admin', department: null, scopes: ['admin'] }, token);
-        await registry.ensureApiKey({ name: 'admin', department: null, scopes: ['admin'] }, token);
+        await registry.keys.ensure({ name: 'admin', department: null, scopes: ['admin'] }, token);
+        await registry.keys.ensure({ name: 'admin', department: null, scopes: ['admin'] }, token);
         const rows = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM api_keys');
         expect(rows).toStrictEqual([{ n: 1 }]);
-        const found = await registry.findApiKey(token);
+        const found = await registry.keys.find(token);
         expectPlausibleIso(found?.createdAt);
         expect(found).toStrictEqual({
           id: expect.stringMatching(/^key_[0-9a-f]{12}$/),
@@ -507,22 +507,22 @@ describe.each(BACKENDS)('registry on $name', (backend) => {
       it('ensureApiKey leaves a revoked key revoked and says so', async () => {
         const token = 'operator-chosen-admin-key';
         const admin = { name: 'admin', department: null, scopes: ['admin' as const] };
-        expect(await registry.ensureApiKey(admin, token)).toBe('created');
-        expect(await registry.ensureApiKey(admin, token)).toBe('active');
+        expect(await registry.keys.ensure(admin, token)).toBe('created');
+        expect(await registry.keys.ensure(admin, token)).toBe('active');
         await db.query('UPDATE api_keys SET revoked_at = now()');
-        expect(await registry.ensureApiKey(admin, token)).toBe('revoked');
-        expect(await registry.findApiKey(token)).toBeUndefined();
-        expect(await registry.keyNamed('admin')).toBe('revoked');
+        expect(await registry.keys.ensure(admin, token)).toBe('revoked');
+        expect(await registry.keys.find(token)).toBeUndefined();
+        expect(await registry.keys.named('admin')).toBe('revoked');
       });
 
       it('keyNamed tells whether keys of a name exist and whether one is still active', async () => {
-        expect(await registry.keyNamed('reader')).toBe('none');
-        const { key } = await registry.createApiKey({ name: 'reader', department: 'env', scopes: ['read'] });
-        expect(await registry.keyNamed('reader')).toBe('active');
-        expect(await registry.keyNamed('other')).toBe('none');
+        expect(await registry.keys.named('reader')).toBe('none');
+        const { key } = await registry.keys.create({ name: 'reader', department: 'env', scopes: ['read'] });
+        expect(await registry.keys.named('reader')).toBe('active');
+        expect(await registry.keys.named('other')).toBe('none');
         await db.query("UPDATE api_keys SET revoked_at = now() WHERE name = 'reader'");
-        expect(await registry.keyNamed('reader')).toBe('revoked');
-        expect(await registry.findApiKey(key)).toBeUndefined();
+        expect(await registry.keys.named('reader')).toBe('revoked');
+        expect(await registry.keys.find(key)).toBeUndefined();
       });
     });
 
