@@ -8,4 +8,6 @@ export {
   type UplinkHandler,
 } from './broker.ts';
 export { commandMessage, configMessage } from './downlink-messages.ts';
+export { brokerOptions, createBroker } from './from-config.ts';
 export { LinePresenceSink, type PresenceSink } from './presence.ts';
+export { BrokerSelfMetrics } from './self-metrics.ts';

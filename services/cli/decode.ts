@@ -1,10 +1,7 @@
 import { parseArgs } from 'node:util';
 import { catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
-import { DECODERS, FORMATS, IDENTITY_FORMATS, isFormat } from '../ingest/decoders/index.ts';
-import { normaliseDecoded } from '../ingest/normalise.ts';
-import { type DeviceProfile, loadProfileFile } from '../ingest/profiles.ts';
-import { REASON, reason } from '../ingest/reasons.ts';
+import { type DeviceProfile, decodeOffline, FORMATS, isFormat, loadProfileFile } from '../ingest/index.ts';
 import type { DeadLetterReason } from '../registry/index.ts';
 
 export const DECODE_HELP = `sus decode --format <${FORMATS.join('|')}> [--device ID] [--profile FILE]
@@ -58,32 +55,17 @@ export async function runDecode(
     }
   }
   const payload = await readAll(io.stdin);
-  const receivedAt = io.now?.() ?? Date.now();
-  if (payload.length > config.SUS_MAX_PAYLOAD_BYTES) {
-    const r = reason(
-      REASON.PAYLOAD_TOO_LARGE,
-      `${payload.length} bytes exceed the limit of ${config.SUS_MAX_PAYLOAD_BYTES}`,
-    );
-    io.err(formatReason(r));
-    return 2;
-  }
-  const d = DECODERS[values.format](payload, { receivedAt });
-  if (!d.ok) {
-    for (const r of d.reasons) io.err(formatReason(r));
-    return 2;
-  }
-  // LoRaWAN and sensor.community payloads name their device; for the others --device says who sent it.
-  const identity = IDENTITY_FORMATS.has(values.format);
-  const device = (identity ? d.value.device : (values.device ?? d.value.device)) ?? null;
-  const n = normaliseDecoded(d.value, device ?? '', profile, receivedAt, catalogue, {
-    timePolicy: { maxAgeMs: config.SUS_MAX_AGE_S * 1000, maxSkewMs: config.SUS_MAX_SKEW_S * 1000 },
-    plausibility: config.SUS_PLAUSIBILITY,
-  });
-  if (identity && values.device && d.value.device && values.device !== d.value.device) {
-    n.rejected.unshift(
-      reason(REASON.DEVICE_MISMATCH, `the payload names device '${d.value.device}', --device is '${values.device}'`),
-    );
-  }
+  const n = decodeOffline(
+    values.format,
+    payload,
+    { device: values.device, profile, receivedAt: io.now?.() ?? Date.now() },
+    {
+      maxPayloadBytes: config.SUS_MAX_PAYLOAD_BYTES,
+      timePolicy: { maxAgeMs: config.SUS_MAX_AGE_S * 1000, maxSkewMs: config.SUS_MAX_SKEW_S * 1000 },
+      plausibility: config.SUS_PLAUSIBILITY,
+    },
+  );
+  const { device } = n;
   for (const r of n.readings) {
     const line: Record<string, unknown> = {
       device,

@@ -1,17 +1,13 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../api/index.ts';
-import { createBroker } from '../broker/from-config.ts';
-import type { SusBroker } from '../broker/index.ts';
-import { BrokerSelfMetrics } from '../broker/self-metrics.ts';
+import { BrokerSelfMetrics, createBroker, type SusBroker } from '../broker/index.ts';
 import { catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
 import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.ts';
-import { createIngestService, type IngestService } from '../ingest/index.ts';
-import { loadIntegrations } from '../ingest/sources/integrations.ts';
-import { startSources } from '../ingest/sources/mqtt-source.ts';
+import { createIngestService, type IngestService, loadIntegrations, startSources } from '../ingest/index.ts';
 import {
   openRegistry,
   type Registry,

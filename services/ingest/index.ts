@@ -15,10 +15,15 @@ import { Spool } from './spool/spool.ts';
 import { InfluxLineSender, SpoolDrainer } from './writer.ts';
 
 export type { Uplink } from '../common/uplink.ts';
+export { FORMATS, type Format, isFormat } from './decoders/index.ts';
 export { DeviceDirectory } from './device-directory.ts';
 export { Ingestor, type IngestResult, type IngestStats } from './ingestor.ts';
+export { decodeOffline, type OfflineDecoded } from './offline.ts';
+export { type DeviceProfile, loadProfileFile } from './profiles.ts';
 export { REASON } from './reasons.ts';
 export { IngestSelfMetrics } from './self-metrics.ts';
+export { type Integration, loadIntegrations } from './sources/integrations.ts';
+export { startSources } from './sources/mqtt-source.ts';
 export { Spool } from './spool/spool.ts';
 export { InfluxLineSender, type PointWriter, SpoolDrainer } from './writer.ts';
 

@@ -22,7 +22,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { createBroker } from '../../services/broker/from-config.ts';
+import { createBroker } from '../../services/broker/index.ts';
 import { type Config, loadConfig } from '../../services/common/config.ts';
 import { InfluxQuery } from '../../services/common/influx.ts';
 import { createLogger } from '../../services/common/logger.ts';
