@@ -4,6 +4,7 @@ import type net from 'node:net';
 import { Aedes, type AedesOptions } from 'aedes';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
+import type { Service } from '../common/service.ts';
 import type { Command, DesiredConfig, DownlinkStore, RegistryEvent } from '../registry/index.ts';
 import { Authentication, DEFAULT_MAX_CONNECTIONS, type DeviceAuthenticator } from './authentication.ts';
 import { Authorization, type UplinkHandler } from './authorization.ts';
@@ -84,7 +85,7 @@ export interface BrokerDeps {
  * to ingest in-process before the PUBACK. This class owns Aedes and the listeners and wires its hooks to one
  * collaborator each: authentication, authorization, presence, downlink.
  */
-export class SusBroker {
+export class SusBroker implements Service {
   readonly stats: BrokerStats = { connects: 0, authFailures: 0, aclDenials: 0, messagesIn: 0 };
   private aedes: Aedes | undefined;
   private server: net.Server | undefined;

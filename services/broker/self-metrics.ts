@@ -1,6 +1,7 @@
 import { fieldSet, intValue, type LineSink, pointLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
+import type { Service } from '../common/service.ts';
 import type { BrokerStats } from './broker.ts';
 
 /** One `sus_broker` point: connected clients now, counters as deltas within the interval (see SELF_METRICS). */
@@ -23,7 +24,7 @@ export function brokerSelfMetricLine(
 }
 
 /** Writes the broker's figures into InfluxDB every interval, for the pipeline-health dashboard. */
-export class BrokerSelfMetrics {
+export class BrokerSelfMetrics implements Service {
   private timer: NodeJS.Timeout | undefined;
   private prev: BrokerStats | undefined;
 
@@ -37,13 +38,13 @@ export class BrokerSelfMetrics {
     },
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
     this.prev = { ...this.deps.broker.stats };
     this.timer = setInterval(() => void this.tick(), this.deps.intervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
   }

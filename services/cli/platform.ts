@@ -7,7 +7,8 @@ import type { Config } from '../common/config.ts';
 import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.ts';
-import { createIngestService, type IngestService, loadIntegrations, startSources } from '../ingest/index.ts';
+import { type Service, ServiceGroup } from '../common/service.ts';
+import { createIngestService, type IngestService, IntegrationSources, loadIntegrations } from '../ingest/index.ts';
 import {
   openRegistry,
   type Registry,
@@ -22,7 +23,7 @@ export interface PlatformParts {
   api?: boolean;
 }
 
-/** A running platform: the layers this process hosts, started in dependency order and stopped in reverse. */
+/** A running platform: the layers this process hosts, started in dependency order and stopped in reverse (ServiceGroup). */
 export interface Platform {
   registry: Registry;
   influx: InfluxQuery;
@@ -67,6 +68,17 @@ async function bootstrapAdminKey(registry: Registry, config: Config, log: Logger
   return (await registry.keys.create(admin)).key;
 }
 
+/** The API's HTTP listener, which MQTT over WebSocket shares (ws://host:port/mqtt: browsers need no second port). */
+function httpService(api: FastifyInstance, config: Config, broker: SusBroker | undefined): Service {
+  return {
+    async start() {
+      await api.listen({ host: config.SUS_HTTP_HOST, port: config.SUS_HTTP_PORT });
+      if (broker && config.SUS_MQTT_WS === 'on') broker.attachWebSocket(api.server);
+    },
+    stop: () => api.close(),
+  };
+}
+
 const commandOf = (parts: PlatformParts) =>
   parts.broker && parts.api ? 'sus run' : parts.broker ? 'sus broker' : 'sus api';
 
@@ -83,26 +95,24 @@ export async function startPlatform(
   // recovery and open the embedded registry beside it.
   const usesDataDir = config.SUS_DATA_DIR !== 'memory://' && (parts.broker || !config.DATABASE_URL);
   const lock = usesDataDir ? await DataDirLock.acquire(config.SUS_DATA_DIR, commandOf(parts)) : undefined;
+  const services = new ServiceGroup(log);
+  if (lock) services.adopt(() => lock.release());
   let registry: Registry;
   try {
     registry = await openRegistry(config);
   } catch (err) {
-    await lock?.release();
+    await services.stop();
     throw err;
   }
+  services.adopt(() => registry.close());
   const influx = new InfluxQuery(config);
   const metrics = createMetricsRegistry();
-  const stoppers: Array<() => Promise<void>> = [async () => lock?.release(), () => registry.close()];
   const platform: Platform = {
     registry,
     influx,
     metrics,
     latestReady: Promise.resolve(),
-    async stop() {
-      for (const stop of stoppers.splice(0).reverse()) {
-        await stop().catch((err: Error) => log.error({ err: err.message }, 'error during shutdown'));
-      }
-    },
+    stop: () => services.stop(),
   };
   try {
     if (config.INFLUX_API === 'v1') {
@@ -123,38 +133,32 @@ export async function startPlatform(
         'latest-value store rebuild failed; latest reads show what ingest writes from now',
       ),
     );
-    stoppers.push(() => platform.latestReady);
-    const housekeeping = new RegistryHousekeeping(
-      registry,
-      retentionSettings(config),
-      log.child({ component: 'registry-housekeeping' }),
+    services.adopt(() => platform.latestReady);
+    await services.start(
+      new RegistryHousekeeping(registry, retentionSettings(config), log.child({ component: 'registry-housekeeping' })),
     );
-    housekeeping.start();
-    stoppers.push(() => housekeeping.stop());
 
     if (parts.broker) {
-      const ingest = createIngestService(config, registry, log, metrics);
-      await ingest.start();
-      stoppers.push(() => ingest.stop());
+      const ingest = await services.start(createIngestService(config, registry, log, metrics));
       if (config.SUS_INTEGRATIONS_FILE) {
         // External MQTT brokers (The Things Stack, ChirpStack, …) feed the same pipeline as the own broker.
-        const sources = await startSources(loadIntegrations(config.SUS_INTEGRATIONS_FILE), ingest.ingestor, log);
-        stoppers.push(() => sources.stop());
+        const integrations = loadIntegrations(config.SUS_INTEGRATIONS_FILE);
+        await services.start(new IntegrationSources(integrations, ingest.ingestor, log));
       }
       const brokerLog = log.child({ component: 'broker' });
       // Presence and broker self-metrics share ingest's durable spool with the readings.
-      const broker = createBroker(config, registry, brokerLog, metrics, (u) => ingest.ingestor.handle(u), ingest.spool);
-      await broker.start();
-      stoppers.push(() => broker.stop());
-      const brokerMetrics = new BrokerSelfMetrics({
-        broker,
-        sink: ingest.spool,
-        node: hostname(),
-        intervalMs: config.SUS_SELF_METRICS_INTERVAL_S * 1000,
-        log: brokerLog,
-      });
-      brokerMetrics.start();
-      stoppers.push(async () => brokerMetrics.stop());
+      const broker = await services.start(
+        createBroker(config, registry, brokerLog, metrics, (u) => ingest.ingestor.handle(u), ingest.spool),
+      );
+      await services.start(
+        new BrokerSelfMetrics({
+          broker,
+          sink: ingest.spool,
+          node: hostname(),
+          intervalMs: config.SUS_SELF_METRICS_INTERVAL_S * 1000,
+          log: brokerLog,
+        }),
+      );
       Object.assign(platform, { broker, ingest, mqttPort: broker.port });
     }
     if (parts.api) {
@@ -174,10 +178,7 @@ export async function startPlatform(
         },
         log.child({ component: 'api' }),
       );
-      await api.listen({ host: config.SUS_HTTP_HOST, port: config.SUS_HTTP_PORT });
-      // MQTT over WebSocket shares the HTTP port (ws://host:port/mqtt): browsers reach the broker without a second port.
-      if (platform.broker && config.SUS_MQTT_WS === 'on') platform.broker.attachWebSocket(api.server);
-      stoppers.push(() => api.close());
+      await services.start(httpService(api, config, platform.broker));
       const address = api.server.address();
       Object.assign(platform, {
         api,

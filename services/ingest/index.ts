@@ -6,6 +6,7 @@ import { catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
+import type { Service } from '../common/service.ts';
 import type { Registry } from '../registry/index.ts';
 import { DeviceDirectory } from './device-directory.ts';
 import { Ingestor, ingestorExtras } from './ingestor.ts';
@@ -23,17 +24,15 @@ export { type DeviceProfile, loadProfileFile } from './profiles.ts';
 export { REASON } from './reasons.ts';
 export { IngestSelfMetrics } from './self-metrics.ts';
 export { type Integration, loadIntegrations } from './sources/integrations.ts';
-export { startSources } from './sources/mqtt-source.ts';
+export { IntegrationSources } from './sources/mqtt-source.ts';
 export { Spool } from './spool/spool.ts';
 export { InfluxLineSender, type PointWriter, SpoolDrainer } from './writer.ts';
 
-export interface IngestService {
+export interface IngestService extends Service {
   ingestor: Ingestor;
   writer: SpoolDrainer;
   spool: Spool;
   selfMetrics: IngestSelfMetrics;
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 /** Where the spool lives: SUS_DATA_DIR/spool; with the in-memory registry of tests, a temporary directory. */

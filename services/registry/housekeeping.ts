@@ -1,5 +1,6 @@
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
+import type { Service } from '../common/service.ts';
 import type { Queryable } from './db.ts';
 import type { Registry } from './registry.ts';
 
@@ -45,7 +46,7 @@ const HOUSEKEEPING_LOCK = 0x5355_5302;
  * Registry housekeeping: deletes dead letters, device answers (acks) and audit entries past their retention, and
  * the oldest dead letters beyond SUS_DEAD_LETTER_MAX_ROWS. Runs once shortly after start, then every `intervalMs`.
  */
-export class RegistryHousekeeping {
+export class RegistryHousekeeping implements Service {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
 
@@ -57,7 +58,7 @@ export class RegistryHousekeeping {
     private readonly firstDelayMs = 10_000,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
     const tick = () => {
       this.running ??= this.runOnce()
         .catch((err: Error) => this.log.warn({ err: err.message }, 'registry housekeeping failed; retried next time'))

@@ -1,5 +1,6 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../../common/logger.ts';
+import type { Service } from '../../common/service.ts';
 import type { Uplink } from '../../common/uplink.ts';
 import type { Format } from '../decoders/types.ts';
 import type { Integration } from './integrations.ts';
@@ -98,20 +99,21 @@ export class MqttSource {
   }
 }
 
-/** Starts every configured integration; the returned function stops them all. */
-export async function startSources(
-  integrations: readonly Integration[],
-  sink: UplinkSink,
-  log: Logger,
-): Promise<{ sources: MqttSource[]; stop(): Promise<void> }> {
-  const sources = integrations.map(
-    (i) => new MqttSource(i, sink, log.child({ component: 'source', integration: i.name })),
-  );
-  await Promise.all(sources.map((s) => s.start()));
-  return {
-    sources,
-    async stop() {
-      await Promise.all(sources.map((s) => s.stop()));
-    },
-  };
+/** Every configured integration (The Things Stack, ChirpStack, …) feeding the same pipeline as the own broker. */
+export class IntegrationSources implements Service {
+  readonly sources: MqttSource[];
+
+  constructor(integrations: readonly Integration[], sink: UplinkSink, log: Logger) {
+    this.sources = integrations.map(
+      (i) => new MqttSource(i, sink, log.child({ component: 'source', integration: i.name })),
+    );
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.start()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.stop()));
+  }
 }
