@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import type net from 'node:net';
 import { Aedes, type AedesOptions } from 'aedes';
+import { LastSeenBatcher, type LastSeenStore } from '../common/last-seen.ts';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Service } from '../common/service.ts';
@@ -10,7 +11,6 @@ import { Authentication, DEFAULT_MAX_CONNECTIONS, type DeviceAuthenticator } fro
 import { Authorization, type UplinkHandler } from './authorization.ts';
 import { type ClusterBackends, redisBackends } from './cluster.ts';
 import { Downlink } from './downlink.ts';
-import { LastSeenBatcher, type LastSeenStore } from './last-seen.ts';
 import {
   attachWebSocket,
   type ConnectionHandler,
@@ -228,7 +228,7 @@ export class SusBroker implements Service {
     };
     this.aedes = aedes;
     this.deps.changes?.on('change', this.onChange);
-    this.lastSeen?.start();
+    await this.lastSeen?.start();
 
     // Sockets per listener, logins in progress included: the connection limit counts only logged-in clients, and
     // each socket before login may hold a packet up to the size limit. Twice the limit leaves room to answer the

@@ -1,9 +1,9 @@
+import type { LastSeenBatcher } from '../common/last-seen.ts';
 import { intValue, type LineSink, pointLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
 import { deviceTopic } from '../common/topics.ts';
 import type { Device } from '../registry/index.ts';
-import type { LastSeenBatcher } from './last-seen.ts';
 
 /**
  * Where presence events go besides the retained status topic: InfluxDB through ingest's spool, for uptime and

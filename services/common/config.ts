@@ -247,7 +247,7 @@ export const ConfigSchema = z
       'failed MQTT logins from one source address, all usernames together, answered without delay; each further one doubles the delay of every login from that address (at most this many may wait at once)',
     ),
     SUS_LAST_SEEN_FLUSH_MS: positiveInt(5000).describe(
-      "Devices' last-seen times are written to the registry in one batch this often.",
+      "Devices' last-seen times (broker logins and disconnects, ingested readings) are written to the registry in one batch this often.",
     ),
     REDIS_URL: optionalText
       .pipe(z.url({ protocol: /^rediss?$/ }).optional())

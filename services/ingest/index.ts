@@ -75,7 +75,7 @@ export function createIngestService(
       maxPayloadBytes: config.SUS_MAX_PAYLOAD_BYTES,
       timePolicy: { maxAgeMs: config.SUS_MAX_AGE_S * 1000, maxSkewMs: config.SUS_MAX_SKEW_S * 1000 },
       plausibility: extras.plausibility,
-      lastSeenFlushMs: 5000,
+      lastSeenFlushMs: config.SUS_LAST_SEEN_FLUSH_MS,
       registryTimeoutMs: config.SUS_REGISTRY_TIMEOUT_MS,
       deadLetterRate: { limit: config.SUS_DEAD_LETTER_RATE, windowMs: config.SUS_DEAD_LETTER_RATE_WINDOW_S * 1000 },
     },

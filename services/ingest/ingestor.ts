@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { type Catalogue, catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
 import { SusError } from '../common/errors.ts';
+import { LastSeenBatcher } from '../common/last-seen.ts';
 import { readingLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { ReadingTags } from '../common/reading.ts';
@@ -128,7 +129,7 @@ export class Ingestor extends EventEmitter<{ readings: [IngestedReading[], Readi
     replays: 0,
     rejectedByReason: {},
   };
-  private readonly seen = new Set<string>();
+  private readonly lastSeen: LastSeenBatcher;
   // Weak: entries go with the Device objects the directory dropped.
   private readonly tagCache = new WeakMap<Device, Map<string, { tags: ReadingTags; tagString: string }>>();
   private timer: NodeJS.Timeout | undefined;
@@ -148,21 +149,21 @@ export class Ingestor extends EventEmitter<{ readings: [IngestedReading[], Readi
     super();
     const rate = deps.options.deadLetterRate;
     this.rate = rate && new DeadLetterRate(rate, deps.store);
+    this.lastSeen = new LastSeenBatcher(deps.store, deps.options.lastSeenFlushMs, deps.log);
   }
 
   start(): void {
     this.deps.directory.start();
-    this.timer = setInterval(() => {
-      void this.flushLastSeen();
-      void this.flushSuppressed();
-    }, this.deps.options.lastSeenFlushMs);
+    void this.lastSeen.start();
+    // Summary rows of rejects beyond the dead-letter rate are brought up to date as often as last-seen times.
+    this.timer = setInterval(() => void this.flushSuppressed(), this.deps.options.lastSeenFlushMs);
     this.timer.unref();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.flushLastSeen();
+    await this.lastSeen.stop();
     await this.flushSuppressed();
     await this.deps.writer
       .flush()
@@ -278,7 +279,7 @@ export class Ingestor extends EventEmitter<{ readings: [IngestedReading[], Readi
       // Resolves once the lines are durably spooled: only then may the broker send the QoS 1 PUBACK.
       await this.deps.writer.write(lines);
       this.stats.readings += readings.length;
-      this.seen.add(device.id);
+      this.lastSeen.mark(device.id);
       this.emit('readings', readings, tags);
     }
     if (n.rejected.length > 0) return this.reject(u, format, opts, device.id, n.rejected, readings.length);
@@ -385,17 +386,5 @@ export class Ingestor extends EventEmitter<{ readings: [IngestedReading[], Readi
     await this.rate
       ?.flush()
       .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'dead-letter summary update failed; retried'));
-  }
-
-  private async flushLastSeen(): Promise<void> {
-    if (this.seen.size === 0) return;
-    const ids = [...this.seen];
-    this.seen.clear();
-    try {
-      await this.deps.store.touchDevices(ids, new Date());
-    } catch (err) {
-      this.deps.log.warn({ err: (err as Error).message }, 'last-seen update failed');
-      for (const id of ids) this.seen.add(id);
-    }
   }
 }

@@ -1,11 +1,16 @@
-import type { Logger } from '../common/logger.ts';
+import type { Logger } from './logger.ts';
+import type { Service } from './service.ts';
 
 export interface LastSeenStore {
   touchDevices(ids: string[], at: Date): Promise<void>;
 }
 
-/** Collects device ids and writes their last-seen time in one statement per interval, never one per event. */
-export class LastSeenBatcher {
+/**
+ * Collects device ids and writes their last-seen time in one statement per interval (SUS_LAST_SEEN_FLUSH_MS), never
+ * one per message: the broker marks logins and disconnects, ingest marks readings. Ids whose write failed are kept
+ * for the next interval (the set is bounded by the registered devices).
+ */
+export class LastSeenBatcher implements Service {
   private pending = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -19,7 +24,7 @@ export class LastSeenBatcher {
     this.pending.add(id);
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.timer = setInterval(() => void this.flush(), this.intervalMs);
     this.timer.unref();
   }
@@ -31,7 +36,8 @@ export class LastSeenBatcher {
     try {
       await this.store.touchDevices(ids, new Date());
     } catch (err) {
-      this.log.warn({ err: (err as Error).message, devices: ids.length }, 'last-seen update failed');
+      this.log.warn({ err: (err as Error).message, devices: ids.length }, 'last-seen update failed; retried');
+      for (const id of ids) this.pending.add(id);
     }
   }
 
