@@ -1,5 +1,15 @@
 import { z } from 'zod';
 import {
+  ClaimCodeSchema,
+  CreatedDeviceSchema,
+  DeadLetterSchema,
+  DeviceSchema,
+  DeviceStatusSchema,
+  ReadingSchema,
+  ReadingsPageSchema,
+  Timestamp,
+} from '../common/api-contract.ts';
+import {
   ClaimCode,
   DepartmentId,
   DeviceId,
@@ -15,7 +25,22 @@ import {
   tagValue,
   text,
 } from '../common/grammar.ts';
+import { BundleSchema, CredentialsSchema } from '../common/provisioning.ts';
 import { SCOPES } from '../registry/index.ts';
+
+// The shapes the API's clients read too live in services/common, one copy for server and clients.
+export {
+  BundleSchema,
+  ClaimCodeSchema,
+  CreatedDeviceSchema,
+  CredentialsSchema,
+  DeadLetterSchema,
+  DeviceSchema,
+  DeviceStatusSchema,
+  ReadingSchema,
+  ReadingsPageSchema,
+  Timestamp,
+};
 
 /** API shapes: request validation, response serialisation and the OpenAPI document all come from these. */
 export const ProblemSchema = z
@@ -31,26 +56,10 @@ export const ProblemSchema = z
   .loose()
   .meta({ id: 'Problem' });
 
-export const Timestamp = z.string().describe('ISO 8601 time');
-
 export const DepartmentSchema = z
   .object({ id: z.string(), name: z.string(), createdAt: Timestamp })
   .meta({ id: 'Department' });
 export const NewDepartmentSchema = z.object({ id: DepartmentId, name: name() });
-
-export const DeviceSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    department: z.string(),
-    type: z.string(),
-    district: z.string().nullable(),
-    lat: z.number().nullable(),
-    lon: z.number().nullable(),
-    createdAt: Timestamp,
-    lastSeenAt: Timestamp.nullable(),
-  })
-  .meta({ id: 'Device' });
 
 export const NewDeviceSchema = z.object({
   id: DeviceId.optional().describe('chosen by the server when absent'),
@@ -61,17 +70,6 @@ export const NewDeviceSchema = z.object({
   lat: z.number().min(-90).max(90).nullable().optional(),
   lon: z.number().min(-180).max(180).nullable().optional(),
 });
-
-export const CredentialsSchema = z
-  .object({
-    username: z.string(),
-    password: z.string().describe('shown once; only its hash is stored'),
-    clientId: z.string(),
-    topics: z.object({ up: z.string(), status: z.string(), down: z.string(), ack: z.string() }),
-  })
-  .meta({ id: 'DeviceCredentials' });
-
-export const CreatedDeviceSchema = z.object({ device: DeviceSchema, credentials: CredentialsSchema });
 
 export const LatestSchema = z
   .object({
@@ -89,30 +87,6 @@ export const ReadingsQuerySchema = z.object({
   department: DepartmentId.optional().describe("another department's data, through a grant"),
   format: z.enum(['json', 'csv']).optional(),
 });
-
-export const ReadingSchema = z
-  .object({ device: z.string(), quantity: z.string(), value: z.number(), unit: z.string(), time: Timestamp })
-  .meta({ id: 'Reading' });
-
-export const ReadingsPageSchema = z.object({
-  readings: z.array(ReadingSchema),
-  next: z.string().nullable().describe('`from` value for the next page, null on the last page'),
-});
-
-export const DeadLetterSchema = z
-  .object({
-    id: z.number().int(),
-    receivedAt: Timestamp,
-    source: z.string(),
-    topic: z.string().nullable(),
-    device: z.string().nullable(),
-    reasons: z.array(z.object({ code: z.string(), message: z.string(), field: z.string().optional() })),
-    payload: z.string(),
-    payloadEncoding: z.enum(['utf8', 'base64']),
-    payloadSize: z.number().int(),
-    truncated: z.boolean(),
-  })
-  .meta({ id: 'DeadLetter' });
 
 export const DeadLettersQuerySchema = z.object({
   device: DeviceId.optional(),
@@ -197,19 +171,6 @@ export const DevicePatchSchema = z
   })
   .partial();
 
-export const DeviceStatusSchema = z
-  .object({
-    device: z.string(),
-    state: z.enum(['online', 'silent', 'never_seen', 'decommissioned']),
-    lastSeenAt: Timestamp.nullable(),
-    expectedIntervalS: z.number().int(),
-    decommissionedAt: Timestamp.nullable(),
-    values: z.array(z.object({ quantity: z.string(), value: z.number(), unit: z.string(), time: Timestamp })),
-    battery: z.number().nullable().describe('battery_voltage, when the device reports it'),
-    signal: z.number().nullable().describe('rssi, when the device reports it'),
-  })
-  .meta({ id: 'DeviceStatus' });
-
 export const SilentDeviceSchema = z.object({
   device: z.string(),
   department: z.string(),
@@ -240,34 +201,11 @@ export const NewClaimSchema = z.object({
     .describe('default SUS_CLAIM_TTL_S'),
 });
 
-export const ClaimCodeSchema = z.object({
-  code: z.string().describe('one-time code; shown once'),
-  department: z.string(),
-  type: z.string(),
-  expiresAt: Timestamp,
-});
-
 export const ClaimRequestSchema = z.object({
   code: ClaimCode,
   id: DeviceId.optional().describe('device id wanted (e.g. derived from the MAC); chosen by the server when absent'),
   name: name().optional(),
 });
-
-export const BundleSchema = z
-  .object({
-    device: z.string(),
-    department: z.string(),
-    type: z.string(),
-    mqtt: z.object({
-      urls: z.array(z.string()),
-      username: z.string(),
-      password: z.string().describe('shown once'),
-      clientId: z.string(),
-    }),
-    topics: z.object({ up: z.string(), status: z.string(), down: z.string(), ack: z.string() }),
-    caCertificate: z.string().nullable().describe('PEM of the broker CA when TLS is on'),
-  })
-  .meta({ id: 'ProvisioningBundle' });
 
 /** Comma-separated quantities, each one checked against the grammar. */
 const QuantityList = z

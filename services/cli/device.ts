@@ -7,55 +7,20 @@ import { createInterface } from 'node:readline/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
-import { z } from 'zod';
+import type { z } from 'zod';
+import {
+  ClaimCodeSchema,
+  CreatedDeviceSchema,
+  DeadLettersPageSchema,
+  DeviceSchema,
+  DeviceStatusSchema,
+  ReadingsPageSchema,
+} from '../common/api-contract.ts';
 import type { Config } from '../common/config.ts';
 import { SusError } from '../common/errors.ts';
+import { type Bundle, brokerUrls, CredentialsSchema, provisioningBundle } from '../common/provisioning.ts';
 
-/** The provisioning bundle: the same document `POST /v1/provision/claim` returns and the firmware reads. */
-export const BundleSchema = z.object({
-  device: z.string(),
-  department: z.string(),
-  type: z.string(),
-  mqtt: z.object({
-    urls: z.array(z.string()).min(1),
-    username: z.string(),
-    password: z.string(),
-    clientId: z.string(),
-  }),
-  topics: z.object({ up: z.string(), status: z.string(), down: z.string(), ack: z.string() }),
-  caCertificate: z.string().nullable(),
-});
-export type Bundle = z.infer<typeof BundleSchema>;
-
-const CredentialsSchema = z.object({
-  username: z.string(),
-  password: z.string(),
-  clientId: z.string(),
-  topics: z.object({ up: z.string(), status: z.string(), down: z.string(), ack: z.string() }),
-});
-const DeviceSchema = z.object({ id: z.string(), department: z.string(), type: z.string() });
-const CreatedSchema = z.object({ device: DeviceSchema, credentials: CredentialsSchema });
-const StatusSchema = z.object({
-  device: z.string(),
-  state: z.string(),
-  lastSeenAt: z.string().nullable(),
-  battery: z.number().nullable(),
-  signal: z.number().nullable(),
-});
-const ReadingsSchema = z.object({
-  readings: z.array(z.object({ quantity: z.string(), value: z.number(), unit: z.string(), time: z.string() })),
-});
-const DeadLettersSchema = z.object({
-  deadLetters: z.array(
-    z.object({
-      id: z.number(),
-      receivedAt: z.string(),
-      reasons: z.array(z.object({ code: z.string(), message: z.string(), field: z.string().optional() })),
-      payload: z.string(),
-    }),
-  ),
-});
-const ClaimSchema = z.object({ code: z.string(), department: z.string(), type: z.string(), expiresAt: z.string() });
+const DeviceRefSchema = DeviceSchema.pick({ id: true, department: true, type: true });
 
 export interface ApiTarget {
   url: string;
@@ -102,32 +67,12 @@ async function call<T>(api: ApiTarget, method: string, path: string, schema: z.Z
   return parsed.data;
 }
 
-/** MQTT URLs for bundles: --mqtt-url, else SUS_PUBLIC_MQTT_URL, else the API's host on SUS_MQTT_PORT. */
+/**
+ * MQTT URLs for bundles: --mqtt-url, else SUS_PUBLIC_MQTT_URL, else the API's host on SUS_MQTT_PORT (and on
+ * SUS_MQTTS_PORT first when TLS is on), as the API's claim flow names them.
+ */
 export function mqttUrlsFor(config: Config, api: ApiTarget, flag?: string): string[] {
-  const configured = flag ?? config.SUS_PUBLIC_MQTT_URL;
-  if (configured)
-    return configured
-      .split(',')
-      .map((u) => u.trim())
-      .filter(Boolean);
-  return [`mqtt://${new URL(api.url).hostname}:${config.SUS_MQTT_PORT}`];
-}
-
-export function bundleOf(created: z.infer<typeof CreatedSchema>, mqttUrls: string[], ca: string | null): Bundle {
-  const { device, credentials } = created;
-  return {
-    device: device.id,
-    department: device.department,
-    type: device.type,
-    mqtt: {
-      urls: mqttUrls,
-      username: credentials.username,
-      password: credentials.password,
-      clientId: credentials.clientId,
-    },
-    topics: credentials.topics,
-    caCertificate: ca,
-  };
+  return brokerUrls(config, new URL(api.url).hostname, flag ?? config.SUS_PUBLIC_MQTT_URL);
 }
 
 export interface NewDevice {
@@ -142,24 +87,24 @@ export interface NewDevice {
 
 /** Registers a device and returns its bundle (the password in it is shown this once). */
 export async function addDevice(api: ApiTarget, d: NewDevice, mqttUrls: string[], ca: string | null): Promise<Bundle> {
-  const created = await call(api, 'POST', '/v1/devices', CreatedSchema, d);
-  return bundleOf(created, mqttUrls, ca);
+  const { device, credentials } = await call(api, 'POST', '/v1/devices', CreatedDeviceSchema, d);
+  return provisioningBundle(device, credentials, mqttUrls, ca);
 }
 
 /** A fresh bundle for an existing device: rotates its password, so an older bundle stops working. */
 export async function rebundleDevice(api: ApiTarget, id: string, mqttUrls: string[], ca: string | null) {
   const path = `/v1/devices/${encodeURIComponent(id)}`;
-  const device = await call(api, 'GET', path, DeviceSchema);
+  const device = await call(api, 'GET', path, DeviceRefSchema);
   const credentials = await call(api, 'POST', `${path}/credentials`, CredentialsSchema);
-  return bundleOf({ device, credentials }, mqttUrls, ca);
+  return provisioningBundle(device, credentials, mqttUrls, ca);
 }
 
 /** A one-time, expiring claim code (the API's claim flow, `POST /v1/claims`). */
 export async function createClaimCode(
   api: ApiTarget,
   body: { department: string; type: string; ttlS?: number },
-): Promise<z.infer<typeof ClaimSchema>> {
-  return call(api, 'POST', '/v1/claims', ClaimSchema, body);
+): Promise<z.infer<typeof ClaimCodeSchema>> {
+  return call(api, 'POST', '/v1/claims', ClaimCodeSchema, body);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -177,7 +122,9 @@ export interface CheckOptions {
 const fmtValue = (v: number) => (Number.isInteger(v) ? String(v) : String(Number(v.toFixed(3))));
 
 /** One line per status change (connection state, battery, signal). */
-export function statusLine(s: z.infer<typeof StatusSchema>): string {
+export function statusLine(
+  s: Pick<z.infer<typeof DeviceStatusSchema>, 'device' | 'state' | 'lastSeenAt' | 'battery' | 'signal'>,
+): string {
   const parts = [`device ${s.device}`, s.state, `last seen ${s.lastSeenAt ?? 'never'}`];
   if (s.battery !== null) parts.push(`battery ${fmtValue(s.battery)} V`);
   if (s.signal !== null) parts.push(`signal ${fmtValue(s.signal)} dBm`);
@@ -198,14 +145,14 @@ export async function checkDevice(api: ApiTarget, id: string, o: CheckOptions): 
   let first = true;
   while (!o.signal?.aborted) {
     try {
-      const status = await call(api, 'GET', `/v1/devices/${enc}/status`, StatusSchema);
+      const status = await call(api, 'GET', `/v1/devices/${enc}/status`, DeviceStatusSchema);
       const line = statusLine(status);
       if (line !== lastStatus) o.write(line);
       lastStatus = line;
       const from = sinceMs + 1;
       const [{ readings }, { deadLetters }] = await Promise.all([
-        call(api, 'GET', `/v1/readings?device=${enc}&from=${from}&limit=1000`, ReadingsSchema),
-        call(api, 'GET', `/v1/dead-letters?device=${enc}&limit=100`, DeadLettersSchema),
+        call(api, 'GET', `/v1/readings?device=${enc}&from=${from}&limit=1000`, ReadingsPageSchema),
+        call(api, 'GET', `/v1/dead-letters?device=${enc}&limit=100`, DeadLettersPageSchema),
       ]);
       // One message = the readings that share a timestamp.
       const messages = new Map<string, string[]>();

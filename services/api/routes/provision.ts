@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import QRCode from 'qrcode';
 import { SusError } from '../../common/errors.ts';
+import { brokerUrls, credentialsFor, provisioningBundle } from '../../common/provisioning.ts';
 import { actingDepartment } from '../auth.ts';
-import { topicsOf } from '../credentials.ts';
 import { sendRaw } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createDeviceAs } from '../device-ids.ts';
@@ -15,13 +15,8 @@ import { BundleSchema, ClaimCodeSchema, ClaimRequestSchema, NewClaimSchema, Prob
  * header, which must then be a plain host (a client's header must not put a path, user info or a second host into
  * a device's bundle).
  */
-export function mqttUrls(deps: ApiDeps, requestHost: string | undefined): string[] {
-  const configured = deps.config.SUS_PUBLIC_MQTT_URL;
-  if (configured)
-    return configured
-      .split(',')
-      .map((u) => u.trim())
-      .filter(Boolean);
+export function mqttUrls(config: ApiDeps['config'], requestHost: string | undefined): string[] {
+  if (config.SUS_PUBLIC_MQTT_URL) return brokerUrls(config, '');
   if (requestHost !== undefined && !HOST_HEADER.test(requestHost))
     throw new SusError(
       'SUS_ERR_BAD_HOST',
@@ -29,10 +24,7 @@ export function mqttUrls(deps: ApiDeps, requestHost: string | undefined): string
       400,
       { field: 'host' },
     );
-  const host = (requestHost ?? '127.0.0.1').replace(/:\d+$/, '');
-  const urls = [`mqtt://${host}:${deps.config.SUS_MQTT_PORT}`];
-  if (deps.config.SUS_MQTT_TLS_CERT) urls.unshift(`mqtts://${host}:${deps.config.SUS_MQTTS_PORT ?? 8883}`);
-  return urls;
+  return brokerUrls(config, (requestHost ?? '127.0.0.1').replace(/:\d+$/, ''));
 }
 
 function caCertificate(deps: ApiDeps): string | null {
@@ -96,7 +88,7 @@ export const provisionRoutes =
       },
       async (req, reply) => {
         // Checked before the code is spent.
-        const urls = mqttUrls(deps, req.headers.host);
+        const urls = mqttUrls(deps.config, req.headers.host);
         const claim = await deps.claims.redeem(req.body.code);
         let created: Awaited<ReturnType<typeof deps.registry.createDevice>>;
         try {
@@ -120,14 +112,7 @@ export const provisionRoutes =
         }
         const { device, secret } = created;
         await deps.claims.bind(req.body.code, device.id);
-        const bundle = {
-          device: device.id,
-          department: device.department,
-          type: device.type,
-          mqtt: { urls, username: device.id, password: secret, clientId: device.id },
-          topics: topicsOf(device.id),
-          caCertificate: caCertificate(deps),
-        };
+        const bundle = provisioningBundle(device, credentialsFor(device, secret), urls, caCertificate(deps));
         const format = (req.query as { format?: string }).format;
         const accept = req.headers.accept ?? '';
         if (format === 'png' || accept.includes('image/png')) {

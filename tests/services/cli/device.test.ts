@@ -3,13 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApiTarget,
   addDevice,
-  BundleSchema,
   checkDevice,
   createClaimCode,
   rebundleDevice,
 } from '../../../services/cli/device.ts';
 import { type Platform, startPlatform } from '../../../services/cli/platform.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
+import { BundleSchema } from '../../../services/common/provisioning.ts';
 import { eventually, TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
 
 describe('sus device: provisioning bundle and the live check on a real stream', () => {
