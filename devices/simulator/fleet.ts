@@ -54,33 +54,31 @@ type DistrictId =
   | 'stadtpark';
 
 // ---------------------------------------------------------------------------------------
-// Quantities (the catalogue's names and canonical units)
+// Quantities: catalogue names (units and plausible ranges live in services/common/catalogue)
 // ---------------------------------------------------------------------------------------
 
-export const QUANTITY_UNITS = {
-  air_temperature: 'Cel',
-  relative_humidity: '%RH',
-  air_pressure: 'Pa',
-  pm2_5: 'ug/m3',
-  pm10: 'ug/m3',
-  no2: 'ug/m3',
-  co2: 'ppm',
-  noise_laeq: 'dBA',
-  water_level: 'm',
-  soil_moisture: '%',
-  soil_temperature: 'Cel',
-  fill_level: '%',
-  parking_occupied: '0/1',
-  vehicle_count: 'count',
-  battery_voltage: 'V',
-  rssi: 'dBm',
-  snr: 'dB',
-  wind_speed: 'm/s',
-  precipitation: 'mm',
-  illuminance: 'lx',
-} as const;
-
-export type QuantityName = keyof typeof QUANTITY_UNITS;
+/** The quantities the demo fleet reports; tests/devices/simulator check each against the catalogue. */
+export type QuantityName =
+  | 'air_temperature'
+  | 'relative_humidity'
+  | 'air_pressure'
+  | 'pm2_5'
+  | 'pm10'
+  | 'no2'
+  | 'co2'
+  | 'noise_laeq'
+  | 'water_level'
+  | 'soil_moisture'
+  | 'soil_temperature'
+  | 'fill_level'
+  | 'parking_occupied'
+  | 'vehicle_count'
+  | 'battery_voltage'
+  | 'rssi'
+  | 'snr'
+  | 'wind_speed'
+  | 'precipitation'
+  | 'illuminance';
 
 // ---------------------------------------------------------------------------------------
 // Signal models

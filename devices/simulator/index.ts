@@ -21,7 +21,6 @@ export {
   type DiurnalShape,
   demoDevices,
   isDeviceTypeId,
-  QUANTITY_UNITS,
   type QuantityName,
   quantitiesOf,
   type SignalKind,

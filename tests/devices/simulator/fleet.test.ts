@@ -6,8 +6,8 @@ import {
   DEVICE_TYPES,
   DISTRICTS,
   demoDevices,
-  QUANTITY_UNITS,
 } from '../../../devices/simulator/fleet.ts';
+import { catalogue } from '../../../services/common/catalogue.ts';
 
 describe('demo city', () => {
   it('has exactly the five departments', () => {
@@ -29,7 +29,7 @@ describe('demo city', () => {
     for (const t of Object.values(DEVICE_TYPES)) {
       expect(departments.has(t.department)).toBe(true);
       expect(t.expectedIntervalS).toBeGreaterThan(0);
-      for (const q of Object.keys(t.quantities)) expect(Object.keys(QUANTITY_UNITS)).toContain(q);
+      for (const q of Object.keys(t.quantities)) expect(catalogue.get(q)?.name, q).toBe(q);
     }
   });
 });

@@ -2,30 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEVICE_TYPE_IDS, DEVICE_TYPES, type DeviceTypeId } from '../../../devices/simulator/fleet.ts';
 import { hashSeed, mulberry32 } from '../../../devices/simulator/rng.ts';
 import { createDeviceState, localClock, sampleReading } from '../../../devices/simulator/signal.ts';
-
-/** Plausible ranges of the quantity catalogue. */
-const CATALOGUE_RANGES: Record<string, [number, number]> = {
-  air_temperature: [-50, 70],
-  relative_humidity: [0, 100],
-  air_pressure: [80000, 110000],
-  pm2_5: [0, 1000],
-  pm10: [0, 1000],
-  no2: [0, 1000],
-  co2: [250, 10000],
-  noise_laeq: [20, 140],
-  water_level: [-10, 50],
-  soil_moisture: [0, 100],
-  soil_temperature: [-30, 60],
-  fill_level: [0, 100],
-  parking_occupied: [0, 1],
-  vehicle_count: [0, 10000],
-  battery_voltage: [0, 6],
-  rssi: [-150, 0],
-  snr: [-30, 30],
-  wind_speed: [0, 75],
-  precipitation: [0, 500],
-  illuminance: [0, 150000],
-};
+import { catalogue } from '../../../services/common/catalogue.ts';
 
 const HOUR = 3_600_000;
 /** Monday 2024-06-03 00:00 in Europe/Berlin (CEST). */
@@ -65,7 +42,7 @@ describe('sampleReading', () => {
       for (const { values } of simulate(type, 24 * 7, seed)) {
         expect(Object.keys(values).sort()).toEqual(expected);
         for (const [q, v] of Object.entries(values)) {
-          const range = CATALOGUE_RANGES[q];
+          const range = catalogue.get(q)?.range;
           expect(range, q).toBeDefined();
           expect(Number.isFinite(v), `${q}=${v}`).toBe(true);
           expect(v, q).toBeGreaterThanOrEqual(range?.[0] ?? Number.NaN);
