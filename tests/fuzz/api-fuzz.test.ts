@@ -11,9 +11,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { installProblemHandlers } from '../../services/api/problem.ts';
-import { PUSH_FORMATS } from '../../services/api/routes/ingest-http.ts';
 import { type Platform, startPlatform } from '../../services/cli/platform.ts';
 import { silentLogger } from '../../services/common/logger.ts';
+import { FORMATS } from '../../services/common/uplink.ts';
 import { apiClient } from '../helpers/api-client.ts';
 import { TEST_ADMIN_KEY, testConfig } from '../helpers/env.ts';
 import type { FuzzFixture, OpenApiDoc } from './http-cases.ts';
@@ -82,7 +82,7 @@ async function seedFixture(base: string): Promise<FuzzFixture> {
   return {
     // The push route takes raw payloads of its format: the MQTT fuzzer's seeded payloads, hostile ones included.
     payload: (operation, values, rng) =>
-      operation === 'POST /v1/ingest/{format}' && (PUSH_FORMATS as readonly string[]).includes(values.format ?? '')
+      operation === 'POST /v1/ingest/{format}' && (FORMATS as readonly string[]).includes(values.format ?? '')
         ? payloadFor(values.format === 'canonical' ? 'up' : `up/${values.format}`, devices, rng, now, 64 * 1024).payload
         : undefined,
     keys: {

@@ -4,13 +4,13 @@ import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
 import { RowId, SourceName } from '../../common/grammar.ts';
 import { parseDeviceTopic } from '../../common/topics.ts';
-import type { Uplink } from '../../common/uplink.ts';
+import { type Format, isFormat, type Uplink } from '../../common/uplink.ts';
 import { DEAD_LETTER_STATUSES, type IngestDeadLetterFilter } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { DeadLetterSchema, DeadLettersQuerySchema, ProblemSchema } from '../schemas.ts';
 import { visibleDevice } from './devices.ts';
-import { IngestOutcomeSchema, PUSH_FORMATS, type PushFormat, requireIngest } from './ingest-http.ts';
+import { IngestOutcomeSchema, requireIngest } from './ingest-http.ts';
 
 export const DeadLetterEntrySchema = DeadLetterSchema.extend({
   format: z.string().nullable().describe('payload format ingest decoded it with; null when none applied'),
@@ -31,9 +31,6 @@ const ReplayResultSchema = IngestOutcomeSchema.omit({ deadLetterId: true }).exte
   id: z.number().int(),
   status: z.enum(DEAD_LETTER_STATUSES),
 });
-
-const isPushFormat = (f: string | null): f is PushFormat =>
-  f !== null && (PUSH_FORMATS as readonly string[]).includes(f);
 
 /**
  * Dead letters: list with filters, inspect, replay through the pipeline (after a profile or registry fix the
@@ -151,8 +148,8 @@ export const deadLetterRoutes =
         };
         ingest.reloadProfiles();
         const dept = actingDepartment(req);
-        const opts: { format?: PushFormat; department?: string; replay: true } = { replay: true };
-        if (isPushFormat(entry.format)) opts.format = entry.format;
+        const opts: { format?: Format; department?: string; replay: true } = { replay: true };
+        if (isFormat(entry.format)) opts.format = entry.format;
         if (dept !== undefined) opts.department = dept;
         const r = await ingest.handle(u, opts);
         await store.recordReplay(id, r.rejected);

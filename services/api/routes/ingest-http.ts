@@ -2,16 +2,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
 import { DeviceId } from '../../common/grammar.ts';
-import type { Uplink } from '../../common/uplink.ts';
+import { FORMATS, type Format, type Uplink } from '../../common/uplink.ts';
 import type { DeadLetterReason } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import { problem } from '../problem.ts';
 import { ProblemSchema } from '../schemas.ts';
-
-/** The push formats of `POST /v1/ingest/{format}`: the HTTP contract (ingest's decoders serve the same names). */
-export const PUSH_FORMATS = ['canonical', 'senml', 'senml-cbor', 'ttn', 'chirpstack', 'sensor-community'] as const;
-export type PushFormat = (typeof PUSH_FORMATS)[number];
 
 export interface IngestOutcome {
   accepted: number;
@@ -21,7 +17,7 @@ export interface IngestOutcome {
 
 /** What the API needs of the in-process ingest pipeline (the Ingestor provides it). */
 export interface IngestPort {
-  handle(u: Uplink, opts?: { format?: PushFormat; department?: string; replay?: boolean }): Promise<IngestOutcome>;
+  handle(u: Uplink, opts?: { format?: Format; department?: string; replay?: boolean }): Promise<IngestOutcome>;
   /** Re-reads device profiles so a replay after a profile fix uses the fixed profile. */
   reloadProfiles(): void;
 }
@@ -86,7 +82,7 @@ export const ingestHttpRoutes =
             'reading stored; 422: nothing stored, a problem (SUS_ERR_INGEST_REJECTED) that carries the outcome ' +
             '(`accepted`, `rejected`, `deadLetterId`) as extension members. A department key gets the same 422 for a ' +
             'device of another department as for an unknown one (filed under no device, so the other department never sees it).',
-          params: z.object({ format: z.enum(PUSH_FORMATS) }),
+          params: z.object({ format: z.enum(FORMATS) }),
           querystring: z.object({ device: DeviceId.optional() }),
           response: {
             200: IngestOutcomeSchema,

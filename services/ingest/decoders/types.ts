@@ -1,13 +1,10 @@
+import type { Format } from '../../common/uplink.ts';
 import type { DeadLetterReason } from '../../registry/index.ts';
 
-/** Payload formats ingest understands; the name is the `{format}` of `POST /v1/ingest/{format}` and `up/{format}`. */
-export const FORMATS = ['canonical', 'senml', 'senml-cbor', 'ttn', 'chirpstack', 'sensor-community'] as const;
-export type Format = (typeof FORMATS)[number];
+export { FORMATS, type Format, isFormat } from '../../common/uplink.ts';
 
 /** Formats whose payload names the device (LoRaWAN ids, sensor.community chip id): it must match the sender. */
 export const IDENTITY_FORMATS: ReadonlySet<Format> = new Set(['ttn', 'chirpstack', 'sensor-community']);
-
-export const isFormat = (s: string): s is Format => (FORMATS as readonly string[]).includes(s);
 
 /**
  * One value as the payload states it, before the catalogue has seen it: the device's own field name, the raw value
