@@ -103,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const log = createLogger(config.LOG_LEVEL);
+  const log = createLogger(config.LOG_LEVEL, 'sus', config.SUS_LOG_JSON === '1');
   switch (command) {
     case 'run': {
       const { values } = parseArgs({ args: rest, options: { demo: { type: 'boolean', default: false } } });

@@ -83,6 +83,10 @@ export const ConfigSchema = z
       .describe(
         'Log level (pino): fatal, error, warn, info, debug, trace or silent. Pretty on a terminal, JSON lines otherwise.',
       ),
+    SUS_LOG_JSON: z
+      .enum(['0', '1'])
+      .default('0')
+      .describe('1: JSON log lines even on a terminal (0: pretty on a terminal, JSON lines otherwise).'),
     SUS_WRITE_BATCH_SIZE: positiveInt(5000).describe('Lines per InfluxDB write of the spool drainer.'),
     SUS_WRITE_FLUSH_MS: positiveInt(1000).describe('Longest wait before a partial batch is written to InfluxDB.'),
     SUS_LATEST_FLUSH_MS: positiveInt(1000).describe(

@@ -30,6 +30,7 @@ describe('loadConfig defaults', () => {
       INFLUX_API: 'v2',
       INFLUX_TIMEOUT_MS: 10_000,
       LOG_LEVEL: 'info',
+      SUS_LOG_JSON: '0',
       SUS_WRITE_BATCH_SIZE: 5000,
       SUS_WRITE_FLUSH_MS: 1000,
       SUS_LATEST_FLUSH_MS: 1000,
@@ -199,6 +200,11 @@ describe('loadConfig validation', () => {
   it('non-positive sizes and an unknown log level are rejected', () => {
     const err = configError({ SUS_WRITE_BATCH_SIZE: '0', SUS_MAX_PAYLOAD_BYTES: '-5', LOG_LEVEL: 'verbose' });
     expect(variables(err.problems)).toStrictEqual(['LOG_LEVEL', 'SUS_WRITE_BATCH_SIZE', 'SUS_MAX_PAYLOAD_BYTES']);
+  });
+
+  it('SUS_LOG_JSON is validated with the rest (it was read beside the schema, any other value meaning pretty)', () => {
+    expect(loadConfig({ SUS_LOG_JSON: '1' }).SUS_LOG_JSON).toBe('1');
+    expect(variables(configError({ SUS_LOG_JSON: 'yes' }).problems)).toStrictEqual(['SUS_LOG_JSON']);
   });
 
   it('postgres:// and postgresql:// URLs are both accepted', () => {
