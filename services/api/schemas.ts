@@ -1,14 +1,5 @@
 import { z } from 'zod';
-import {
-  ClaimCodeSchema,
-  CreatedDeviceSchema,
-  DeadLetterSchema,
-  DeviceSchema,
-  DeviceStatusSchema,
-  ReadingSchema,
-  ReadingsPageSchema,
-  Timestamp,
-} from '../common/api-contract.ts';
+import { CreatedDeviceSchema, Timestamp } from '../common/api-contract.ts';
 import {
   ClaimCode,
   DepartmentId,
@@ -25,22 +16,11 @@ import {
   tagValue,
   text,
 } from '../common/grammar.ts';
-import { BundleSchema, CredentialsSchema } from '../common/provisioning.ts';
 import { SCOPES } from '../registry/index.ts';
 
 // The shapes the API's clients read too live in services/common, one copy for server and clients.
-export {
-  BundleSchema,
-  ClaimCodeSchema,
-  CreatedDeviceSchema,
-  CredentialsSchema,
-  DeadLetterSchema,
-  DeviceSchema,
-  DeviceStatusSchema,
-  ReadingSchema,
-  ReadingsPageSchema,
-  Timestamp,
-};
+export * from '../common/api-contract.ts';
+export { BundleSchema, CredentialsSchema } from '../common/provisioning.ts';
 
 /** API shapes: request validation, response serialisation and the OpenAPI document all come from these. */
 export const ProblemSchema = z
