@@ -4,8 +4,8 @@
  * Same signal models and fault injection as the MQTT fleet. start()/stop() own the timer; errors are counted.
  */
 import { type Logger, pino } from 'pino';
+import { DEVICE_TYPES, type DeviceTypeSpec, isDeviceTypeId } from './device-types.ts';
 import { DeviceFaults, type FaultOptions, malformedPayload } from './faults.ts';
-import { DEVICE_TYPES, type DeviceTypeSpec, isDeviceTypeId } from './fleet.ts';
 import { canonical, encode, type SimFormat, type SimReading } from './formats.ts';
 import { hashSeed, mulberry32, type Rng } from './rng.ts';
 import { createDeviceState, type DeviceState, sampleReading } from './signal.ts';

@@ -1,3 +1,17 @@
+export { DEPARTMENTS, type Department, type DepartmentId, DISTRICTS, type District } from './city.ts';
+export { DEMO_SEED, type DemoDevice, demoDevices } from './demo-devices.ts';
+export {
+  DEVICE_TYPE_IDS,
+  DEVICE_TYPES,
+  type DeviceTypeId,
+  type DeviceTypeSpec,
+  type DiurnalShape,
+  isDeviceTypeId,
+  type QuantityName,
+  quantitiesOf,
+  type SignalKind,
+  type SignalModel,
+} from './device-types.ts';
 export {
   DeviceFaults,
   type FaultDecision,
@@ -6,26 +20,6 @@ export {
   type Malformation,
   malformedPayload,
 } from './faults.ts';
-export {
-  DEMO_SEED,
-  DEPARTMENTS,
-  DEVICE_TYPE_IDS,
-  DEVICE_TYPES,
-  type DemoDevice,
-  type Department,
-  type DepartmentId,
-  type DeviceTypeId,
-  type DeviceTypeSpec,
-  DISTRICTS,
-  type District,
-  type DiurnalShape,
-  demoDevices,
-  isDeviceTypeId,
-  type QuantityName,
-  quantitiesOf,
-  type SignalKind,
-  type SignalModel,
-} from './fleet.ts';
 export {
   canonical,
   chirpstackUplink,

@@ -3,7 +3,13 @@
  * per-device state. `sampleReading` advances the state object passed in (fill levels,
  * battery charge, correlated noise, rain) and touches nothing else.
  */
-import { DEVICE_TYPES, type DeviceTypeId, type DeviceTypeSpec, type QuantityName, type SignalModel } from './fleet.ts';
+import {
+  DEVICE_TYPES,
+  type DeviceTypeId,
+  type DeviceTypeSpec,
+  type QuantityName,
+  type SignalModel,
+} from './device-types.ts';
 import { gaussian, type Rng, uniform } from './rng.ts';
 
 /** Local time of the demo city: daily and weekly cycles follow the wall clock there. */

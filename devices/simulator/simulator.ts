@@ -8,8 +8,8 @@
  */
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { type Logger, pino } from 'pino';
+import { DEVICE_TYPES, type DeviceTypeSpec, isDeviceTypeId } from './device-types.ts';
 import { DeviceFaults, type FaultOptions, malformedPayload } from './faults.ts';
-import { DEVICE_TYPES, type DeviceTypeSpec, isDeviceTypeId } from './fleet.ts';
 import { canonical, type SimReading, senml } from './formats.ts';
 import { hashSeed, mulberry32, type Rng } from './rng.ts';
 import { createDeviceState, type DeviceState, sampleReading } from './signal.ts';

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEMO_SEED,
-  DEPARTMENTS,
-  DEVICE_TYPE_IDS,
-  DEVICE_TYPES,
-  DISTRICTS,
-  demoDevices,
-} from '../../../devices/simulator/fleet.ts';
+import { DEPARTMENTS, DISTRICTS } from '../../../devices/simulator/city.ts';
+import { DEMO_SEED, demoDevices } from '../../../devices/simulator/demo-devices.ts';
+import { DEVICE_TYPE_IDS, DEVICE_TYPES } from '../../../devices/simulator/device-types.ts';
 import { catalogue } from '../../../services/common/catalogue.ts';
 
 describe('demo city', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEVICE_TYPE_IDS, DEVICE_TYPES, type DeviceTypeId } from '../../../devices/simulator/fleet.ts';
+import { DEVICE_TYPE_IDS, DEVICE_TYPES, type DeviceTypeId } from '../../../devices/simulator/device-types.ts';
 import { hashSeed, mulberry32 } from '../../../devices/simulator/rng.ts';
 import { createDeviceState, localClock, sampleReading } from '../../../devices/simulator/signal.ts';
 import { catalogue } from '../../../services/common/catalogue.ts';

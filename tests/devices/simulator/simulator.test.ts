@@ -3,7 +3,7 @@ import net from 'node:net';
 import { Aedes } from 'aedes';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEVICE_TYPES, type DeviceTypeId } from '../../../devices/simulator/fleet.ts';
+import { DEVICE_TYPES, type DeviceTypeId } from '../../../devices/simulator/device-types.ts';
 import { FleetSimulator, type SimStats } from '../../../devices/simulator/simulator.ts';
 
 interface Received {
