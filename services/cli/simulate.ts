@@ -17,8 +17,9 @@ import type { Config } from '../common/config.ts';
 import { SusError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { openRegistry } from '../registry/index.ts';
+import { apiTarget } from './api-client.ts';
 import { seedDemo } from './demo.ts';
-import { addDevice, apiTarget } from './device.ts';
+import { addDevice } from './provisioning.ts';
 
 export const SIMULATE_HELP = `  simulate           publish demo readings to a running platform
       --devices N      number of demo devices (default SUS_DEMO_DEVICES)

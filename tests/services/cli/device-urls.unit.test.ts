@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mqttUrls } from '../../../services/api/routes/provision.ts';
-import { apiTarget, mqttUrlsFor } from '../../../services/cli/device.ts';
+import { apiTarget } from '../../../services/cli/api-client.ts';
+import { mqttUrlsFor } from '../../../services/cli/provisioning.ts';
 import { loadConfig } from '../../../services/common/config.ts';
 
 const tls = {

@@ -1,13 +1,9 @@
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ApiTarget,
-  addDevice,
-  checkDevice,
-  createClaimCode,
-  rebundleDevice,
-} from '../../../services/cli/device.ts';
+import type { ApiTarget } from '../../../services/cli/api-client.ts';
+import { checkDevice } from '../../../services/cli/device-check.ts';
 import { type Platform, startPlatform } from '../../../services/cli/platform.ts';
+import { addDevice, createClaimCode, rebundleDevice } from '../../../services/cli/provisioning.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import { BundleSchema } from '../../../services/common/provisioning.ts';
 import { eventually, TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
