@@ -1,10 +1,10 @@
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { barGauge, type Step, timeseries } from './panels.ts';
-import { tagFilter, tagVariable } from './variables.ts';
+import { LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const MEASUREMENTS = ['pm2_5', 'pm10', 'no2'];
-const F = tagFilter(['department', 'district', 'device']);
+const F = LOCATION_FILTER;
 
 // WHO global air quality guidelines 2021 (24-hour means) and the EU limit values of Directive 2008/50/EC.
 export const PM25_STEPS: readonly Step[] = [
@@ -33,11 +33,7 @@ export const airQuality = () =>
     title: 'SUS · Air quality',
     description: 'Particulate matter and nitrogen dioxide with the EU limit values and WHO guideline values.',
     tags: ['air-quality', 'environment'],
-    variables: [
-      tagVariable('department', MEASUREMENTS),
-      tagVariable('district', MEASUREMENTS, ['department']),
-      tagVariable('device', MEASUREMENTS, ['department', 'district']),
-    ],
+    variables: [...locationVariables(MEASUREMENTS)],
     panels: [
       ...POLLUTANTS.map((p) =>
         timeseries({

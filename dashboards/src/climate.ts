@@ -1,7 +1,7 @@
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { table, timeseries } from './panels.ts';
-import { quantityVariable, tagFilter, tagVariable } from './variables.ts';
+import { LOCATION, LOCATION_FILTER, locationVariables, quantityVariable } from './variables.ts';
 
 const MEASUREMENTS = [
   'air_temperature',
@@ -11,7 +11,7 @@ const MEASUREMENTS = [
   'precipitation',
   'illuminance',
 ];
-const F = tagFilter(['department', 'district', 'device']);
+const F = LOCATION_FILTER;
 
 const series = (measurement: string, select = 'mean("value")') =>
   influxql(
@@ -24,12 +24,7 @@ export const climate = () =>
     title: 'SUS · Climate',
     description: 'Weather stations and the climate sensors of the air quality stations.',
     tags: ['climate', 'environment'],
-    variables: [
-      tagVariable('department', MEASUREMENTS),
-      tagVariable('district', MEASUREMENTS, ['department']),
-      tagVariable('device', MEASUREMENTS, ['department', 'district']),
-      quantityVariable(MEASUREMENTS, ['department', 'district', 'device']),
-    ],
+    variables: [...locationVariables(MEASUREMENTS), quantityVariable(MEASUREMENTS, LOCATION)],
     panels: [
       timeseries({
         title: 'Air temperature',

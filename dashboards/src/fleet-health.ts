@@ -4,10 +4,10 @@ import { buildDashboard, QUANTITY_REGEX } from './dashboard.ts';
 import { DATASOURCE, influxql } from './datasource.ts';
 import { offlineCount, onlineCount, statusByDevice } from './fleet.ts';
 import { barGauge, type Step, stat, table, thresholds, timeseries } from './panels.ts';
-import { type TagVariable, tagFilter, tagVariable } from './variables.ts';
+import { LOCATION, LOCATION_FILTER, locationVariables } from './variables.ts';
 
-const VARS: readonly TagVariable[] = ['department', 'district', 'device'];
-const F = tagFilter(VARS);
+const VARS = LOCATION;
+const F = LOCATION_FILTER;
 
 export const BATTERY_STEPS: readonly Step[] = [
   { value: 3.4, color: 'orange', label: 'below: swap the battery now' },
@@ -31,11 +31,7 @@ export const fleetHealth = () =>
     title: 'SUS · Fleet health',
     description: 'Which devices are online, which went silent, and their batteries, signal and message rates.',
     tags: ['fleet', 'devices'],
-    variables: [
-      tagVariable('department', ['device_status']),
-      tagVariable('district', ['device_status'], ['department']),
-      tagVariable('device', ['device_status'], ['department', 'district']),
-    ],
+    variables: [...locationVariables(['device_status'])],
     panels: [
       stat({
         title: 'Online',

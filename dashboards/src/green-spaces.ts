@@ -1,10 +1,10 @@
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { barGauge, type Step, timeseries } from './panels.ts';
-import { tagFilter, tagVariable } from './variables.ts';
+import { LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const MEASUREMENTS = ['soil_moisture', 'soil_temperature'];
-const F = tagFilter(['department', 'district', 'device']);
+const F = LOCATION_FILTER;
 
 /** Volumetric water content of urban tree substrates: below 15 % trees need water now, below 25 % soon. */
 export const SOIL_MOISTURE_STEPS: readonly Step[] = [
@@ -18,11 +18,7 @@ export const greenSpaces = () =>
     title: 'SUS · Trees and green spaces',
     description: 'Soil moisture and soil temperature at street trees and in parks, to plan watering.',
     tags: ['green-spaces', 'parks'],
-    variables: [
-      tagVariable('department', MEASUREMENTS),
-      tagVariable('district', MEASUREMENTS, ['department']),
-      tagVariable('device', MEASUREMENTS, ['department', 'district']),
-    ],
+    variables: [...locationVariables(MEASUREMENTS)],
     panels: [
       timeseries({
         title: 'Soil moisture by probe',

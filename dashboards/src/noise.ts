@@ -1,10 +1,10 @@
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { barGauge, type Step, stat, timeseries } from './panels.ts';
-import { tagFilter, tagVariable } from './variables.ts';
+import { LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const MEASUREMENTS = ['noise_laeq'];
-const F = tagFilter(['department', 'district', 'device']);
+const F = LOCATION_FILTER;
 
 // WHO Environmental Noise Guidelines 2018 (road traffic, Lden) and the 65 dB(A) daytime level that German noise
 // action planning treats as the threshold of health risk.
@@ -23,11 +23,7 @@ export const noise = () =>
     title: 'SUS · Noise',
     description: 'A-weighted equivalent sound levels (LAeq) of the noise monitors, energy-averaged.',
     tags: ['noise', 'environment'],
-    variables: [
-      tagVariable('department', MEASUREMENTS),
-      tagVariable('district', MEASUREMENTS, ['department']),
-      tagVariable('device', MEASUREMENTS, ['department', 'district']),
-    ],
+    variables: [...locationVariables(MEASUREMENTS)],
     panels: [
       timeseries({
         title: 'LAeq by device',

@@ -1,10 +1,10 @@
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { barGauge, stat, timeseries } from './panels.ts';
-import { tagFilter, tagVariable } from './variables.ts';
+import { LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const MEASUREMENTS = ['parking_occupied', 'vehicle_count'];
-const F = tagFilter(['department', 'district', 'device']);
+const F = LOCATION_FILTER;
 
 /** The last state of every bay: each bay counts once however often it reported. */
 const lastBayStates = `SELECT last("value") AS "occupied" FROM "parking_occupied" WHERE ${F} GROUP BY "device"`;
@@ -15,11 +15,7 @@ export const parkingTraffic = () =>
     title: 'SUS · Parking and traffic',
     description: 'Parking bay occupancy and traffic counts.',
     tags: ['parking', 'traffic'],
-    variables: [
-      tagVariable('department', MEASUREMENTS),
-      tagVariable('district', MEASUREMENTS, ['department']),
-      tagVariable('device', MEASUREMENTS, ['department', 'district']),
-    ],
+    variables: [...locationVariables(MEASUREMENTS)],
     panels: [
       stat({
         title: 'Occupied bays',

@@ -39,6 +39,17 @@ export function tagVariable(key: TagVariable, measurements: readonly string[], a
     .current({ selected: true, text: ['All'], value: ['$__all'] });
 }
 
+/** Where a device stands: department, district, device, each variable narrowed by those before it. */
+export const LOCATION: readonly TagVariable[] = ['department', 'district', 'device'];
+
+/** The filter of every query on a dashboard with {@link locationVariables}. */
+export const LOCATION_FILTER = tagFilter(LOCATION);
+
+/** The department → district → device variables over `measurements`. */
+export function locationVariables(measurements: readonly string[]) {
+  return LOCATION.map((key, i) => tagVariable(key, measurements, LOCATION.slice(0, i)));
+}
+
 /**
  * A single-choice variable over the quantities that the selected devices actually report, used as a measurement
  * regex (`FROM /^$quantity$/`); `quantities` bounds it to the dashboard's domain and keeps self-metrics out.

@@ -2,10 +2,10 @@ import { GraphThresholdsStyleMode } from '@grafana/grafana-foundation-sdk/common
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { barGauge, type Step, stat, timeseries } from './panels.ts';
-import { tagFilter, tagVariable } from './variables.ts';
+import { LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const MEASUREMENTS = ['water_level'];
-const F = tagFilter(['department', 'district', 'device']);
+const F = LOCATION_FILTER;
 
 /**
  * City-wide warning levels above the gauge datum. Real gauges each have their own; a city with differing gauges
@@ -23,11 +23,7 @@ export const waterLevel = () =>
     title: 'SUS · Water level',
     description: 'River, canal and storm drain gauges with the warning levels.',
     tags: ['water-level', 'drainage'],
-    variables: [
-      tagVariable('department', MEASUREMENTS),
-      tagVariable('district', MEASUREMENTS, ['department']),
-      tagVariable('device', MEASUREMENTS, ['department', 'district']),
-    ],
+    variables: [...locationVariables(MEASUREMENTS)],
     panels: [
       timeseries({
         title: 'Water level by gauge',
