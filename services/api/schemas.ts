@@ -1,22 +1,17 @@
 import { z } from 'zod';
 import { CreatedDeviceSchema, Timestamp } from '../common/api-contract.ts';
 import {
-  ClaimCode,
   DepartmentId,
   DeviceId,
   DeviceTypeId,
   Duration,
-  IsoTime,
-  JsonObject,
   name,
   QuantityName,
   QueryTime,
   ReasonCode,
   RowId,
   tagValue,
-  text,
 } from '../common/grammar.ts';
-import { SCOPES } from '../registry/index.ts';
 
 // The shapes the API's clients read too live in services/common, one copy for server and clients.
 export * from '../common/api-contract.ts';
@@ -35,11 +30,6 @@ export const ProblemSchema = z
   })
   .loose()
   .meta({ id: 'Problem' });
-
-export const DepartmentSchema = z
-  .object({ id: z.string(), name: z.string(), createdAt: Timestamp })
-  .meta({ id: 'Department' });
-export const NewDepartmentSchema = z.object({ id: DepartmentId, name: name() });
 
 export const NewDeviceSchema = z.object({
   id: DeviceId.optional().describe('chosen by the server when absent'),
@@ -75,72 +65,6 @@ export const DeadLettersQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
 });
 
-export const HealthSchema = z.object({
-  status: z.enum(['ok', 'degraded']),
-  influx: z.object({ ok: z.boolean() }),
-  registry: z.object({ ok: z.boolean(), kind: z.string() }),
-});
-
-export const QuantitySchema = z
-  .object({
-    name: z.string(),
-    unit: z.string(),
-    description: z.string(),
-    aliases: z.array(z.string()),
-    range: z.tuple([z.number(), z.number()]),
-  })
-  .meta({ id: 'Quantity' });
-
-export const ScopeSchema = z.enum(SCOPES);
-
-export const ApiKeySchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    department: z.string().nullable().describe('null: a platform-wide key'),
-    scopes: z.array(ScopeSchema),
-    createdAt: Timestamp,
-    revokedAt: Timestamp.nullable(),
-  })
-  .meta({ id: 'ApiKey' });
-
-export const NewApiKeySchema = z.object({
-  name: name(100),
-  department: DepartmentId.nullable().optional().describe("defaults to the creating key's department"),
-  scopes: z.array(ScopeSchema).min(1),
-});
-
-export const CreatedApiKeySchema = z.object({
-  key: z.string().describe('the secret: shown once, stored only as a hash'),
-  record: ApiKeySchema,
-});
-
-export const DeviceTypeSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    description: z.string(),
-    quantities: z.array(z.string()),
-    expectedIntervalS: z.number().int(),
-    profile: z.record(z.string(), z.unknown()),
-    createdAt: Timestamp,
-  })
-  .meta({ id: 'DeviceType' });
-
-export const NewDeviceTypeSchema = z.object({
-  id: DeviceTypeId,
-  name: name(),
-  description: text().default(''),
-  quantities: z.array(QuantityName).max(64).default([]),
-  expectedIntervalS: z
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 24 * 3600)
-    .default(300),
-  profile: JsonObject.default({}),
-});
-
 export const DevicePatchSchema = z
   .object({
     name: name(),
@@ -163,28 +87,6 @@ export const SilentDeviceSchema = z.object({
 export const ImportResultSchema = z.object({
   imported: z.number().int(),
   devices: z.array(CreatedDeviceSchema),
-});
-
-export const NewClaimSchema = z.object({
-  department: DepartmentId.optional().describe("defaults to the key's department"),
-  type: DeviceTypeId,
-  name: name().optional(),
-  district: tagValue().optional(),
-  lat: z.number().min(-90).max(90).optional(),
-  lon: z.number().min(-180).max(180).optional(),
-  ttlS: z
-    .number()
-    .int()
-    .min(60)
-    .max(30 * 24 * 3600)
-    .optional()
-    .describe('default SUS_CLAIM_TTL_S'),
-});
-
-export const ClaimRequestSchema = z.object({
-  code: ClaimCode,
-  id: DeviceId.optional().describe('device id wanted (e.g. derived from the MAC); chosen by the server when absent'),
-  name: name().optional(),
 });
 
 /** Comma-separated quantities, each one checked against the grammar. */
@@ -231,56 +133,6 @@ export const GeoJsonSchema = z
     ),
   })
   .meta({ id: 'GeoJSON' });
-
-export const GrantSchema = z
-  .object({
-    id: z.string(),
-    owner: z.string(),
-    grantee: z.string().describe("a department id or 'public'"),
-    title: z.string(),
-    purpose: z.string(),
-    licence: z.string().nullable(),
-    quantities: z.array(z.string()),
-    deviceTypes: z.array(z.string()).nullable(),
-    districts: z.array(z.string()).nullable(),
-    from: Timestamp.nullable(),
-    to: Timestamp.nullable(),
-    aggregationFloorS: z.number().int().nullable(),
-    updateIntervalS: z.number().int().nullable(),
-    createdAt: Timestamp,
-    expiresAt: Timestamp,
-    revokedAt: Timestamp.nullable(),
-  })
-  .meta({ id: 'Grant' });
-
-export const NewGrantSchema = z.object({
-  owner: DepartmentId.optional().describe("defaults to the key's department"),
-  grantee: z.union([DepartmentId, z.literal('public')]),
-  title: name(),
-  purpose: text().min(1),
-  licence: name().nullable().default(null),
-  quantities: z.array(QuantityName).min(1).max(64),
-  deviceTypes: z.array(DeviceTypeId).min(1).max(64).nullable().default(null),
-  districts: z.array(tagValue()).min(1).max(256).nullable().default(null),
-  from: IsoTime.nullable().default(null),
-  to: IsoTime.nullable().default(null),
-  aggregationFloorS: z.number().int().min(1).nullable().default(null).describe('e.g. 3600: hourly aggregates only'),
-  updateIntervalS: z.number().int().min(1).nullable().default(null),
-  expiresAt: IsoTime,
-});
-
-export const AuditEntrySchema = z
-  .object({
-    id: z.number().int(),
-    at: Timestamp,
-    grantId: z.string(),
-    owner: z.string(),
-    reader: z.string().nullable().describe('null: anonymous open-data read'),
-    keyId: z.string().nullable(),
-    route: z.string(),
-    query: z.record(z.string(), z.unknown()),
-  })
-  .meta({ id: 'AuditEntry' });
 
 export const AggregateQuerySchema = z.object({
   quantity: QuantityName,

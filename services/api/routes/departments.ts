@@ -1,8 +1,16 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { Timestamp } from '../../common/api-contract.ts';
+import { DepartmentId, name } from '../../common/grammar.ts';
 import { requirePlatformKey } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
-import { DepartmentSchema, NewDepartmentSchema, ProblemSchema } from '../schemas.ts';
+import { ProblemSchema } from '../schemas.ts';
+
+export const DepartmentSchema = z
+  .object({ id: z.string(), name: z.string(), createdAt: Timestamp })
+  .meta({ id: 'Department' });
+
+export const NewDepartmentSchema = z.object({ id: DepartmentId, name: name() });
 
 export const departmentRoutes =
   (ctx: ApiContext): FastifyPluginAsyncZod =>

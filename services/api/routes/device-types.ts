@@ -1,9 +1,36 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { Timestamp } from '../../common/api-contract.ts';
 import { SusError } from '../../common/errors.ts';
-import { DeviceTypeId } from '../../common/grammar.ts';
+import { DeviceTypeId, JsonObject, name, QuantityName, text } from '../../common/grammar.ts';
 import type { ApiDeps } from '../deps.ts';
-import { DeviceTypeSchema, NewDeviceTypeSchema, ProblemSchema } from '../schemas.ts';
+import { ProblemSchema } from '../schemas.ts';
+
+export const DeviceTypeSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    quantities: z.array(z.string()),
+    expectedIntervalS: z.number().int(),
+    profile: z.record(z.string(), z.unknown()),
+    createdAt: Timestamp,
+  })
+  .meta({ id: 'DeviceType' });
+
+export const NewDeviceTypeSchema = z.object({
+  id: DeviceTypeId,
+  name: name(),
+  description: text().default(''),
+  quantities: z.array(QuantityName).max(64).default([]),
+  expectedIntervalS: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600)
+    .default(300),
+  profile: JsonObject.default({}),
+});
 
 export const deviceTypeRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>

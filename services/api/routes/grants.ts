@@ -1,10 +1,71 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { Timestamp } from '../../common/api-contract.ts';
 import { SusError } from '../../common/errors.ts';
-import { GrantId, RowId } from '../../common/grammar.ts';
+import {
+  DepartmentId,
+  DeviceTypeId,
+  GrantId,
+  IsoTime,
+  name,
+  QuantityName,
+  RowId,
+  tagValue,
+  text,
+} from '../../common/grammar.ts';
 import { actingDepartment, requireDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
-import { AuditEntrySchema, GrantSchema, NewGrantSchema, ProblemSchema } from '../schemas.ts';
+import { ProblemSchema } from '../schemas.ts';
+
+export const GrantSchema = z
+  .object({
+    id: z.string(),
+    owner: z.string(),
+    grantee: z.string().describe("a department id or 'public'"),
+    title: z.string(),
+    purpose: z.string(),
+    licence: z.string().nullable(),
+    quantities: z.array(z.string()),
+    deviceTypes: z.array(z.string()).nullable(),
+    districts: z.array(z.string()).nullable(),
+    from: Timestamp.nullable(),
+    to: Timestamp.nullable(),
+    aggregationFloorS: z.number().int().nullable(),
+    updateIntervalS: z.number().int().nullable(),
+    createdAt: Timestamp,
+    expiresAt: Timestamp,
+    revokedAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'Grant' });
+
+export const NewGrantSchema = z.object({
+  owner: DepartmentId.optional().describe("defaults to the key's department"),
+  grantee: z.union([DepartmentId, z.literal('public')]),
+  title: name(),
+  purpose: text().min(1),
+  licence: name().nullable().default(null),
+  quantities: z.array(QuantityName).min(1).max(64),
+  deviceTypes: z.array(DeviceTypeId).min(1).max(64).nullable().default(null),
+  districts: z.array(tagValue()).min(1).max(256).nullable().default(null),
+  from: IsoTime.nullable().default(null),
+  to: IsoTime.nullable().default(null),
+  aggregationFloorS: z.number().int().min(1).nullable().default(null).describe('e.g. 3600: hourly aggregates only'),
+  updateIntervalS: z.number().int().min(1).nullable().default(null),
+  expiresAt: IsoTime,
+});
+
+export const AuditEntrySchema = z
+  .object({
+    id: z.number().int(),
+    at: Timestamp,
+    grantId: z.string(),
+    owner: z.string(),
+    reader: z.string().nullable().describe('null: anonymous open-data read'),
+    keyId: z.string().nullable(),
+    route: z.string(),
+    query: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'AuditEntry' });
 
 export const grantRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>

@@ -1,7 +1,22 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiContext } from '../context.ts';
-import { HealthSchema, QuantitySchema } from '../schemas.ts';
+
+export const HealthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  influx: z.object({ ok: z.boolean() }),
+  registry: z.object({ ok: z.boolean(), kind: z.string() }),
+});
+
+export const QuantitySchema = z
+  .object({
+    name: z.string(),
+    unit: z.string(),
+    description: z.string(),
+    aliases: z.array(z.string()),
+    range: z.tuple([z.number(), z.number()]),
+  })
+  .meta({ id: 'Quantity' });
 
 export const healthRoutes =
   (ctx: ApiContext): FastifyPluginAsyncZod =>

@@ -1,10 +1,36 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { Timestamp } from '../../common/api-contract.ts';
 import { SusError } from '../../common/errors.ts';
-import { KeyId } from '../../common/grammar.ts';
+import { DepartmentId, KeyId, name } from '../../common/grammar.ts';
+import { SCOPES } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
-import { ApiKeySchema, CreatedApiKeySchema, NewApiKeySchema, ProblemSchema } from '../schemas.ts';
+import { ProblemSchema } from '../schemas.ts';
+
+export const ScopeSchema = z.enum(SCOPES);
+
+export const ApiKeySchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    department: z.string().nullable().describe('null: a platform-wide key'),
+    scopes: z.array(ScopeSchema),
+    createdAt: Timestamp,
+    revokedAt: Timestamp.nullable(),
+  })
+  .meta({ id: 'ApiKey' });
+
+export const NewApiKeySchema = z.object({
+  name: name(100),
+  department: DepartmentId.nullable().optional().describe("defaults to the creating key's department"),
+  scopes: z.array(ScopeSchema).min(1),
+});
+
+export const CreatedApiKeySchema = z.object({
+  key: z.string().describe('the secret: shown once, stored only as a hash'),
+  record: ApiKeySchema,
+});
 
 export const keyRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>

@@ -1,14 +1,38 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import QRCode from 'qrcode';
+import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
+import { ClaimCode, DepartmentId, DeviceId, DeviceTypeId, name, tagValue } from '../../common/grammar.ts';
 import { brokerUrls, credentialsFor, provisioningBundle } from '../../common/provisioning.ts';
 import { actingDepartment } from '../auth.ts';
 import { sendRaw } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createDeviceAs } from '../device-ids.ts';
 import { HOST_HEADER } from '../public-url.ts';
-import { BundleSchema, ClaimCodeSchema, ClaimRequestSchema, NewClaimSchema, ProblemSchema } from '../schemas.ts';
+import { BundleSchema, ClaimCodeSchema, ProblemSchema } from '../schemas.ts';
+
+export const NewClaimSchema = z.object({
+  department: DepartmentId.optional().describe("defaults to the key's department"),
+  type: DeviceTypeId,
+  name: name().optional(),
+  district: tagValue().optional(),
+  lat: z.number().min(-90).max(90).optional(),
+  lon: z.number().min(-180).max(180).optional(),
+  ttlS: z
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 24 * 3600)
+    .optional()
+    .describe('default SUS_CLAIM_TTL_S'),
+});
+
+export const ClaimRequestSchema = z.object({
+  code: ClaimCode,
+  id: DeviceId.optional().describe('device id wanted (e.g. derived from the MAC); chosen by the server when absent'),
+  name: name().optional(),
+});
 
 /**
  * The broker address(es) devices are told to use: SUS_PUBLIC_MQTT_URL, else derived from the request's Host
