@@ -19,6 +19,14 @@ export interface DemoDevice {
   readonly lon: number;
 }
 
+const DISTRICT_NAMES = new Map(DISTRICTS.map((d) => [d.id, d.name]));
+
+/** A demo device as the registry records it (by API or directly): the district by its name, not its slug. */
+export function registrationOf(d: DemoDevice) {
+  const { id, name, department, type, lat, lon } = d;
+  return { id, name, department, type, district: DISTRICT_NAMES.get(d.district) ?? d.district, lat, lon };
+}
+
 /** Default seed of the demo fleet: the same city every time. */
 export const DEMO_SEED = 0x5005;
 

@@ -1,5 +1,5 @@
 export { DEPARTMENTS, type Department, type DepartmentId, DISTRICTS, type District } from './city.ts';
-export { DEMO_SEED, type DemoDevice, demoDevices } from './demo-devices.ts';
+export { DEMO_SEED, type DemoDevice, demoDevices, registrationOf } from './demo-devices.ts';
 export {
   DEVICE_TYPE_IDS,
   DEVICE_TYPES,

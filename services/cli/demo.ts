@@ -2,13 +2,13 @@ import {
   DEPARTMENTS,
   DEVICE_TYPE_IDS,
   DEVICE_TYPES,
-  DISTRICTS,
   demoDevices,
   FleetSimulator,
   quantitiesOf,
+  registrationOf,
 } from '../../devices/simulator/index.ts';
 import type { Logger } from '../common/logger.ts';
-import { DeviceTypeStore, GrantStore, PUBLIC_GRANTEE, type Registry } from '../registry/index.ts';
+import { PUBLIC_GRANTEE, type Registry } from '../registry/index.ts';
 
 /** The demo city's open data: what a new user finds in /v1/open/catalog and /sta/v1.1 without a key. */
 export const DEMO_OPEN_DATA = [
@@ -42,7 +42,7 @@ export async function seedDemo(
 ): Promise<Array<{ id: string; secret: string; type: string }>> {
   for (const d of DEPARTMENTS) await registry.ensureDepartment(d);
   // Device types (SensorThings Sensors; their quantities are a device's Datastreams) and the two open datasets.
-  const types = new DeviceTypeStore(registry.db);
+  const types = registry.deviceTypes;
   for (const id of DEVICE_TYPE_IDS) {
     const t = DEVICE_TYPES[id];
     if (await types.get(id)) continue;
@@ -55,7 +55,7 @@ export async function seedDemo(
       profile: { demo: true },
     });
   }
-  const grants = new GrantStore(registry.db);
+  const { grants } = registry;
   const published = new Set((await grants.publicDatasets()).map((g) => `${g.owner}/${g.title}`));
   for (const d of DEMO_OPEN_DATA) {
     if (published.has(`${d.owner}/${d.title}`)) continue;
@@ -71,23 +71,12 @@ export async function seedDemo(
       expiresAt: new Date(Date.UTC(2099, 11, 31)).toISOString(),
     });
   }
-  const districtNames = new Map(DISTRICTS.map((d) => [d.id, d.name]));
   const out: Array<{ id: string; secret: string; type: string }> = [];
   for (const d of demoDevices(count)) {
     const existing = await registry.getDevice(d.id);
     const secret = existing
       ? await registry.rotateDeviceSecret(d.id)
-      : (
-          await registry.createDevice({
-            id: d.id,
-            name: d.name,
-            department: d.department,
-            type: d.type,
-            district: districtNames.get(d.district) ?? d.district,
-            lat: d.lat,
-            lon: d.lon,
-          })
-        ).secret;
+      : (await registry.createDevice(registrationOf(d))).secret;
     out.push({ id: d.id, secret, type: d.type });
   }
   return out;

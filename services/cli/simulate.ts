@@ -4,13 +4,13 @@
  */
 import { parseArgs } from 'node:util';
 import {
-  DISTRICTS,
   demoDevices,
   devEuiFor,
   type FaultOptions,
   FleetSimulator,
   HttpPushSimulator,
   isSimFormat,
+  registrationOf,
   type SimFormat,
 } from '../../devices/simulator/index.ts';
 import type { Config } from '../common/config.ts';
@@ -94,18 +94,8 @@ export async function simulateCommand(
     // LoRaWAN devices are registered under the name the network server gives them (ChirpStack: the DevEUI).
     const fleet = demoDevices(count).map((d) => ({ ...d, id: format === 'chirpstack' ? devEuiFor(d.id) : d.id }));
     // Registered through the API (the platform owns its registry); a device that exists already is kept.
-    const districtNames = new Map(DISTRICTS.map((x) => [x.id, x.name]));
     for (const d of fleet) {
-      const device = {
-        id: d.id,
-        name: d.name,
-        department: d.department,
-        type: d.type,
-        district: districtNames.get(d.district) ?? d.district,
-        lat: d.lat,
-        lon: d.lon,
-      };
-      await addDevice(api, device, [], null).catch((err: unknown) => {
+      await addDevice(api, registrationOf(d), [], null).catch((err: unknown) => {
         if (!(err instanceof SusError && err.statusCode === 409)) throw err;
       });
     }
