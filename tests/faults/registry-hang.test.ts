@@ -86,7 +86,7 @@ describe.skipIf(skip !== undefined)('the registry (PostgreSQL) hangs', () => {
       department: 'environment',
       type: 'air_quality',
     });
-    const fresh = await platform.registry.createApiKey({ name: 'rh', department: null, scopes: ['read'] });
+    const fresh = await platform.registry.keys.create({ name: 'rh', department: null, scopes: ['read'] });
     expect((await request('/v1/devices/rh-frozen')).status).toBe(200);
 
     frozen = pg.pids();

@@ -71,7 +71,7 @@ describe('sus keys and sus migrate on the embedded registry (PGlite)', () => {
     expect(migrate.err).toContain('(sus api, started ');
 
     // The platform's registry was left alone: it still serves, and what it wrote is there afterwards.
-    const { record } = await platform.registry.createApiKey({
+    const { record } = await platform.registry.keys.create({
       name: 'while running',
       department: null,
       scopes: ['read'],
