@@ -8,6 +8,7 @@ import { installAuth, type RouteScope } from './auth.ts';
 import type { ApiContext } from './context.ts';
 import { createDeps } from './deps.ts';
 import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.ts';
+import { alertRoutes } from './routes/alerts.ts';
 import { commandRoutes } from './routes/commands.ts';
 import { deadLetterRoutes } from './routes/dead-letters.ts';
 import { departmentRoutes } from './routes/departments.ts';
@@ -24,6 +25,7 @@ import { openDataRoutes } from './routes/open-data.ts';
 import { provisionRoutes } from './routes/provision.ts';
 import { readingRoutes } from './routes/readings.ts';
 import { sensorThingsRoutes } from './routes/sensorthings.ts';
+import { ruleRoutes } from './routes/rules.ts';
 import { streamRoutes } from './routes/stream.ts';
 
 declare module 'fastify' {
@@ -96,6 +98,8 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
     ingestHttpRoutes,
     commandRoutes,
     sensorThingsRoutes,
+    ruleRoutes,
+    alertRoutes,
   ]) {
     await app.register(routes(deps));
   }

@@ -3,6 +3,7 @@ import type { Config } from '../common/config.ts';
 import type { InfluxQuery } from '../common/influx.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Reading, ReadingTags } from '../common/reading.ts';
+import type { AlertNotice } from '../common/rules.ts';
 import type { Command, DesiredConfig, Registry } from '../registry/index.ts';
 import type { IngestPort } from './routes/ingest-http.ts';
 
@@ -10,6 +11,14 @@ import type { IngestPort } from './routes/ingest-http.ts';
 export interface LiveSource {
   on(event: 'readings', listener: (readings: Reading[], tags: ReadingTags) => void): unknown;
   off(event: 'readings', listener: (readings: Reading[], tags: ReadingTags) => void): unknown;
+}
+
+/** Alert state changes from the in-process evaluator, and its notifier (to send re-queued deliveries at once). */
+export interface AlertFeed {
+  on(event: 'alert', listener: (notice: AlertNotice) => void): unknown;
+  off(event: 'alert', listener: (notice: AlertNotice) => void): unknown;
+  /** A dead delivery was queued again: send it now rather than at the next poll. */
+  deliveriesQueued(): void;
 }
 
 /** The broker's downlink path (SusBroker implements it). */
@@ -60,6 +69,8 @@ export interface ApiContext {
   live?: LiveSource;
   /** Publishes downlinks through the in-process broker; absent in `sus api` alone (commands answer 503 then). */
   downlink?: DownlinkSender;
+  /** The in-process alert evaluator (stream `event: alert`, re-sent deliveries); absent in `sus api` alone. */
+  alerts?: AlertFeed;
   /** The in-process ingest pipeline (HTTP push, dead-letter replay); absent in `sus api` alone (they answer 503). */
   ingest?: IngestPort;
 }

@@ -281,6 +281,7 @@ export class Authentication {
 
   /** A registry change: the sessions it concerns are checked again and closed if their credentials stopped working. */
   changed(e: RegistryEvent): void {
+    if (e.type === 'rules-changed') return;
     this.changes++;
     if (e.type === 'key-revoked') {
       for (const client of this.sessions.ofKey(e.id)) this.end(client, 'key_revoked');

@@ -253,6 +253,27 @@ export const ConfigSchema = z
     SUS_LAST_SEEN_FLUSH_MS: positiveInt(5000).describe(
       "Devices' last-seen times (broker logins and disconnects, ingested readings) are written to the registry in one batch this often.",
     ),
+    SUS_RULES_MAX_PER_DEPARTMENT: positiveInt(1000).describe(
+      'Alert rules one department may keep; 409 SUS_ERR_RULE_LIMIT beyond.',
+    ),
+    SUS_ALERT_QUEUE_MAX: positiveInt(10_000).describe(
+      'Alert state changes waiting to be written to the registry; beyond it further ones are dropped, counted and logged (ingest is never held).',
+    ),
+    SUS_ALERT_HISTORY_RETENTION_DAYS: retentionDays(365).describe(
+      'Days resolved alerts, their history and their webhook deliveries are kept (0: forever).',
+    ),
+    SUS_WEBHOOK_TIMEOUT_MS: positiveInt(5000).describe('How long one webhook delivery attempt may take.'),
+    SUS_WEBHOOK_MAX_ATTEMPTS: positiveInt(10).describe(
+      'Attempts of one webhook delivery (exponential backoff with jitter) before it becomes a dead letter that can be re-sent.',
+    ),
+    SUS_WEBHOOK_BACKOFF_MS: positiveInt(1000).describe(
+      'Delay before the first retry of a webhook delivery; it doubles with each attempt (±20 % jitter), at most one hour.',
+    ),
+    SUS_PUBLIC_URL: optionalText
+      .pipe(z.url({ protocol: /^https?$/ }).optional())
+      .describe(
+        'Base URL of the API as people reach it, for the alert links in notifications; unset, http://localhost:$SUS_HTTP_PORT.',
+      ),
     REDIS_URL: optionalText
       .pipe(z.url({ protocol: /^rediss?$/ }).optional())
       .describe(

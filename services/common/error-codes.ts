@@ -204,6 +204,46 @@ export const ERROR_CODES = {
     surface: 'API',
     meaning: "The request line and headers exceed Node.js's limit (16 KiB): a very long URL or header.",
   },
+  SUS_ERR_RULE_INVALID: {
+    status: 400,
+    surface: 'API',
+    meaning:
+      'An alert rule does not hold together (no condition, two conditions, a band with low ≥ high, a threshold on a ' +
+      'silent-device rule); `field` names the part.',
+  },
+  SUS_ERR_RULE_UNIT: {
+    status: 400,
+    surface: 'API',
+    meaning:
+      "A rule's threshold unit cannot be converted to the quantity's canonical unit; the message lists the units that can.",
+  },
+  SUS_ERR_RULE_NOT_FOUND: {
+    status: 404,
+    surface: 'API',
+    meaning: "The alert rule does not exist (or is another department's).",
+  },
+  SUS_ERR_ALERT_NOT_FOUND: {
+    status: 404,
+    surface: 'API',
+    meaning: "The alert does not exist (or is another department's).",
+  },
+  SUS_ERR_DELIVERY_NOT_FOUND: {
+    status: 404,
+    surface: 'API',
+    meaning:
+      "The webhook delivery does not exist, is another department's, or is no dead letter (only those are re-sent).",
+  },
+  SUS_ERR_SILENCE_NOT_FOUND: {
+    status: 404,
+    surface: 'API',
+    meaning: "The silence does not exist (or is another department's).",
+  },
+  SUS_ERR_RULE_EXISTS: { status: 409, surface: 'API', meaning: 'An alert rule with this id exists already.' },
+  SUS_ERR_RULE_LIMIT: {
+    status: 409,
+    surface: 'API',
+    meaning: 'The department keeps SUS_RULES_MAX_PER_DEPARTMENT rules already: delete one first.',
+  },
   SUS_ERR_BAD_HOST: {
     status: 400,
     surface: 'API',

@@ -71,8 +71,9 @@ export const GrantId = z.string().regex(/^grant_[a-z0-9]{1,58}$/, "a grant id su
 export const DatasetId = GrantId;
 /** Claim codes are `claim_` + base64url; only their hash is looked up. */
 export const ClaimCode = z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'a claim code (letters, digits, - and _)');
-/** Alert rules (not built yet): the same alphabet as device ids, so a rule id is safe in a topic or a tag. */
+/** Alert rules: the same alphabet as device ids, so a rule id is safe in a topic or a tag. */
 export const RuleId = DeviceId;
+export const SilenceId = z.string().regex(/^silence_[a-z0-9]{1,56}$/, "a silence id such as 'silence_0123456789ab'");
 export const CommandName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'lowercase letters, digits and _');
 /** A quantity name or alias as a client writes it; the catalogue resolves it (case-insensitively for aliases). */
 export const QuantityName = z

@@ -4,6 +4,18 @@ import type { DeadLetterBounds } from './dead-letters.ts';
 import { migrate } from './migrate.ts';
 import { Registry } from './registry.ts';
 
+export {
+  ALERT_STATES,
+  type Alert,
+  type AlertFilter,
+  type AlertHistoryEntry,
+  type AlertState,
+  AlertStore,
+  type AlertTransition,
+  type Delivery,
+  type OutgoingDelivery,
+  type Silence,
+} from './alerts.ts';
 export { type AuditEntry, AuditLog } from './audit.ts';
 export { type Claim, ClaimStore, type NewClaim } from './claims.ts';
 export { type Db, openDb, registryRefusal } from './db.ts';
@@ -43,6 +55,7 @@ export { type LatestSelection, type LatestValue, LatestValueStore, newestPerSeri
 export { migrate } from './migrate.ts';
 export type { RegistryEvent } from './registry.ts';
 export { Registry } from './registry.ts';
+export { newRuleId, RuleStore } from './rules.ts';
 export { hashToken, newToken, verifyToken } from './secrets.ts';
 export * from './types.ts';
 
@@ -56,6 +69,7 @@ export async function openRegistry(
         | 'SUS_REGISTRY_TIMEOUT_MS'
         | 'SUS_REGISTRY_MAX_WAITING'
         | 'SUS_REGISTRY_IDLE_TIMEOUT_MS'
+        | 'SUS_RULES_MAX_PER_DEPARTMENT'
       >
     >,
 ): Promise<Registry> {
@@ -76,5 +90,5 @@ export async function openRegistry(
   }
   const bounds: Partial<DeadLetterBounds> = { rawBytes: config.SUS_DEAD_LETTER_RAW_BYTES };
   if (config.SUS_DEAD_LETTER_MAX_REASONS !== undefined) bounds.maxReasons = config.SUS_DEAD_LETTER_MAX_REASONS;
-  return new Registry(db, bounds);
+  return new Registry(db, bounds, { rulesPerDepartment: config.SUS_RULES_MAX_PER_DEPARTMENT });
 }

@@ -3,6 +3,7 @@ import { conflict, notFound, SusError } from '../common/errors.ts';
 import { generatedDeviceId } from '../common/grammar.ts';
 import { AuditLog } from './audit.ts';
 import { ClaimStore } from './claims.ts';
+import { AlertStore } from './alerts.ts';
 import { type Db, sqlState } from './db.ts';
 import { type DeadLetterBounds, DeadLetterStore } from './dead-letters.ts';
 import { DeviceTypeStore } from './device-types.ts';
@@ -10,6 +11,7 @@ import { DownlinkStore } from './downlinks.ts';
 import { GrantStore } from './grants.ts';
 import { KeyStore } from './keys.ts';
 import { LatestValueStore } from './latest-values.ts';
+import { RuleStore } from './rules.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type { Department, Device, NewDevice } from './types.ts';
 
@@ -40,8 +42,11 @@ const toDevice = (r: DeviceRow): Device => ({
   lastSeenAt: r.last_seen_at ? r.last_seen_at.toISOString() : null,
 });
 
-/** A device was created, changed, rotated or decommissioned; an API key was revoked. */
-export type RegistryEvent = { type: 'device-changed'; id: string } | { type: 'key-revoked'; id: string };
+/** A device was created, changed, rotated or decommissioned; an API key was revoked; an alert rule changed. */
+export type RegistryEvent =
+  | { type: 'device-changed'; id: string }
+  | { type: 'key-revoked'; id: string }
+  | { type: 'rules-changed' };
 
 /**
  * The relational store behind every layer and its one public surface: departments and devices here, everything
@@ -68,6 +73,7 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
     readonly db: Db,
     deadLetterBounds: Partial<DeadLetterBounds> = {},
+    limits: { rulesPerDepartment?: number } = {},
   ) {
     super();
     this.keys = new KeyStore(db, (id) => this.emit('change', { type: 'key-revoked', id }));
@@ -78,7 +84,16 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     this.downlinks = new DownlinkStore(db);
     this.deadLetters = new DeadLetterStore(db, deadLetterBounds);
     this.latest = new LatestValueStore(db);
+    this.rules = new RuleStore(db, limits.rulesPerDepartment ?? 1000, () =>
+      this.emit('change', { type: 'rules-changed' }),
+    );
+    this.alerts = new AlertStore(db);
   }
+
+  /** Alert rules: kept through the API, evaluated by ingest. */
+  readonly rules: RuleStore;
+  /** Alerts, their history, webhook deliveries and silences. */
+  readonly alerts: AlertStore;
 
   get kind(): Db['kind'] {
     return this.db.kind;

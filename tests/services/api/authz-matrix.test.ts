@@ -55,6 +55,20 @@ const ROUTES: Record<string, Scope | 'public' | 'read-or-public'> = {
   'PUT /v1/devices/:id/config': 'write',
   'GET /v1/devices/:id/config': 'read',
   'GET /v1/devices/:id/acks': 'read',
+  'GET /v1/rules': 'read',
+  'POST /v1/rules': 'write',
+  'GET /v1/rules/:id': 'read',
+  'PUT /v1/rules/:id': 'write',
+  'DELETE /v1/rules/:id': 'write',
+  'GET /v1/alerts': 'read',
+  'GET /v1/alerts/:id': 'read',
+  'GET /v1/alerts/:id/history': 'read',
+  'POST /v1/alerts/:id/ack': 'write',
+  'GET /v1/alerts/:id/deliveries': 'read',
+  'POST /v1/deliveries/:id/resend': 'write',
+  'GET /v1/silences': 'read',
+  'POST /v1/silences': 'write',
+  'DELETE /v1/silences/:id': 'write',
 };
 const SCOPES: Scope[] = ['read', 'write', 'provision', 'admin'];
 const grants = (held: Scope, needed: Scope | 'public' | 'read-or-public') =>
