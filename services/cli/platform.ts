@@ -8,7 +8,14 @@ import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.ts';
 import { type Service, ServiceGroup } from '../common/service.ts';
-import { createIngestService, type IngestService, IntegrationSources, loadIntegrations } from '../ingest/index.ts';
+import {
+  type Alerting,
+  createAlerting,
+  createIngestService,
+  type IngestService,
+  IntegrationSources,
+  loadIntegrations,
+} from '../ingest/index.ts';
 import {
   openRegistry,
   type Registry,
@@ -30,6 +37,8 @@ export interface Platform {
   metrics: MetricsRegistry;
   broker?: SusBroker;
   ingest?: IngestService;
+  /** Rules evaluated in the ingest stream and their webhooks (with the broker). */
+  alerting?: Alerting;
   api?: FastifyInstance;
   mqttPort?: number;
   httpPort?: number;
@@ -140,6 +149,9 @@ export async function startPlatform(
 
     if (parts.broker) {
       const ingest = await services.start(createIngestService(config, registry, log, metrics));
+      // Evaluates rules on what ingest accepted; its sus_alert points share the spool with the readings.
+      const alerting = await services.start(createAlerting(config, registry, ingest.ingestor, ingest.spool, log));
+      platform.alerting = alerting;
       if (config.SUS_INTEGRATIONS_FILE) {
         // External MQTT brokers (The Things Stack, ChirpStack, …) feed the same pipeline as the own broker.
         const integrations = loadIntegrations(config.SUS_INTEGRATIONS_FILE);
@@ -175,6 +187,8 @@ export async function startPlatform(
           live: platform.ingest?.ingestor,
           // HTTP push and dead-letter replay run through the same in-process pipeline.
           ingest: platform.ingest?.ingestor,
+          // Alert events for the stream, and re-sent deliveries go out at once.
+          alerts: platform.alerting?.engine,
         },
         log.child({ component: 'api' }),
       );

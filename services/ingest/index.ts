@@ -16,6 +16,7 @@ import { Spool } from './spool/spool.ts';
 import { InfluxLineSender, SpoolDrainer } from './writer.ts';
 
 export type { Uplink } from '../common/uplink.ts';
+export { type Alerting, createAlerting } from './alerts/index.ts';
 export { FORMATS, type Format, isFormat } from './decoders/index.ts';
 export { DeviceDirectory } from './device-directory.ts';
 export { Ingestor, type IngestResult, type IngestStats } from './ingestor.ts';

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
 import { DepartmentId, DeviceId, QuantityName } from '../../common/grammar.ts';
+import type { AlertNotice } from '../../common/rules.ts';
 import { type Grant, grantCovers } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -64,7 +65,8 @@ export const streamRoutes =
         config: { scope: 'read' },
         schema: {
           tags: ['readings'],
-          summary: 'Live readings as Server-Sent Events (event: reading), honouring access rights',
+          summary:
+            'Live readings (event: reading) and alert state changes (event: alert) as Server-Sent Events, honouring access rights',
           description:
             'Each event carries an id; reconnect with Last-Event-ID to receive what was missed while it is still buffered (SUS_STREAM_REPLAY readings). An `event: gap` says some were no longer buffered. A client that stops reading is disconnected once it falls that far behind. At most SUS_STREAM_MAX_PER_KEY streams per key and SUS_STREAM_MAX_CONNECTIONS per process (429 beyond). Needs in-process ingest (`sus run`).',
           querystring: StreamQuerySchema,
@@ -154,6 +156,15 @@ export const streamRoutes =
           onDropped: () => res.destroy(),
         });
         res.on('drain', () => subscription.resume());
+        // Alerts of the key's department's rules (every department's for platform-wide keys); rare, so unbuffered.
+        const onAlert = (n: AlertNotice) => {
+          if (own !== undefined && n.department !== own) return;
+          if (q.device !== undefined && n.device !== q.device) return;
+          if (q.department !== undefined && n.department !== q.department) return;
+          if (q.quantity !== undefined && n.quantity !== q.quantity) return;
+          res.write(`event: alert\ndata: ${JSON.stringify(n)}\n\n`);
+        };
+        deps.alerts?.on('alert', onAlert);
         const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
         const refresh = setInterval(() => {
           if (own === undefined) return;
@@ -166,6 +177,7 @@ export const streamRoutes =
         }, GRANT_REFRESH_MS);
         res.on('close', () => {
           subscription.close();
+          deps.alerts?.off('alert', onAlert);
           clearInterval(heartbeat);
           clearInterval(refresh);
           total--;

@@ -1,0 +1,447 @@
+import { EventEmitter } from 'node:events';
+import {
+  fieldSet,
+  floatValue,
+  intValue,
+  type LineSink,
+  pointLine,
+  stringValue,
+  tagSet,
+} from '../../common/line-protocol.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { Reading, ReadingTags } from '../../common/reading.ts';
+import type { AlertNotice, Rule } from '../../common/rules.ts';
+import {
+  type Alert,
+  type AlertState,
+  DeviceTypeStore,
+  type Grant,
+  GrantStore,
+  grantCovers,
+  type Registry,
+  type RegistryEvent,
+} from '../../registry/index.ts';
+import { type CompiledCondition, compileCondition } from './conditions.ts';
+
+/** Where readings come from: the Ingestor emits `readings` once they are in the spool. */
+export interface ReadingSource {
+  on(event: 'readings', listener: (readings: Reading[], tags: ReadingTags) => void): unknown;
+  off(event: 'readings', listener: (readings: Reading[], tags: ReadingTags) => void): unknown;
+}
+
+export interface AlertEngineOptions {
+  /** State changes waiting for the registry; beyond it further ones are dropped and counted (SUS_ALERT_QUEUE_MAX). */
+  queueMax: number;
+  /** Default k of silent-device rules (SUS_SILENT_FACTOR) and the interval of types that define none. */
+  silentFactor: number;
+  defaultIntervalS: number;
+  /** Base of the alert links in notifications. */
+  publicUrl: string;
+  /** How often `for` durations and silent devices are checked. */
+  tickMs?: number;
+  /** How often the rules are compared with the registry's (rules changed by another process). */
+  reloadMs?: number;
+}
+
+export interface AlertEngineStats {
+  transitions: number;
+  /** State changes dropped because the queue to the registry was full. */
+  dropped: number;
+  /** Writes to the registry that failed (retried). */
+  writeFailures: number;
+}
+
+interface Compiled extends CompiledCondition {
+  rule: Rule;
+}
+
+interface ActiveAlert {
+  rule: string;
+  device: string;
+  state: 'pending' | 'firing';
+  since: number;
+  value: number | null;
+  /** The latest value crossed the threshold (a pending alert fires once `for` has passed while this holds). */
+  breaching: boolean;
+}
+
+interface Queued {
+  rule: Rule;
+  device: string;
+  state: AlertState;
+  value: number | null;
+  at: number;
+}
+
+const EMPTY: readonly Compiled[] = Object.freeze([]);
+const keyOf = (rule: string, device: string) => `${rule}\u0000${device}`;
+
+/**
+ * Evaluates threshold and silent-device rules in the ingest stream. The Ingestor calls in after the spool took the
+ * readings (off the acknowledgement's critical section: the work there is a lookup of the rules compiled for the
+ * device's tags and quantity plus a comparison); state changes go through a bounded queue to the registry (state,
+ * history and deliveries in one transaction), then to the stream (`alert` events), InfluxDB (`sus_alert`, through
+ * the spool) and the webhook notifier. Its state survives a restart: active alerts are loaded back from the registry.
+ */
+export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
+  readonly stats: AlertEngineStats = { transitions: 0, dropped: 0, writeFailures: 0 };
+  private compiled = new Map<string, Compiled>();
+  private thresholdRules: Compiled[] = [];
+  /** Rules per device tags and quantity: built on a device's first reading, dropped with the tags (or a reload). */
+  private byTags = new WeakMap<ReadingTags, Map<string, readonly Compiled[]>>();
+  private grants = new Map<string, Grant>();
+  /** Silent-device rules by device, with the silence (ms) after which each fires. */
+  private watched = new Map<string, Array<{ rule: Rule; afterMs: number }>>();
+  private readonly lastSeen = new Map<string, number>();
+  private readonly active = new Map<string, ActiveAlert>();
+  private readonly queue: Queued[] = [];
+  private writing = false;
+  private version = '';
+  private tickTimer: NodeJS.Timeout | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> | undefined;
+  private reloadAgain = false;
+  private stopped = true;
+  private readonly drained = new Set<() => void>();
+
+  constructor(
+    private readonly deps: {
+      registry: Registry;
+      source: ReadingSource;
+      sink: LineSink;
+      notifier: { nudge(): void };
+      log: Logger;
+      options: AlertEngineOptions;
+    },
+  ) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    for (const a of await this.deps.registry.alerts.active()) this.restore(a);
+    await this.reload();
+    this.deps.source.on('readings', this.onReadings);
+    this.deps.registry.on('change', this.onRegistryChange);
+    const tickMs = this.deps.options.tickMs ?? 1000;
+    this.tickTimer = setInterval(() => this.tick(Date.now()), tickMs);
+    this.tickTimer.unref();
+    this.reloadTimer = setInterval(() => void this.reloadIfChanged(), this.deps.options.reloadMs ?? 10_000);
+    this.reloadTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.deps.source.off('readings', this.onReadings);
+    this.deps.registry.off('change', this.onRegistryChange);
+    clearInterval(this.tickTimer);
+    clearInterval(this.reloadTimer);
+    await this.reloading;
+    await this.idle();
+  }
+
+  /** Resolves once every queued state change is written (tests, shutdown). */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && !this.writing) return Promise.resolve();
+    return new Promise((resolve) => this.drained.add(resolve));
+  }
+
+  /** A dead delivery was queued again through the API: the notifier sends it now. */
+  deliveriesQueued(): void {
+    this.deps.notifier.nudge();
+  }
+
+  private readonly onRegistryChange = (e: RegistryEvent) => {
+    // Rules and devices decide what is watched; a key revocation does not.
+    if (e.type !== 'key-revoked') void this.reload();
+  };
+
+  private restore(a: Alert): void {
+    if (a.state === 'resolved') return;
+    this.active.set(keyOf(a.rule, a.device), {
+      rule: a.rule,
+      device: a.device,
+      state: a.state,
+      since: Date.parse(a.since),
+      value: a.value,
+      breaching: true,
+    });
+  }
+
+  // ---- the per-message path ---------------------------------------------------------------------------------
+
+  private readonly onReadings = (readings: Reading[], tags: ReadingTags) => {
+    const now = Date.now();
+    if (this.watched.has(tags.device)) this.lastSeen.set(tags.device, now);
+    if (this.thresholdRules.length === 0) return;
+    let perQuantity = this.byTags.get(tags);
+    if (!perQuantity) {
+      perQuantity = new Map();
+      this.byTags.set(tags, perQuantity);
+    }
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
+      let rules = perQuantity.get(r.quantity);
+      if (rules === undefined) {
+        rules = this.match(tags, r.quantity);
+        perQuantity.set(r.quantity, rules);
+      }
+      for (let j = 0; j < rules.length; j++) this.evaluate(rules[j]!, r.device, r.value, now);
+    }
+  };
+
+  /** The threshold rules that watch this device's quantity (computed once per device tags and quantity). */
+  private match(tags: ReadingTags, quantity: string): readonly Compiled[] {
+    const district = tags.district === '' ? null : tags.district;
+    const out = this.thresholdRules.filter((c) => {
+      const { rule } = c;
+      const s = rule.scope;
+      if (rule.quantity !== quantity || s.department !== tags.department) return false;
+      if ((s.device !== null && s.device !== tags.device) || (s.type !== null && s.type !== tags.device_type))
+        return false;
+      if (s.district !== null && s.district !== district) return false;
+      return this.shared(rule, tags.device_type, district);
+    });
+    return out.length === 0 ? EMPTY : out;
+  }
+
+  /** Own data, or another department's that the rule's grant still covers (the one grantCovers rule). */
+  private shared(rule: Rule, deviceType: string, district: string | null, grants = this.grants): boolean {
+    if (rule.grantId === null) return true;
+    const grant = grants.get(rule.grantId);
+    const slice = { quantities: rule.quantity === null ? undefined : [rule.quantity], deviceType, district, raw: true };
+    return grant !== undefined && grantCovers(grant, slice);
+  }
+
+  private evaluate(c: Compiled, device: string, value: number, now: number): void {
+    const key = keyOf(c.rule.id, device);
+    const cur = this.active.get(key);
+    const breaching = c.breach(value);
+    if (!cur) {
+      if (!breaching) return;
+      const state = c.rule.forS === 0 ? 'firing' : 'pending';
+      this.active.set(key, { rule: c.rule.id, device, state, since: now, value, breaching });
+      this.change(c.rule, device, state, value, now);
+      return;
+    }
+    cur.value = value;
+    cur.breaching = breaching;
+    if (cur.state === 'pending') {
+      // `for` asks for the condition to hold throughout: one value back inside ends the wait.
+      if (!breaching) {
+        this.active.delete(key);
+        this.change(c.rule, device, 'resolved', value, now);
+      } else if (now - cur.since >= c.rule.forS * 1000) {
+        cur.state = 'firing';
+        this.change(c.rule, device, 'firing', value, now);
+      }
+    } else if (c.clear(value)) {
+      this.active.delete(key);
+      this.change(c.rule, device, 'resolved', value, now);
+    }
+  }
+
+  // ---- timers: `for` durations and silent devices -------------------------------------------------------------
+
+  private tick(now: number): void {
+    for (const [key, a] of this.active) {
+      if (a.state !== 'pending' || !a.breaching) continue;
+      const c = this.compiled.get(a.rule);
+      if (c && c.rule.kind === 'threshold' && now - a.since >= c.rule.forS * 1000) {
+        a.state = 'firing';
+        this.change(c.rule, a.device, 'firing', a.value, now);
+      } else if (!c) this.active.delete(key);
+    }
+    for (const [device, rules] of this.watched) {
+      const silentMs = now - (this.lastSeen.get(device) ?? now);
+      for (const { rule, afterMs } of rules) {
+        const key = keyOf(rule.id, device);
+        const cur = this.active.get(key);
+        const silentS = Math.floor(silentMs / 1000);
+        if (!cur && silentMs > afterMs) {
+          this.active.set(key, { rule: rule.id, device, state: 'firing', since: now, value: silentS, breaching: true });
+          this.change(rule, device, 'firing', silentS, now);
+        } else if (cur && silentMs <= afterMs) {
+          this.active.delete(key);
+          this.change(rule, device, 'resolved', silentS, now);
+        }
+      }
+    }
+  }
+
+  // ---- state changes: queue → registry → stream, InfluxDB, notifier -----------------------------------------
+
+  private change(rule: Rule, device: string, state: AlertState, value: number | null, at: number): void {
+    if (this.queue.length >= this.deps.options.queueMax) {
+      this.stats.dropped++;
+      this.deps.log.error({ rule: rule.id, device, state }, 'alert queue full: state change dropped');
+      return;
+    }
+    this.queue.push({ rule, device, state, value, at });
+    if (!this.writing) {
+      this.writing = true;
+      // Written in a later turn: the caller is ingest's path to the acknowledgement.
+      setImmediate(() => void this.write());
+    }
+  }
+
+  private async write(): Promise<void> {
+    while (this.queue.length > 0) {
+      const q = this.queue[0]!;
+      const notice = (a: Alert): AlertNotice => this.notice(q, a);
+      try {
+        const { alert } = await this.deps.registry.alerts.transition({
+          rule: q.rule.id,
+          device: q.device,
+          department: q.rule.owner,
+          state: q.state,
+          value: q.value,
+          at: new Date(q.at),
+          notify: q.rule.notify,
+          body: (a) => JSON.stringify(notice(a)),
+        });
+        this.queue.shift();
+        this.stats.transitions++;
+        const n = notice(alert);
+        this.emit('alert', n);
+        this.deps.notifier.nudge();
+        await this.deps.sink.append([this.line(n, q.at)]).catch((err: Error) => {
+          this.deps.log.warn({ err: err.message, alert: alert.id }, 'sus_alert point not spooled');
+        });
+      } catch (err) {
+        // Rule deleted meanwhile: its alerts went with it. Anything else: the registry is away; keep the order.
+        if ((err as { code?: string }).code === '23503') {
+          this.queue.shift();
+          continue;
+        }
+        this.stats.writeFailures++;
+        this.deps.log.warn({ err: (err as Error).message }, 'alert state not written; retried in 1 s');
+        if (this.stopped) break;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    this.writing = false;
+    for (const done of this.drained) done();
+    this.drained.clear();
+  }
+
+  private notice(q: Queued, a: Alert): AlertNotice {
+    const r = q.rule;
+    return {
+      alert: a.id,
+      rule: { id: r.id, name: r.name, kind: r.kind, severity: r.severity },
+      state: q.state,
+      department: r.owner,
+      device: q.device,
+      quantity: r.quantity,
+      value: q.value,
+      unit: r.kind === 'silent' ? 's' : r.unit,
+      threshold: r.condition,
+      hysteresis: r.hysteresis,
+      time: new Date(q.at).toISOString(),
+      link: `${this.deps.options.publicUrl}/v1/alerts/${a.id}`,
+      description: r.description,
+      runbook: r.runbook,
+    };
+  }
+
+  /** `sus_alert` for Grafana's annotations, built by the one line-protocol builder. */
+  private line(n: AlertNotice, at: number): string {
+    const tags = tagSet({ department: n.department, device: n.device, rule: n.rule.id, severity: n.rule.severity });
+    const fields: Record<string, string> = { state: stringValue(n.state), alert: intValue(n.alert) };
+    if (n.value !== null && Number.isFinite(n.value)) fields.value = floatValue(n.value);
+    return pointLine('sus_alert', tags, fieldSet(fields), at);
+  }
+
+  // ---- compiling the rules ------------------------------------------------------------------------------------
+
+  private async reloadIfChanged(): Promise<void> {
+    try {
+      if ((await this.deps.registry.rules.version()) !== this.version) await this.reload();
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'could not check the alert rules; checked again later');
+    }
+  }
+
+  /** Compiles the rules anew (coalesced: changes during a reload cause one more). */
+  private reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        try {
+          await this.compile();
+        } catch (err) {
+          this.deps.log.warn({ err: (err as Error).message }, 'could not load the alert rules; retried later');
+          this.version = '';
+        }
+      } while (this.reloadAgain && !this.stopped);
+    })().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async compile(): Promise<void> {
+    const { registry, options } = this.deps;
+    const version = await registry.rules.version();
+    const rules = (await registry.rules.list()).filter((r) => r.enabled);
+    const grantStore = new GrantStore(registry.db);
+    const grants = new Map<string, Grant>();
+    const now = Date.now();
+    for (const id of new Set(rules.flatMap((r) => (r.grantId === null ? [] : [r.grantId])))) {
+      const g = await grantStore.get(id);
+      if (g && g.revokedAt === null && Date.parse(g.expiresAt) > now) grants.set(id, g);
+    }
+    const compiled = new Map<string, Compiled>();
+    const threshold: Compiled[] = [];
+    const never = { breach: () => false, clear: () => true };
+    for (const rule of rules) {
+      const c = { rule, ...(rule.condition ? compileCondition(rule.condition, rule.hysteresis) : never) };
+      compiled.set(rule.id, c);
+      if (rule.kind === 'threshold') threshold.push(c);
+    }
+    const watched = new Map<string, Array<{ rule: Rule; afterMs: number }>>();
+    const silent = rules.filter((r) => r.kind === 'silent');
+    if (silent.length > 0) {
+      const intervals = await new DeviceTypeStore(registry.db).intervals();
+      const departments = new Set(silent.map((r) => r.scope.department));
+      for (const department of departments) {
+        const devices = await registry.listDevices({ department });
+        const gone = await registry.decommissionedAt(devices.map((d) => d.id));
+        for (const d of devices) {
+          if (gone.has(d.id)) continue;
+          for (const rule of silent) {
+            const s = rule.scope;
+            if (s.department !== department || (s.device !== null && s.device !== d.id)) continue;
+            if ((s.type !== null && s.type !== d.type) || (s.district !== null && s.district !== d.district)) continue;
+            if (!this.shared(rule, d.type, d.district, grants)) continue;
+            const intervalS = intervals.get(d.type) ?? options.defaultIntervalS;
+            const afterMs = ((rule.silentFactor ?? options.silentFactor) * intervalS + rule.forS) * 1000;
+            let list = watched.get(d.id);
+            if (!list) {
+              list = [];
+              watched.set(d.id, list);
+            }
+            list.push({ rule, afterMs });
+            // Where the registry knows a later report than this process saw, it counts; never reported: since now.
+            const seen = d.lastSeenAt ? Date.parse(d.lastSeenAt) : (this.lastSeen.get(d.id) ?? now);
+            if (seen > (this.lastSeen.get(d.id) ?? 0)) this.lastSeen.set(d.id, seen);
+          }
+        }
+      }
+    }
+    for (const id of this.lastSeen.keys()) if (!watched.has(id)) this.lastSeen.delete(id);
+    // Alerts of rules that are gone or disabled are no longer evaluated (a deleted rule's rows went with it).
+    for (const [key, a] of this.active) if (!compiled.has(a.rule)) this.active.delete(key);
+    this.grants = grants;
+    this.compiled = compiled;
+    this.thresholdRules = threshold;
+    this.byTags = new WeakMap();
+    this.watched = watched;
+    this.version = version;
+  }
+}

@@ -1,0 +1,66 @@
+import type { Config } from '../../common/config.ts';
+import type { LineSink } from '../../common/line-protocol.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { Registry } from '../../registry/index.ts';
+import { AlertEngine, type ReadingSource } from './engine.ts';
+import { WebhookNotifier } from './webhook.ts';
+
+export { AlertEngine, type AlertEngineOptions, type ReadingSource } from './engine.ts';
+export { backoff, signature, WebhookNotifier } from './webhook.ts';
+
+export interface Alerting {
+  engine: AlertEngine;
+  notifier: WebhookNotifier;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Rules evaluated on ingest's readings, alerts into the registry, webhooks out: wired from the settings. */
+export function createAlerting(
+  config: Pick<
+    Config,
+    | 'SUS_ALERT_QUEUE_MAX'
+    | 'SUS_SILENT_FACTOR'
+    | 'SUS_DEFAULT_INTERVAL_S'
+    | 'SUS_PUBLIC_URL'
+    | 'SUS_HTTP_PORT'
+    | 'SUS_WEBHOOK_TIMEOUT_MS'
+    | 'SUS_WEBHOOK_MAX_ATTEMPTS'
+    | 'SUS_WEBHOOK_BACKOFF_MS'
+  >,
+  registry: Registry,
+  source: ReadingSource,
+  sink: LineSink,
+  log: Logger,
+): Alerting {
+  const notifier = new WebhookNotifier(registry.alerts, log.child({ component: 'webhooks' }), {
+    timeoutMs: config.SUS_WEBHOOK_TIMEOUT_MS,
+    maxAttempts: config.SUS_WEBHOOK_MAX_ATTEMPTS,
+    backoffMs: config.SUS_WEBHOOK_BACKOFF_MS,
+  });
+  const engine = new AlertEngine({
+    registry,
+    source,
+    sink,
+    notifier,
+    log: log.child({ component: 'alerts' }),
+    options: {
+      queueMax: config.SUS_ALERT_QUEUE_MAX,
+      silentFactor: config.SUS_SILENT_FACTOR,
+      defaultIntervalS: config.SUS_DEFAULT_INTERVAL_S,
+      publicUrl: (config.SUS_PUBLIC_URL ?? `http://localhost:${config.SUS_HTTP_PORT}`).replace(/\/$/, ''),
+    },
+  });
+  return {
+    engine,
+    notifier,
+    async start() {
+      await engine.start();
+      notifier.start();
+    },
+    async stop() {
+      await engine.stop();
+      await notifier.stop();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Received {
+  /** Epoch ms when the whole request had arrived. */
+  at: number;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A real HTTP server that records every webhook request and answers `status` (changeable while it runs). */
+export async function startReceiver(): Promise<{
+  url: string;
+  received: Received[];
+  /** What the receiver answers from now on (e.g. 503 while it is "down"). */
+  answer(status: number): void;
+  close(): Promise<void>;
+}> {
+  const received: Received[] = [];
+  let status = 204;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (status < 300)
+        received.push({
+          at: Date.now(),
+          path: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString(),
+        });
+      res.statusCode = status;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    answer(s) {
+      status = s;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
