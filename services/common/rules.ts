@@ -39,7 +39,9 @@ export const WebhookTargetSchema = z.strictObject({
     .url({ protocol: /^https?$/ })
     .max(2000)
     .describe('http(s) URL the notification is POSTed to'),
-  secret: z.string().min(16).max(200).describe('HMAC-SHA256 key of SUS-Signature (at least 16 characters)'),
+  secret: name(200)
+    .refine((v) => v.length >= 16, 'must be at least 16 characters')
+    .describe('HMAC-SHA256 key of SUS-Signature (16 to 200 characters)'),
 });
 export type WebhookTarget = z.infer<typeof WebhookTargetSchema>;
 

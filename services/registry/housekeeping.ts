@@ -11,6 +11,8 @@ export interface RetentionSettings {
   deadLetterMaxRows: number;
   ackDays: number;
   auditDays: number;
+  /** Resolved alerts, alert history and webhook deliveries. */
+  alertDays: number;
 }
 
 export const retentionSettings = (
@@ -20,12 +22,14 @@ export const retentionSettings = (
     | 'SUS_DEAD_LETTER_MAX_ROWS'
     | 'SUS_ACK_RETENTION_DAYS'
     | 'SUS_AUDIT_RETENTION_DAYS'
+    | 'SUS_ALERT_HISTORY_RETENTION_DAYS'
   >,
 ): RetentionSettings => ({
   deadLetterDays: c.SUS_DEAD_LETTER_RETENTION_DAYS,
   deadLetterMaxRows: c.SUS_DEAD_LETTER_MAX_ROWS,
   ackDays: c.SUS_ACK_RETENTION_DAYS,
   auditDays: c.SUS_AUDIT_RETENTION_DAYS,
+  alertDays: c.SUS_ALERT_HISTORY_RETENTION_DAYS,
 });
 
 /** Rows a pass deleted, by table. */
@@ -33,6 +37,8 @@ export interface HousekeepingResult {
   deadLetters: number;
   acks: number;
   audit: number;
+  /** Resolved alerts, history entries and deliveries. */
+  alerts: number;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -43,7 +49,8 @@ const CHUNK = 5000;
 const HOUSEKEEPING_LOCK = 0x5355_5302;
 
 /**
- * Registry housekeeping: deletes dead letters, device answers (acks) and audit entries past their retention, and
+ * Registry housekeeping: deletes dead letters, device answers (acks), audit entries and alert records past their
+ * retention, and
  * the oldest dead letters beyond SUS_DEAD_LETTER_MAX_ROWS. Runs once shortly after start, then every `intervalMs`.
  */
 export class RegistryHousekeeping implements Service {
@@ -85,7 +92,7 @@ export class RegistryHousekeeping implements Service {
   async runOnce(now = new Date()): Promise<HousekeepingResult> {
     const s = this.settings;
     const before = (days: number) => new Date(now.getTime() - days * DAY_MS);
-    const result: HousekeepingResult = { deadLetters: 0, acks: 0, audit: 0 };
+    const result: HousekeepingResult = { deadLetters: 0, acks: 0, audit: 0, alerts: 0 };
     if (s.deadLetterDays > 0) {
       result.deadLetters += await this.deleteChunks(
         'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < $1 LIMIT $2)',
@@ -110,7 +117,20 @@ export class RegistryHousekeeping implements Service {
         [before(s.auditDays)],
       );
     }
-    if (result.deadLetters + result.acks + result.audit > 0) {
+    if (s.alertDays > 0) {
+      const cutoff = [before(s.alertDays)];
+      // A resolved alert takes its history and deliveries with it; a long-firing one keeps only recent entries.
+      for (const table of ['alert_history', 'alert_deliveries'])
+        result.alerts += await this.deleteChunks(
+          `DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${table === 'alert_history' ? 'at' : 'created_at'} < $1 LIMIT $2)`,
+          cutoff,
+        );
+      result.alerts += await this.deleteChunks(
+        `DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE state = 'resolved' AND resolved_at < $1 LIMIT $2)`,
+        cutoff,
+      );
+    }
+    if (result.deadLetters + result.acks + result.audit + result.alerts > 0) {
       this.log.info({ ...result }, 'registry housekeeping deleted rows past their retention');
     }
     return result;

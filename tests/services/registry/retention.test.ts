@@ -24,7 +24,13 @@ if (!process.env.TEST_DATABASE_URL) console.warn('TEST_DATABASE_URL is unset: Po
 const NOW = new Date('2026-06-01T12:00:00.000Z');
 const DAY = 24 * 3600 * 1000;
 const daysAgo = (d: number) => new Date(NOW.getTime() - d * DAY);
-const SETTINGS: RetentionSettings = { deadLetterDays: 30, deadLetterMaxRows: 1000, ackDays: 90, auditDays: 3650 };
+const SETTINGS: RetentionSettings = {
+  deadLetterDays: 30,
+  deadLetterMaxRows: 1000,
+  ackDays: 90,
+  auditDays: 3650,
+  alertDays: 365,
+};
 
 describe.each(BACKENDS)('registry bounds on $name', (backend) => {
   describe.skipIf(backend.name === 'PostgreSQL' && !backend.url)('behaviour', () => {
@@ -42,7 +48,8 @@ describe.each(BACKENDS)('registry bounds on $name', (backend) => {
     });
 
     beforeEach(async () => {
-      await db.exec('TRUNCATE dead_letters, device_acks, audit_log RESTART IDENTITY');
+      await db.exec('TRUNCATE dead_letters, device_acks, audit_log, alerts, alert_rules RESTART IDENTITY CASCADE');
+      await db.exec('INSERT INTO departments (id, name) VALUES ($$drainage$$, $$d$$) ON CONFLICT DO NOTHING');
       registry = new Registry(db, { rawBytes: 16, maxReasons: 3 });
     });
 
@@ -104,22 +111,23 @@ describe.each(BACKENDS)('registry bounds on $name', (backend) => {
       for (const d of [100, 91, 89]) await ack(daysAgo(d));
       for (const d of [4000, 3651, 3649, 1]) await audit(daysAgo(d));
       const hk = new RegistryHousekeeping(registry, SETTINGS, silentLogger);
-      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 2, acks: 2, audit: 2 });
+      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 2, acks: 2, audit: 2, alerts: 0 });
       expect([await count('dead_letters'), await count('device_acks'), await count('audit_log')]).toStrictEqual([
         2, 1, 2,
       ]);
-      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 0, acks: 0, audit: 0 });
+      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 0, acks: 0, audit: 0, alerts: 0 });
     });
 
     it('keeps everything when a retention is 0 (forever)', async () => {
       await deadLetter(daysAgo(5000));
       await ack(daysAgo(5000));
       await audit(daysAgo(50_000));
-      const forever = { deadLetterDays: 0, deadLetterMaxRows: 1000, ackDays: 0, auditDays: 0 };
+      const forever = { deadLetterDays: 0, deadLetterMaxRows: 1000, ackDays: 0, auditDays: 0, alertDays: 0 };
       expect(await new RegistryHousekeeping(registry, forever, silentLogger).runOnce(NOW)).toStrictEqual({
         deadLetters: 0,
         acks: 0,
         audit: 0,
+        alerts: 0,
       });
     });
 
@@ -130,11 +138,47 @@ describe.each(BACKENDS)('registry bounds on $name', (backend) => {
         [NOW],
       );
       const hk = new RegistryHousekeeping(registry, { ...SETTINGS, deadLetterMaxRows: 500 }, silentLogger);
-      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 11_500, acks: 0, audit: 0 });
+      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 11_500, acks: 0, audit: 0, alerts: 0 });
       const [range] = await db.query<{ lo: number; hi: number }>(
         'SELECT min(id)::int AS lo, max(id)::int AS hi FROM dead_letters',
       );
       expect(range).toStrictEqual({ lo: 11_501, hi: 12_000 });
+    });
+
+    it('deletes resolved alerts with their history and deliveries past the retention; a firing one keeps recent history', async () => {
+      const rule = { id: 'weir-high', owner: 'drainage', name: 'w' };
+      await db.query('INSERT INTO alert_rules (id, department_id, name, spec) VALUES ($1, $2, $3, $4)', [
+        rule.id,
+        rule.owner,
+        rule.name,
+        JSON.stringify(rule),
+      ]);
+      const change = (device: string, state: 'firing' | 'resolved', at: Date) =>
+        registry.alerts.transition({
+          rule: rule.id,
+          device,
+          department: 'drainage',
+          state,
+          value: 1,
+          at,
+          notify: [{ url: 'http://127.0.0.1:9/x', secret: 's' }],
+          body: () => '{}',
+        });
+      await change('old', 'firing', daysAgo(400));
+      await change('old', 'resolved', daysAgo(380));
+      await change('recent', 'firing', daysAgo(10));
+      await change('recent', 'resolved', daysAgo(5));
+      await change('long', 'firing', daysAgo(500));
+      await db.query('UPDATE alert_deliveries SET created_at = $1 WHERE id = 1', [daysAgo(400)]);
+      const hk = new RegistryHousekeeping(registry, SETTINGS, silentLogger);
+      // old: 2 history entries, 1 delivery (by age) and then its row; long: its one (old) history entry.
+      expect((await hk.runOnce(NOW)).alerts).toBe(5);
+      const alerts = await registry.alerts.list({ limit: 10 });
+      expect(alerts.map((a) => [a.device, a.state])).toStrictEqual([
+        ['long', 'firing'],
+        ['recent', 'resolved'],
+      ]);
+      expect([await count('alert_history'), await count('alert_deliveries')]).toStrictEqual([2, 3]);
     });
 
     it('runs on its own once started and stops cleanly', async () => {
