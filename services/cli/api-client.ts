@@ -47,7 +47,8 @@ export async function call<T>(
     }
     throw new SusError('SUS_ERR_API', `${method} ${path} → ${res.status}: ${detail}`, res.status);
   }
-  const parsed = schema.safeParse(JSON.parse(text));
+  // A 204 (a deletion) has no body.
+  const parsed = schema.safeParse(text === '' ? null : JSON.parse(text));
   if (!parsed.success) {
     throw new SusError('SUS_ERR_API_RESPONSE', `${method} ${path}: unexpected response (${parsed.error.message})`, 502);
   }

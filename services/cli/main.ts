@@ -8,6 +8,7 @@ import { deviceCommand } from './device.ts';
 import { keysCommand } from './keys.ts';
 import { withRegistry } from './open-registry.ts';
 import { startPlatform } from './platform.ts';
+import { RULES_HELP, rulesCommand } from './rules.ts';
 import { SIMULATE_HELP, simulateCommand } from './simulate.ts';
 
 const HELP = `sus — Smart Urban Services platform
@@ -22,6 +23,7 @@ ${SIMULATE_HELP}
   device …           field provisioning: add | claim-code | bundle | check (sus device help)
   migrate            bring the registry schema up to date and exit
   keys …             API keys: create | list | revoke (sus keys help)
+${RULES_HELP}
   decode --format F [--device ID] [--profile FILE]
                      decode one payload from stdin and print its normalised readings (F: canonical, senml,
                      senml-cbor, ttn, chirpstack, sensor-community); exit 2 with reason codes on rejection
@@ -127,6 +129,8 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'device':
       return deviceCommand(config, rest);
+    case 'rules':
+      return rulesCommand(config, rest, (t) => process.stdout.write(t));
     case 'keys':
       return keysCommand(config, rest, (t) => process.stdout.write(t));
     case 'migrate': {
