@@ -9,20 +9,30 @@ export interface Received {
   body: string;
 }
 
-/** A real HTTP server that records every webhook request and answers `status` (changeable while it runs). */
+/**
+ * A real HTTP server that records every webhook request it accepts (2xx) and answers `status`, changeable while it
+ * runs; `'hang'` takes requests and never answers (a slow receiver), counting them in `held`.
+ */
 export async function startReceiver(): Promise<{
   url: string;
   received: Received[];
   /** What the receiver answers from now on (e.g. 503 while it is "down"). */
-  answer(status: number): void;
+  answer(status: number | 'hang'): void;
+  /** Requests held without an answer. */
+  held(): number;
   close(): Promise<void>;
 }> {
   const received: Received[] = [];
-  let status = 204;
+  let status: number | 'hang' = 204;
+  let held = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
+      if (status === 'hang') {
+        held++;
+        return;
+      }
       if (status < 300)
         received.push({
           at: Date.now(),
@@ -42,6 +52,7 @@ export async function startReceiver(): Promise<{
     answer(s) {
       status = s;
     },
+    held: () => held,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -286,6 +286,40 @@ describe('alerts end to end: MQTT → ingest → rule → registry → signed we
     expect(deliveries.body.deliveries.map((d) => d.state)).toStrictEqual(['delivered', 'delivered']);
   });
 
+  it('a receiver that does not answer delays neither the PUBACK nor another receiver', async () => {
+    const slow = await startReceiver();
+    slow.answer('hang');
+    try {
+      await device('river-6');
+      await rule({
+        id: 'river-slow',
+        name: 'River high (slow receiver)',
+        quantity: 'water_level',
+        device: 'river-6',
+        above: 1.5,
+        notify: [
+          { type: 'webhook', url: `${slow.url}/slow`, secret: SECRET },
+          { type: 'webhook', url: `${receiver.url}/fast`, secret: SECRET },
+        ],
+      });
+      const t0 = await publish('river-6', { water_level: 1.8 });
+      const acked = Date.now();
+      const [fast] = await eventually(
+        async () => hooksTo('/fast'),
+        (r) => r.length === 1,
+      );
+      expect(fast!.at - t0).toBeLessThan(1000);
+      // The slow receiver holds its request: it took it, and the PUBACK came before it was asked at all.
+      await eventually(
+        async () => slow.held(),
+        (n) => n === 1,
+      );
+      expect(acked - t0).toBeLessThan(fast!.at - t0);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('keeps an undeliverable notification as a dead letter that can be re-sent', async () => {
     await device('river-4');
     await rule({
