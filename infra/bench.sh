@@ -23,9 +23,9 @@ name="${1:-}"
 node_args=(--max-semi-space-size=64 --import tsx)
 case "$name" in
   api | ingest) needs_influx=1 ;;
-  ingest-path | broker) needs_influx=0 ;;
+  ingest-path | broker | alerts) needs_influx=0 ;;
   *)
-    log "usage: bash infra/bench.sh api|ingest|ingest-path|broker [args]"
+    log "usage: bash infra/bench.sh api|ingest|ingest-path|broker|alerts [args]"
     exit 2
     ;;
 esac

@@ -53,6 +53,8 @@ export interface AlertEngineStats {
 
 interface Compiled extends CompiledCondition {
   rule: Rule;
+  /** This rule's pending and firing alerts by device (kept across recompilations). */
+  alerts: Map<string, ActiveAlert>;
 }
 
 interface ActiveAlert {
@@ -74,7 +76,6 @@ interface Queued {
 }
 
 const EMPTY: readonly Compiled[] = Object.freeze([]);
-const keyOf = (rule: string, device: string) => `${rule}\u0000${device}`;
 
 /**
  * Evaluates threshold and silent-device rules in the ingest stream. The Ingestor calls in after the spool took the
@@ -85,7 +86,6 @@ const keyOf = (rule: string, device: string) => `${rule}\u0000${device}`;
  */
 export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   readonly stats: AlertEngineStats = { transitions: 0, dropped: 0, writeFailures: 0 };
-  private compiled = new Map<string, Compiled>();
   private thresholdRules: Compiled[] = [];
   /** Rules per device tags and quantity: built on a device's first reading, dropped with the tags (or a reload). */
   private byTags = new WeakMap<ReadingTags, Map<string, readonly Compiled[]>>();
@@ -93,7 +93,8 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   /** Silent-device rules by device, with the silence (ms) after which each fires. */
   private watched = new Map<string, Array<{ rule: Rule; afterMs: number }>>();
   private readonly lastSeen = new Map<string, number>();
-  private readonly active = new Map<string, ActiveAlert>();
+  /** Pending and firing alerts, by rule and device: what the registry holds, for the per-message path. */
+  private readonly active = new Map<string, Map<string, ActiveAlert>>();
   private readonly queue: Queued[] = [];
   private writing = false;
   private version = '';
@@ -158,7 +159,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
 
   private restore(a: Alert): void {
     if (a.state === 'resolved') return;
-    this.active.set(keyOf(a.rule, a.device), {
+    this.alertsOf(a.rule).set(a.device, {
       rule: a.rule,
       device: a.device,
       state: a.state,
@@ -213,14 +214,25 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     return grant !== undefined && grantCovers(grant, slice);
   }
 
+  private alertsOf(rule: string): Map<string, ActiveAlert> {
+    let alerts = this.active.get(rule);
+    if (!alerts) {
+      alerts = new Map();
+      this.active.set(rule, alerts);
+    }
+    return alerts;
+  }
+
   private evaluate(c: Compiled, device: string, value: number, now: number): void {
-    const key = keyOf(c.rule.id, device);
-    const cur = this.active.get(key);
     const breaching = c.breach(value);
+    const alerts = c.alerts;
+    // The common case, a value inside the threshold of a rule with nothing active: one comparison, no lookup.
+    if (!breaching && alerts.size === 0) return;
+    const cur = alerts.get(device);
     if (!cur) {
       if (!breaching) return;
       const state = c.rule.forS === 0 ? 'firing' : 'pending';
-      this.active.set(key, { rule: c.rule.id, device, state, since: now, value, breaching });
+      alerts.set(device, { rule: c.rule.id, device, state, since: now, value, breaching });
       this.change(c.rule, device, state, value, now);
       return;
     }
@@ -229,14 +241,14 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     if (cur.state === 'pending') {
       // `for` asks for the condition to hold throughout: one value back inside ends the wait.
       if (!breaching) {
-        this.active.delete(key);
+        alerts.delete(device);
         this.change(c.rule, device, 'resolved', value, now);
       } else if (now - cur.since >= c.rule.forS * 1000) {
         cur.state = 'firing';
         this.change(c.rule, device, 'firing', value, now);
       }
     } else if (c.clear(value)) {
-      this.active.delete(key);
+      alerts.delete(device);
       this.change(c.rule, device, 'resolved', value, now);
     }
   }
@@ -244,25 +256,25 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   // ---- timers: `for` durations and silent devices -------------------------------------------------------------
 
   private tick(now: number): void {
-    for (const [key, a] of this.active) {
-      if (a.state !== 'pending' || !a.breaching) continue;
-      const c = this.compiled.get(a.rule);
-      if (c && c.rule.kind === 'threshold' && now - a.since >= c.rule.forS * 1000) {
+    for (const c of this.thresholdRules) {
+      if (c.rule.forS === 0) continue;
+      for (const a of c.alerts.values()) {
+        if (a.state !== 'pending' || !a.breaching || now - a.since < c.rule.forS * 1000) continue;
         a.state = 'firing';
         this.change(c.rule, a.device, 'firing', a.value, now);
-      } else if (!c) this.active.delete(key);
+      }
     }
     for (const [device, rules] of this.watched) {
       const silentMs = now - (this.lastSeen.get(device) ?? now);
       for (const { rule, afterMs } of rules) {
-        const key = keyOf(rule.id, device);
-        const cur = this.active.get(key);
+        const alerts = this.alertsOf(rule.id);
+        const cur = alerts.get(device);
         const silentS = Math.floor(silentMs / 1000);
         if (!cur && silentMs > afterMs) {
-          this.active.set(key, { rule: rule.id, device, state: 'firing', since: now, value: silentS, breaching: true });
+          alerts.set(device, { rule: rule.id, device, state: 'firing', since: now, value: silentS, breaching: true });
           this.change(rule, device, 'firing', silentS, now);
         } else if (cur && silentMs <= afterMs) {
-          this.active.delete(key);
+          alerts.delete(device);
           this.change(rule, device, 'resolved', silentS, now);
         }
       }
@@ -400,7 +412,11 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     const threshold: Compiled[] = [];
     const never = { breach: () => false, clear: () => true };
     for (const rule of rules) {
-      const c = { rule, ...(rule.condition ? compileCondition(rule.condition, rule.hysteresis) : never) };
+      const c = {
+        rule,
+        alerts: this.alertsOf(rule.id),
+        ...(rule.condition ? compileCondition(rule.condition, rule.hysteresis) : never),
+      };
       compiled.set(rule.id, c);
       if (rule.kind === 'threshold') threshold.push(c);
     }
@@ -436,9 +452,8 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     }
     for (const id of this.lastSeen.keys()) if (!watched.has(id)) this.lastSeen.delete(id);
     // Alerts of rules that are gone or disabled are no longer evaluated (a deleted rule's rows went with it).
-    for (const [key, a] of this.active) if (!compiled.has(a.rule)) this.active.delete(key);
+    for (const id of this.active.keys()) if (!compiled.has(id)) this.active.delete(id);
     this.grants = grants;
-    this.compiled = compiled;
     this.thresholdRules = threshold;
     this.byTags = new WeakMap();
     this.watched = watched;

@@ -1,0 +1,183 @@
+/**
+ * bench:alerts — what 1,000 active alert rules cost the ingest path, and how fast an alert leaves. The ingest path
+ * of bench:ingest-path (Ingestor.handle → real spool → a drainer that drops the body; no broker, no InfluxDB) runs
+ * the same messages twice: without rules, then with BENCH_RULES rules evaluated (most on the same devices and
+ * quantities, thresholds the values never cross, so every reading is compared with its device's rules; one rule
+ * crosses and resolves every BENCH_FLIP messages of one device and posts a signed webhook to a real HTTP receiver
+ * in this process). Reports CPU per message for both and the alert latency handle() → webhook received, p50/p99.
+ * Ends with one JSON line.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { availableParallelism, cpus } from 'node:os';
+import { catalogue } from '../../services/common/catalogue.ts';
+import { loadConfig } from '../../services/common/config.ts';
+import { createLogger } from '../../services/common/logger.ts';
+import { normaliseRule, RuleInputSchema } from '../../services/common/rules.ts';
+import { createAlerting } from '../../services/ingest/alerts/index.ts';
+import { createIngestService } from '../../services/ingest/index.ts';
+import { openRegistry } from '../../services/registry/index.ts';
+
+const N = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const RULES = Number(process.env.BENCH_RULES ?? 1000);
+const FLIP = Number(process.env.BENCH_FLIP ?? 2000);
+const IN_FLIGHT = 2000;
+const DEVICES = 20;
+const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
+
+const received = new Map<number, number>();
+const receiver = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = JSON.parse(Buffer.concat(chunks).toString()) as { value: number };
+    received.set(body.value, performance.now());
+    res.statusCode = 204;
+    res.end();
+  });
+});
+await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+
+const config = loadConfig({
+  ...process.env,
+  INFLUX_URL: 'http://127.0.0.1:9',
+  SUS_DATA_DIR: 'memory://',
+  DATABASE_URL: '',
+  SUS_ADMIN_KEY: 'sus_bench_alerts_key_0123456789abcdef',
+  SUS_RULES_MAX_PER_DEPARTMENT: String(RULES + 1),
+  LOG_LEVEL: 'warn',
+});
+const log = createLogger('warn', 'bench');
+const registry = await openRegistry(config);
+await registry.createDepartment({ id: 'environment', name: 'Environment' });
+const ids: string[] = [];
+for (let d = 0; d < DEVICES; d++) {
+  const { device } = await registry.createDevice({
+    id: `bench-${d}`,
+    name: `bench ${d}`,
+    department: 'environment',
+    type: 'air_quality',
+    district: 'Nord',
+  });
+  ids.push(device.id);
+}
+
+/** value of message i: bench-0's pm2_5 is high in every other stretch of FLIP messages; unique, to time it. */
+const high = (i: number) => ids[i % DEVICES] === 'bench-0' && Math.floor(i / FLIP) % 2 === 1;
+const pm25 = (i: number) => (high(i) ? 500 : 5) + i / N;
+const t0 = Date.now() - 900_000;
+const payloads = Array.from({ length: N }, (_, i) =>
+  Buffer.from(
+    JSON.stringify({
+      time: t0 + i,
+      values: { air_temperature: (i % 50) + 0.5, pm10: (i % 50) + 1.5, pm2_5: pm25(i), relative_humidity: 40 },
+    }),
+  ),
+);
+const started = new Float64Array(N);
+
+async function run(withRules: boolean) {
+  const service = createIngestService(config, registry, log);
+  Object.assign(service.writer, { sender: { send: async () => {} } });
+  await service.start();
+  const alerting = withRules ? createAlerting(config, registry, service.ingestor, service.spool, log) : undefined;
+  await alerting?.start();
+  let next = 0;
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  await new Promise<void>((resolve) => {
+    let outstanding = 0;
+    const one = () => {
+      const i = next++;
+      if (i >= N) {
+        if (outstanding === 0) resolve();
+        return;
+      }
+      outstanding++;
+      const device = ids[i % DEVICES]!;
+      started[i] = performance.now();
+      void service.ingestor
+        .handle({
+          device,
+          topic: `sus/v1/devices/${device}/up`,
+          channel: 'up',
+          payload: payloads[i]!,
+          receivedAt: Date.now(),
+          source: 'mqtt',
+        })
+        .then(() => {
+          outstanding--;
+          one();
+        });
+    };
+    for (let k = 0; k < IN_FLIGHT; k++) one();
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const seconds = (performance.now() - wall0) / 1000;
+  await alerting?.engine.idle();
+  // Let the last webhooks arrive before the notifier stops.
+  const until = Date.now() + 5000;
+  while (alerting && alerting.notifier.stats.delivered < alerting.engine.stats.transitions && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 50));
+  const transitions = alerting?.engine.stats.transitions ?? 0;
+  await alerting?.stop();
+  await service.stop();
+  return { usPerMsg: (cpu.user + cpu.system) / N, msgsPerS: Math.round(N / seconds), transitions };
+}
+
+const without = await run(false);
+let created = 0;
+for (let r = 0; r < RULES - 1; r++) {
+  // Never crossed: every reading of the device and quantity is compared with it.
+  const q = QUANTITIES[r % QUANTITIES.length]!;
+  const input = RuleInputSchema.parse({ name: `quiet ${r}`, quantity: q, device: ids[r % DEVICES], above: 1e6 });
+  await registry.rules.create(normaliseRule(input, 'environment', `quiet-${r}`, catalogue), null);
+  created++;
+}
+const loud = RuleInputSchema.parse({
+  name: 'bench-0 pm2_5 high',
+  quantity: 'pm2_5',
+  device: 'bench-0',
+  above: 100,
+  notify: [{ type: 'webhook', url: hookUrl, secret: 'bench-secret-0123456789' }],
+});
+await registry.rules.create(normaliseRule(loud, 'environment', 'loud', catalogue), null);
+created++;
+const withRules = await run(true);
+
+const latencies: number[] = [];
+for (let i = 0; i < N; i++) {
+  // The first message of each high or low stretch of bench-0 is the one that changed the alert's state.
+  if (ids[i % DEVICES] !== 'bench-0' || i < DEVICES || high(i) === high(i - DEVICES)) continue;
+  const at = received.get(pm25(i));
+  if (at !== undefined) latencies.push(at - started[i]!);
+}
+latencies.sort((a, b) => a - b);
+const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
+receiver.close();
+await registry.close();
+const cost = withRules.usPerMsg / without.usPerMsg - 1;
+console.log(
+  `alerts on ${availableParallelism()} × ${cpus()[0]?.model ?? 'unknown CPU'}: ${N} messages of 4 readings, ` +
+    `${without.usPerMsg.toFixed(1)} µs CPU per message without rules (${without.msgsPerS} msg/s), ` +
+    `${withRules.usPerMsg.toFixed(1)} µs with ${created} rules (${withRules.msgsPerS} msg/s): ${(cost * 100).toFixed(1)} % more; ` +
+    `${withRules.transitions} alert changes, ${latencies.length} webhooks timed: handle → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms`,
+);
+console.log(
+  JSON.stringify({
+    bench: 'alerts',
+    rules: created,
+    messages: N,
+    us_per_msg_without: Math.round(without.usPerMsg * 10) / 10,
+    us_per_msg_with: Math.round(withRules.usPerMsg * 10) / 10,
+    cost_pct: Math.round(cost * 1000) / 10,
+    msgs_per_s_without: without.msgsPerS,
+    msgs_per_s_with: withRules.msgsPerS,
+    alert_changes: withRules.transitions,
+    webhooks_timed: latencies.length,
+    latency_ms_p50: Math.round(pct(50) * 10) / 10,
+    latency_ms_p99: Math.round(pct(99) * 10) / 10,
+  }),
+);
+process.exit(latencies.length > 0 ? 0 : 1);
