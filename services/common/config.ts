@@ -253,6 +253,9 @@ export const ConfigSchema = z
     SUS_LAST_SEEN_FLUSH_MS: positiveInt(5000).describe(
       "Devices' last-seen times (broker logins and disconnects, ingested readings) are written to the registry in one batch this often.",
     ),
+    SUS_RULES_FILE: optionalText.describe(
+      "JSON file of alert rules kept as code (the API's full or simple form, each with id and owner); at start they replace the rules an earlier start took from it.",
+    ),
     SUS_RULES_MAX_PER_DEPARTMENT: positiveInt(1000).describe(
       'Alert rules one department may keep; 409 SUS_ERR_RULE_LIMIT beyond.',
     ),

@@ -105,6 +105,47 @@ export class RuleStore {
     this.onChange();
   }
 
+  /**
+   * Makes the rules taken from a rules file (created by `source`) exactly `rules`: new ones created, changed ones
+   * replaced, those gone from the file deleted; a rule of the same id made otherwise is a conflict.
+   */
+  async sync(rules: Rule[], source: string): Promise<{ created: number; updated: number; removed: number }> {
+    const result = await this.db.transaction(async (tx) => {
+      const existing = await tx.query<{ id: string; created_by: string | null }>(
+        'SELECT id, created_by FROM alert_rules',
+      );
+      const ours = new Set(existing.filter((r) => r.created_by === source).map((r) => r.id));
+      const theirs = new Set(existing.filter((r) => r.created_by !== source).map((r) => r.id));
+      const clash = rules.find((r) => theirs.has(r.id));
+      if (clash)
+        throw conflict(`rule '${clash.id}' exists already and was not made by ${source}`, 'SUS_ERR_RULE_EXISTS');
+      let created = 0;
+      let updated = 0;
+      for (const rule of rules) {
+        const params = [rule.id, rule.owner, rule.name, JSON.stringify(rule), source];
+        if (ours.has(rule.id)) {
+          await tx.query(
+            'UPDATE alert_rules SET department_id = $2, name = $3, spec = $4, updated_at = now() WHERE id = $1 AND created_by = $5',
+            params,
+          );
+          updated++;
+        } else {
+          await tx.query(
+            'INSERT INTO alert_rules (id, department_id, name, spec, created_by) VALUES ($1, $2, $3, $4, $5)',
+            params,
+          );
+          created++;
+        }
+      }
+      const keep = new Set(rules.map((r) => r.id));
+      const gone = [...ours].filter((id) => !keep.has(id));
+      if (gone.length > 0) await tx.query('DELETE FROM alert_rules WHERE id = ANY($1::text[])', [gone]);
+      return { created, updated, removed: gone.length };
+    });
+    this.onChange();
+    return result;
+  }
+
   /** A fingerprint that changes whenever any rule does: another process's evaluator reloads when it differs. */
   async version(): Promise<string> {
     const [r] = await this.db.query<{ n: number; at: Date | null }>(

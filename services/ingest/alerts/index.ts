@@ -1,12 +1,17 @@
+import { catalogue } from '../../common/catalogue.ts';
 import type { Config } from '../../common/config.ts';
 import type { LineSink } from '../../common/line-protocol.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Registry } from '../../registry/index.ts';
 import { AlertEngine, type ReadingSource } from './engine.ts';
+import { loadRulesFile } from './rules-file.ts';
 import { WebhookNotifier } from './webhook.ts';
 
 export { AlertEngine, type AlertEngineOptions, type ReadingSource } from './engine.ts';
 export { backoff, signature, WebhookNotifier } from './webhook.ts';
+
+/** `created_by` of the rules taken from SUS_RULES_FILE. */
+export const RULES_FILE_SOURCE = 'SUS_RULES_FILE';
 
 export interface Alerting {
   engine: AlertEngine;
@@ -27,7 +32,8 @@ export function createAlerting(
     | 'SUS_WEBHOOK_TIMEOUT_MS'
     | 'SUS_WEBHOOK_MAX_ATTEMPTS'
     | 'SUS_WEBHOOK_BACKOFF_MS'
-  >,
+  > &
+    Partial<Pick<Config, 'SUS_RULES_FILE'>>,
   registry: Registry,
   source: ReadingSource,
   sink: LineSink,
@@ -55,6 +61,11 @@ export function createAlerting(
     engine,
     notifier,
     async start() {
+      if (config.SUS_RULES_FILE) {
+        const rules = loadRulesFile(config.SUS_RULES_FILE, catalogue);
+        const synced = await registry.rules.sync(rules, RULES_FILE_SOURCE);
+        log.info({ file: config.SUS_RULES_FILE, ...synced }, 'alert rules taken from SUS_RULES_FILE');
+      }
       await engine.start();
       notifier.start();
     },
