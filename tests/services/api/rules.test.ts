@@ -114,6 +114,17 @@ describe('/v1/rules: the rule model, its forms, unit conversion, ownership and g
         'device',
       ],
     ];
+    // A NUL in a secret or a unit is refused by the grammar, before the registry's jsonb would refuse it.
+    for (const bad of [{ notify: [{ ...hook, secret: `${hook.secret}\u0000` }] }, { unit: 'c\u0000m' }]) {
+      const res = await api<{ code: string }>('POST', '/v1/rules', {
+        name: 'x',
+        quantity: 'water_level',
+        device: 'river-1',
+        above: 1,
+        ...bad,
+      });
+      expect([res.status, res.body.code]).toStrictEqual([400, 'SUS_ERR_VALIDATION']);
+    }
     for (const [body, code, field] of cases) {
       const res = await api<{ code: string; context?: { field?: string } }>('POST', '/v1/rules', body);
       expect([body, res.status, res.body.code, res.body.context?.field]).toStrictEqual([body, 400, code, field]);
