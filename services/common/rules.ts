@@ -72,12 +72,7 @@ export const RuleInputSchema = z
     kind: z.enum(RULE_KINDS).default('threshold'),
     owner: DepartmentId.optional().describe("the department the rule belongs to; default: the key's department"),
     quantity: QuantityName.optional().describe('a catalogue quantity (threshold rules)'),
-    unit: z
-      .string()
-      .min(1)
-      .max(32)
-      .optional()
-      .describe("unit of the thresholds; default: the quantity's canonical unit"),
+    unit: name(32).optional().describe("unit of the thresholds; default: the quantity's canonical unit"),
     scope: ScopeSchema.optional(),
     device: DeviceId.optional(),
     type: DeviceTypeId.optional(),
