@@ -24,8 +24,8 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { openDataRoutes } from './routes/open-data.ts';
 import { provisionRoutes } from './routes/provision.ts';
 import { readingRoutes } from './routes/readings.ts';
-import { sensorThingsRoutes } from './routes/sensorthings.ts';
 import { ruleRoutes } from './routes/rules.ts';
+import { sensorThingsRoutes } from './routes/sensorthings.ts';
 import { streamRoutes } from './routes/stream.ts';
 
 declare module 'fastify' {

@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { conflict, notFound, SusError } from '../common/errors.ts';
 import { generatedDeviceId } from '../common/grammar.ts';
+import { AlertStore } from './alerts.ts';
 import { AuditLog } from './audit.ts';
 import { ClaimStore } from './claims.ts';
-import { AlertStore } from './alerts.ts';
 import { type Db, sqlState } from './db.ts';
 import { type DeadLetterBounds, DeadLetterStore } from './dead-letters.ts';
 import { DeviceTypeStore } from './device-types.ts';
