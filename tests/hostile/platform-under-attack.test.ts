@@ -264,6 +264,10 @@ describe(`the running platform under every attack of issue 11 at once (seed ${SE
       (n) => n >= acked.size,
       20_000,
     );
+    // The probe samples every 100 ms in its own thread: let it send samples after the last attack ended, so its
+    // report spans the whole attack window (stopped at once, its last sample could predate the window's end).
+    const tail = attackWindow.to + 300 - Date.now();
+    if (tail > 0) await new Promise((r) => setTimeout(r, tail));
     probe = await running.stop();
     running = undefined;
     console.log(
