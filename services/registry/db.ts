@@ -201,12 +201,6 @@ class PostgresDb implements Db {
       throw unavailable(err as Error);
     }
     let failed: Error | undefined;
-    // A checked-out client has no listener of the pool's: a server that ends the connection (shutdown, 57P01)
-    // would otherwise be an uncaught 'error' that ends the process. Its statement fails on its own.
-    const onError = (err: Error) => {
-      failed = err;
-    };
-    client.on('error', onError);
     try {
       return await fn(client);
     } catch (err) {
@@ -214,12 +208,14 @@ class PostgresDb implements Db {
       if (unreachable(err) && !(err instanceof SusError)) throw unavailable(err as Error);
       throw err;
     } finally {
-      client.off('error', onError);
       // With an error the pool ends the connection (destroying its socket when a statement is still out).
-      client.release(failed);
+      client.release(failed ?? connectionErrors.get(client));
     }
   }
 }
+
+/** Connections the server or network ended: released with the error, so the pool discards them. */
+const connectionErrors = new WeakMap<pg.PoolClient, Error>();
 
 export interface DbOptions {
   /** postgres:// URL; unset = embedded PGlite. */
@@ -254,6 +250,10 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     });
     // A pool error (server restart) must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
+    // Every connection has a listener from its first moment on: pg-pool takes its own off a client it hands out, and
+    // a server that ends connections (shutdown, 57P01) before withClient could attach one made an 'error' without a
+    // listener, which ends the process. The error is kept so the client is discarded when it comes back.
+    pool.on('connect', (client) => client.on('error', (err) => connectionErrors.set(client, err)));
     const db = new PostgresDb(pool, bounds);
     try {
       await db.query('SELECT 1');

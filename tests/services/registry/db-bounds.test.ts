@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SusError } from '../../../services/common/errors.ts';
 import { type Db, type DbBounds, openDb, POOL_SIZE } from '../../../services/registry/db.ts';
 import { eventually } from '../../helpers/env.ts';
@@ -173,4 +173,33 @@ describe.skipIf(!url)('PostgreSQL registry bounds', () => {
     );
     expect(result).toStrictEqual([{ done: true }]);
   }, 30_000);
+
+  it('a connection the server ends as the pool hands it out (57P01 at shutdown) is discarded, not an uncaught error', async () => {
+    const db = await open({ timeoutMs: 5_000 }, 'direct');
+    // The moment between pg-pool taking its listener off a client and the caller getting it: a server shutting
+    // down sends 57P01 then. Before, the 'error' had no listener there and ended the process (CI run of 28d24ff).
+    const emit = pg.Pool.prototype.emit;
+    const ended: pg.PoolClient[] = [];
+    const spy = vi.spyOn(pg.Pool.prototype, 'emit').mockImplementation(function (this: pg.Pool, event, ...args) {
+      if (event === 'acquire' && ended.length === 0) {
+        const client = args[0] as pg.PoolClient;
+        ended.push(client);
+        queueMicrotask(() =>
+          client.emit(
+            'error',
+            Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+          ),
+        );
+      }
+      return emit.call(this, event, ...args);
+    });
+    try {
+      expect(await db.query<{ one: number }>('SELECT 1 AS one')).toStrictEqual([{ one: 1 }]);
+    } finally {
+      spy.mockRestore();
+    }
+    // The ended connection was not pooled again, and the next statement runs on another.
+    expect([ended.length, (ended[0] as unknown as { _ending: boolean })._ending]).toStrictEqual([1, true]);
+    expect(await db.query<{ one: number }>('SELECT 1 AS one')).toStrictEqual([{ one: 1 }]);
+  });
 });
