@@ -12,9 +12,11 @@ import {
   type Alerting,
   createAlerting,
   createIngestService,
+  createRollupService,
   type IngestService,
   IntegrationSources,
   loadIntegrations,
+  type RollupService,
 } from '../ingest/index.ts';
 import {
   openRegistry,
@@ -39,6 +41,8 @@ export interface Platform {
   ingest?: IngestService;
   /** Rules evaluated in the ingest stream and their webhooks (with the broker). */
   alerting?: Alerting;
+  /** Rollups, retention and their self-metrics: run where ingest runs. */
+  rollups?: RollupService;
   api?: FastifyInstance;
   mqttPort?: number;
   httpPort?: number;
@@ -148,7 +152,13 @@ export async function startPlatform(
     );
 
     if (parts.broker) {
-      const ingest = await services.start(createIngestService(config, registry, log, metrics));
+      const ingest = createIngestService(config, registry, log, metrics);
+      // Before ingest starts: batches recovered from the spool are looked into for late readings. Stopped after
+      // ingest (the group stops in reverse order), whose last drained batches still mark their windows.
+      const rollups = createRollupService(config, registry, ingest, influx, log, metrics);
+      await services.start({ start: async () => rollups.start(), stop: () => rollups.stop() });
+      platform.rollups = rollups;
+      await services.start(ingest);
       // Evaluates rules on what ingest accepted; its sus_alert points share the spool with the readings.
       const alerting = await services.start(createAlerting(config, registry, ingest.ingestor, ingest.spool, log));
       platform.alerting = alerting;

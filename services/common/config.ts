@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-/** Days a table keeps its rows; 0 keeps them forever. */
+/** Days data is kept; 0 keeps it forever. */
 const retentionDays = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 const optionalText = z
   .string()
@@ -135,6 +135,21 @@ export const ConfigSchema = z
     ),
     SUS_QUERY_MAX_POINTS: positiveInt(10_000).describe(
       'Query budget: most points, windows × groups or devices × quantities one API request may fetch.',
+    ),
+    SUS_QUERY_MAX_SCAN: positiveInt(250_000).describe(
+      "Stored points one aggregate query may make InfluxDB read: raw readings estimated from the devices' expected intervals, rollups one per window and device; 400 SUS_ERR_QUERY_BUDGET beyond.",
+    ),
+    SUS_RAW_RETENTION_DAYS: retentionDays(365).describe(
+      "Days InfluxDB keeps raw readings (the database's default retention policy; 0: forever); shortened only once the hourly rollups reach past the new limit.",
+    ),
+    SUS_HOURLY_RETENTION_DAYS: retentionDays(1830).describe(
+      'Days InfluxDB keeps hourly rollups (retention policy rollup_1h; 0: forever); the air-quality report of a year needs its hourly rollups. Daily rollups are kept forever.',
+    ),
+    SUS_ROLLUP_SETTLE_S: positiveInt(120).describe(
+      'Seconds after an hour ends before it is rolled up; readings of an hour that arrive later mark it for recomputation.',
+    ),
+    SUS_ROLLUP_INTERVAL_S: positiveInt(60).describe(
+      'How often the rollup service looks for closed and dirty windows (a catch-up runs on until it is done).',
     ),
     SUS_PUBLIC_MQTT_URL: optionalText.describe(
       'MQTT URL(s), comma-separated, written into provisioning bundles; unset, mqtt:// on the host the API was asked under and SUS_MQTT_PORT (plus mqtts:// on SUS_MQTTS_PORT when TLS is on).',

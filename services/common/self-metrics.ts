@@ -25,4 +25,10 @@ export const SELF_METRICS = {
   writes: 'sus_writes',
   /** Broker within the interval. Tag: node. Fields: clients, connects, auth_failures, acl_denials, messages_in. */
   broker: 'sus_broker',
+  /**
+   * Rollup service, every interval. Tag: node. Fields: windows_behind (closed hours not rolled up yet), lag_s (age
+   * of the newest hourly rollup's end), dirty (hours waiting for recomputation), points (rollup points written
+   * within the interval), points_per_s.
+   */
+  rollup: 'sus_rollup',
 } as const;

@@ -6,6 +6,7 @@ import { LastSeenBatcher } from '../common/last-seen.ts';
 import { readingLine, tagSet } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { ReadingTags } from '../common/reading.ts';
+import { HOUR_MS } from '../common/rollups.ts';
 import type { Uplink } from '../common/uplink.ts';
 import { within } from '../common/within.ts';
 import type { DeadLetterReason, Device, NewDeadLetter, Registry } from '../registry/index.ts';
@@ -130,6 +131,11 @@ export class Ingestor extends EventEmitter<{ readings: [IngestedReading[], Readi
     rejectedByReason: {},
   };
   private readonly lastSeen: LastSeenBatcher;
+  /**
+   * When readings of an hour that had already ended at their arrival were last spooled (epoch ms, 0: never): the
+   * rollups' dirty-window recorder looks into the batches spooled up to then (services/ingest/rollups/dirty.ts).
+   */
+  lastLateAt = 0;
   // Weak: entries go with the Device objects the directory dropped.
   private readonly tagCache = new WeakMap<Device, Map<string, { tags: ReadingTags; tagString: string }>>();
   private timer: NodeJS.Timeout | undefined;
@@ -271,13 +277,18 @@ export class Ingestor extends EventEmitter<{ readings: [IngestedReading[], Readi
     if (readings.length > 0) {
       const { tags, tagString } = this.tagsOf(device, u.source);
       const lines = new Array<string>(readings.length);
+      // One comparison per reading: is it from an hour that ended before it arrived (a rollup may exist)?
+      const hourStarted = u.receivedAt - (u.receivedAt % HOUR_MS);
+      let late = false;
       for (let i = 0; i < readings.length; i++) {
         const r = readings[i]!;
+        if (r.time < hourStarted) late = true;
         lines[i] = readingLine(r.quantity, tagString, r.value, r.time, r.flags);
         if (r.flags) for (const f of r.flags) this.stats.flagged[f] = (this.stats.flagged[f] ?? 0) + 1;
       }
       // Resolves once the lines are durably spooled: only then may the broker send the QoS 1 PUBACK.
       await this.deps.writer.write(lines);
+      if (late) this.lastLateAt = Date.now();
       this.stats.readings += readings.length;
       this.lastSeen.mark(device.id);
       this.emit('readings', readings, tags);

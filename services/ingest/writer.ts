@@ -51,16 +51,26 @@ export class InfluxLineSender implements LineSender {
   // Keep-alive: one connection reused for every batch (idle sockets are unref'd and do not hold the process).
   private readonly agent: http.Agent;
 
-  constructor(private readonly c: InfluxConfig) {
+  /**
+   * `policy`: a retention policy of the database other than its default (the rollups' own); on the v2 API the
+   * bucket `<db>/<policy>`, which InfluxDB 1.8 maps to that policy and 2.x/3.x read as a bucket name.
+   */
+  constructor(
+    private readonly c: InfluxConfig,
+    policy?: string,
+  ) {
     const base = c.INFLUX_URL.replace(/\/$/, '');
     this.headers = { 'Content-Type': 'text/plain; charset=utf-8' };
     const auth = influxAuthorization(c);
     if (auth) this.headers.Authorization = auth;
+    const v1 = new URLSearchParams({ db: c.INFLUX_DB, precision: 'ms' });
+    if (policy) v1.set('rp', policy);
+    const bucket = policy ? `${c.INFLUX_DB}/${policy}` : c.INFLUX_DB;
     this.url =
       c.INFLUX_API === 'v1'
-        ? new URL(`${base}/write?${new URLSearchParams({ db: c.INFLUX_DB, precision: 'ms' }).toString()}`)
+        ? new URL(`${base}/write?${v1.toString()}`)
         : new URL(
-            `${base}/api/v2/write?${new URLSearchParams({ org: c.INFLUX_ORG, bucket: c.INFLUX_DB, precision: 'ms' }).toString()}`,
+            `${base}/api/v2/write?${new URLSearchParams({ org: c.INFLUX_ORG, bucket, precision: 'ms' }).toString()}`,
           );
     const tls = this.url.protocol === 'https:';
     this.request = tls ? https.request : http.request;
@@ -162,6 +172,11 @@ export class SpoolDrainer implements PointWriter {
   readonly stats: WriterStats = { written: 0, batches: 0, failures: 0, refused: 0 };
   /** Called with the latency (ms) and size of every acknowledged write. */
   onWrite: ((ms: number, lines: number) => void) | undefined;
+  /**
+   * Awaited for every batch InfluxDB took, before the spool commits it: what it records (the rollups' dirty
+   * windows) is recorded again after a crash, when the uncommitted batch is written once more.
+   */
+  onDelivered: ((batch: SpoolBatch) => Promise<void>) | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
   private linger: NodeJS.Timeout | undefined;
@@ -249,6 +264,7 @@ export class SpoolDrainer implements PointWriter {
         const head = inFlight.shift();
         if (!head) return;
         if (!(await head.delivered)) return; // stopping: the batches stay in the spool
+        await this.onDelivered?.(head.batch);
         // In append order: committing a batch's end covers everything before it.
         await this.spool.commit(head.batch);
         if (inFlight.length > 0) continue;

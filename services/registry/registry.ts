@@ -11,6 +11,7 @@ import { DownlinkStore } from './downlinks.ts';
 import { GrantStore } from './grants.ts';
 import { KeyStore } from './keys.ts';
 import { LatestValueStore } from './latest-values.ts';
+import { RollupStore } from './rollups.ts';
 import { RuleStore } from './rules.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type { Department, Device, NewDevice } from './types.ts';
@@ -88,12 +89,15 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
       this.emit('change', { type: 'rules-changed' }),
     );
     this.alerts = new AlertStore(db);
+    this.rollups = new RollupStore(db);
   }
 
   /** Alert rules: kept through the API, evaluated by ingest. */
   readonly rules: RuleStore;
   /** Alerts, their history, webhook deliveries and silences. */
   readonly alerts: AlertStore;
+  /** The rollup engine's checkpoint and dirty windows; the API reads how far rollups reach. */
+  readonly rollups: RollupStore;
 
   get kind(): Db['kind'] {
     return this.db.kind;

@@ -1,0 +1,184 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Platform, startPlatform } from '../../../services/cli/platform.ts';
+import type { Config } from '../../../services/common/config.ts';
+import { InfluxQuery } from '../../../services/common/influx.ts';
+import { silentLogger } from '../../../services/common/logger.ts';
+import { DAY_MS, HOUR_MS, windowStart } from '../../../services/common/rollups.ts';
+import { InfluxLineSender, readingLine, tagSet } from '../../../services/ingest/index.ts';
+import { eventually, testConfig } from '../../helpers/env.ts';
+import { freshSchema } from '../../helpers/postgres.ts';
+import { expectedRollups, type RawReading, storedRollups } from '../../helpers/rollups.ts';
+
+const QUANTITIES = ['no2', 'pm10', 'o3'];
+const DEVICES = [
+  { id: 'aq-rollup-1', district: 'Nord' },
+  { id: 'aq-rollup-2', district: 'Sued' },
+];
+
+/**
+ * Three whole days of 10-minute readings of two devices, ending a day before today: every hour is closed whatever
+ * the time of day. Values are multiples of 1/4, so every sum is exact in floating point and "equal" means equal.
+ */
+function fixture(base: number): RawReading[] {
+  const out: RawReading[] = [];
+  for (const [d, dev] of DEVICES.entries()) {
+    for (const [k, q] of ['no2', 'pm10'].entries()) {
+      for (let i = 0; i < 3 * 144; i++) {
+        out.push({
+          q,
+          device: dev.id,
+          department: 'environment',
+          district: dev.district,
+          type: 'air_quality',
+          value: ((i * 7 + d * 13 + k * 5) % 83) * 0.25,
+          time: base + i * 600_000 + d * 1000,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+describe('rollups: hourly and daily count, min, max, mean, sum, first, last computed by the platform', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'sus-rollups-'));
+  const base = windowStart(Date.now(), DAY_MS) - 4 * DAY_MS;
+  const readings = fixture(base);
+  let config: Config;
+  let influx: InfluxQuery;
+  let platform: Platform | undefined;
+  let schema: Awaited<ReturnType<typeof freshSchema>>;
+
+  const start = async () => {
+    platform = await startPlatform(config, silentLogger, { broker: true, api: false });
+    return platform;
+  };
+
+  beforeAll(async () => {
+    // A registry and data directory of its own: the checkpoint, the dirty windows and the spool survive the restart
+    // (PostgreSQL where the suite has it: the embedded registry on disk takes ~20 s to create under load).
+    schema = await freshSchema();
+    config = testConfig({
+      SUS_DATA_DIR: dataDir,
+      DATABASE_URL: schema?.url ?? '',
+      SUS_ROLLUP_INTERVAL_S: '3600',
+      SUS_SELF_METRICS_INTERVAL_S: '3600',
+    });
+    influx = new InfluxQuery(config);
+    await influx.ensureDatabase();
+    const lines = readings.map((r) =>
+      readingLine(
+        r.q,
+        tagSet({
+          device: r.device,
+          department: r.department,
+          district: r.district,
+          device_type: r.type,
+          source: 'import',
+        }),
+        r.value,
+        r.time,
+      ),
+    );
+    await new InfluxLineSender(config).send(Buffer.from(lines.join('\n')));
+  });
+
+  afterAll(async () => {
+    await platform?.stop();
+    await schema?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('equal the raw aggregates exactly after a restart in the middle of the catch-up', async () => {
+    const first = await start();
+    await first.registry.createDepartment({ id: 'environment', name: 'Environment' });
+    for (const d of DEVICES) {
+      await first.registry.createDevice({
+        id: d.id,
+        name: d.id,
+        department: 'environment',
+        type: 'air_quality',
+        district: d.district,
+      });
+    }
+    // Stopped after its first window run: the checkpoint says how far it got.
+    const stopAt: number[] = [];
+    first.rollups!.engine.once('progress', (window, doneUntil) => {
+      stopAt.push(doneUntil);
+      expect(window).toBe('1h');
+      first.rollups!.engine.halt();
+    });
+    await first.rollups!.runOnce();
+    expect(stopAt).toStrictEqual([base + DAY_MS]);
+    expect((await first.registry.rollups.progress())['1h']).toStrictEqual({
+      coveredFrom: base,
+      doneUntil: base + DAY_MS,
+    });
+    await first.stop();
+
+    const second = await start();
+    const closed = windowStart(Date.now() - 120_000, HOUR_MS);
+    await second.rollups!.runOnce();
+    const progress = await second.registry.rollups.progress();
+    // Every closed hour (SUS_ROLLUP_SETTLE_S after its end) is rolled up.
+    expect(progress['1h']!.doneUntil).toBeGreaterThanOrEqual(closed);
+    expect(progress['1h']!.coveredFrom).toBe(base);
+    expect(progress['1d']).toStrictEqual({
+      coveredFrom: base,
+      doneUntil: windowStart(progress['1h']!.doneUntil, DAY_MS),
+    });
+    expect(await storedRollups(influx, '1h', QUANTITIES)).toStrictEqual(expectedRollups(readings, '1h'));
+    expect(await storedRollups(influx, '1d', QUANTITIES)).toStrictEqual(expectedRollups(readings, '1d'));
+
+    // The daily mean is the mean of the raw readings as InfluxDB itself computes it, not a mean of hourly means.
+    const [raw = []] = await influx.query(
+      `SELECT mean("value") FROM "pm10" WHERE time >= '${new Date(base).toISOString()}' AND time < '${new Date(base + 3 * DAY_MS).toISOString()}' GROUP BY time(1d), "device"`,
+    );
+    const rawMeans = raw.flatMap((s) => s.values.map((v) => [s.tags?.device, v[0], v[1]]));
+    const dailyMeans = (await storedRollups(influx, '1d', ['pm10'])).map((r) => [r.device, r.time, r.mean]);
+    expect(dailyMeans).toStrictEqual(rawMeans);
+  });
+
+  it('recomputes the windows of late and out-of-order readings that came through ingest, without duplicates', async () => {
+    const p = platform!;
+    // Out of order: newest first, into hours and days that were rolled up already, plus a quantity that is new there.
+    const late: RawReading[] = [
+      { t: base + 2 * DAY_MS + 5 * HOUR_MS + 61_000, q: 'pm10', v: 99.5 },
+      { t: base + DAY_MS + 3 * HOUR_MS + 30_000, q: 'pm10', v: 0.25 },
+      { t: base + DAY_MS + 3 * HOUR_MS + 29_000, q: 'o3', v: 41 },
+      { t: base + 7 * HOUR_MS + 1_000, q: 'no2', v: 120.75 },
+    ].map(({ t, q, v }) => ({
+      q,
+      device: 'aq-rollup-1',
+      department: 'environment',
+      district: 'Nord',
+      type: 'air_quality',
+      value: v,
+      time: t,
+    }));
+    const payload = late.map((r) => ({ time: r.time, values: { [r.q]: r.value } }));
+    const result = await p.ingest!.ingestor.handle({
+      device: 'aq-rollup-1',
+      topic: 'sus/v1/devices/aq-rollup-1/up',
+      channel: 'up',
+      payload: Buffer.from(JSON.stringify(payload)),
+      receivedAt: Date.now(),
+      source: 'mqtt',
+    });
+    expect(result).toStrictEqual({ accepted: 4, rejected: [] });
+    const all = [...readings, ...late];
+    // Once the drainer has written the batch, its windows are marked; each pass recomputes what is marked.
+    await eventually(
+      async () => {
+        await p.rollups!.runOnce();
+        return storedRollups(influx, '1d', QUANTITIES);
+      },
+      (rows) => JSON.stringify(rows) === JSON.stringify(expectedRollups(all, '1d')),
+    );
+    expect(await storedRollups(influx, '1h', QUANTITIES)).toStrictEqual(expectedRollups(all, '1h'));
+    expect(await p.registry.rollups.dirtyCount()).toBe(0);
+    expect(p.rollups!.engine.stats.recomputed).toBe(3);
+  });
+});
