@@ -37,6 +37,7 @@ export interface ApiContext {
   config: Pick<
     Config,
     | 'SUS_QUERY_MAX_POINTS'
+    | 'SUS_QUERY_MAX_SCAN'
     | 'SUS_MQTT_PORT'
     | 'SUS_HTTP_HOST'
     | 'SUS_PUBLIC_MQTT_URL'

@@ -1,6 +1,8 @@
 import type { Catalogue } from '../common/catalogue.ts';
 import { badRequest } from '../common/errors.ts';
 import { type InfluxQuery, influxIdent, influxString } from '../common/influx.ts';
+import { ROLLUP, type RollupFn } from '../common/rollups.ts';
+import type { PlanPart } from './aggregate-plan.ts';
 
 export interface ReadingRow {
   device: string;
@@ -150,7 +152,7 @@ export async function queryLatestMany(
   return rows;
 }
 
-export const AGGREGATE_FNS = ['mean', 'min', 'max', 'count', 'median', 'p95'] as const;
+export const AGGREGATE_FNS = ['mean', 'min', 'max', 'count', 'sum', 'median', 'p95'] as const;
 export type AggregateFn = (typeof AGGREGATE_FNS)[number];
 export const GROUP_BY = ['device', 'district', 'department'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
@@ -160,6 +162,7 @@ const SELECTOR: Record<AggregateFn, string> = {
   min: 'min("value")',
   max: 'max("value")',
   count: 'count("value")',
+  sum: 'sum("value")',
   median: 'median("value")',
   p95: 'percentile("value", 95)',
 };
@@ -192,4 +195,76 @@ export async function queryAggregate(
       ),
     }))
     .sort((x, y) => JSON.stringify(x.group).localeCompare(JSON.stringify(y.group)));
+}
+
+/** The partial aggregates a window's parts combine from: from raw readings and from rollup fields. */
+const PARTIALS: Record<RollupFn, Array<{ as: string; raw: string; rollup: string }>> = {
+  mean: [
+    { as: 's', raw: 'sum("value")', rollup: 'sum("sum")' },
+    { as: 'c', raw: 'count("value")', rollup: 'sum("count")' },
+  ],
+  count: [{ as: 'c', raw: 'count("value")', rollup: 'sum("count")' }],
+  sum: [{ as: 's', raw: 'sum("value")', rollup: 'sum("sum")' }],
+  min: [{ as: 'mn', raw: 'min("value")', rollup: 'min("min")' }],
+  max: [{ as: 'mx', raw: 'max("value")', rollup: 'max("max")' }],
+};
+
+/**
+ * Windows of `everyS` over [from, to) answered by several sources (aggregate-plan.ts): one statement per part,
+ * sent together, each giving per window the sums, counts, minima or maxima that the windows then combine — so a
+ * daily mean is Σ sum / Σ count of all readings of the day, wherever they were read from.
+ */
+export async function queryAggregateParts(
+  influx: InfluxQuery,
+  quantity: string,
+  f: SeriesFilter,
+  a: { parts: readonly PlanPart[]; everyS: number; fn: RollupFn; groupBy?: GroupBy },
+): Promise<AggregateSeries[]> {
+  const partials = PARTIALS[a.fn];
+  const group = a.groupBy ? `, ${influxIdent(a.groupBy)}` : '';
+  const statements = a.parts.map((part) => {
+    const rollup = part.source === 'raw' ? undefined : ROLLUP[part.source];
+    const select = partials.map((p) => `${rollup ? p.rollup : p.raw} AS "${p.as}"`).join(', ');
+    const from = rollup ? `${influxIdent(rollup.policy)}.${influxIdent(quantity)}` : influxIdent(quantity);
+    const until = `time < ${influxString(new Date(part.to).toISOString())}`;
+    return `SELECT ${select} FROM ${from}${whereClause(f, part.from)} AND ${until} GROUP BY time(${a.everyS}s)${group} fill(none)`;
+  });
+  const results = await influx.query(statements.join('; '));
+  const windows = new Map<string, { group: string; time: number; s: number; c: number; mn: number; mx: number }>();
+  for (const series of results) {
+    for (const s of series) {
+      const group = a.groupBy ? (s.tags?.[a.groupBy] ?? '') : '';
+      const col = Object.fromEntries(partials.map((p) => [p.as, s.columns.indexOf(p.as)]));
+      for (const row of s.values) {
+        const t = row[0];
+        if (typeof t !== 'number') continue;
+        const key = `${group}\n${t}`;
+        const w = windows.get(key) ?? { group, time: t, s: 0, c: 0, mn: Infinity, mx: -Infinity };
+        const num = (as: string) => row[col[as]!];
+        const [sum, count, min, max] = [num('s'), num('c'), num('mn'), num('mx')];
+        if (typeof sum === 'number') w.s += sum;
+        if (typeof count === 'number') w.c += count;
+        if (typeof min === 'number') w.mn = Math.min(w.mn, min);
+        if (typeof max === 'number') w.mx = Math.max(w.mx, max);
+        windows.set(key, w);
+      }
+    }
+  }
+  const value: Record<RollupFn, (w: { s: number; c: number; mn: number; mx: number }) => number> = {
+    mean: (w) => w.s / w.c,
+    count: (w) => w.c,
+    sum: (w) => w.s,
+    min: (w) => w.mn,
+    max: (w) => w.mx,
+  };
+  const byGroup = new Map<string, AggregateSeries>();
+  for (const w of [...windows.values()].sort((x, y) => x.time - y.time)) {
+    let series = byGroup.get(w.group);
+    if (!series) {
+      series = { group: a.groupBy ? { [a.groupBy]: w.group } : {}, points: [] };
+      byGroup.set(w.group, series);
+    }
+    series.points.push({ time: new Date(w.time).toISOString(), value: value[a.fn](w) });
+  }
+  return [...byGroup.values()].sort((x, y) => JSON.stringify(x.group).localeCompare(JSON.stringify(y.group)));
 }

@@ -142,7 +142,12 @@ export const AggregateQuerySchema = z.object({
   from: QueryTime.optional().describe('ISO 8601 or epoch ms; default 24 h before `to`'),
   to: QueryTime.optional().describe('ISO 8601 or epoch ms; default now'),
   every: Duration.describe('window length, required: an unbounded GROUP BY time is never run'),
-  fn: z.enum(['mean', 'min', 'max', 'count', 'median', 'p95']).default('mean'),
+  fn: z
+    .enum(['mean', 'min', 'max', 'count', 'sum', 'median', 'p95'])
+    .default('mean')
+    .describe(
+      'count, min, max, mean and sum are answered from the hourly or daily rollups when `every` is a whole number of hours or days; median and p95 always read raw readings',
+    ),
   groupBy: z.enum(['device', 'district', 'department']).optional(),
   format: z.enum(['json', 'csv']).optional(),
 });
@@ -155,6 +160,11 @@ export const AggregateSchema = z
     every: z.string(),
     from: Timestamp,
     to: Timestamp,
+    source: z
+      .enum(['raw', '1h', '1d'])
+      .describe(
+        'the data that answered: raw readings, or the hourly (1h) or daily (1d) rollups — with raw readings for the edges and the time they do not reach yet; also in the Sus-Source header',
+      ),
     series: z.array(
       z.object({
         group: z.record(z.string(), z.string()),

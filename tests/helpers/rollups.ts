@@ -1,5 +1,8 @@
+import type { Config } from '../../services/common/config.ts';
 import type { InfluxQuery, InfluxSeries } from '../../services/common/influx.ts';
+import { readingLine, tagSet } from '../../services/common/line-protocol.ts';
 import { DAY_MS, HOUR_MS, ROLLUP, ROLLUP_TAGS, type RollupWindow, windowStart } from '../../services/common/rollups.ts';
+import { InfluxLineSender } from '../../services/ingest/index.ts';
 
 /** A stored reading as tests write it: the storage model's tags and value. */
 export interface RawReading {
@@ -10,6 +13,57 @@ export interface RawReading {
   type: string;
   value: number;
   time: number;
+}
+
+/** The fixture's devices: department environment, type air_quality. */
+export const FIXTURE_DEVICES = [
+  { id: 'aq-rollup-1', district: 'Nord' },
+  { id: 'aq-rollup-2', district: 'Sued' },
+] as const;
+
+/**
+ * Three whole days from `base` of 10-minute no2 and pm10 readings of the two fixture devices. Values are multiples
+ * of 1/4, so every sum is exact in floating point and "equal" means equal.
+ */
+export function fixtureReadings(base: number): RawReading[] {
+  const out: RawReading[] = [];
+  for (const [d, dev] of FIXTURE_DEVICES.entries()) {
+    for (const [k, q] of ['no2', 'pm10'].entries()) {
+      for (let i = 0; i < 3 * 144; i++) {
+        out.push({
+          q,
+          device: dev.id,
+          department: 'environment',
+          district: dev.district,
+          type: 'air_quality',
+          value: ((i * 7 + d * 13 + k * 5) % 83) * 0.25,
+          time: base + i * 600_000 + d * 1000,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Writes readings straight into InfluxDB with the ingest line builder (an import that bypassed ingest). */
+export async function writeReadings(config: Config, readings: readonly RawReading[]): Promise<void> {
+  const lines = readings.map((r) =>
+    readingLine(
+      r.q,
+      tagSet({
+        device: r.device,
+        department: r.department,
+        district: r.district,
+        device_type: r.type,
+        source: 'import',
+      }),
+      r.value,
+      r.time,
+    ),
+  );
+  const sender = new InfluxLineSender(config);
+  for (let i = 0; i < lines.length; i += 5000) await sender.send(Buffer.from(lines.slice(i, i + 5000).join('\n')));
+  sender.close();
 }
 
 /** One rollup point as compared in tests: its series, window and fields. */
@@ -85,4 +139,42 @@ export async function storedRollups(
       }),
     )
     .sort(byKey);
+}
+
+/** What /v1/readings/aggregate must answer for `readings`, computed from the readings (windows aligned to the epoch). */
+export function expectedAggregate(
+  readings: readonly RawReading[],
+  a: {
+    q: string;
+    from: number;
+    to: number;
+    everyMs: number;
+    fn: 'mean' | 'count' | 'sum' | 'min' | 'max';
+    groupBy?: 'device';
+  },
+): Array<{ group: Record<string, string>; points: Array<{ time: string; value: number }> }> {
+  const groups = new Map<string, Map<number, number[]>>();
+  for (const r of readings) {
+    if (r.q !== a.q || r.time < a.from || r.time >= a.to) continue;
+    const g = a.groupBy ? r.device : '';
+    const windows = groups.get(g) ?? new Map<number, number[]>();
+    const w = windowStart(r.time, a.everyMs);
+    windows.set(w, [...(windows.get(w) ?? []), r.value]);
+    groups.set(g, windows);
+  }
+  const fn = {
+    mean: (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length,
+    count: (v: number[]) => v.length,
+    sum: (v: number[]) => v.reduce((s, x) => s + x, 0),
+    min: (v: number[]) => Math.min(...v),
+    max: (v: number[]) => Math.max(...v),
+  }[a.fn];
+  return [...groups.entries()]
+    .sort(([x], [y]) => x.localeCompare(y))
+    .map(([g, windows]) => ({
+      group: (a.groupBy ? { device: g } : {}) as Record<string, string>,
+      points: [...windows.entries()]
+        .sort(([x], [y]) => x - y)
+        .map(([t, v]) => ({ time: new Date(t).toISOString(), value: fn(v) })),
+    }));
 }

@@ -1,11 +1,23 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SusError } from '../../common/errors.ts';
 import { durationS } from '../../common/grammar.ts';
+import { ROLLUP } from '../../common/rollups.ts';
+import type { Device } from '../../registry/index.ts';
 import { devicesInScope, type ReadRequest, type ReadScope } from '../access.ts';
+import { type AggregatePlan, type AggregateSource, isRollupFn, planAggregate } from '../aggregate-plan.ts';
 import type { ApiDeps } from '../deps.ts';
-import { type AggregateFn, type GroupBy, measurements, queryAggregate } from '../readings-query.ts';
+import {
+  type AggregateFn,
+  type GroupBy,
+  measurements,
+  queryAggregate,
+  queryAggregateParts,
+} from '../readings-query.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
+
+/** The response header that names the aggregate's source, as the body's `source` does. */
+export const SOURCE_HEADER = 'sus-source';
 
 export interface AggregateParams {
   quantity: string;
@@ -17,9 +29,11 @@ export interface AggregateParams {
 }
 
 /**
- * The budget check and the aggregate query, shared by the keyed and the open-data routes. The number of windows
- * times the number of groups is checked BEFORE anything reaches InfluxDB: even with fill(none) it walks every
- * window of the range, so an unbounded GROUP BY time never runs.
+ * The budget checks and the aggregate query, shared by the keyed and the open-data routes. Both bounds are
+ * checked BEFORE anything reaches InfluxDB: the windows × groups returned (even with fill(none) InfluxDB walks every
+ * window of the range, so an unbounded GROUP BY time never runs), and the stored points InfluxDB must read for them
+ * — raw readings of the range, or one rollup point per window and device where rollups answer (aggregate-plan.ts):
+ * a year of daily means fits where a year of raw minutes does not.
  */
 export async function aggregateReadScoped(
   deps: ApiDeps,
@@ -38,7 +52,8 @@ export async function aggregateReadScoped(
   const from = scope.from ?? requestedFrom;
   const to = scope.to ?? requestedTo;
   const windows = Math.ceil((to - from) / (everyS * 1000));
-  const groups = await groupCount(deps, scope, q.groupBy);
+  const devices = await devicesInScope(deps, scope);
+  const groups = groupCount(devices, scope, q.groupBy);
   const budget = deps.config.SUS_QUERY_MAX_POINTS;
   if (windows * groups > budget) {
     const minEvery = Math.ceil(((to - from) / 1000 / Math.floor(budget / groups)) as number);
@@ -50,13 +65,13 @@ export async function aggregateReadScoped(
       { field: 'every', budget, windows, groups },
     );
   }
-  const series = await queryAggregate(deps.influx, quantity!, scope.filter, {
-    from,
-    to,
-    everyS,
-    fn: q.fn,
-    groupBy: q.groupBy,
-  });
+  const plan = planAggregate({ from, to, everyS, fn: q.fn }, await deps.rollupCoverage());
+  await checkScan(deps, plan, devices, { everyS, fn: q.fn });
+  const base = { from, to, everyS, groupBy: q.groupBy };
+  const series =
+    plan.source !== 'raw' && isRollupFn(q.fn)
+      ? await queryAggregateParts(deps.influx, quantity!, scope.filter, { ...base, parts: plan.parts, fn: q.fn })
+      : await queryAggregate(deps.influx, quantity!, scope.filter, { ...base, fn: q.fn });
   return {
     quantity: quantity!,
     unit: deps.catalogue.get(quantity!)?.unit ?? '',
@@ -64,19 +79,56 @@ export async function aggregateReadScoped(
     every: q.every,
     from: new Date(from).toISOString(),
     to: new Date(to).toISOString(),
+    source: plan.source,
     series,
   };
 }
 
+/** Names the source in the `Sus-Source` header too (CSV answers carry no `source` field). */
+export const sourceHeader = (reply: FastifyReply, source: AggregateSource) => reply.header(SOURCE_HEADER, source);
+
+/**
+ * The stored points InfluxDB would read: per device, its raw readings in the raw parts (range ÷ the expected
+ * interval of its type) plus one point per rollup window. Refused with the ways to make it cheaper.
+ */
+async function checkScan(
+  deps: ApiDeps,
+  plan: AggregatePlan,
+  devices: readonly Device[],
+  a: { everyS: number; fn: AggregateFn },
+): Promise<void> {
+  const intervals = await deps.types.intervals();
+  let perMsRaw = 0;
+  for (const d of devices) perMsRaw += 1 / ((intervals.get(d.type) ?? deps.config.SUS_DEFAULT_INTERVAL_S) * 1000);
+  let cost = 0;
+  for (const part of plan.parts) {
+    const ms = part.to - part.from;
+    cost += part.source === 'raw' ? ms * perMsRaw : (ms / ROLLUP[part.source].ms) * devices.length;
+  }
+  cost = Math.ceil(cost);
+  const budget = deps.config.SUS_QUERY_MAX_SCAN;
+  if (cost <= budget) return;
+  const hint =
+    isRollupFn(a.fn) && a.everyS % 3600 === 0
+      ? 'a shorter from/to range or fewer devices (rollups answer whole hours and days only up to the last one computed)'
+      : `fn count, min, max, mean or sum with every a whole number of hours or days (answered from rollups), a shorter from/to range, or fewer devices`;
+  throw new SusError(
+    'SUS_ERR_QUERY_BUDGET',
+    `the query would make InfluxDB read about ${cost} stored points of ${devices.length} device(s) (source ${plan.source}), ` +
+      `more than the budget of ${budget} (SUS_QUERY_MAX_SCAN): use ${hint}`,
+    400,
+    { field: 'every', budget, cost, source: plan.source },
+  );
+}
+
 /** Upper bound of the series a grouped query can return, from the registry (no InfluxDB round trip). */
-async function groupCount(deps: ApiDeps, scope: ReadScope, groupBy: GroupBy | undefined): Promise<number> {
+function groupCount(devices: readonly Device[], scope: ReadScope, groupBy: GroupBy | undefined): number {
   if (!groupBy || scope.filter.device !== undefined) return 1;
-  const devices = await devicesInScope(deps, scope);
   const key =
     groupBy === 'device'
-      ? (d: (typeof devices)[number]) => d.id
+      ? (d: Device) => d.id
       : groupBy === 'district'
-        ? (d: (typeof devices)[number]) => d.district ?? ''
-        : (d: (typeof devices)[number]) => d.department;
+        ? (d: Device) => d.district ?? ''
+        : (d: Device) => d.department;
   return Math.max(1, new Set(devices.map(key)).size);
 }

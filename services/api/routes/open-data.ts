@@ -18,7 +18,7 @@ import {
   LatestQuerySchema,
   ProblemSchema,
 } from '../schemas.ts';
-import { aggregateReadScoped } from './aggregate.ts';
+import { aggregateReadScoped, sourceHeader } from './aggregate.ts';
 import { csvRows } from './readings.ts';
 
 const DatasetParams = z.object({ id: DatasetId });
@@ -115,6 +115,7 @@ export const openDataRoutes =
             { reader: null, grantId: g.id },
           ),
         );
+        sourceHeader(reply, result.source);
         if (wants(req, 'csv')) return sendCsv(reply, ['time', 'group', 'value'], csvRows(result.series));
         return result;
       },

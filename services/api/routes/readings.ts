@@ -11,7 +11,7 @@ import {
   ReadingsPageSchema,
   ReadingsQuerySchema,
 } from '../schemas.ts';
-import { aggregateReadScoped } from './aggregate.ts';
+import { aggregateReadScoped, sourceHeader } from './aggregate.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -71,9 +71,9 @@ export const readingRoutes =
         schema: {
           tags: ['readings'],
           summary:
-            'Windowed aggregates (mean, min, max, count, median, p95), optionally per device, district or department',
+            'Windowed aggregates (mean, min, max, count, sum, median, p95), optionally per device, district or department',
           description:
-            'The number of windows × groups must stay within SUS_QUERY_MAX_POINTS; otherwise 400 SUS_ERR_QUERY_BUDGET says how to narrow the query.',
+            'Whole hours and days of count, min, max, mean and sum come from the hourly and daily rollups (`source` and the Sus-Source header say which), the rest from raw readings. The windows × groups returned must stay within SUS_QUERY_MAX_POINTS and the stored points InfluxDB reads within SUS_QUERY_MAX_SCAN; otherwise 400 SUS_ERR_QUERY_BUDGET says how to narrow the query.',
           querystring: AggregateQuerySchema,
           response: { 200: AggregateSchema, 400: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema },
         },
@@ -83,6 +83,7 @@ export const readingRoutes =
         const result = await aggregateReadScoped(deps, req, q, (r) =>
           resolveRead(deps, req, { ...r, department: q.department, device: q.device, district: q.district }),
         );
+        sourceHeader(reply, result.source);
         if (wants(req, 'csv')) return sendCsv(reply, ['time', 'group', 'value'], csvRows(result.series));
         return result;
       },

@@ -138,6 +138,8 @@ describe('readings: latest by filters, GeoJSON, CSV, aggregates, the query budge
       every: '1h',
       from: iso(t0),
       to: iso(t0 + 2 * HOUR),
+      // The harness runs no rollup service: raw readings answer.
+      source: 'raw',
       series: [
         {
           group: { device: 'env-a' },

@@ -7,45 +7,22 @@ import type { Config } from '../../../services/common/config.ts';
 import { InfluxQuery } from '../../../services/common/influx.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import { DAY_MS, HOUR_MS, windowStart } from '../../../services/common/rollups.ts';
-import { InfluxLineSender, readingLine, tagSet } from '../../../services/ingest/index.ts';
 import { eventually, testConfig } from '../../helpers/env.ts';
 import { freshSchema } from '../../helpers/postgres.ts';
-import { expectedRollups, type RawReading, storedRollups } from '../../helpers/rollups.ts';
+import {
+  expectedRollups,
+  FIXTURE_DEVICES,
+  fixtureReadings,
+  type RawReading,
+  storedRollups,
+  writeReadings,
+} from '../../helpers/rollups.ts';
 
 const QUANTITIES = ['no2', 'pm10', 'o3'];
-const DEVICES = [
-  { id: 'aq-rollup-1', district: 'Nord' },
-  { id: 'aq-rollup-2', district: 'Sued' },
-];
-
-/**
- * Three whole days of 10-minute readings of two devices, ending a day before today: every hour is closed whatever
- * the time of day. Values are multiples of 1/4, so every sum is exact in floating point and "equal" means equal.
- */
-function fixture(base: number): RawReading[] {
-  const out: RawReading[] = [];
-  for (const [d, dev] of DEVICES.entries()) {
-    for (const [k, q] of ['no2', 'pm10'].entries()) {
-      for (let i = 0; i < 3 * 144; i++) {
-        out.push({
-          q,
-          device: dev.id,
-          department: 'environment',
-          district: dev.district,
-          type: 'air_quality',
-          value: ((i * 7 + d * 13 + k * 5) % 83) * 0.25,
-          time: base + i * 600_000 + d * 1000,
-        });
-      }
-    }
-  }
-  return out;
-}
-
 describe('rollups: hourly and daily count, min, max, mean, sum, first, last computed by the platform', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sus-rollups-'));
   const base = windowStart(Date.now(), DAY_MS) - 4 * DAY_MS;
-  const readings = fixture(base);
+  const readings = fixtureReadings(base);
   let config: Config;
   let influx: InfluxQuery;
   let platform: Platform | undefined;
@@ -68,21 +45,7 @@ describe('rollups: hourly and daily count, min, max, mean, sum, first, last comp
     });
     influx = new InfluxQuery(config);
     await influx.ensureDatabase();
-    const lines = readings.map((r) =>
-      readingLine(
-        r.q,
-        tagSet({
-          device: r.device,
-          department: r.department,
-          district: r.district,
-          device_type: r.type,
-          source: 'import',
-        }),
-        r.value,
-        r.time,
-      ),
-    );
-    await new InfluxLineSender(config).send(Buffer.from(lines.join('\n')));
+    await writeReadings(config, readings);
   });
 
   afterAll(async () => {
@@ -94,7 +57,7 @@ describe('rollups: hourly and daily count, min, max, mean, sum, first, last comp
   it('equal the raw aggregates exactly after a restart in the middle of the catch-up', async () => {
     const first = await start();
     await first.registry.createDepartment({ id: 'environment', name: 'Environment' });
-    for (const d of DEVICES) {
+    for (const d of FIXTURE_DEVICES) {
       await first.registry.createDevice({
         id: d.id,
         name: d.id,

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InfluxQuery } from '../../../services/common/influx.ts';
+import { DAY_MS, HOUR_MS, windowStart } from '../../../services/common/rollups.ts';
+import { testConfig } from '../../helpers/env.ts';
+import { expectedAggregate, FIXTURE_DEVICES, fixtureReadings, writeReadings } from '../../helpers/rollups.ts';
+import { type Harness, startHarness } from './harness.ts';
+
+interface Aggregate {
+  source: string;
+  series: unknown;
+}
+interface Problem {
+  code: string;
+  detail: string;
+}
+
+describe('aggregates: the API answers whole hours and days from rollups and says so', () => {
+  const base = windowStart(Date.now(), DAY_MS) - 4 * DAY_MS;
+  const readings = fixtureReadings(base);
+  const iso = (t: number) => new Date(t).toISOString();
+  let h: Harness;
+
+  beforeAll(async () => {
+    // The readings are in InfluxDB before the platform starts, as after an import: its rollups begin with them.
+    const overrides = {
+      INFLUX_DB: `sus_test_${randomBytes(4).toString('hex')}`,
+      SUS_ROLLUP_INTERVAL_S: '3600',
+      SUS_SELF_METRICS_INTERVAL_S: '3600',
+      SUS_QUERY_MAX_SCAN: '50000',
+    };
+    const config = testConfig(overrides);
+    await new InfluxQuery(config).ensureDatabase();
+    await writeReadings(config, readings);
+    h = await startHarness(overrides, true);
+    for (const d of FIXTURE_DEVICES) {
+      const res = await h.admin('POST', '/v1/devices', {
+        ...d,
+        name: d.id,
+        department: 'environment',
+        type: 'air_quality',
+      });
+      expect(res.status).toBe(201);
+    }
+    await h.platform.rollups!.runOnce();
+  });
+  afterAll(async () => h?.stop());
+
+  /** A GET with the environment's read key, as a plain Response: the header tests need the headers. */
+  let readKey: string | undefined;
+  const get = async (path: string) => {
+    readKey ??= (
+      await h.admin<{ key: string }>('POST', '/v1/keys', {
+        name: 'env-read',
+        department: 'environment',
+        scopes: ['read'],
+      })
+    ).body.key;
+    return fetch(`${h.base}${path}`, { headers: { authorization: `Bearer ${readKey}` } });
+  };
+
+  it('daily means of whole days come from the daily rollups and equal the mean of the raw readings', async () => {
+    const q = `quantity=pm10&department=environment&from=${iso(base)}&to=${iso(base + 3 * DAY_MS)}&every=1d&fn=mean&groupBy=device`;
+    const res = await get(`/v1/readings/aggregate?${q}`);
+    expect(res.headers.get('sus-source')).toBe('1d');
+    expect(await res.json()).toStrictEqual({
+      quantity: 'pm10',
+      unit: 'ug/m3',
+      fn: 'mean',
+      every: '1d',
+      from: iso(base),
+      to: iso(base + 3 * DAY_MS),
+      source: '1d',
+      series: expectedAggregate(readings, {
+        q: 'pm10',
+        from: base,
+        to: base + 3 * DAY_MS,
+        everyMs: DAY_MS,
+        fn: 'mean',
+        groupBy: 'device',
+      }),
+    });
+    const csv = await get(`/v1/readings/aggregate?${q}&format=csv`);
+    expect([csv.headers.get('sus-source'), (await csv.text()).split('\r\n')[0]]).toStrictEqual([
+      '1d',
+      'time,group,value',
+    ]);
+  });
+
+  it('combines rollups and raw readings exactly for ranges that do not start or end on a whole hour', async () => {
+    const env = await h.as('environment', ['read']);
+    const from = base + 5 * HOUR_MS + 30 * 60_000;
+    const to = base + 2 * DAY_MS + 12 * HOUR_MS + 10 * 60_000;
+    for (const [every, everyMs, source] of [
+      ['1d', DAY_MS, '1d'],
+      ['2h', 2 * HOUR_MS, '1h'],
+    ] as const) {
+      for (const fn of ['mean', 'count', 'sum', 'min', 'max'] as const) {
+        const res = await env<Aggregate>(
+          'GET',
+          `/v1/readings/aggregate?quantity=no2&device=aq-rollup-2&from=${iso(from)}&to=${iso(to)}&every=${every}&fn=${fn}`,
+        );
+        expect([fn, every, res.body.source, res.body.series]).toStrictEqual([
+          fn,
+          every,
+          source,
+          expectedAggregate(
+            readings.filter((r) => r.device === 'aq-rollup-2'),
+            { q: 'no2', from, to, everyMs, fn },
+          ),
+        ]);
+      }
+    }
+  });
+
+  it('reads raw readings for medians and for windows that are not whole hours', async () => {
+    const env = await h.as('environment', ['read']);
+    const range = `from=${iso(base)}&to=${iso(base + DAY_MS)}`;
+    const median = await env<Aggregate>('GET', `/v1/readings/aggregate?quantity=pm10&${range}&every=1d&fn=median`);
+    const halfHours = await env<Aggregate>('GET', `/v1/readings/aggregate?quantity=pm10&${range}&every=30m&fn=mean`);
+    expect([median.body.source, halfHours.body.source]).toStrictEqual(['raw', 'raw']);
+    expect(halfHours.body.series).toStrictEqual(
+      expectedAggregate(readings, { q: 'pm10', from: base, to: base + DAY_MS, everyMs: 30 * 60_000, fn: 'mean' }),
+    );
+  });
+
+  it('budgets what the source costs: a year of daily means is allowed, a year of raw readings is not', async () => {
+    const env = await h.as('environment', ['read']);
+    const year = `from=${iso(base + 3 * DAY_MS - 365 * DAY_MS)}&to=${iso(base + 3 * DAY_MS)}`;
+    const means = await env<Aggregate>('GET', `/v1/readings/aggregate?quantity=pm10&${year}&every=1d&fn=mean`);
+    expect([means.status, means.body.source]).toStrictEqual([200, '1d']);
+    expect(means.body.series).toStrictEqual(
+      expectedAggregate(readings, { q: 'pm10', from: 0, to: base + 3 * DAY_MS, everyMs: DAY_MS, fn: 'mean' }),
+    );
+    const medians = await env<Problem>('GET', `/v1/readings/aggregate?quantity=pm10&${year}&every=1d&fn=median`);
+    expect([medians.status, medians.body.code, medians.body.detail]).toStrictEqual([
+      400,
+      'SUS_ERR_QUERY_BUDGET',
+      // Two devices of a type without a known interval (SUS_DEFAULT_INTERVAL_S, 300 s): 288 readings a day each.
+      'the query would make InfluxDB read about 210240 stored points of 2 device(s) (source raw), more than the ' +
+        'budget of 50000 (SUS_QUERY_MAX_SCAN): use fn count, min, max, mean or sum with every a whole number of ' +
+        'hours or days (answered from rollups), a shorter from/to range, or fewer devices',
+    ]);
+  });
+
+  it("keeps a grant's time window and districts: a shared read never gets a rollup of data outside them", async () => {
+    const envAdmin = await h.as('environment', ['admin']);
+    const grantFrom = base + DAY_MS + 6 * HOUR_MS + 20 * 60_000;
+    const grant = await envAdmin('POST', '/v1/grants', {
+      grantee: 'traffic',
+      title: 'pm10 of the north',
+      purpose: 'traffic planning',
+      quantities: ['pm10'],
+      districts: ['Nord'],
+      from: iso(grantFrom),
+      expiresAt: iso(Date.now() + DAY_MS),
+    });
+    expect(grant.status).toBe(201);
+    const traffic = await h.as('traffic', ['read']);
+    const res = await traffic<Aggregate>(
+      'GET',
+      `/v1/readings/aggregate?quantity=pm10&department=environment&from=${iso(base)}&to=${iso(base + 3 * DAY_MS)}&every=1d&fn=mean&groupBy=device`,
+    );
+    expect([res.body.source, res.body.series]).toStrictEqual([
+      '1d',
+      expectedAggregate(
+        readings.filter((r) => r.device === 'aq-rollup-1'),
+        { q: 'pm10', from: grantFrom, to: base + 3 * DAY_MS, everyMs: DAY_MS, fn: 'mean', groupBy: 'device' },
+      ),
+    ]);
+  });
+});
