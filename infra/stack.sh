@@ -221,6 +221,12 @@ bind-address = "127.0.0.1:$INFLUX_RPC_PORT"
   enabled = false
   log-enabled = false
 
+# Drops shard groups past their retention policy (SUS_RAW_RETENTION_DAYS, SUS_HOURLY_RETENTION_DAYS); InfluxDB's
+# default interval, written out so it is seen. The retention test runs its own server with a 1 s interval.
+[retention]
+  enabled = true
+  check-interval = "30m"
+
 [logging]
   level = "warn"
   suppress-logo = true

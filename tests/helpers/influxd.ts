@@ -35,7 +35,12 @@ async function ping(url: string): Promise<boolean> {
   }
 }
 
-export async function startPrivateInfluxd(): Promise<PrivateInfluxd> {
+export interface PrivateInfluxdOptions {
+  /** How often InfluxDB enforces retention policies (its default: 30m); retention tests shorten it. */
+  retentionCheckInterval?: string;
+}
+
+export async function startPrivateInfluxd(opts: PrivateInfluxdOptions = {}): Promise<PrivateInfluxd> {
   const dir = mkdtempSync(path.join(tmpdir(), 'sus-influxd-'));
   const [httpPort, rpcPort] = [await freePort(), await freePort()];
   for (const d of ['meta', 'data', 'wal']) mkdirSync(path.join(dir, d));
@@ -64,6 +69,9 @@ bind-address = "127.0.0.1:${rpcPort}"
   suppress-write-log = true
 [continuous_queries]
   enabled = false
+[retention]
+  enabled = true
+  check-interval = "${opts.retentionCheckInterval ?? '30m'}"
 [logging]
   level = "error"
   suppress-logo = true
