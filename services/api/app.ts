@@ -24,6 +24,7 @@ import { metricsRoutes } from './routes/metrics.ts';
 import { openDataRoutes } from './routes/open-data.ts';
 import { provisionRoutes } from './routes/provision.ts';
 import { readingRoutes } from './routes/readings.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { sensorThingsRoutes } from './routes/sensorthings.ts';
 import { streamRoutes } from './routes/stream.ts';
@@ -94,6 +95,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
     streamRoutes,
     grantRoutes,
     openDataRoutes,
+    reportRoutes,
     deadLetterRoutes,
     ingestHttpRoutes,
     commandRoutes,

@@ -46,16 +46,23 @@ export function measurements(catalogue: Catalogue, quantity: string | undefined)
 const anyOf = (tag: string, values: string[]) =>
   values.length === 0 ? 'false' : `(${values.map((v) => `${influxIdent(tag)} = ${influxString(v)}`).join(' OR ')})`;
 
-export function whereClause(f: SeriesFilter, from?: number, to?: number): string {
+/** The tag conditions of a filter, each an InfluxQL expression (joined with AND). */
+export function tagConditions(f: SeriesFilter): string[] {
   const parts: string[] = [];
-  if (from !== undefined) parts.push(`time >= ${influxString(new Date(from).toISOString())}`);
-  if (to !== undefined) parts.push(`time <= ${influxString(new Date(to).toISOString())}`);
   if (f.device !== undefined) parts.push(`"device" = ${influxString(f.device)}`);
   if (f.devices) parts.push(anyOf('device', f.devices));
   if (f.department !== undefined) parts.push(`"department" = ${influxString(f.department)}`);
   if (f.district !== undefined) parts.push(`"district" = ${influxString(f.district)}`);
   if (f.deviceTypes) parts.push(anyOf('device_type', f.deviceTypes));
   if (f.districts) parts.push(anyOf('district', f.districts));
+  return parts;
+}
+
+export function whereClause(f: SeriesFilter, from?: number, to?: number): string {
+  const parts: string[] = [];
+  if (from !== undefined) parts.push(`time >= ${influxString(new Date(from).toISOString())}`);
+  if (to !== undefined) parts.push(`time <= ${influxString(new Date(to).toISOString())}`);
+  parts.push(...tagConditions(f));
   return parts.length ? ` WHERE ${parts.join(' AND ')}` : '';
 }
 

@@ -187,3 +187,68 @@ export const DatasetSchema = z
     expiresAt: Timestamp,
   })
   .meta({ id: 'Dataset' });
+
+export const AirQualityReportQuerySchema = z.object({
+  year: z.coerce.number().int().min(1970).max(9999).describe('calendar year (UTC)'),
+  department: z.string().max(32).optional(),
+  district: z.string().max(100).optional(),
+  device: z.string().max(64).optional(),
+  quantity: z
+    .enum(['pm10', 'pm2_5', 'no2'])
+    .optional()
+    .describe('one pollutant (default: every pollutant with EU limit values)'),
+  format: z.enum(['json', 'csv']).optional(),
+});
+
+const LimitResultSchema = z.object({
+  standard: z.string(),
+  applies: z.boolean().describe("whether the standard's limit values apply to the year"),
+  period: z.enum(['hour', 'day', 'year']),
+  value: z.number().describe('the limit value in the pollutant unit'),
+  maxExceedances: z.number().int().nullable().describe('hours or days a year allowed above the value'),
+  exceedances: z.number().int().nullable().describe('valid hours or days above the value; null for annual means'),
+  verdict: z.enum(['met', 'exceeded', 'insufficient data']),
+  source: z.string().describe('where the directive lays the value down'),
+});
+
+export const AirQualityReportSchema = z
+  .object({
+    year: z.number().int(),
+    notice: z.string().describe('low-cost sensors give indicative measurements: what this report is and is not'),
+    complete: z.boolean().describe('the year is over and the hourly rollups reach its end'),
+    rollupsUntil: Timestamp.nullable(),
+    validity: z.object({ hourMinSampleShare: z.number(), dayMinHours: z.number().int(), source: z.string() }),
+    standards: z.array(
+      z.object({
+        id: z.string(),
+        title: z.string(),
+        url: z.string(),
+        applies: z.boolean(),
+        minDataCapture: z.number(),
+        source: z.string(),
+      }),
+    ),
+    stations: z.array(
+      z.object({
+        device: z.string(),
+        name: z.string(),
+        department: z.string(),
+        district: z.string().nullable(),
+        pollutants: z.array(
+          z.object({
+            quantity: z.string(),
+            unit: z.string(),
+            samplesPerHour: z.number(),
+            minSamplesPerHour: z.number().int(),
+            hoursInYear: z.number().int(),
+            validHours: z.number().int(),
+            dataCapture: z.number(),
+            validDays: z.number().int(),
+            annualMean: z.number().nullable(),
+            limits: z.array(LimitResultSchema),
+          }),
+        ),
+      }),
+    ),
+  })
+  .meta({ id: 'AirQualityReport' });

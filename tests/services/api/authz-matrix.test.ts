@@ -33,6 +33,7 @@ const ROUTES: Record<string, Scope | 'public' | 'read-or-public'> = {
   'GET /v1/latest': 'read',
   'GET /v1/readings': 'read',
   'GET /v1/readings/aggregate': 'read',
+  'GET /v1/reports/air-quality': 'read',
   'GET /v1/stream': 'read',
   'GET /v1/grants': 'read',
   'POST /v1/grants': 'admin',

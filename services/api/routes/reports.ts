@@ -1,0 +1,117 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { airQualityLimits, pollutants } from '../../common/air-quality/limits.ts';
+import { type AirQualityReport, airQualityReport } from '../../common/air-quality/report.ts';
+import { devicesInScope, resolveRead } from '../access.ts';
+import { sendCsv, wants } from '../csv.ts';
+import type { ApiDeps } from '../deps.ts';
+import { tagConditions } from '../readings-query.ts';
+import { AirQualityReportQuerySchema, AirQualityReportSchema, ProblemSchema } from '../schemas.ts';
+
+const CSV_COLUMNS = [
+  'year',
+  'device',
+  'department',
+  'district',
+  'quantity',
+  'unit',
+  'standard',
+  'applies',
+  'period',
+  'limit_value',
+  'max_exceedances',
+  'exceedances',
+  'annual_mean',
+  'valid_hours',
+  'hours_in_year',
+  'data_capture',
+  'valid_days',
+  'verdict',
+  'measurement',
+];
+
+/** One CSV row per station, pollutant and limit; every row says the measurements are indicative. */
+const csvRows = (r: AirQualityReport) =>
+  r.stations.flatMap((s) =>
+    s.pollutants.flatMap((p) =>
+      p.limits.map((l) => ({
+        year: r.year,
+        device: s.device,
+        department: s.department,
+        district: s.district,
+        quantity: p.quantity,
+        unit: p.unit,
+        standard: l.standard,
+        applies: l.applies,
+        period: l.period,
+        limit_value: l.value,
+        max_exceedances: l.maxExceedances,
+        exceedances: l.exceedances,
+        annual_mean: p.annualMean,
+        valid_hours: p.validHours,
+        hours_in_year: p.hoursInYear,
+        data_capture: p.dataCapture,
+        valid_days: p.validDays,
+        verdict: l.verdict,
+        measurement: 'indicative',
+      })),
+    ),
+  );
+
+/** Reports departments owe: the EU air-quality limit values (services/common/air-quality). */
+export const reportRoutes =
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
+  async (app) => {
+    app.get(
+      '/v1/reports/air-quality',
+      {
+        config: { scope: 'read' },
+        schema: {
+          tags: ['reports'],
+          summary: 'EU air-quality limit values of a year per station and pollutant (JSON or CSV)',
+          description:
+            'Annual mean, hours and days above the limit values of Directive 2008/50/EC and of Directive (EU) 2024/2881 (from 2030), data capture and a verdict per limit, from the hourly rollups: an hour counts with at least 75 % of its samples, a day with at least 18 valid hours (services/common/catalogue/air-quality-limits.json). Low-cost sensors give indicative measurements, not an official assessment.',
+          querystring: AirQualityReportQuerySchema,
+          response: { 200: AirQualityReportSchema, 400: ProblemSchema, 403: ProblemSchema, 404: ProblemSchema },
+        },
+      },
+      async (req, reply) => {
+        const q = req.query;
+        const quantities = q.quantity ? [q.quantity] : pollutants(airQualityLimits);
+        const scope = await resolveRead(deps, req, {
+          department: q.department,
+          device: q.device,
+          district: q.district,
+          quantities,
+          // Hourly values: a grant whose floor is coarser than an hour does not cover the report.
+          everyS: 3600,
+          from: Date.UTC(q.year, 0, 1),
+          to: Date.UTC(q.year + 1, 0, 1),
+        });
+        const [devices, types, coverage] = await Promise.all([
+          devicesInScope(deps, scope),
+          deps.types.list(),
+          deps.rollupCoverage(),
+        ]);
+        const byId = new Map(types.map((t) => [t.id, t]));
+        const report = await airQualityReport(deps.influx, {
+          year: q.year,
+          stations: devices.map((d) => ({
+            device: d.id,
+            name: d.name,
+            department: d.department,
+            district: d.district,
+            type: d.type,
+            intervalS: byId.get(d.type)?.expectedIntervalS ?? deps.config.SUS_DEFAULT_INTERVAL_S,
+            quantities: byId.get(d.type)?.quantities ?? null,
+          })),
+          conditions: tagConditions(scope.filter),
+          from: scope.from,
+          to: scope.to,
+          quantities,
+          rollupsUntil: coverage['1h']?.doneUntil,
+        });
+        if (wants(req, 'csv')) return sendCsv(reply, CSV_COLUMNS, csvRows(report));
+        return report;
+      },
+    );
+  };
