@@ -3,7 +3,7 @@ import { Counter, Gauge } from 'prom-client';
 import { catalogue } from '../../common/catalogue.ts';
 import type { Config } from '../../common/config.ts';
 import type { InfluxQuery } from '../../common/influx.ts';
-import { escapeTag, type LineSink } from '../../common/line-protocol.ts';
+import { fieldSet, floatValue, intValue, type LineSink, pointLine, tagSet } from '../../common/line-protocol.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { MetricsRegistry } from '../../common/metrics.ts';
 import { DAY_MS, ROLLUP } from '../../common/rollups.ts';
@@ -157,9 +157,17 @@ export function createRollupService(
       const seconds = Math.max(0.001, (now - last.at) / 1000);
       last = { at: now, points: engine.stats.points };
       const lag = done === undefined ? 0 : Math.max(0, (now - done) / 1000);
-      return (
-        `${SELF_METRICS.rollup},node=${escapeTag(node)} windows_behind=${engine.behind(now)}i,lag_s=${Math.round(lag)},` +
-        `dirty=${dirty}i,points=${points}i,points_per_s=${Math.round((points / seconds) * 10) / 10} ${now}`
+      return pointLine(
+        SELF_METRICS.rollup,
+        tagSet({ node }),
+        fieldSet({
+          windows_behind: intValue(engine.behind(now)),
+          lag_s: floatValue(Math.round(lag)),
+          dirty: intValue(dirty),
+          points: intValue(points),
+          points_per_s: floatValue(Math.round((points / seconds) * 10) / 10),
+        }),
+        now,
       );
     },
   };

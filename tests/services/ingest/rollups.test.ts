@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, startPlatform } from '../../../services/cli/platform.ts';
 import type { Config } from '../../../services/common/config.ts';
 import { InfluxQuery } from '../../../services/common/influx.ts';
+import { floatValue, tagSet } from '../../../services/common/line-protocol.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import { DAY_MS, HOUR_MS, windowStart } from '../../../services/common/rollups.ts';
 import { eventually, testConfig } from '../../helpers/env.ts';
@@ -102,6 +103,24 @@ describe('rollups: hourly and daily count, min, max, mean, sum, first, last comp
     const rawMeans = raw.flatMap((s) => s.values.map((v) => [s.tags?.device, v[0], v[1]]));
     const dailyMeans = (await storedRollups(influx, '1d', ['pm10'])).map((r) => [r.device, r.time, r.mean]);
     expect(dailyMeans).toStrictEqual(rawMeans);
+
+    // sus_rollup self-metrics: the points written since the last line, and, five hours on without a pass, the
+    // closed hours behind and the lag.
+    const engine = second.rollups!.engine;
+    const done = progress['1h']!.doneUntil;
+    const now = Date.now();
+    const head = `sus_rollup${tagSet({ node: hostname() })}`;
+    expect(await second.rollups!.selfMetricLine(now)).toMatch(
+      new RegExp(
+        `^${head} windows_behind=0i,lag_s=${floatValue(Math.round((now - done) / 1000))},dirty=0i,points=${engine.stats.points}i,points_per_s=[0-9.]+ ${now}$`,
+      ),
+    );
+    const later = now + 5 * HOUR_MS;
+    const behind = (windowStart(later - 120_000, HOUR_MS) - done) / HOUR_MS;
+    expect(behind).toBeGreaterThanOrEqual(4);
+    expect(await second.rollups!.selfMetricLine(later)).toBe(
+      `${head} windows_behind=${behind}i,lag_s=${floatValue(Math.round((later - done) / 1000))},dirty=0i,points=0i,points_per_s=0.0 ${later}`,
+    );
   });
 
   it('recomputes the windows of late and out-of-order readings that came through ingest, without duplicates', async () => {
