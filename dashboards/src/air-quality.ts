@@ -1,6 +1,7 @@
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { barGauge, type Step, timeseries } from './panels.ts';
+import { readingSeries } from './sources.ts';
 import { LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const MEASUREMENTS = ['pm2_5', 'pm10', 'no2'];
@@ -43,11 +44,13 @@ export const airQuality = () =>
           stepsLabel: 'µg/m³',
           width: 8,
           steps: p.steps,
-          targets: [
-            influxql(
-              `SELECT mean("value") FROM "${p.measurement}" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
-            ).alias('$tag_device'),
-          ],
+          targets: readingSeries({
+            measurement: p.measurement,
+            fn: 'mean',
+            where: F,
+            groupBy: ', "device"',
+            alias: '$tag_device',
+          }),
         }),
       ),
       ...POLLUTANTS.map((p) =>

@@ -1,6 +1,7 @@
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { table, timeseries } from './panels.ts';
+import { readingSeries } from './sources.ts';
 import { LOCATION, LOCATION_FILTER, locationVariables, quantityVariable } from './variables.ts';
 
 const MEASUREMENTS = [
@@ -13,10 +14,8 @@ const MEASUREMENTS = [
 ];
 const F = LOCATION_FILTER;
 
-const series = (measurement: string, select = 'mean("value")') =>
-  influxql(
-    `SELECT ${select} FROM "${measurement}" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
-  ).alias('$tag_device');
+const series = (measurement: string, fn: 'mean' | 'sum' = 'mean', scale?: string) =>
+  readingSeries({ measurement, fn, where: F, groupBy: ', "device"', alias: '$tag_device', scale });
 
 export const climate = () =>
   buildDashboard({
@@ -31,28 +30,28 @@ export const climate = () =>
         description: 'Mean air temperature per interval and device.',
         unit: 'celsius',
         width: 8,
-        targets: [series('air_temperature')],
+        targets: series('air_temperature'),
       }),
       timeseries({
         title: 'Relative humidity',
         description: 'Mean relative humidity per interval and device.',
         unit: 'humidity',
         width: 8,
-        targets: [series('relative_humidity')],
+        targets: series('relative_humidity'),
       }),
       timeseries({
         title: 'Air pressure',
         description: 'Mean station air pressure per interval and device (stored in Pa, shown in hPa).',
         unit: 'pressurehpa',
         width: 8,
-        targets: [series('air_pressure', 'mean("value") / 100')],
+        targets: series('air_pressure', 'mean', '/ 100'),
       }),
       timeseries({
         title: 'Wind speed',
         description: 'Mean wind speed per interval and device.',
         unit: 'velocityms',
         width: 8,
-        targets: [series('wind_speed')],
+        targets: series('wind_speed'),
       }),
       timeseries({
         title: 'Precipitation',
@@ -60,14 +59,14 @@ export const climate = () =>
         unit: 'lengthmm',
         width: 8,
         bars: true,
-        targets: [series('precipitation', 'sum("value")')],
+        targets: series('precipitation', 'sum'),
       }),
       timeseries({
         title: 'Illuminance',
         description: 'Mean illuminance per interval and device.',
         unit: 'lux',
         width: 8,
-        targets: [series('illuminance')],
+        targets: series('illuminance'),
       }),
       table({
         title: 'Latest $quantity by device',

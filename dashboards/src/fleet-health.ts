@@ -4,6 +4,7 @@ import { buildDashboard, QUANTITY_REGEX } from './dashboard.ts';
 import { DATASOURCE, influxql } from './datasource.ts';
 import { offlineCount, onlineCount, statusByDevice } from './fleet.ts';
 import { barGauge, type Step, stat, table, thresholds, timeseries } from './panels.ts';
+import { readingSeries } from './sources.ts';
 import { LOCATION, LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const VARS = LOCATION;
@@ -111,11 +112,13 @@ export const fleetHealth = () =>
         stepsLabel: 'V',
         base: 'red',
         steps: BATTERY_STEPS,
-        targets: [
-          influxql(
-            `SELECT mean("value") FROM "battery_voltage" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
-          ).alias('$tag_device'),
-        ],
+        targets: readingSeries({
+          measurement: 'battery_voltage',
+          fn: 'mean',
+          where: F,
+          groupBy: ', "device"',
+          alias: '$tag_device',
+        }),
       }),
       timeseries({
         title: 'Signal strength (RSSI)',
@@ -124,11 +127,13 @@ export const fleetHealth = () =>
         stepsLabel: 'dBm',
         base: 'red',
         steps: RSSI_STEPS,
-        targets: [
-          influxql(
-            `SELECT mean("value") FROM "rssi" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
-          ).alias('$tag_device'),
-        ],
+        targets: readingSeries({
+          measurement: 'rssi',
+          fn: 'mean',
+          where: F,
+          groupBy: ', "device"',
+          alias: '$tag_device',
+        }),
       }),
       barGauge({
         title: 'Readings per device',

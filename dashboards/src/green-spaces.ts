@@ -1,6 +1,7 @@
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { barGauge, type Step, timeseries } from './panels.ts';
+import { readingSeries } from './sources.ts';
 import { LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const MEASUREMENTS = ['soil_moisture', 'soil_temperature'];
@@ -28,11 +29,13 @@ export const greenSpaces = () =>
         width: 24,
         base: 'red',
         steps: SOIL_MOISTURE_STEPS,
-        targets: [
-          influxql(
-            `SELECT mean("value") FROM "soil_moisture" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
-          ).alias('$tag_device'),
-        ],
+        targets: readingSeries({
+          measurement: 'soil_moisture',
+          fn: 'mean',
+          where: F,
+          groupBy: ', "device"',
+          alias: '$tag_device',
+        }),
       }),
       barGauge({
         title: 'Driest locations',
@@ -53,11 +56,13 @@ export const greenSpaces = () =>
         description: 'Mean soil temperature per interval and probe at the probe depth.',
         unit: 'celsius',
         width: 12,
-        targets: [
-          influxql(
-            `SELECT mean("value") FROM "soil_temperature" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
-          ).alias('$tag_device'),
-        ],
+        targets: readingSeries({
+          measurement: 'soil_temperature',
+          fn: 'mean',
+          where: F,
+          groupBy: ', "device"',
+          alias: '$tag_device',
+        }),
       }),
     ],
   });

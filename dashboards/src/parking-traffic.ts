@@ -1,6 +1,7 @@
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { barGauge, stat, timeseries } from './panels.ts';
+import { readingSeries } from './sources.ts';
 import { LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const MEASUREMENTS = ['parking_occupied', 'vehicle_count'];
@@ -38,11 +39,14 @@ export const parkingTraffic = () =>
         unit: 'percent',
         width: 12,
         height: 12,
-        targets: [
-          influxql(
-            `SELECT mean("value") * 100 FROM "parking_occupied" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "district" fill(none)`,
-          ).alias('$tag_district'),
-        ],
+        targets: readingSeries({
+          measurement: 'parking_occupied',
+          fn: 'mean',
+          where: F,
+          groupBy: ', "district"',
+          alias: '$tag_district',
+          scale: '* 100',
+        }),
       }),
       barGauge({
         title: 'Vehicles per counter',
@@ -62,11 +66,13 @@ export const parkingTraffic = () =>
         unit: 'none',
         width: 24,
         bars: true,
-        targets: [
-          influxql(
-            `SELECT sum("value") FROM "vehicle_count" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
-          ).alias('$tag_device'),
-        ],
+        targets: readingSeries({
+          measurement: 'vehicle_count',
+          fn: 'sum',
+          where: F,
+          groupBy: ', "device"',
+          alias: '$tag_device',
+        }),
       }),
     ],
   });

@@ -20,9 +20,9 @@ export const pipeline = () =>
     uid: 'sus-pipeline',
     title: 'SUS · Platform pipeline health',
     description:
-      'The platform watching itself: ingest rate, rejects, dead letters, the durable spool, InfluxDB writes and the broker.',
+      'The platform watching itself: ingest rate, rejects, dead letters, the durable spool, InfluxDB writes, rollups and the broker.',
     tags: ['platform', 'operations'],
-    variables: [tagVariable('node', [M.ingest, M.spool, M.writes, M.broker])],
+    variables: [tagVariable('node', [M.ingest, M.spool, M.writes, M.broker, M.rollup])],
     panels: [
       timeseries({
         title: 'Ingest rate',
@@ -84,6 +84,24 @@ export const pipeline = () =>
         description: 'Batches written to InfluxDB and failed write attempts per interval.',
         unit: 'none',
         targets: [perInterval(M.writes, { batches: 'sum("batches")', failures: 'sum("failures")' })],
+      }),
+      timeseries({
+        title: 'Rollups behind',
+        description:
+          'Closed hours not rolled up yet and hours waiting for recomputation after late readings, per node; both stay near 0 once a catch-up is done (the lag is the age of the newest hourly rollup).',
+        unit: 'none',
+        steps: [{ value: 3, color: 'orange', label: 'more than the settle time and one pass behind' }],
+        targets: [
+          perInterval(
+            M.rollup,
+            {
+              'hours behind': 'max("windows_behind")',
+              'dirty hours': 'max("dirty")',
+              'lag (h)': 'max("lag_s") / 3600',
+            },
+            ', "node"',
+          ).alias('$tag_node $col'),
+        ],
       }),
       timeseries({
         title: 'Broker clients',

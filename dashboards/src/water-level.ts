@@ -2,6 +2,7 @@ import { GraphThresholdsStyleMode } from '@grafana/grafana-foundation-sdk/common
 import { buildDashboard } from './dashboard.ts';
 import { influxql } from './datasource.ts';
 import { barGauge, type Step, stat, timeseries } from './panels.ts';
+import { readingSeries } from './sources.ts';
 import { LOCATION_FILTER, locationVariables } from './variables.ts';
 
 const MEASUREMENTS = ['water_level'];
@@ -33,11 +34,13 @@ export const waterLevel = () =>
         width: 24,
         steps: WATER_LEVEL_STEPS,
         thresholdStyle: GraphThresholdsStyleMode.DashedAndArea,
-        targets: [
-          influxql(
-            `SELECT mean("value") FROM "water_level" WHERE ${F} AND $timeFilter GROUP BY time($__interval), "device" fill(none)`,
-          ).alias('$tag_device'),
-        ],
+        targets: readingSeries({
+          measurement: 'water_level',
+          fn: 'mean',
+          where: F,
+          groupBy: ', "device"',
+          alias: '$tag_device',
+        }),
       }),
       barGauge({
         title: 'Current level by gauge',

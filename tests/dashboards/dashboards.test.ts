@@ -9,25 +9,40 @@ import { startPlatform } from '../../services/cli/platform.ts';
 import type { Config } from '../../services/common/config.ts';
 import { InfluxQuery } from '../../services/common/influx.ts';
 import { silentLogger } from '../../services/common/logger.ts';
+import { DAY_MS, HOUR_MS } from '../../services/common/rollups.ts';
 import { SELF_METRICS } from '../../services/common/self-metrics.ts';
 import { eventually, testConfig } from '../helpers/env.ts';
 
 const DASHBOARDS_DIR = path.resolve(import.meta.dirname, '../../dashboards');
 const built = DASHBOARDS.map((d) => ({ file: d.file, dashboard: d.build() }));
 
-/** Grafana's own substitutions for the time range and interval, as it sends them for "Last 1 hour". */
-const TIME_FILTER = 'time > now() - 1h';
-const INTERVAL = '10s';
+/**
+ * Grafana's own substitutions for the time range and interval: "Last 1 hour", as it sends them, and two longer
+ * ranges whose intervals make the time-series panels read the hourly and the daily rollups (dashboards/src/sources.ts).
+ */
+interface Range {
+  source: 'raw' | '1h' | '1d';
+  timeFilter: string;
+  interval: string;
+  intervalMs: number;
+}
+const LAST_HOUR: Range = { source: 'raw', timeFilter: 'time > now() - 1h', interval: '10s', intervalMs: 10_000 };
+const RANGES: readonly Range[] = [
+  LAST_HOUR,
+  { source: '1h', timeFilter: 'time > now() - 2d', interval: '10m', intervalMs: 600_000 },
+  { source: '1d', timeFilter: 'time > now() - 30d', interval: '1d', intervalMs: 86_400_000 },
+];
 
 const panelsOf = (d: Dashboard): Panel[] => (d.panels ?? []).filter((p): p is Panel => 'targets' in p);
 const targetsOf = (p: Panel): InfluxQLTarget[] => (p.targets ?? []) as unknown as InfluxQLTarget[];
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /** Substitutes Grafana's macros and the template variables; an unknown `$name` fails instead of reaching InfluxDB. */
-function interpolate(query: string, values: Record<string, string>): string {
+function interpolate(query: string, values: Record<string, string>, range: Range = LAST_HOUR): string {
   return query
-    .replace(/\$timeFilter/g, TIME_FILTER)
-    .replace(/\$__interval/g, INTERVAL)
+    .replace(/\$timeFilter/g, range.timeFilter)
+    .replace(/\$__interval_ms/g, String(range.intervalMs))
+    .replace(/\$__interval/g, range.interval)
     .replace(/\$(\w+)|\$\{(\w+)\}|\[\[(\w+)\]\]/g, (_m, a?: string, b?: string, c?: string) => {
       const name = (a ?? b ?? c) as string;
       const value = values[name];
@@ -67,7 +82,7 @@ describe('Grafana dashboards', () => {
 
   beforeAll(async () => {
     // Self-metrics every second: the pipeline and fleet dashboards read what the platform itself wrote.
-    config = testConfig({ SUS_SELF_METRICS_INTERVAL_S: '1' });
+    config = testConfig({ SUS_SELF_METRICS_INTERVAL_S: '1', SUS_ROLLUP_INTERVAL_S: '3600' });
     influx = new InfluxQuery(config);
     const platform = await startPlatform(config, silentLogger, { broker: true, api: false });
     const sim = await startDemoFleet(platform.registry, {
@@ -99,6 +114,8 @@ describe('Grafana dashboards', () => {
     });
     // The fleet goes offline before the platform stops, so presence records offline devices too.
     await sim.stop();
+    // Rollups as a day later: the demo's hour and day are closed and rolled up, for the panels' longer ranges.
+    await platform.rollups!.runOnce(Date.now() + DAY_MS + 2 * HOUR_MS);
     const selfMetrics = Object.values(SELF_METRICS);
     await eventually(
       async () => ((await influx.query('SHOW MEASUREMENTS'))[0]?.[0]?.values ?? []).map((v) => String(v[0])),
@@ -126,7 +143,7 @@ describe('Grafana dashboards', () => {
       'water-level': ['sus-water-level', 'SUS · Water level', 3],
       'green-spaces': ['sus-green-spaces', 'SUS · Trees and green spaces', 3],
       'parking-traffic': ['sus-parking-traffic', 'SUS · Parking and traffic', 5],
-      pipeline: ['sus-pipeline', 'SUS · Platform pipeline health', 10],
+      pipeline: ['sus-pipeline', 'SUS · Platform pipeline health', 11],
     });
   });
 
@@ -165,14 +182,41 @@ describe('Grafana dashboards', () => {
       const results: Record<string, number> = {};
       for (const panel of panelsOf(dashboard)) {
         for (const target of targetsOf(panel)) {
-          const [series = []] = await influx.query(interpolate(target.query, values), 'POST');
-          results[`${panel.title} [${target.refId}]`] = series.length > 0 ? 1 : 0;
+          // Targets of one source (raw or a rollup) answer for the ranges whose interval selects it.
+          let found = 0;
+          for (const range of target.query.includes('$__interval_ms') ? RANGES : [LAST_HOUR]) {
+            const [series = []] = await influx.query(interpolate(target.query, values, range), 'POST');
+            if (series.length > 0) found = 1;
+          }
+          results[`${panel.title} [${target.refId}]`] = found;
         }
       }
       // One entry per target: an empty panel shows up by name in the diff.
       expect(results).toStrictEqual(Object.fromEntries(Object.keys(results).map((k) => [k, 1])));
     },
   );
+
+  it('time-series panels read raw readings for short ranges, hourly rollups past a few days and daily ones past months', async () => {
+    const read: Record<string, string[]> = {};
+    for (const { dashboard } of built) {
+      const values = await resolveVariables(influx, dashboard.templating?.list ?? [], 'all');
+      for (const panel of panelsOf(dashboard)) {
+        const targets = targetsOf(panel).filter((t) => t.query.includes('$__interval_ms'));
+        if (targets.length === 0) continue;
+        const sources: string[] = [];
+        for (const range of RANGES) {
+          for (const t of targets) {
+            const [series = []] = await influx.query(interpolate(t.query, values, range), 'POST');
+            if (series.length > 0) sources.push(`${range.source}: ${t.refId}`);
+          }
+        }
+        read[`${dashboard.uid} ${panel.title}`] = sources;
+      }
+    }
+    expect(Object.keys(read).length).toBeGreaterThanOrEqual(15);
+    // For each range exactly one source answers: A raw readings, B hourly rollups, C daily rollups.
+    expect(read).toStrictEqual(Object.fromEntries(Object.keys(read).map((k) => [k, ['raw: A', '1h: B', '1d: C']])));
+  });
 
   it('every panel query is valid InfluxQL with one real value per variable', async () => {
     for (const { dashboard } of built) {

@@ -33,8 +33,8 @@ export interface RollupService {
   /** Attaches to ingest's writer (before ingest starts, so batches recovered from the spool are looked into). */
   start(): void;
   stop(): Promise<void>;
-  /** One pass now (after the one running, if any): tests and `sus` tooling. */
-  runOnce(): Promise<void>;
+  /** One pass now (after the one running, if any): tests and `sus` tooling; `now` moves the clock (tests). */
+  runOnce(now?: number): Promise<void>;
   /** The `sus_rollup` self-metric line of the interval since the last call. */
   selfMetricLine(now?: number): Promise<string>;
 }
@@ -94,10 +94,10 @@ export function createRollupService(
   let failing = false;
   let last = { at: Date.now(), points: 0 };
 
-  const pass = async () => {
+  const pass = async (now?: number) => {
     try {
       await retention.apply(engine.progress['1h']?.doneUntil);
-      await engine.runOnce();
+      await engine.runOnce(now);
       await retention.apply(engine.progress['1h']?.doneUntil);
       if (failing) rlog.info('rollups run again');
       failing = false;
@@ -106,9 +106,9 @@ export function createRollupService(
       failing = true;
     }
   };
-  const runOnce = async (): Promise<void> => {
+  const runOnce = async (now?: number): Promise<void> => {
     while (running) await running;
-    running = pass().finally(() => {
+    running = pass(now).finally(() => {
       running = undefined;
     });
     await running;
