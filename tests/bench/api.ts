@@ -1,10 +1,12 @@
 /**
- * bench:api — req/s and latency of the service API for three typical requests, each side by side with the
+ * bench:api — req/s and latency of the service API for four typical requests, each side by side with the
  * InfluxDB query it wraps (the peer: what a client talking to InfluxDB directly would get, without access control,
  * registry join or serialisation):
  *   latest    GET /v1/latest?quantity=air_temperature — latest values of 10,000 devices of one department
  *   aggregate GET /v1/readings/aggregate — a 30-day hourly mean of one device (5-minute raw data)
  *   open      GET /v1/open/datasets/:id/latest?format=geojson — open-data GeoJSON, no key
+ *   year      GET /v1/readings/aggregate — a year of daily means of 50 devices (10-minute raw data), answered from
+ *             the daily rollups; beside it the rollup engine's catch-up over that year (api-year.ts)
  * Latest values come from the latest-value store, warmed by its rebuild from InfluxDB (timed); each latest case
  * starts after one timed uncached request, and the polling cases repeat `latest` as maps do: gzip, then 304 with
  * the ETag.
@@ -22,6 +24,7 @@ import { loadConfig } from '../../services/common/config.ts';
 import { readingLine, tagSet } from '../../services/common/line-protocol.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 import { rebuildLatest } from '../../services/registry/index.ts';
+import { prepareYear } from './api-year.ts';
 
 const DEVICES = 10_000;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
@@ -215,6 +218,26 @@ async function main(): Promise<void> {
       auth,
     );
 
+    const year = await prepareYear(platform, config, ADMIN, (s) => console.log(s));
+    const yearApiUrl = `${base}/v1/readings/aggregate?quantity=pm10&department=climate&from=${year.from}&to=${year.to}&every=1d&fn=mean`;
+    const adminAuth = { authorization: `Bearer ${ADMIN}` };
+    const probe = await fetch(yearApiUrl, { headers: adminAuth });
+    if (probe.status !== 200 || probe.headers.get('sus-source') !== '1d')
+      throw new Error(
+        `year of daily means: ${probe.status} source ${probe.headers.get('sus-source')}: ${await probe.text()}`,
+      );
+    const yearWhere = `WHERE time >= '${year.from}' AND time < '${year.to}' AND "department" = 'climate'`;
+    const yearApi = await run(yearApiUrl, adminAuth);
+    const yearPeerRollup = await run(
+      influxQuery(`SELECT sum("sum") / sum("count") FROM "rollup_1d"."pm10" ${yearWhere} GROUP BY time(1d) fill(none)`),
+      {},
+    );
+    // Last: InfluxDB goes on with raw scans whose clients timed out, which would slow whatever ran next.
+    const yearPeerRaw = await run(
+      influxQuery(`SELECT mean("value") FROM "pm10" ${yearWhere} GROUP BY time(1d) fill(none)`),
+      {},
+    );
+
     const row = (name: string, f: Figures, peer?: Figures) =>
       `${name.padEnd(11)} ${String(f.rps).padStart(7)} req/s  p50 ${String(f.p50).padStart(5)} ms  p99 ${String(f.p99).padStart(5)} ms  errors ${f.errors}` +
       (peer
@@ -235,6 +258,12 @@ async function main(): Promise<void> {
       `${row(name, f)}   | REST ${rest.rps} req/s, p99 ${rest.p99} ms → STA/REST ${(f.rps / rest.rps).toFixed(2)}×`;
     console.log(vsRest('sta-latest', staLatest, restLatest));
     console.log(vsRest('sta-day', staDay, restDay));
+    console.log(row('year', yearApi, yearPeerRaw));
+    console.log(row('  rollups', yearPeerRollup));
+    console.log(
+      `rollup catch-up: ${year.figures.rawPoints} raw points of ${year.figures.devices} devices in ${year.figures.catchUpS.toFixed(1)} s → ` +
+        `${year.figures.catchUpRawPerS} raw points/s, ${year.figures.catchUpRollupPerS} rollup points/s`,
+    );
     console.log(
       JSON.stringify({
         bench: 'api',
@@ -261,6 +290,16 @@ async function main(): Promise<void> {
         sta_day_rps: staDay.rps,
         sta_day_p99_ms: staDay.p99,
         sta_day_vs_rest: Number((staDay.rps / restDay.rps).toFixed(2)),
+        year_daily_rps: yearApi.rps,
+        year_daily_p50_ms: yearApi.p50,
+        year_daily_p99_ms: yearApi.p99,
+        year_daily_influx_raw_p99_ms: yearPeerRaw.p99,
+        year_daily_influx_rollup_p99_ms: yearPeerRollup.p99,
+        year_daily_vs_influx_raw: Number((yearApi.rps / Math.max(1, yearPeerRaw.rps)).toFixed(2)),
+        year_raw_points: year.figures.rawPoints,
+        rollup_catchup_s: Number(year.figures.catchUpS.toFixed(1)),
+        rollup_catchup_points_per_s: year.figures.catchUpRawPerS,
+        rollup_catchup_rollup_points_per_s: year.figures.catchUpRollupPerS,
         errors:
           latestApi.errors +
           aggregateApi.errors +
@@ -270,7 +309,8 @@ async function main(): Promise<void> {
           staLatest.errors +
           staDay.errors +
           restLatest.errors +
-          restDay.errors,
+          restDay.errors +
+          yearApi.errors,
       }),
     );
   } finally {
