@@ -20,6 +20,8 @@ export interface DashboardSpec {
   tags: readonly string[];
   variables: readonly cog.Builder<VariableModel>[];
   panels: readonly cog.Builder<Panel>[];
+  /** Default time range (Grafana's syntax); the last 6 hours unless given. */
+  time?: { from: string; to: string };
 }
 
 /** Builds a dashboard with the platform's defaults; panel ids follow panel order so they stay stable. */
@@ -28,7 +30,7 @@ export function buildDashboard(spec: DashboardSpec): Dashboard {
     .uid(spec.uid)
     .description(spec.description)
     .tags(['sus', ...spec.tags])
-    .time({ from: 'now-6h', to: 'now' })
+    .time(spec.time ?? { from: 'now-6h', to: 'now' })
     .refresh('1m')
     .timezone('browser')
     .variables([...spec.variables]);

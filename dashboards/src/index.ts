@@ -1,5 +1,6 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { airQuality } from './air-quality.ts';
+import { airQualityReport } from './air-quality-report.ts';
 import { cityOverview } from './city-overview.ts';
 import { climate } from './climate.ts';
 import { fleetHealth } from './fleet-health.ts';
@@ -16,6 +17,7 @@ export const DASHBOARDS: ReadonlyArray<{ file: string; build: () => Dashboard }>
   { file: 'city-overview', build: cityOverview },
   { file: 'fleet-health', build: fleetHealth },
   { file: 'air-quality', build: airQuality },
+  { file: 'air-quality-report', build: airQualityReport },
   { file: 'climate', build: climate },
   { file: 'noise', build: noise },
   { file: 'water-level', build: waterLevel },

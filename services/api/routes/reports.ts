@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { airQualityLimits, pollutants } from '../../common/air-quality/limits.ts';
-import { type AirQualityReport, airQualityReport } from '../../common/air-quality/report.ts';
+import { type AirQualityReport, airQualityReport, reportStations } from '../../common/air-quality/report.ts';
 import { devicesInScope, resolveRead } from '../access.ts';
 import { sendCsv, wants } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -92,18 +92,9 @@ export const reportRoutes =
           deps.types.list(),
           deps.rollupCoverage(),
         ]);
-        const byId = new Map(types.map((t) => [t.id, t]));
         const report = await airQualityReport(deps.influx, {
           year: q.year,
-          stations: devices.map((d) => ({
-            device: d.id,
-            name: d.name,
-            department: d.department,
-            district: d.district,
-            type: d.type,
-            intervalS: byId.get(d.type)?.expectedIntervalS ?? deps.config.SUS_DEFAULT_INTERVAL_S,
-            quantities: byId.get(d.type)?.quantities ?? null,
-          })),
+          stations: reportStations(devices, types, deps.config.SUS_DEFAULT_INTERVAL_S),
           conditions: tagConditions(scope.filter),
           from: scope.from,
           to: scope.to,

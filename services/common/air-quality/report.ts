@@ -30,6 +30,27 @@ export interface ReportStation {
   quantities: readonly string[] | null;
 }
 
+/**
+ * The report's view of registered devices: each with its type's interval and quantities (a type the registry does
+ * not know: `defaultIntervalS`, and pollutants are listed when they have data).
+ */
+export function reportStations(
+  devices: ReadonlyArray<{ id: string; name: string; department: string; district: string | null; type: string }>,
+  types: ReadonlyArray<{ id: string; expectedIntervalS: number; quantities: readonly string[] }>,
+  defaultIntervalS: number,
+): ReportStation[] {
+  const byId = new Map(types.map((t) => [t.id, t]));
+  return devices.map((d) => ({
+    device: d.id,
+    name: d.name,
+    department: d.department,
+    district: d.district,
+    type: d.type,
+    intervalS: byId.get(d.type)?.expectedIntervalS ?? defaultIntervalS,
+    quantities: byId.get(d.type)?.quantities ?? null,
+  }));
+}
+
 export type Verdict = 'met' | 'exceeded' | 'insufficient data';
 
 export interface LimitResult {
@@ -170,6 +191,7 @@ export interface ReportOptions {
 }
 
 type Meta =
+  | { kind: 'any'; quantity: string }
   | { kind: 'hours'; quantity: string }
   | { kind: 'above'; quantity: string; value: number }
   | { kind: 'days'; quantity: string };
@@ -193,15 +215,18 @@ export async function airQualityReport(influx: InfluxQuery, o: ReportOptions): P
   if (from < to) {
     for (const [type, group] of byType) {
       const min = minSamplesPerHour(group[0]!.intervalS, share);
-      const where = [
+      const any = [
         ...(o.conditions ?? []),
         `${influxIdent('device_type')} = ${influxString(type)}`,
-        `"count" >= ${min}`,
         `time >= ${influxString(new Date(from).toISOString())}`,
         `time < ${influxString(new Date(to).toISOString())}`,
       ].join(' AND ');
+      const where = `${any} AND "count" >= ${min}`;
       for (const quantity of wanted) {
         const src = `${influxIdent(ROLLUP['1h'].policy)}.${influxIdent(quantity)}`;
+        // Stations with readings but no valid hour are listed too (capture 0), not left out.
+        statements.push(`SELECT count("count") AS "n" FROM ${src} WHERE ${any} GROUP BY "device"`);
+        meta.push({ kind: 'any', quantity, type });
         statements.push(
           `SELECT count("mean") AS "hours", mean("mean") AS "mean" FROM ${src} WHERE ${where} GROUP BY "device"`,
         );
@@ -254,6 +279,8 @@ export async function airQualityReport(influx: InfluxQuery, o: ReportOptions): P
       if (!device) continue;
       const col = (c: string) => s.columns.indexOf(c);
       const st = statsOf(device, m.quantity);
+      // 'any' needs no row: statsOf() has noted that the station has readings of the pollutant.
+      if (m.kind === 'any') continue;
       for (const row of s.values) {
         if (m.kind === 'hours') {
           st.validHours = Number(row[col('hours')] ?? 0);

@@ -8,9 +8,10 @@ import type { Logger } from '../../common/logger.ts';
 import type { MetricsRegistry } from '../../common/metrics.ts';
 import { DAY_MS, ROLLUP } from '../../common/rollups.ts';
 import { SELF_METRICS } from '../../common/self-metrics.ts';
-import type { Registry } from '../../registry/index.ts';
+import { DeviceTypeStore, type Registry } from '../../registry/index.ts';
 import type { SpoolDrainer } from '../writer.ts';
 import { InfluxLineSender } from '../writer.ts';
+import { AirQualityPublisher } from './air-quality.ts';
 import { DirtyRecorder } from './dirty.ts';
 import { RollupEngine } from './engine.ts';
 import { RetentionPolicies } from './retention.ts';
@@ -41,7 +42,8 @@ export interface RollupService {
 
 /**
  * Layer 2's evaluation service: the rollups (engine.ts), the dirty windows of late readings (dirty.ts), the
- * retention policies (retention.ts) and the rollup self-metrics. Runs where the broker and ingest run.
+ * retention policies (retention.ts), the air-quality report for dashboards (air-quality.ts) and the rollup
+ * self-metrics. Runs where the broker and ingest run.
  */
 export function createRollupService(
   config: Config,
@@ -53,11 +55,12 @@ export function createRollupService(
 ): RollupService {
   const rlog = log.child({ component: 'rollups' });
   const days = (n: number) => n * DAY_MS;
+  const daily = new InfluxLineSender(config, ROLLUP['1d'].policy);
   const engine = new RollupEngine({
     influx,
     senders: {
       '1h': new InfluxLineSender(config, ROLLUP['1h'].policy),
-      '1d': new InfluxLineSender(config, ROLLUP['1d'].policy),
+      '1d': daily,
     },
     store: registry.rollups,
     log: rlog,
@@ -85,6 +88,15 @@ export function createRollupService(
     { raw: config.SUS_RAW_RETENTION_DAYS, hourly: config.SUS_HOURLY_RETENTION_DAYS, daily: 0 },
     rlog,
   );
+  const airQuality = new AirQualityPublisher({
+    influx,
+    registry,
+    types: new DeviceTypeStore(registry.db),
+    sender: daily,
+    defaultIntervalS: config.SUS_DEFAULT_INTERVAL_S,
+    writeBatch: config.SUS_WRITE_BATCH_SIZE,
+    log: rlog,
+  });
   const node = hostname();
   const names: string[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -99,6 +111,7 @@ export function createRollupService(
       await retention.apply(engine.progress['1h']?.doneUntil);
       await engine.runOnce(now);
       await retention.apply(engine.progress['1h']?.doneUntil);
+      await airQuality.afterPass(engine.progress['1h']?.doneUntil);
       if (failing) rlog.info('rollups run again');
       failing = false;
     } catch (err) {

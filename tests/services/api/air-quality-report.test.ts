@@ -22,6 +22,8 @@ import { type Harness, startHarness } from './harness.ts';
  * - pm2_5: its type reports it, it sent nothing: listed with no valid hour.
  * Station aq-rep-2 (type aq_hourly, one reading an hour: 1 sample makes an hourly value), district Sued:
  * - pm2_5: 12, days 50–69 at 30 (480 hours). Sum 480·30 + 8280·12 = 113,760 over 8760 hours; days above 25: 20.
+ * Station aq-rep-3 (a type the registry does not know: SUS_DEFAULT_INTERVAL_S 300, 12 samples an hour, 9 valid):
+ * - pm10: 2 readings an hour on day 0 only. Listed, with no valid hour, rather than left out.
  */
 const YEAR = 2025;
 const Y0 = Date.UTC(YEAR, 0, 1);
@@ -31,6 +33,7 @@ function fixtureYear(): RawReading[] {
   const out: RawReading[] = [];
   const station1 = { department: 'environment', district: 'Nord', type: 'aq_station', device: 'aq-rep-1' };
   const station2 = { department: 'environment', district: 'Sued', type: 'aq_hourly', device: 'aq-rep-2' };
+  const station3 = { department: 'environment', district: 'Ost', type: 'aq_unknown', device: 'aq-rep-3' };
   const at = (hour: number, sample: number, everyS: number) => Y0 + hour * HOUR_MS + sample * everyS * 1000;
   for (let hour = 0; hour < HOURS; hour++) {
     const day = Math.floor(hour / 24);
@@ -48,6 +51,8 @@ function fixtureYear(): RawReading[] {
     }
     // pm2_5 of station 2
     out.push({ ...station2, q: 'pm2_5', value: day >= 50 && day < 70 ? 30 : 12, time: at(hour, 0, 3600) });
+    // pm10 of station 3
+    if (day === 0) for (let s = 0; s < 2; s++) out.push({ ...station3, q: 'pm10', value: 30, time: at(hour, s, 1800) });
   }
   return out;
 }
@@ -134,6 +139,23 @@ const PM25 = {
     limit(NEW, 'year', 10, null, null, 'exceeded', TABLE_1),
   ],
 };
+const PM10_NO_VALID_HOUR = {
+  quantity: 'pm10',
+  unit: 'ug/m3',
+  samplesPerHour: 12,
+  minSamplesPerHour: 9,
+  hoursInYear: HOURS,
+  validHours: 0,
+  dataCapture: 0,
+  validDays: 0,
+  annualMean: null,
+  limits: [
+    limit(OLD, 'day', 50, 35, 0, 'insufficient data', ANNEX_XI),
+    limit(OLD, 'year', 40, null, null, 'insufficient data', ANNEX_XI),
+    limit(NEW, 'day', 45, 18, 0, 'insufficient data', TABLE_1),
+    limit(NEW, 'year', 20, null, null, 'insufficient data', TABLE_1),
+  ],
+};
 const STATION_1 = {
   device: 'aq-rep-1',
   name: 'Station Nord',
@@ -148,6 +170,14 @@ const STATION_2 = {
   department: 'environment',
   district: 'Sued',
   pollutants: [PM25],
+};
+
+const STATION_3 = {
+  device: 'aq-rep-3',
+  name: 'Station Ost',
+  department: 'environment',
+  district: 'Ost',
+  pollutants: [PM10_NO_VALID_HOUR],
 };
 
 describe('air-quality report: EU limit values per station and pollutant from the hourly rollups', () => {
@@ -174,8 +204,8 @@ describe('air-quality report: EU limit values per station and pollutant from the
       const res = await h.admin('POST', '/v1/device-types', { ...t, name: t.id, profile: {} });
       expect(res.status).toBe(201);
     }
-    for (const s of [STATION_1, STATION_2]) {
-      const type = s === STATION_1 ? 'aq_station' : 'aq_hourly';
+    for (const s of [STATION_1, STATION_2, STATION_3]) {
+      const type = s === STATION_1 ? 'aq_station' : s === STATION_2 ? 'aq_hourly' : 'aq_unknown';
       const res = await h.admin('POST', '/v1/devices', {
         id: s.device,
         name: s.name,
@@ -222,7 +252,7 @@ describe('air-quality report: EU limit values per station and pollutant from the
     const env = await h.as('environment', ['read']);
     const res = await env('GET', `/v1/reports/air-quality?year=${YEAR}&department=environment`);
     expect(res.status).toBe(200);
-    expect(res.body).toStrictEqual({ ...header, rollupsUntil, stations: [STATION_1, STATION_2] });
+    expect(res.body).toStrictEqual({ ...header, rollupsUntil, stations: [STATION_1, STATION_2, STATION_3] });
   });
 
   it('says plainly that low-cost sensors give indicative measurements', () => {
