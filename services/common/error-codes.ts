@@ -64,7 +64,7 @@ export const ERROR_CODES = {
     status: 400,
     surface: 'API',
     meaning:
-      'The query would fetch more points or buckets than SUS_QUERY_MAX_POINTS allows; the detail says how to narrow it.',
+      'The query would fetch more points or buckets than SUS_QUERY_MAX_POINTS allows, or make InfluxDB read more stored points than SUS_QUERY_MAX_SCAN; the detail says how to narrow it.',
   },
   SUS_ERR_STA_QUERY: {
     status: 400,
