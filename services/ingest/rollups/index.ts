@@ -111,7 +111,8 @@ export function createRollupService(
       await retention.apply(engine.progress['1h']?.doneUntil);
       await engine.runOnce(now);
       await retention.apply(engine.progress['1h']?.doneUntil);
-      await airQuality.afterPass(engine.progress['1h']?.doneUntil);
+      // Not while stopping: a report of a whole fleet would hold up the shutdown.
+      if (!stopped) await airQuality.afterPass(engine.progress['1h']?.doneUntil);
       if (failing) rlog.info('rollups run again');
       failing = false;
     } catch (err) {
