@@ -23,6 +23,7 @@ export { Ingestor, type IngestResult, type IngestStats } from './ingestor.ts';
 export { decodeOffline, type OfflineDecoded } from './offline.ts';
 export { type DeviceProfile, loadProfileFile } from './profiles.ts';
 export { REASON } from './reasons.ts';
+export { createRollupService, type RollupService } from './rollups/index.ts';
 export { IngestSelfMetrics } from './self-metrics.ts';
 export { type Integration, loadIntegrations } from './sources/integrations.ts';
 export { IntegrationSources } from './sources/mqtt-source.ts';

@@ -55,8 +55,8 @@ export { type LatestSelection, type LatestValue, LatestValueStore, newestPerSeri
 export { migrate } from './migrate.ts';
 export type { RegistryEvent } from './registry.ts';
 export { Registry } from './registry.ts';
-export { newRuleId, RuleStore } from './rules.ts';
 export { type DirtyMark, type DirtyRow, type RollupProgress, RollupStore } from './rollups.ts';
+export { newRuleId, RuleStore } from './rules.ts';
 export { hashToken, newToken, verifyToken } from './secrets.ts';
 export * from './types.ts';
 
