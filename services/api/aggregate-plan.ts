@@ -1,4 +1,12 @@
-import { ROLLUP, ROLLUP_FNS, type RollupFn, type RollupWindow, windowCeil, windowStart } from '../common/rollups.ts';
+import {
+  DAY_MS,
+  ROLLUP,
+  ROLLUP_FNS,
+  type RollupFn,
+  type RollupWindow,
+  windowCeil,
+  windowStart,
+} from '../common/rollups.ts';
 import type { RollupProgress } from '../registry/index.ts';
 
 /** Where an aggregate's data comes from: raw readings or the hourly / daily rollups. */
@@ -18,6 +26,13 @@ export interface AggregatePlan {
   parts: PlanPart[];
 }
 
+/** What the rollups can answer for one quantity: how far each reaches, and the hours late readings made stale. */
+export interface RollupCoverage {
+  progress: Partial<Record<RollupWindow, RollupProgress>>;
+  /** Hours (window starts, ascending) whose rollups wait for recomputation: raw readings answer them and their days. */
+  staleHours: readonly number[];
+}
+
 export const isRollupFn = (fn: string): fn is RollupFn => (ROLLUP_FNS as readonly string[]).includes(fn);
 
 /**
@@ -29,13 +44,17 @@ export const isRollupFn = (fn: string): fn is RollupFn => (ROLLUP_FNS as readonl
  */
 export function planAggregate(
   a: { from: number; to: number; everyS: number; fn: string },
-  coverage: Partial<Record<RollupWindow, RollupProgress>>,
+  coverage: RollupCoverage,
 ): AggregatePlan {
   const everyMs = a.everyS * 1000;
   const levels = isRollupFn(a.fn)
-    ? (['1d', '1h'] as const).filter((w) => everyMs % ROLLUP[w].ms === 0 && coverage[w] !== undefined)
+    ? (['1d', '1h'] as const).filter((w) => everyMs % ROLLUP[w].ms === 0 && coverage.progress[w] !== undefined)
     : [];
-  const parts = cover(a.from, a.to, levels, coverage);
+  const stale: Record<RollupWindow, readonly number[]> = {
+    '1h': coverage.staleHours,
+    '1d': [...new Set(coverage.staleHours.map((h) => windowStart(h, DAY_MS)))],
+  };
+  const parts = coalesce(cover(a.from, a.to, levels, coverage.progress, stale));
   const used = levels.find((w) => parts.some((p) => p.source === w));
   return { source: used ?? 'raw', parts };
 }
@@ -44,21 +63,40 @@ function cover(
   from: number,
   to: number,
   levels: readonly RollupWindow[],
-  coverage: Partial<Record<RollupWindow, RollupProgress>>,
+  progress: Partial<Record<RollupWindow, RollupProgress>>,
+  stale: Record<RollupWindow, readonly number[]>,
 ): PlanPart[] {
   if (from >= to) return [];
   const [w, ...finer] = levels;
   if (w === undefined) return [{ source: 'raw', from, to }];
   const ms = ROLLUP[w].ms;
-  const c = coverage[w]!;
-  // Before the rollups' first window there is nothing: they began with the oldest reading (and a late reading
-  // older than that moves their beginning back). So only how far they reach limits them.
+  // Before the rollups' first window there is nothing: they began with the oldest reading, and a late reading
+  // older than that marks its hour stale (answered raw below) until a pass moves their beginning back. So only
+  // how far they reach and the stale hours limit them.
   const start = windowCeil(from, ms);
-  const end = Math.min(windowStart(to, ms), c.doneUntil);
-  if (end <= start) return cover(from, to, finer, coverage);
+  const end = Math.min(windowStart(to, ms), progress[w]!.doneUntil);
+  if (end <= start) return cover(from, to, finer, progress, stale);
+  const hole = stale[w].find((t) => t >= start && t < end);
+  if (hole !== undefined)
+    return [
+      ...cover(from, hole, levels, progress, stale),
+      ...cover(hole, hole + ms, finer, progress, stale),
+      ...cover(hole + ms, to, levels, progress, stale),
+    ];
   return [
-    ...cover(from, start, finer, coverage),
+    ...cover(from, start, finer, progress, stale),
     { source: w, from: start, to: end },
-    ...cover(end, to, finer, coverage),
+    ...cover(end, to, finer, progress, stale),
   ];
+}
+
+/** Adjacent parts of one source as one (a query each: neighbouring stale hours are one raw range). */
+function coalesce(parts: PlanPart[]): PlanPart[] {
+  const out: PlanPart[] = [];
+  for (const p of parts) {
+    const last = out.at(-1);
+    if (last && last.source === p.source && last.to === p.from) last.to = p.to;
+    else out.push({ ...p });
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
-import type { RollupWindow } from '../common/rollups.ts';
+import { DAY_MS, type RollupWindow, windowStart } from '../common/rollups.ts';
 import type { AuditLog, ClaimStore, DeviceTypeStore, GrantStore, KeyStore, RollupProgress } from '../registry/index.ts';
+import type { RollupCoverage } from './aggregate-plan.ts';
 import type { ApiContext } from './context.ts';
 import { LiveHub } from './live-hub.ts';
 
@@ -13,12 +14,31 @@ export interface ApiDeps extends ApiContext {
   hub: LiveHub | undefined;
   /** Drops cached lookups of a revoked key so the revocation takes effect at once on this replica. */
   forgetKey(id: string): void;
-  /** How far the rollups reach (the rollup service's checkpoint), read at most every few seconds. */
-  rollupCoverage(): Promise<Partial<Record<RollupWindow, RollupProgress>>>;
+  /**
+   * What the rollups answer for `quantity`: how far they reach (the rollup service's checkpoint, read at most every
+   * few seconds) and its stale hours (read on every call: a late reading must not be hidden by an old rollup).
+   */
+  rollupCoverage(quantity: string): Promise<RollupCoverage>;
 }
 
 // The checkpoint moves once an hour: a few seconds old is as good as fresh, and spares a query per aggregate.
 const COVERAGE_TTL_MS = 5000;
+// Stale hours a plan works around one by one; past them, everything from the next stale hour on is read raw (a
+// bound on the plan's size after a large backfill, until the rollup service has caught up).
+const MAX_STALE_HOURS = 1000;
+
+/** `progress` with no rollup reaching past `until`. */
+function reachingUntil(
+  progress: Partial<Record<RollupWindow, RollupProgress>>,
+  until: number,
+): Partial<Record<RollupWindow, RollupProgress>> {
+  const clipped: Partial<Record<RollupWindow, RollupProgress>> = {};
+  for (const [w, p] of Object.entries(progress) as Array<[RollupWindow, RollupProgress]>) {
+    const limit = w === '1d' ? windowStart(until, DAY_MS) : until;
+    clipped[w] = { coveredFrom: p.coveredFrom, doneUntil: Math.min(p.doneUntil, limit) };
+  }
+  return clipped;
+}
 
 export function createDeps(ctx: ApiContext, forgetKey: (id: string) => void): ApiDeps {
   const { registry } = ctx;
@@ -32,17 +52,26 @@ export function createDeps(ctx: ApiContext, forgetKey: (id: string) => void): Ap
     audit: registry.audit,
     hub: ctx.live ? new LiveHub(ctx.live, ctx.config.SUS_STREAM_REPLAY) : undefined,
     forgetKey,
-    rollupCoverage: () => {
-      const now = Date.now();
-      if (!coverage || now - coverage.at > COVERAGE_TTL_MS) {
-        const progress = ctx.registry.rollups.progress();
-        coverage = { at: now, progress };
-        // A failed read is not kept: the next request asks again.
-        progress.catch(() => {
-          if (coverage?.progress === progress) coverage = undefined;
-        });
-      }
-      return coverage.progress;
+    rollupCoverage: async (quantity) => {
+      const [progress, stale] = await Promise.all([
+        readProgress(),
+        registry.rollups.staleHours(quantity, MAX_STALE_HOURS + 1),
+      ]);
+      if (stale.length <= MAX_STALE_HOURS) return { progress, staleHours: stale };
+      return { progress: reachingUntil(progress, stale[MAX_STALE_HOURS]!), staleHours: stale.slice(0, -1) };
     },
   };
+
+  function readProgress(): Promise<Partial<Record<RollupWindow, RollupProgress>>> {
+    const now = Date.now();
+    if (!coverage || now - coverage.at > COVERAGE_TTL_MS) {
+      const progress = registry.rollups.progress();
+      coverage = { at: now, progress };
+      // A failed read is not kept: the next request asks again.
+      progress.catch(() => {
+        if (coverage?.progress === progress) coverage = undefined;
+      });
+    }
+    return coverage.progress;
+  }
 }

@@ -90,6 +90,15 @@ export class RollupStore {
     );
   }
 
+  /** The oldest hours of one quantity whose rollups are stale, ascending, at most `limit` (epoch ms). */
+  async staleHours(measurement: string, limit: number): Promise<number[]> {
+    const rows = await this.db.query<{ window_start: Date }>(
+      'SELECT window_start FROM rollup_dirty WHERE measurement = $1 ORDER BY window_start LIMIT $2',
+      [measurement, limit],
+    );
+    return rows.map((r) => r.window_start.getTime());
+  }
+
   async dirtyCount(): Promise<number> {
     const [r] = await this.db.query<{ n: number }>('SELECT count(*)::int AS n FROM rollup_dirty');
     return r?.n ?? 0;

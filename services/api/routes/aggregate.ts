@@ -65,7 +65,7 @@ export async function aggregateReadScoped(
       { field: 'every', budget, windows, groups },
     );
   }
-  const plan = planAggregate({ from, to, everyS, fn: q.fn }, await deps.rollupCoverage());
+  const plan = planAggregate({ from, to, everyS, fn: q.fn }, await deps.rollupCoverage(quantity!));
   await checkScan(deps, plan, devices, { everyS, fn: q.fn });
   const base = { from, to, everyS, groupBy: q.groupBy };
   const series =

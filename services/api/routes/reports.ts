@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { airQualityLimits, pollutants } from '../../common/air-quality/limits.ts';
 import { type AirQualityReport, airQualityReport, reportStations } from '../../common/air-quality/report.ts';
 import { devicesInScope, resolveRead } from '../access.ts';
+import type { RollupCoverage } from '../aggregate-plan.ts';
 import { sendCsv, wants } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
 import { tagConditions } from '../readings-query.ts';
@@ -57,6 +58,20 @@ const csvRows = (r: AirQualityReport) =>
     ),
   );
 
+/**
+ * How far the hourly rollups the report reads are current: their reach, or the first hour late readings made stale
+ * (the report reads rollups only, so until its recomputation it is not complete).
+ */
+function hourlyRollupsUntil(coverages: readonly RollupCoverage[]): number | undefined {
+  let until: number | undefined;
+  for (const c of coverages) {
+    const reach = c.progress['1h']?.doneUntil;
+    if (reach === undefined) return undefined;
+    until = Math.min(until ?? reach, reach, c.staleHours[0] ?? reach);
+  }
+  return until;
+}
+
 /** Reports departments owe: the EU air-quality limit values (services/common/air-quality). */
 export const reportRoutes =
   (deps: ApiDeps): FastifyPluginAsyncZod =>
@@ -87,10 +102,10 @@ export const reportRoutes =
           from: Date.UTC(q.year, 0, 1),
           to: Date.UTC(q.year + 1, 0, 1),
         });
-        const [devices, types, coverage] = await Promise.all([
+        const [devices, types, coverages] = await Promise.all([
           devicesInScope(deps, scope),
           deps.types.list(),
-          deps.rollupCoverage(),
+          Promise.all(quantities.map((quantity) => deps.rollupCoverage(quantity))),
         ]);
         const report = await airQualityReport(deps.influx, {
           year: q.year,
@@ -99,7 +114,7 @@ export const reportRoutes =
           from: scope.from,
           to: scope.to,
           quantities,
-          rollupsUntil: coverage['1h']?.doneUntil,
+          rollupsUntil: hourlyRollupsUntil(coverages),
         });
         if (wants(req, 'csv')) return sendCsv(reply, CSV_COLUMNS, csvRows(report));
         return report;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxQuery } from '../../../services/common/influx.ts';
 import { DAY_MS, HOUR_MS, windowStart } from '../../../services/common/rollups.ts';
-import { testConfig } from '../../helpers/env.ts';
+import { eventually, testConfig } from '../../helpers/env.ts';
 import { expectedAggregate, FIXTURE_DEVICES, fixtureReadings, writeReadings } from '../../helpers/rollups.ts';
 import { type Harness, startHarness } from './harness.ts';
 
@@ -168,5 +168,36 @@ describe('aggregates: the API answers whole hours and days from rollups and says
         { q: 'pm10', from: grantFrom, to: base + 3 * DAY_MS, everyMs: DAY_MS, fn: 'mean', groupBy: 'device' },
       ),
     ]);
+  });
+
+  it('answers a late reading of a rolled-up hour at once, before the rollup service recomputes that hour', async () => {
+    const late = {
+      ...readings.find((r) => r.q === 'no2' && r.device === 'aq-rollup-2')!,
+      value: 500,
+      time: base + DAY_MS + 3 * HOUR_MS + 5 * 60_000,
+    };
+    const write = await h.as('environment', ['write']);
+    const pushed = await write('POST', '/v1/ingest/canonical?device=aq-rollup-2', {
+      time: late.time,
+      values: { no2: late.value },
+    });
+    expect([pushed.status, pushed.body]).toStrictEqual([200, { accepted: 1, rejected: [], deadLetterId: null }]);
+    const q = `quantity=no2&device=aq-rollup-2&from=${iso(base)}&to=${iso(base + 3 * DAY_MS)}&every=1d&fn=mean`;
+    const want = expectedAggregate(
+      [...readings, late].filter((r) => r.device === 'aq-rollup-2'),
+      { q: 'no2', from: base, to: base + 3 * DAY_MS, everyMs: DAY_MS, fn: 'mean' },
+    );
+    // No rollup pass runs meanwhile (SUS_ROLLUP_INTERVAL_S is an hour): only the stale mark makes the API read raw.
+    const env = await h.as('environment', ['read']);
+    const answer = await eventually(
+      async () => (await env<Aggregate>('GET', `/v1/readings/aggregate?${q}`)).body,
+      (b) => JSON.stringify(b.series) === JSON.stringify(want),
+    );
+    expect([answer.source, answer.series]).toStrictEqual(['1d', want]);
+    // Recomputed, the daily rollups alone give the same answer.
+    await h.platform.rollups!.runOnce();
+    expect(await h.platform.registry.rollups.staleHours('no2', 10)).toStrictEqual([]);
+    const after = await env<Aggregate>('GET', `/v1/readings/aggregate?${q}`);
+    expect([after.body.source, after.body.series]).toStrictEqual(['1d', want]);
   });
 });

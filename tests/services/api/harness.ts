@@ -2,9 +2,12 @@ import { type Platform, startPlatform } from '../../../services/cli/platform.ts'
 import { catalogue } from '../../../services/common/catalogue.ts';
 import { readingLine, tagSet } from '../../../services/common/line-protocol.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
+import { lateWindows } from '../../../services/ingest/rollups/dirty.ts';
 import type { Scope } from '../../../services/registry/index.ts';
 import { apiClient } from '../../helpers/api-client.ts';
 import { TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
+
+const catalogueNames = new Set(catalogue.names());
 
 export const DEPARTMENTS = ['environment', 'traffic', 'parks', 'waste'] as const;
 export type Dept = (typeof DEPARTMENTS)[number];
@@ -79,6 +82,9 @@ export async function startHarness(overrides: Record<string, string> = {}, broke
         body,
       });
       if (res.status !== 204) throw new Error(`influx write: ${res.status} ${await res.text()}`);
+      // Readings of ended hours make their rollups stale, as when ingest stores them (services/ingest/rollups).
+      const late = lateWindows(Buffer.from(body), catalogueNames, Date.now(), config.SUS_ROLLUP_SETTLE_S * 1000);
+      await platform.registry.rollups.markDirty([...late.values()]);
       await platform.registry.latest.upsert(
         points.map((p) => ({
           device: p.device,
