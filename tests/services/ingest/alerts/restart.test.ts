@@ -111,5 +111,7 @@ describe('alerts across a restart (registry on disk): no firing alert lost, none
       await steady.close();
       await flaky.close();
     }
-  });
+    // Three platform lifecycles on an on-disk registry, each starting its rollup pass: more than the default 30 s on
+    // a loaded 2-core machine.
+  }, 90_000);
 });
