@@ -18,6 +18,8 @@ Usage: sus <command> [options]
 Commands:
   run [--demo]       broker + ingest + API in one process (--demo: seed the demo city and run its fleet)
   broker             layer 1 + 2: the MQTT broker with in-process ingest
+  ingest             layer 2 alone: ingest as an MQTT client of the city's broker (SUS_INGEST_MQTT_URL; MQTT 5
+                     shared subscriptions spread the messages over several ingest nodes)
   api                layer 3: the REST API
 ${SIMULATE_HELP}
   device …           field provisioning: add | claim-code | bundle | check (sus device help)
@@ -58,7 +60,7 @@ function onShutdown(log: Logger, stop: () => Promise<void>): void {
 async function run(
   config: Config,
   log: Logger,
-  parts: { broker: boolean; api: boolean },
+  parts: { broker?: boolean; api?: boolean; ingest?: boolean },
   demo: boolean,
 ): Promise<void> {
   const platform = await startPlatform(config, log, parts);
@@ -85,6 +87,7 @@ async function run(
   const where = [
     platform.httpPort !== undefined && `API http://localhost:${platform.httpPort} (docs: /docs)`,
     platform.mqttPort !== undefined && `MQTT mqtt://localhost:${platform.mqttPort}`,
+    platform.source && `ingest from ${platform.source.url} as ${platform.source.clientId}`,
   ].filter(Boolean);
   log.info(`SUS platform up: ${where.join(' · ')}`);
 }
@@ -117,6 +120,9 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     case 'api':
       await run(config, log, { broker: false, api: true }, false);
+      return -1;
+    case 'ingest':
+      await run(config, log, { ingest: true }, false);
       return -1;
     case 'simulate':
       await simulateCommand(config, log, rest, onShutdown);

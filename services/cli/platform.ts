@@ -13,6 +13,8 @@ import {
   createAlerting,
   createIngestService,
   createRollupService,
+  DeviceTreeSource,
+  deviceTreeOptions,
   type IngestService,
   IntegrationSources,
   loadIntegrations,
@@ -30,6 +32,8 @@ import { DataDirLock } from './data-dir-lock.ts';
 export interface PlatformParts {
   broker?: boolean;
   api?: boolean;
+  /** Ingest alone, as an MQTT client of another broker (SUS_INGEST_MQTT_URL): `sus ingest`. */
+  ingest?: boolean;
 }
 
 /** A running platform: the layers this process hosts, started in dependency order and stopped in reverse (ServiceGroup). */
@@ -39,6 +43,8 @@ export interface Platform {
   metrics: MetricsRegistry;
   broker?: SusBroker;
   ingest?: IngestService;
+  /** `sus ingest`: the subscription to the other broker's device tree. */
+  source?: DeviceTreeSource;
   /** Rules evaluated in the ingest stream and their webhooks (with the broker). */
   alerting?: Alerting;
   /** Rollups, retention and their self-metrics: run where ingest runs. */
@@ -93,7 +99,7 @@ function httpService(api: FastifyInstance, config: Config, broker: SusBroker | u
 }
 
 const commandOf = (parts: PlatformParts) =>
-  parts.broker && parts.api ? 'sus run' : parts.broker ? 'sus broker' : 'sus api';
+  parts.broker && parts.api ? 'sus run' : parts.broker ? 'sus broker' : parts.ingest ? 'sus ingest' : 'sus api';
 
 /**
  * Composes the layers for one process (`sus run` hosts them all). Ingest runs in-process next to the broker and
@@ -106,7 +112,9 @@ export async function startPlatform(
 ): Promise<Platform> {
   // Taken before anything touches the data directory: a second process on it would cut the first's spool tail on
   // recovery and open the embedded registry beside it.
-  const usesDataDir = config.SUS_DATA_DIR !== 'memory://' && (parts.broker || !config.DATABASE_URL);
+  const usesDataDir = config.SUS_DATA_DIR !== 'memory://' && (parts.broker || parts.ingest || !config.DATABASE_URL);
+  // Checked before anything starts: `sus ingest` without a broker to subscribe to is a configuration error.
+  const sourceOptions = parts.ingest ? deviceTreeOptions(config) : undefined;
   const lock = usesDataDir ? await DataDirLock.acquire(config.SUS_DATA_DIR, commandOf(parts)) : undefined;
   const services = new ServiceGroup(log);
   if (lock) services.adopt(() => lock.release());
@@ -151,7 +159,7 @@ export async function startPlatform(
       new RegistryHousekeeping(registry, retentionSettings(config), log.child({ component: 'registry-housekeeping' })),
     );
 
-    if (parts.broker) {
+    if (parts.broker || parts.ingest) {
       const ingest = createIngestService(config, registry, log, metrics);
       // Before ingest starts: batches recovered from the spool are looked into for late readings. Stopped after
       // ingest (the group stops in reverse order), whose last drained batches still mark their windows.
@@ -167,6 +175,16 @@ export async function startPlatform(
         const integrations = loadIntegrations(config.SUS_INTEGRATIONS_FILE);
         await services.start(new IntegrationSources(integrations, ingest.ingestor, log));
       }
+      platform.ingest = ingest;
+    }
+    const ingest = platform.ingest;
+    if (sourceOptions && ingest) {
+      // The same pipeline as the embedded broker's, fed by the city's broker: one Uplink per message, PUBACK once spooled.
+      platform.source = await services.start(
+        new DeviceTreeSource(sourceOptions, ingest.ingestor, log.child({ component: 'mqtt-source' })),
+      );
+    }
+    if (parts.broker && ingest) {
       const brokerLog = log.child({ component: 'broker' });
       // Presence and broker self-metrics share ingest's durable spool with the readings.
       const broker = await services.start(
@@ -181,7 +199,7 @@ export async function startPlatform(
           log: brokerLog,
         }),
       );
-      Object.assign(platform, { broker, ingest, mqttPort: broker.port });
+      Object.assign(platform, { broker, mqttPort: broker.port });
     }
     if (parts.api) {
       const api = await buildApi(

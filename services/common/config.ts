@@ -133,6 +133,53 @@ export const ConfigSchema = z
     SUS_INTEGRATIONS_FILE: optionalText.describe(
       'JSON file listing external MQTT integrations (The Things Stack, ChirpStack, any broker) that ingest subscribes to.',
     ),
+    SUS_INGEST_MQTT_URL: optionalText
+      .pipe(
+        z
+          .string()
+          .regex(/^(mqtts?|wss?):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+          .optional(),
+      )
+      .describe(
+        'sus ingest: the MQTT broker the devices publish to (Mosquitto, EMQX, HiveMQ); ingest subscribes to their topic tree as a client.',
+      ),
+    SUS_INGEST_MQTT_USERNAME: optionalText.describe('sus ingest: user name at that broker.'),
+    SUS_INGEST_MQTT_PASSWORD: optionalText.describe('sus ingest: password at that broker.'),
+    SUS_INGEST_MQTT_CA: optionalText.describe(
+      "sus ingest: PEM file of the CA of the broker's certificate (mqtts://, wss://); unset, the system's CAs.",
+    ),
+    SUS_INGEST_MQTT_CLIENT_ID: optionalText
+      .pipe(z.string().max(128).optional())
+      .describe(
+        "sus ingest: client id, stable across restarts and one per node (the broker keeps the node's unacknowledged messages in the session under it); unset, sus-ingest-<hostname>.",
+      ),
+    SUS_INGEST_MQTT_TOPICS: z
+      .string()
+      .default('sus/v1/devices/+/up,sus/v1/devices/+/up/+')
+      .transform((v) =>
+        v
+          .split(',')
+          .map((t) => t.trim())
+          .filter((t) => t !== ''),
+      )
+      .pipe(
+        z
+          .array(
+            z.string().regex(/^[^$]/, 'a topic filter not starting with $ (the group is SUS_INGEST_MQTT_SHARE_GROUP)'),
+          )
+          .min(1, 'at least one topic filter'),
+      )
+      .describe("sus ingest: topic filters (comma-separated) subscribed with QoS 1: the devices' uplinks."),
+    SUS_INGEST_MQTT_SHARE_GROUP: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, - and _')
+      .default('sus-ingest')
+      .describe(
+        'sus ingest: MQTT 5 shared subscription group ($share/<group>/…) the ingest nodes share the messages in; off subscribes plainly (one node only). A broker without shared subscriptions gets a plain subscription and a warning.',
+      ),
+    SUS_INGEST_MQTT_SESSION_EXPIRY_S: positiveInt(7 * 24 * 3600).describe(
+      "sus ingest: how long the broker keeps the node's session (its queued and unacknowledged messages) while the node is away.",
+    ),
     SUS_QUERY_MAX_POINTS: positiveInt(10_000).describe(
       'Query budget: most points, windows × groups or devices × quantities one API request may fetch.',
     ),
@@ -313,13 +360,16 @@ const SECRET_SETTING = /KEY|TOKEN|PASSWORD|SECRET/;
 function shown(key: string, value: string | undefined): string {
   if (value === undefined) return 'null';
   if (SECRET_SETTING.test(key)) return `a value of ${value.length} characters`;
+  return JSON.stringify(redactUrl(value));
+}
+
+/** A URL as logs and problems may show it: the user info's password (or a lone token) replaced by `***`. */
+export function redactUrl(value: string): string {
   // Greedy to the last '@': a password holding '@' (unescaped, the likely reason the URL was refused) stays hidden.
-  return JSON.stringify(
-    value.replace(/^([a-z][a-z0-9+.-]*:\/\/)(.*)@/i, (_m, scheme: string, userInfo: string) => {
-      const colon = userInfo.indexOf(':');
-      return `${scheme}${colon >= 0 ? `${userInfo.slice(0, colon)}:***` : '***'}@`;
-    }),
-  );
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)(.*)@/i, (_m, scheme: string, userInfo: string) => {
+    const colon = userInfo.indexOf(':');
+    return `${scheme}${colon >= 0 ? `${userInfo.slice(0, colon)}:***` : '***'}@`;
+  });
 }
 
 export class ConfigError extends Error {

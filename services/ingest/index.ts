@@ -25,6 +25,7 @@ export { type DeviceProfile, loadProfileFile } from './profiles.ts';
 export { REASON } from './reasons.ts';
 export { createRollupService, type RollupService } from './rollups/index.ts';
 export { IngestSelfMetrics } from './self-metrics.ts';
+export { DeviceTreeSource, deviceTreeOptions } from './sources/device-tree.ts';
 export { type Integration, loadIntegrations } from './sources/integrations.ts';
 export { IntegrationSources } from './sources/mqtt-source.ts';
 export { Spool } from './spool/spool.ts';

@@ -6,13 +6,12 @@
  *   2. Reconnect storm: 10,000 devices connect; time until all are connected, broker RSS afterwards.
  * Both brokers run in their own process with an equivalent password file and ACL. Ends with one JSON line.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { canConnect, freePort } from '../helpers/net.ts';
+import { startMosquitto } from '../helpers/mosquitto.ts';
 import { procStats } from './proc-stats.ts';
 import { RawPublisher } from './raw-publisher.ts';
 
@@ -61,52 +60,21 @@ async function startSus(devices: number): Promise<Target> {
   return { name: 'sus (aedes)', port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
-async function startMosquitto(devices: number): Promise<Target> {
-  execFileSync('bash', [path.join(ROOT, 'infra/install-mosquitto.sh')], { stdio: 'inherit' });
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sus-bench-mosquitto-'));
-  const port = await freePort();
-  const passwd = path.join(dir, 'passwd');
-  writeFileSync(passwd, Array.from({ length: devices }, (_, i) => `bench-${i}:secret-${i}\n`).join(''));
-  execFileSync('mosquitto_passwd', ['-U', passwd]);
-  // The platform's ACL, in mosquitto's words: each device only under its own prefix.
-  writeFileSync(
-    path.join(dir, 'acl'),
-    [
+async function startMosquittoTarget(devices: number): Promise<Target> {
+  const users: Record<string, string> = {};
+  for (let i = 0; i < devices; i++) users[`bench-${i}`] = `secret-${i}`;
+  const m = await startMosquitto({
+    users,
+    // The platform's ACL, in mosquitto's words: each device only under its own prefix.
+    acl: [
       'pattern write sus/v1/devices/%u/up',
       'pattern write sus/v1/devices/%u/up/#',
       'pattern write sus/v1/devices/%u/ack',
       'pattern write sus/v1/devices/%u/ack/#',
       'pattern read sus/v1/devices/%u/down/#',
-      '',
-    ].join('\n'),
-  );
-  const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    [
-      `listener ${port} 127.0.0.1`,
-      'allow_anonymous false',
-      `password_file ${passwd}`,
-      `acl_file ${path.join(dir, 'acl')}`,
-      'persistence false',
-      'log_type error',
-      'max_connections -1',
-      // As root mosquitto would drop to the `mosquitto` user, which cannot read this temp dir.
-      ...(process.getuid?.() === 0 ? ['user root'] : []),
-      '',
-    ].join('\n'),
-  );
-  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 100));
-  return {
-    name: 'mosquitto',
-    port,
-    pid: child.pid!,
-    async stop() {
-      await stopChild(child);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+    ],
+  });
+  return { name: 'mosquitto', port: m.port, pid: m.pid, stop: () => m.stop() };
 }
 
 /** Devices `bench-0…count-1` connected by `connect`, CONNECT_CONCURRENCY at a time. */
@@ -201,7 +169,7 @@ console.log(
 );
 
 const sus = await startSus(devices);
-const mosquitto = await startMosquitto(devices);
+const mosquitto = await startMosquittoTarget(devices);
 try {
   const results: Record<string, { fan: Awaited<ReturnType<typeof fanIn>>; storm: Awaited<ReturnType<typeof storm>> }> =
     {};

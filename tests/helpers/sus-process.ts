@@ -15,6 +15,8 @@ export interface SusProcess {
   up: Promise<number | undefined>;
   /** The HTTP port of the API once the platform is up (`sus run`, `sus api`); undefined without one. */
   api: Promise<number | undefined>;
+  /** True once the platform is up, whatever it serves (`sus ingest` has no port); false when it exited first. */
+  ready: Promise<boolean>;
   /** Exit code (null: ended by a signal). */
   exited: Promise<number | null>;
   /** What the process wrote to stderr so far (the CLI's own error lines go there). */
@@ -59,11 +61,16 @@ export function startSus(
   const apiPort = new Promise<number | undefined>((resolve) => {
     api = resolve;
   });
+  let isReady: (up: boolean) => void = () => {};
+  const ready = new Promise<boolean>((resolve) => {
+    isReady = resolve;
+  });
   const up = new Promise<number | undefined>((resolve) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       log.push(line);
       if (process.env.KEEP) console.log(line);
       if (!line.includes('SUS platform up:')) return;
+      isReady(true);
       const http = /API http:\/\/localhost:(\d+)/.exec(line);
       api(http ? Number(http[1]) : undefined);
       const m = /MQTT mqtt:\/\/localhost:(\d+)/.exec(line);
@@ -72,12 +79,14 @@ export function startSus(
     void exited.then(() => {
       resolve(undefined);
       api(undefined);
+      isReady(false);
     });
   });
   return {
     child,
     up,
     api: apiPort,
+    ready,
     exited,
     stderr: () => stderr,
     log: () => log,

@@ -1,20 +1,15 @@
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket } from 'mqtt';
 import type { Logger } from '../../common/logger.ts';
 import type { Service } from '../../common/service.ts';
 import type { Uplink } from '../../common/uplink.ts';
 import type { Format } from '../decoders/types.ts';
 import type { Integration } from './integrations.ts';
+import { MqttSubscriber, type SubscriberStats } from './mqtt-subscriber.ts';
 import { deviceOfTopic } from './topics.ts';
 
 /** What a source hands its messages to (the Ingestor). */
 export interface UplinkSink {
   handle(u: Uplink, opts?: { format?: Format; department?: string }): Promise<unknown>;
-}
-
-export interface SourceStats {
-  received: number;
-  failed: number;
-  connects: number;
 }
 
 /**
@@ -23,60 +18,43 @@ export interface SourceStats {
  * dead-lettered): if ingest refuses it (spool full), no PUBACK is sent and the broker redelivers it after reconnect.
  */
 export class MqttSource {
-  readonly stats: SourceStats = { received: 0, failed: 0, connects: 0 };
-  private client: MqttClient | undefined;
+  private readonly subscriber: MqttSubscriber;
 
   constructor(
     readonly integration: Integration,
     private readonly sink: UplinkSink,
-    private readonly log: Logger,
-    private readonly env: Record<string, string | undefined> = process.env,
-  ) {}
+    log: Logger,
+    env: Record<string, string | undefined> = process.env,
+  ) {
+    const i = integration;
+    this.subscriber = new MqttSubscriber(
+      {
+        url: i.url,
+        username: i.username,
+        password: i.passwordEnv ? env[i.passwordEnv] : i.password,
+        clientId: i.clientId ?? `sus-${i.name}-${process.pid}`,
+        topics: [i.topic],
+        qos: i.qos,
+      },
+      (packet) => this.onMessage(packet),
+      log,
+    );
+  }
 
-  async start(): Promise<void> {
-    const i = this.integration;
-    const password = i.passwordEnv ? this.env[i.passwordEnv] : i.password;
-    const client = mqtt.connect(i.url, {
-      username: i.username,
-      password,
-      clientId: i.clientId ?? `sus-${i.name}-${process.pid}`,
-      // A persistent session keeps QoS 1 messages at the external broker while this process is away.
-      clean: false,
-      reconnectPeriod: 2000,
-      connectTimeout: 10_000,
-    });
-    this.client = client;
-    client.on('connect', () => {
-      this.stats.connects++;
-      this.log.info({ integration: i.name, url: i.url, topic: i.topic }, 'integration connected');
-      client.subscribe(i.topic, { qos: i.qos }, (err) => {
-        if (err) this.log.error({ integration: i.name, err: err.message }, 'integration subscribe failed');
-      });
-    });
-    client.on('error', (err) => this.log.warn({ integration: i.name, err: err.message }, 'integration error'));
-    // mqtt.js sends the PUBACK when this callback is called: after ingest has the message, never before.
-    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void) => {
-      this.onMessage(packet).then(
-        () => done(),
-        (err: Error) => {
-          this.stats.failed++;
-          this.log.error({ integration: i.name, topic: packet.topic, err: err.message }, 'ingest refused the message');
-          // Without the acknowledgement the broker redelivers on the next session.
-          client.end(true, () => void client.reconnect());
-        },
-      );
-    };
-    await new Promise<void>((resolve) => {
-      // Startup does not wait for a slow or absent external broker: mqtt.js keeps reconnecting in the background.
-      client.once('connect', () => resolve());
-      client.once('error', () => resolve());
-      setTimeout(resolve, 3000).unref();
-    });
+  get stats(): SubscriberStats {
+    return this.subscriber.stats;
+  }
+
+  start(): Promise<void> {
+    return this.subscriber.start();
+  }
+
+  stop(): Promise<void> {
+    return this.subscriber.stop();
   }
 
   private async onMessage(packet: IPublishPacket): Promise<void> {
     const i = this.integration;
-    this.stats.received++;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const u: Uplink = {
       device: deviceOfTopic(packet.topic, i.format, i.deviceTopicLevel),
@@ -90,12 +68,6 @@ export class MqttSource {
       u,
       i.department === undefined ? { format: i.format } : { format: i.format, department: i.department },
     );
-  }
-
-  async stop(): Promise<void> {
-    const client = this.client;
-    this.client = undefined;
-    if (client) await client.endAsync();
   }
 }
 
