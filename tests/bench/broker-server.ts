@@ -1,15 +1,30 @@
 /**
  * The platform's broker alone in its own process for `bench:broker`, so its RSS can be read from /proc and the
  * load generator does not share its event loop. Devices `bench-<i>` with password `secret-<i>`; no ingest (the
- * uplink hand-over resolves at once): the bench measures layer 1, not InfluxDB.
+ * uplink hand-over resolves at once): the bench measures layer 1, not InfluxDB. The registry is an in-memory
+ * PGlite, or PostgreSQL when BENCH_REGISTRY_URL is set (a schema of its own there). It prints one JSON line with its
+ * port, and on SIGUSR2 one with its memory (process.memoryUsage) so the bench can say where the RSS goes.
  */
 import { SusBroker } from '../../services/broker/index.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 import { hashToken, openRegistry } from '../../services/registry/index.ts';
 
 const devices = Number(process.argv[2] ?? 1000);
+const mb = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
+const phases: Record<string, Record<string, number>> = {};
+const note = (phase: string) => {
+  const m = process.memoryUsage();
+  phases[phase] = {
+    rss: mb(m.rss),
+    heapUsed: mb(m.heapUsed),
+    heapTotal: mb(m.heapTotal),
+    external: mb(m.external),
+    arrayBuffers: mb(m.arrayBuffers),
+  };
+};
+note('start');
 const registry = await openRegistry({
-  DATABASE_URL: undefined,
+  DATABASE_URL: process.env.BENCH_REGISTRY_URL,
   SUS_DATA_DIR: 'memory://',
   SUS_DEAD_LETTER_RAW_BYTES: 1024,
 });
@@ -22,6 +37,7 @@ for (let start = 0; start < devices; start += 1000) {
     ids.flatMap((i) => [`bench-${i}`, hashToken(`secret-${i}`)]),
   );
 }
+note('registry');
 const broker = new SusBroker(
   registry,
   silentLogger,
@@ -30,7 +46,12 @@ const broker = new SusBroker(
   { lastSeen: registry, changes: registry },
 );
 await broker.start();
-process.stdout.write(`${JSON.stringify({ port: broker.port })}\n`);
+note('listening');
+process.stdout.write(`${JSON.stringify({ port: broker.port, registry: registry.kind })}\n`);
+process.on('SIGUSR2', () => {
+  note(`clients:${broker.connectedClients}`);
+  process.stdout.write(`${JSON.stringify({ memory: phases })}\n`);
+});
 process.on('SIGTERM', () => {
   void broker
     .stop()

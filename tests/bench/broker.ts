@@ -7,11 +7,14 @@
  * Both brokers run in their own process with an equivalent password file and ACL. Ends with one JSON line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { startMosquitto } from '../helpers/mosquitto.ts';
+import { adminQuery, withSearchPath } from '../helpers/pg.ts';
 import { procStats } from './proc-stats.ts';
 import { RawPublisher } from './raw-publisher.ts';
 
@@ -26,6 +29,8 @@ interface Target {
   port: number;
   pid: number;
   stop(): Promise<void>;
+  /** The broker's own memory by phase (SUS only). */
+  memory?(): Promise<Memory>;
 }
 
 const rssMb = (pid: number) => Math.round(procStats(pid).rssMb * 10) / 10;
@@ -38,7 +43,9 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function startSus(devices: number): Promise<Target> {
+type Memory = Record<string, Record<string, number>>;
+
+async function startSus(devices: number, registryUrl?: string): Promise<Target> {
   // `node --import tsx`, not the tsx CLI: the CLI runs the script in a child process, whose RSS would be missed.
   const child = spawn(
     process.execPath,
@@ -46,18 +53,36 @@ async function startSus(devices: number): Promise<Target> {
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: registryUrl ? { ...process.env, BENCH_REGISTRY_URL: registryUrl } : process.env,
     },
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      const line = buf.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.once('exit', (code) => reject(new Error(`SUS broker exited with ${code}`)));
+  const lines: Array<Record<string, unknown>> = [];
+  let waiting: (() => void) | undefined;
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    if (!l.startsWith('{')) return;
+    lines.push(JSON.parse(l) as Record<string, unknown>);
+    waiting?.();
   });
-  return { name: 'sus (aedes)', port, pid: child.pid!, stop: () => stopChild(child) };
+  const next = () =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const n = lines.length;
+      waiting = () => {
+        if (lines.length > n) resolve(lines[n]!);
+      };
+      child.once('exit', (code) => reject(new Error(`SUS broker exited with ${code}`)));
+    });
+  const first = (await next()) as { port: number; registry: string };
+  return {
+    name: `sus (aedes, ${first.registry === 'postgres' ? 'PostgreSQL' : 'PGlite'})`,
+    port: first.port,
+    pid: child.pid!,
+    stop: () => stopChild(child),
+    async memory() {
+      const answer = next();
+      child.kill('SIGUSR2');
+      return ((await answer) as { memory: Memory }).memory;
+    },
+  };
 }
 
 async function startMosquittoTarget(devices: number): Promise<Target> {
@@ -157,8 +182,9 @@ async function storm(target: Target) {
   const idle = rssMb(target.pid);
   const { clients, seconds } = await connectMany(target.port, STORM_DEVICES);
   const rss = rssMb(target.pid);
+  const phases = await target.memory?.();
   await disconnectAll(clients);
-  return { seconds: round(seconds), rssMb: rss, idleRssMb: idle };
+  return { seconds: round(seconds), rssMb: rss, idleRssMb: idle, ...(phases ? { memory: phases } : {}) };
 }
 
 const devices = Math.max(FAN_IN_DEVICES, STORM_DEVICES);
@@ -168,44 +194,70 @@ console.log(
   `fan-in: ${FAN_IN_DEVICES} devices × ${MESSAGES_PER_DEVICE} QoS 1 messages; storm: ${STORM_DEVICES} devices`,
 );
 
-const sus = await startSus(devices);
+// With BENCH_REGISTRY_URL (or TEST_DATABASE_URL, as the test environment sets it) the SUS broker runs a second time,
+// with PostgreSQL as its registry (a schema of its own, dropped afterwards).
+const pgBase = process.env.BENCH_REGISTRY_URL ?? process.env.TEST_DATABASE_URL;
+const schema = `sus_bench_${randomBytes(4).toString('hex')}`;
+const suses = [await startSus(devices)];
+if (pgBase) {
+  await adminQuery(pgBase, `CREATE SCHEMA ${schema}`);
+  suses.push(await startSus(devices, withSearchPath(pgBase, schema)));
+} else console.log('BENCH_REGISTRY_URL is unset: the SUS broker runs with PGlite only');
 const mosquitto = await startMosquittoTarget(devices);
+const fanInOn = process.env.BENCH_FAN_IN !== '0';
 try {
-  const results: Record<string, { fan: Awaited<ReturnType<typeof fanIn>>; storm: Awaited<ReturnType<typeof storm>> }> =
-    {};
-  for (const target of [sus, mosquitto]) {
-    const fan = await fanIn(target);
-    console.log(`${target.name}: ${fan.msgsPerS} msg/s, PUBACK p50 ${fan.p50} ms, p99 ${fan.p99} ms`);
+  type Fan = Awaited<ReturnType<typeof fanIn>>;
+  const results: Record<string, { fan?: Fan; storm: Awaited<ReturnType<typeof storm>>; memory?: Memory }> = {};
+  for (const target of [...suses, mosquitto]) {
+    const fan = fanInOn ? await fanIn(target) : undefined;
+    if (fan) console.log(`${target.name}: ${fan.msgsPerS} msg/s, PUBACK p50 ${fan.p50} ms, p99 ${fan.p99} ms`);
     const s = await storm(target);
     console.log(
       `${target.name}: ${STORM_DEVICES} connects in ${s.seconds} s, broker RSS ${s.rssMb} MB (${s.idleRssMb} MB before)`,
     );
-    results[target.name] = { fan, storm: s };
+    if (s.memory) console.log(`${target.name}: memory by phase (MB) ${JSON.stringify(s.memory)}`);
+    results[target.name] = { storm: s, ...(fan ? { fan } : {}) };
   }
-  const ours = results[sus.name]!;
   const peer = results[mosquitto.name]!;
-  const ratio = round(ours.fan.msgsPerS / peer.fan.msgsPerS);
-  console.log(
-    `ratio sus/mosquitto: throughput ${ratio}, p99 ${round(ours.fan.p99 / peer.fan.p99)}, ` +
-      `connect time ${round(ours.storm.seconds / peer.storm.seconds)}, RSS ${round(ours.storm.rssMb / peer.storm.rssMb)}`,
-  );
+  const ours = results[suses[0]!.name]!;
+  const onPg = suses[1] && results[suses[1].name];
+  const ratio = ours.fan && peer.fan ? round(ours.fan.msgsPerS / peer.fan.msgsPerS) : undefined;
+  for (const sus of suses) {
+    const r = results[sus.name]!;
+    console.log(
+      `ratio ${sus.name}/mosquitto: ` +
+        (r.fan && peer.fan
+          ? `throughput ${round(r.fan.msgsPerS / peer.fan.msgsPerS)}, p99 ${round(r.fan.p99 / peer.fan.p99)}, `
+          : '') +
+        `connect time ${round(r.storm.seconds / peer.storm.seconds)}, RSS ${round(r.storm.rssMb / peer.storm.rssMb)}`,
+    );
+  }
+  const load = os.loadavg().map((l) => round(l));
+  console.log(`machine load average (1, 5, 15 min) at the end: ${load.join(', ')}`);
   console.log(
     JSON.stringify({
       bench: 'broker',
-      msgs_per_s: ours.fan.msgsPerS,
-      p50_puback_ms: ours.fan.p50,
-      p99_puback_ms: ours.fan.p99,
+      msgs_per_s: ours.fan?.msgsPerS,
+      p50_puback_ms: ours.fan?.p50,
+      p99_puback_ms: ours.fan?.p99,
       ratio_vs_mosquitto: ratio,
       connect_10k_s: ours.storm.seconds,
       rss_mb_10k: ours.storm.rssMb,
       rss_mb_idle: ours.storm.idleRssMb,
-      mosquitto_msgs_per_s: peer.fan.msgsPerS,
-      mosquitto_p99_puback_ms: peer.fan.p99,
+      pg_msgs_per_s: onPg?.fan?.msgsPerS,
+      pg_connect_10k_s: onPg?.storm.seconds,
+      pg_rss_mb_10k: onPg?.storm.rssMb,
+      pg_rss_mb_idle: onPg?.storm.idleRssMb,
+      pg_connect_ratio_vs_mosquitto: onPg ? round(onPg.storm.seconds / peer.storm.seconds) : undefined,
+      mosquitto_msgs_per_s: peer.fan?.msgsPerS,
+      mosquitto_p99_puback_ms: peer.fan?.p99,
       mosquitto_connect_10k_s: peer.storm.seconds,
       mosquitto_rss_mb_10k: peer.storm.rssMb,
+      load_average: load,
     }),
   );
 } finally {
-  await sus.stop();
+  for (const sus of suses) await sus.stop();
   await mosquitto.stop();
+  if (pgBase) await adminQuery(pgBase, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
 }
