@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { SusError } from '../common/errors.ts';
 import { within } from '../common/within.ts';
@@ -263,6 +263,9 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     }
     return db;
   }
+  // Loaded only for the embedded registry: its module alone is ~40 MB of RSS that a node on PostgreSQL never needs
+  // (bench:broker, memory by phase).
+  const { PGlite } = await import('@electric-sql/pglite');
   if (opts.dataDir === 'memory://') return new PGliteDb(await PGlite.create());
   const dir = path.resolve(opts.dataDir, 'registry');
   mkdirSync(dir, { recursive: true });
