@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SusError } from '../../../services/common/errors.ts';
 import { InfluxQuery } from '../../../services/common/influx.ts';
+import { silentLogger } from '../../../services/common/logger.ts';
+import type { Uplink } from '../../../services/common/uplink.ts';
+import { DeviceTreeSource } from '../../../services/ingest/index.ts';
 import { openRegistry, type Registry } from '../../../services/registry/index.ts';
 import { eventually, TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
 import { type Mosquitto, mosquittoUnavailable, startMosquitto } from '../../helpers/mosquitto.ts';
@@ -193,4 +197,57 @@ describe.skipIf(skip !== undefined)('sus ingest: two nodes on Mosquitto', () => 
     expect(received(b)).toBeGreaterThan(0);
     expect(received(b)).toBeLessThan(TOTAL);
   }, 180_000);
+});
+
+const noMosquitto = mosquittoUnavailable();
+describe.skipIf(noMosquitto !== undefined)('sus ingest: the acknowledgement waits for ingest', () => {
+  it('a message ingest refuses (spool full) is not acknowledged: Mosquitto sends it again, and not once it was taken', async () => {
+    const broker = await startMosquitto({});
+    const seen: string[] = [];
+    let refuse = true;
+    const sink = {
+      async handle(u: Uplink) {
+        seen.push(`${u.device} ${u.channel} ${u.payload.toString()}`);
+        if (refuse) {
+          refuse = false;
+          throw new SusError('SUS_ERR_SPOOL_FULL', 'spool full', 503);
+        }
+      },
+    };
+    const options = {
+      url: `mqtt://127.0.0.1:${broker.port}`,
+      clientId: 'ingest-ack',
+      topics: ['sus/v1/devices/+/up', 'sus/v1/devices/+/up/+'],
+      qos: 1 as const,
+      sessionExpiryS: 600,
+      shareGroup: 'sus-ingest',
+    };
+    const source = new DeviceTreeSource(options, sink, silentLogger);
+    const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 });
+    try {
+      await source.start();
+      expect(source.plan).toStrictEqual({
+        filters: ['$share/sus-ingest/sus/v1/devices/+/up', '$share/sus-ingest/sus/v1/devices/+/up/+'],
+        shared: true,
+      });
+      await device.publishAsync('sus/v1/devices/d1/up/senml', 'first', { qos: 1 });
+      await eventually(
+        async () => seen.length,
+        (n) => n >= 2,
+      );
+      await device.publishAsync('sus/v1/devices/d1/up', 'second', { qos: 1 });
+      // The refused message came again (after the reconnect), was taken, and was not sent a third time.
+      expect(
+        await eventually(
+          async () => [...seen],
+          (l) => l.length >= 3,
+        ),
+      ).toStrictEqual(['d1 up/senml first', 'd1 up/senml first', 'd1 up second']);
+      expect(source.stats).toMatchObject({ received: 3, failed: 1 });
+    } finally {
+      await device.endAsync();
+      await source.stop();
+      await broker.stop();
+    }
+  });
 });
