@@ -164,10 +164,12 @@ export const ConfigSchema = z
       )
       .pipe(
         z
-          .array(
-            z.string().regex(/^[^$]/, 'a topic filter not starting with $ (the group is SUS_INGEST_MQTT_SHARE_GROUP)'),
-          )
-          .min(1, 'at least one topic filter'),
+          .array(z.string())
+          .min(1, 'at least one topic filter')
+          .refine(
+            (list) => list.every((t) => !t.startsWith('$')),
+            'topic filters must not start with $ (the shared subscription group is SUS_INGEST_MQTT_SHARE_GROUP)',
+          ),
       )
       .describe("sus ingest: topic filters (comma-separated) subscribed with QoS 1: the devices' uplinks."),
     SUS_INGEST_MQTT_SHARE_GROUP: z

@@ -47,6 +47,14 @@ describe('sus command line', () => {
     ]);
   });
 
+  it('sus ingest without SUS_INGEST_MQTT_URL says what it needs and exits 1', async () => {
+    const run = sus(['ingest'], { SUS_INGEST_MQTT_URL: '', SUS_DATA_DIR: 'memory://' });
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toBe(
+      'sus: sus ingest needs SUS_INGEST_MQTT_URL: the MQTT broker the devices publish to (mqtt://, mqtts://, ws://, wss://)\n',
+    );
+  });
+
   it('exits 2 with the usage on an unknown command', async () => {
     const run = sus(['frobnicate'], {});
     expect(await run.exited).toBe(2);

@@ -262,4 +262,27 @@ describe('loadConfig validation', () => {
       variables(configError({ SUS_AUDIT_RETENTION_DAYS: '-1', SUS_DEAD_LETTER_RATE: '0' }).problems),
     ).toStrictEqual(['SUS_DEAD_LETTER_RATE', 'SUS_AUDIT_RETENTION_DAYS']);
   });
+
+  it('sus ingest: topics are a comma-separated list without $share (the group has its own setting)', () => {
+    const c = loadConfig({
+      SUS_INGEST_MQTT_TOPICS: ' city/+/up , sus/v1/devices/+/up ,',
+      SUS_INGEST_MQTT_SHARE_GROUP: 'off',
+    });
+    expect([c.SUS_INGEST_MQTT_TOPICS, c.SUS_INGEST_MQTT_SHARE_GROUP]).toStrictEqual([
+      ['city/+/up', 'sus/v1/devices/+/up'],
+      'off',
+    ]);
+    const err = configError({
+      SUS_INGEST_MQTT_TOPICS: '$share/g/sus/v1/devices/+/up',
+      SUS_INGEST_MQTT_SHARE_GROUP: 'a/b',
+      SUS_INGEST_MQTT_URL: 'http://broker:1883',
+      SUS_INGEST_MQTT_PASSWORD: 'broker-secret',
+    });
+    expect(variables(err.problems)).toStrictEqual([
+      'SUS_INGEST_MQTT_URL',
+      'SUS_INGEST_MQTT_TOPICS',
+      'SUS_INGEST_MQTT_SHARE_GROUP',
+    ]);
+    expect(err.message).not.toContain('broker-secret');
+  });
 });
