@@ -109,8 +109,11 @@ export class MqttSubscriber {
         (err: Error) => {
           this.stats.failed++;
           this.log.error({ topic: packet.topic, err: err.message }, 'ingest refused the message; not acknowledged');
-          // Without the acknowledgement the broker sends it again on the next connection of this session.
-          client.end(true, () => void client.reconnect());
+          // Without the acknowledgement the broker sends it again on the next connection of this session (unless
+          // this source is being stopped: then at its next start).
+          client.end(true, () => {
+            if (this.client === client) client.reconnect();
+          });
         },
       );
     };
