@@ -7,6 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 bash infra/ensure-deps.sh
+bash infra/console-build.sh
 external_influx="${INFLUX_URL:-}"
 bash infra/stack.sh start
 eval "$(bash infra/stack.sh env)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # infra/test.sh — what `npm test` runs.
 #
-#   1. install npm dependencies if needed (infra/ensure-deps.sh), and the device firmware's C++ toolchain
-#      (infra/device-toolchain.sh)
+#   1. install npm dependencies if needed (infra/ensure-deps.sh), build the web console when stale
+#      (infra/console-build.sh), install Chromium for its browser tests (infra/browser.sh) and the device
+#      firmware's C++ toolchain (infra/device-toolchain.sh)
 #   2. lint + typecheck (`npm run lint`) — fail fast, before any daemon starts
 #   3. start the local stack: InfluxDB, PostgreSQL and Redis (infra/stack.sh), unless
 #      INFLUX_URL / TEST_DATABASE_URL (or DATABASE_URL) / TEST_REDIS_URL point to existing servers
@@ -19,6 +20,9 @@ cd "$ROOT"
 log() { printf '[test] %s\n' "$*" >&2; }
 
 bash infra/ensure-deps.sh
+# The web console's bundle (when stale) and Debian's Chromium for its browser tests (tests/console).
+bash infra/console-build.sh
+bash infra/browser.sh
 # C++ toolchain for the device firmware's host build, its unit and glue tests (cmake, g++, libmosquitto, doctest)
 # and its JSON fuzz test (clang with libFuzzer).
 bash infra/device-toolchain.sh

@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../common/logger.ts';
 import { installAuth, type RouteScope } from './auth.ts';
+import { installConsole } from './console.ts';
 import type { ApiContext } from './context.ts';
 import { createDeps } from './deps.ts';
 import { clientErrorHandler, frameworkErrors, installProblemHandlers } from './problem.ts';
@@ -27,7 +28,9 @@ import { readingRoutes } from './routes/readings.ts';
 import { reportRoutes } from './routes/reports.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { sensorThingsRoutes } from './routes/sensorthings.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { streamRoutes } from './routes/stream.ts';
+import { SessionStore } from './session.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -67,9 +70,10 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
   // The limiter's store only: installAuth charges each request to its resolved identity (no global hook that would
   // key on the raw header or run before the key is known).
   await app.register(rateLimit, { global: false });
+  const sessions = new SessionStore(ctx.config.SUS_SESSION_MAX, ctx.config.SUS_SESSION_TTL_S * 1000);
   const deps = createDeps(
     ctx,
-    installAuth(app, ctx.registry, { max: ctx.config.SUS_API_RATE_LIMIT, windowMs: 60_000 }),
+    installAuth(app, ctx.registry, { max: ctx.config.SUS_API_RATE_LIMIT, windowMs: 60_000 }, sessions),
   );
   const routeScopes: FastifyInstance['routeScopes'] = [];
   app.decorate('routeScopes', routeScopes);
@@ -105,5 +109,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
   ]) {
     await app.register(routes(deps));
   }
+  await app.register(sessionRoutes(deps, sessions, new SessionStore(ctx.config.SUS_SESSION_MAX, 0)));
+  await installConsole(app, ctx.config);
   return app;
 }

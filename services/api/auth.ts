@@ -2,6 +2,7 @@ import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SusError } from '../common/errors.ts';
 import type { ApiKey, Registry, Scope } from '../registry/index.ts';
+import { CSRF_HEADER, type SessionStore, sessionIdOf } from './session.ts';
 
 /**
  * What a route declares in `config.scope`; `public` routes need no key; `read-or-public` routes (the standard
@@ -23,6 +24,7 @@ declare module 'fastify' {
 const KEY_CACHE_MS = 10_000;
 const KEY_CACHE_MAX = 10_000;
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export interface RateLimit {
   /** Requests per window per bucket. */
@@ -38,7 +40,12 @@ export interface RateLimit {
  * without a declaration is treated as `admin` so a forgotten declaration fails closed. Valid keys are cached
  * briefly: a database round trip per request would dominate reads.
  */
-export function installAuth(app: FastifyInstance, registry: Registry, limit: RateLimit): (keyId: string) => void {
+export function installAuth(
+  app: FastifyInstance,
+  registry: Registry,
+  limit: RateLimit,
+  sessions: SessionStore,
+): (keyId: string) => void {
   // Valid keys only: an invented token must not push real keys out of the cache.
   const cache = new Map<string, { key: ApiKey; expires: number }>();
   const limiter = app.createRateLimit({
@@ -74,17 +81,39 @@ export function installAuth(app: FastifyInstance, registry: Registry, limit: Rat
     const declared = req.routeOptions.config.scope ?? 'admin';
     if (declared === 'public') return charge(req, reply, address);
 
-    const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
-    if (token === undefined && declared === 'read-or-public') return charge(req, reply, address);
-    const scope = declared === 'read-or-public' ? 'read' : declared;
+    let token = BEARER.exec(req.headers.authorization ?? '')?.[1];
+    // A console session stands in for the key it was opened with (or the principal its OpenID claims made); an
+    // explicit Authorization header wins, so API clients never depend on cookies.
+    let key: ApiKey | undefined;
     if (token === undefined) {
+      const session = sessions.get(sessionIdOf(req));
+      if (session) {
+        if (UNSAFE_METHODS.has(req.method) && req.headers[CSRF_HEADER] !== session.csrf) {
+          await charge(req, reply, address);
+          throw new SusError(
+            'SUS_ERR_CSRF',
+            `a console session must send its CSRF token in the ${CSRF_HEADER} header to ${req.method} this route`,
+            403,
+          );
+        }
+        token = session.apiKey;
+        key = session.principal;
+      }
+    }
+    if (token === undefined && key === undefined && declared === 'read-or-public') return charge(req, reply, address);
+    const scope = declared === 'read-or-public' ? 'read' : declared;
+    if (token === undefined && key === undefined) {
       await charge(req, reply, address);
-      throw new SusError('SUS_ERR_UNAUTHENTICATED', 'missing API key: send Authorization: Bearer <key>', 401);
+      throw new SusError(
+        'SUS_ERR_UNAUTHENTICATED',
+        'missing API key: send Authorization: Bearer <key> (or sign in to the console again)',
+        401,
+      );
     }
     const now = Date.now();
-    const cached = cache.get(token);
-    let key = cached && cached.expires >= now ? cached.key : undefined;
-    if (!key) {
+    const cached = token === undefined ? undefined : cache.get(token);
+    if (!key && cached && cached.expires >= now) key = cached.key;
+    if (!key && token !== undefined) {
       // A token never seen valid is an authentication attempt of this address, charged before the registry is
       // asked: an address that spent its budget on invented keys costs no database work. A key seen valid before
       // (its cache entry expired) is re-checked without that charge, so it keeps working behind a shared address.
@@ -97,6 +126,7 @@ export function installAuth(app: FastifyInstance, registry: Registry, limit: Rat
       if (cache.size >= KEY_CACHE_MAX) cache.clear();
       cache.set(token, { key, expires: now + KEY_CACHE_MS });
     }
+    if (!key) throw new SusError('SUS_ERR_UNAUTHENTICATED', 'unknown or revoked API key', 401);
     await charge(req, reply, `key:${key.id}`);
     if (!hasScope(key, scope)) {
       throw new SusError(

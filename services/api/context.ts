@@ -55,6 +55,12 @@ export interface ApiContext {
     | 'SUS_STA_MAX_TOP'
     | 'SUS_OPEN_DATA_PUBLISHER'
     | 'SUS_OPEN_DATA_LICENCE'
+    | 'SUS_CONSOLE_TILE_ATTRIBUTION'
+    | 'SUS_SESSION_TTL_S'
+    | 'SUS_SESSION_MAX'
+    | 'SUS_OIDC_SCOPES'
+    | 'SUS_OIDC_ROLE_CLAIM'
+    | 'SUS_OIDC_DEPARTMENT_CLAIM'
   > &
     Partial<
       Pick<
@@ -64,6 +70,11 @@ export interface ApiContext {
         | 'SUS_MQTTS_PORT'
         | 'SUS_PUBLIC_API_URL'
         | 'SUS_OPEN_DATA_CONTACT_EMAIL'
+        | 'SUS_CONSOLE_TILE_URL'
+        | 'SUS_OIDC_ISSUER'
+        | 'SUS_OIDC_CLIENT_ID'
+        | 'SUS_OIDC_CLIENT_SECRET'
+        | 'SUS_OIDC_REDIRECT_URL'
       >
     >;
   /** Live readings for the SSE stream; absent when the API runs without in-process ingest (`sus api`). */

@@ -251,6 +251,50 @@ export const ConfigSchema = z
     SUS_IMPORT_MAX_ERRORS: positiveInt(100).describe(
       'Row errors a refused CSV import lists in its answer (the error count is always complete).',
     ),
+    SUS_CONSOLE_TILE_URL: optionalText
+      .pipe(z.url({ protocol: /^https?$/ }).optional())
+      .describe(
+        'Map tile URL template of the web console (https://tiles.example.org/{z}/{x}/{y}.png); unset: the map shows devices without tiles (offline).',
+      ),
+    SUS_CONSOLE_TILE_ATTRIBUTION: z
+      .string()
+      .max(200)
+      .default('')
+      .describe("Attribution the console's map shows for its tiles (e.g. '© OpenStreetMap contributors')."),
+    SUS_SESSION_TTL_S: positiveInt(8 * 3600).describe(
+      'Lifetime of a web console session (sign-in with an API key or OpenID Connect), seconds.',
+    ),
+    SUS_SESSION_MAX: positiveInt(10_000).describe(
+      'Console sessions (and pending OpenID Connect sign-ins) one API process keeps; the oldest ends beyond.',
+    ),
+    SUS_OIDC_ISSUER: optionalText
+      .pipe(z.url({ protocol: /^https?$/ }).optional())
+      .describe(
+        "OpenID Connect issuer of the city's identity provider (Keycloak realm, Entra ID tenant); unset: console sign-in with an API key only.",
+      ),
+    SUS_OIDC_CLIENT_ID: optionalText.describe('Client id of the console at the identity provider.'),
+    SUS_OIDC_CLIENT_SECRET: optionalText.describe(
+      'Client secret of the console at the identity provider (confidential client).',
+    ),
+    SUS_OIDC_REDIRECT_URL: optionalText
+      .pipe(z.url({ protocol: /^https?$/ }).optional())
+      .describe(
+        "Redirect URL registered at the identity provider: the platform's /v1/session/oidc/callback (https://sensors.example.org/v1/session/oidc/callback).",
+      ),
+    SUS_OIDC_SCOPES: z
+      .string()
+      .default('openid profile email')
+      .describe('Scopes the console asks the identity provider for.'),
+    SUS_OIDC_DEPARTMENT_CLAIM: z
+      .string()
+      .default('sus_department')
+      .describe("ID-token or userinfo claim naming the person's department (an operator needs none)."),
+    SUS_OIDC_ROLE_CLAIM: z
+      .string()
+      .default('sus_role')
+      .describe(
+        "Claim naming the person's role: viewer, technician, department-admin or operator (a string or a list; the strongest known one counts).",
+      ),
     SUS_DEMO_DEVICES: positiveInt(48).describe('Demo fleet size (sus run --demo, sus simulate).'),
     SUS_DEMO_INTERVAL_MS: positiveInt(5000).describe('Reporting interval of the demo fleet.'),
     SUS_API_URL: optionalText
@@ -346,6 +390,13 @@ export const ConfigSchema = z
       .describe(
         'Redis URL (redis:// or rediss://): cluster mode, broker nodes share subscriptions, sessions and retained messages.',
       ),
+  })
+  .superRefine((c, ctx) => {
+    // OpenID Connect sign-in is all or nothing: an issuer without its client cannot sign anyone in.
+    if (c.SUS_OIDC_ISSUER === undefined) return;
+    for (const key of ['SUS_OIDC_CLIENT_ID', 'SUS_OIDC_REDIRECT_URL'] as const)
+      if (c[key] === undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: 'required when SUS_OIDC_ISSUER is set' });
   })
   .transform((c) => ({
     ...c,

@@ -84,6 +84,30 @@ export const ERROR_CODES = {
     surface: 'API',
     meaning: "The key lacks the route's scope, or acts for another department than the one named.",
   },
+  SUS_ERR_CSRF: {
+    status: 403,
+    surface: 'API',
+    meaning:
+      'A console session changed something without its CSRF token: send the `x-csrf-token` the sign-in answered (or sign in again).',
+  },
+  SUS_ERR_OIDC_SIGN_IN: {
+    status: 403,
+    surface: 'API',
+    meaning:
+      'OpenID Connect sign-in failed: the identity provider refused or could not be reached, the state expired, or the ' +
+      "person's claims name no known role (viewer, technician, department-admin, operator) or no department.",
+  },
+  SUS_ERR_OIDC_DISABLED: {
+    status: 404,
+    surface: 'API',
+    meaning: 'OpenID Connect sign-in is not configured (SUS_OIDC_ISSUER unset): sign in with an API key.',
+  },
+  SUS_ERR_CONSOLE_NOT_BUILT: {
+    status: 503,
+    surface: 'API',
+    meaning:
+      'The web console has not been built (console/dist is missing): run `npm run console:build` or `npm start`.',
+  },
   SUS_ERR_NOT_SHARED: {
     status: 403,
     surface: 'API',

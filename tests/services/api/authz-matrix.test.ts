@@ -70,6 +70,13 @@ const ROUTES: Record<string, Scope | 'public' | 'read-or-public'> = {
   'GET /v1/silences': 'read',
   'POST /v1/silences': 'write',
   'DELETE /v1/silences/:id': 'write',
+  // The console's sign-in: the session routes check their own cookie and CSRF token (tests/services/api/session.test.ts).
+  'GET /v1/console/settings': 'public',
+  'POST /v1/session': 'public',
+  'GET /v1/session': 'public',
+  'DELETE /v1/session': 'public',
+  'GET /v1/session/oidc/login': 'public',
+  'GET /v1/session/oidc/callback': 'public',
 };
 const SCOPES: Scope[] = ['read', 'write', 'provision', 'admin'];
 const grants = (held: Scope, needed: Scope | 'public' | 'read-or-public') =>

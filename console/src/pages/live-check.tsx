@@ -1,0 +1,108 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, type DeviceStatus, type LiveReading, type Quantity, stream } from '../api.ts';
+import { type TextKey, t } from '../i18n.ts';
+
+type Verdict = 'pass' | 'fail' | 'pending';
+
+/**
+ * On site: waits for the device's first reading on the live stream, then shows each quantity (value, unit,
+ * plausibility against the catalogue's range), battery and signal, and the pass/fail checklist.
+ */
+export function LiveCheckPage({ id }: { id: string }) {
+  const [status, setStatus] = useState<DeviceStatus | null>(null);
+  const [missing, setMissing] = useState(false);
+  const [ranges, setRanges] = useState<Map<string, [number, number]>>(new Map());
+  const [latest, setLatest] = useState<Map<string, LiveReading>>(new Map());
+  const [messages, setMessages] = useState<number[]>([]);
+  useEffect(() => {
+    let gone = false;
+    const poll = () =>
+      api<DeviceStatus>('GET', `/v1/devices/${encodeURIComponent(id)}/status`).then(
+        (s) => !gone && setStatus(s),
+        (err) => !gone && err instanceof ApiError && err.status === 404 && setMissing(true),
+      );
+    poll();
+    const timer = setInterval(poll, 5000);
+    api<{ quantities: Quantity[] }>('GET', '/v1/quantities').then((r) =>
+      setRanges(new Map(r.quantities.map((q) => [q.name, q.range]))),
+    );
+    const close = stream({ device: id }, (r) => {
+      setLatest((m) => new Map(m).set(r.quantity, r));
+      const at = Date.parse(r.time);
+      // One message = the readings that share a timestamp.
+      setMessages((ms) => (ms.includes(at) ? ms : [...ms, at].slice(-20)));
+    });
+    return () => {
+      gone = true;
+      clearInterval(timer);
+      close();
+    };
+  }, [id]);
+  if (missing) return <p class="error">{t('notFound')}</p>;
+  const plausible = (r: LiveReading) => {
+    const range = ranges.get(r.quantity);
+    return range === undefined || (r.value >= range[0] && r.value <= range[1]);
+  };
+  const values = [...latest.values()].sort((a, b) => a.quantity.localeCompare(b.quantity));
+  const expectedMs = (status?.expectedIntervalS ?? 300) * 1000;
+  const gaps = messages.slice(1).map((m, i) => m - messages[i]!);
+  const checks: Array<[TextKey, Verdict]> = [
+    ['checkConnected', values.length > 0 ? 'pass' : 'pending'],
+    [
+      'checkInterval',
+      gaps.length === 0 ? 'pending' : gaps.every((g) => g > 0 && g <= expectedMs * 1.5) ? 'pass' : 'fail',
+    ],
+    ['checkPlausible', values.length === 0 ? 'pending' : values.every(plausible) ? 'pass' : 'fail'],
+  ];
+  const passed = checks.every(([, v]) => v === 'pass');
+  const battery = latest.get('battery_voltage')?.value ?? status?.battery;
+  const signal = latest.get('rssi')?.value ?? status?.signal;
+  return (
+    <div class="stack">
+      <section class="card">
+        <h1>
+          {t('liveCheck')}: {id}
+        </h1>
+        <p>
+          {t('status')}: <strong>{status ? t(status.state === 'silent' ? 'offline' : status.state) : '…'}</strong>
+          {battery != null && ` · ${t('battery')} ${battery.toFixed(2)} V`}
+          {signal != null && ` · ${t('signal')} ${signal} dBm`}
+        </p>
+        <ul class="checklist" aria-label={t('liveCheck')}>
+          {checks.map(([label, verdict]) => (
+            <li class={verdict}>
+              <span class="verdict">{t(verdict)}</span> {t(label)}
+            </li>
+          ))}
+        </ul>
+        <p class={passed ? 'passed' : 'waiting'} role="status">
+          {passed ? t('passed') : values.length === 0 ? t('waiting') : ''}
+        </p>
+      </section>
+      {values.length > 0 && (
+        <section class="card">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t('quantity')}</th>
+                <th scope="col">{t('value')}</th>
+                <th scope="col">{t('plausible')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {values.map((r) => (
+                <tr>
+                  <td>{r.quantity}</td>
+                  <td class="num">
+                    {Number(r.value.toFixed(3))} {r.unit}
+                  </td>
+                  <td class={plausible(r) ? 'ok' : 'bad'}>{plausible(r) ? t('yes') : t('no')}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
+    </div>
+  );
+}
