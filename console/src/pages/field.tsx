@@ -152,11 +152,15 @@ export function FieldPage({ session, settings }: { session: SessionInfo; setting
         <form onSubmit={add}>
           <label>
             {t('type')}
-            <select name="type" value={form.type} onChange={set('type')}>
-              {types.map((ty) => (
-                <option value={ty.id}>{ty.name}</option>
-              ))}
-            </select>
+            {types.length > 0 ? (
+              <select name="type" value={form.type} onChange={set('type')}>
+                {types.map((ty) => (
+                  <option value={ty.id}>{ty.name}</option>
+                ))}
+              </select>
+            ) : (
+              <input name="type" required value={form.type} onInput={set('type')} />
+            )}
           </label>
           {!session.department && (
             <label>

@@ -55,6 +55,8 @@ export function LiveCheckPage({ id }: { id: string }) {
     ['checkPlausible', values.length === 0 ? 'pending' : values.every(plausible) ? 'pass' : 'fail'],
   ];
   const passed = checks.every(([, v]) => v === 'pass');
+  // A reading on the stream is newer news than the last status poll.
+  const state = values.length > 0 && status?.state !== 'decommissioned' ? 'online' : status?.state;
   const battery = latest.get('battery_voltage')?.value ?? status?.battery;
   const signal = latest.get('rssi')?.value ?? status?.signal;
   return (
@@ -64,13 +66,13 @@ export function LiveCheckPage({ id }: { id: string }) {
           {t('liveCheck')}: {id}
         </h1>
         <p>
-          {t('status')}: <strong>{status ? t(status.state === 'silent' ? 'offline' : status.state) : '…'}</strong>
+          {t('status')}: <strong>{state ? t(state === 'silent' ? 'offline' : state) : '…'}</strong>
           {battery != null && ` · ${t('battery')} ${battery.toFixed(2)} V`}
           {signal != null && ` · ${t('signal')} ${signal} dBm`}
         </p>
         <ul class="checklist" aria-label={t('liveCheck')}>
           {checks.map(([label, verdict]) => (
-            <li class={verdict}>
+            <li class={verdict} key={label}>
               <span class="verdict">{t(verdict)}</span> {t(label)}
             </li>
           ))}
