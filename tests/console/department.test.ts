@@ -1,0 +1,149 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Platform, startPlatform } from '../../services/cli/platform.ts';
+import { silentLogger } from '../../services/common/logger.ts';
+import { apiClient } from '../helpers/api-client.ts';
+import { DESK, launchBrowser, openPage, screenshot, seriousViolations, type WatchedPage } from '../helpers/browser.ts';
+import { TEST_ADMIN_KEY, testConfig } from '../helpers/env.ts';
+import { buildConsole } from './build.ts';
+
+const OWN = ['env-marktplatz', 'env-hafen', 'env-park'];
+const FOREIGN = ['tr-secret-01', 'tr-secret-02'];
+
+/**
+ * Department staff at a desk: a viewer of one department walks every page and never sees another department's
+ * devices, neither on screen nor in any answer the browser receives; a department admin replays a dead letter.
+ */
+describe('console, department at a desk: isolation between departments, dead-letter replay', () => {
+  let platform: Platform;
+  let browser: Browser;
+  let base: string;
+  let admin: ReturnType<typeof apiClient>;
+  const keyOf = async (name: string, scopes: string[]) =>
+    (await admin<{ key: string }>('POST', '/v1/keys', { name, department: 'environment', scopes })).body.key;
+
+  beforeAll(async () => {
+    buildConsole();
+    platform = await startPlatform(testConfig(), silentLogger, { broker: true, api: true });
+    base = `http://127.0.0.1:${platform.httpPort}`;
+    admin = apiClient(base, TEST_ADMIN_KEY);
+    for (const id of ['environment', 'traffic']) await admin('POST', '/v1/departments', { id, name: id });
+    const place = (i: number) => ({ lat: 51.95 + i * 0.01, lon: 7.6 + i * 0.01 });
+    for (const [i, id] of OWN.entries())
+      await admin('POST', '/v1/devices', {
+        id,
+        name: `Station ${i}`,
+        department: 'environment',
+        type: 'air_quality',
+        district: 'altstadt',
+        ...place(i),
+      });
+    for (const [i, id] of FOREIGN.entries())
+      await admin('POST', '/v1/devices', {
+        id,
+        name: `Traffic ${i}`,
+        department: 'traffic',
+        type: 'traffic_counter',
+        district: 'altstadt',
+        ...place(i + 3),
+      });
+    // Readings of both departments through the real pipeline, so stream, history and latest values have data.
+    for (const device of [...OWN, ...FOREIGN])
+      await fetch(`${base}/v1/ingest/canonical?device=${device}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ values: { air_temperature: 21.5 } }),
+      });
+    browser = await launchBrowser();
+  }, 180_000);
+  afterAll(async () => {
+    await browser?.close();
+    await platform?.stop();
+  });
+
+  async function signInWithKey(w: WatchedPage, key: string): Promise<void> {
+    await w.page.goto(base);
+    await w.page.getByLabel('API key').fill(key);
+    await w.page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await w.page.locator('header .user').waitFor();
+  }
+
+  it('a viewer of one department sees its devices on every page and nothing of another department', async () => {
+    const w = await openPage(browser, DESK);
+    await signInWithKey(w, await keyOf('Vera Viewer', ['read']));
+    // Each page is checked once its answers are shown (the live stream keeps a request open: no network idle).
+    const empty = () => w.page.getByText('Nothing here.').first().waitFor();
+    const pages: Array<[string, string, () => Promise<unknown>]> = [
+      ['devices', 'Devices', () => w.page.locator('[data-device=env-park]').waitFor()],
+      ['map', 'Map', () => w.page.getByText('· 3 Devices').waitFor()],
+      ['device/env-marktplatz', 'Station 0', () => w.page.getByText('air_temperature (Cel)').first().waitFor()],
+      ['silent', 'Silent devices', empty],
+      ['alerts', 'Alerts', empty],
+      ['dead-letters', 'Dead letters', empty],
+      ['sharing', 'Grants', empty],
+    ];
+    for (const [route, heading, ready] of pages) {
+      await w.page.goto(`${base}/#/${route}`);
+      await w.page.getByRole('heading', { name: heading }).first().waitFor();
+      await ready();
+      const text = (await w.page.locator('main').textContent()) ?? '';
+      for (const id of FOREIGN) expect([route, text.includes(id)]).toStrictEqual([route, false]);
+      expect([route, await seriousViolations(w.page)]).toStrictEqual([route, []]);
+      await screenshot(w.page, `viewer-${route.replace('/', '-')}`);
+    }
+    expect(await w.page.locator('[data-device]').count()).toBe(0); // the list is gone with its page
+    await w.page.goto(`${base}/#/devices`);
+    await w.page.locator('[data-device=env-park]').waitFor();
+    expect(
+      await w.page.locator('[data-device]').evaluateAll((els) => els.map((e) => e.getAttribute('data-device'))),
+    ).toStrictEqual([...OWN].sort());
+    // Not one answer the browser got names a device of the other department.
+    const leaks = w.apiBodies.filter((r) => FOREIGN.some((id) => r.body.includes(id))).map((r) => r.url);
+    expect(leaks).toStrictEqual([]);
+    expect(w.apiBodies.length).toBeGreaterThan(10);
+    // A viewer has no replay button, and opening the other department's device says it does not exist.
+    await w.page.goto(`${base}/#/device/tr-secret-01`);
+    await w.page.getByText('No such device (or not visible to you).').waitFor();
+    expect(w.cspViolations).toStrictEqual([]);
+    await w.context.close();
+  }, 120_000);
+
+  it('switches to German and back; the language is the browser’s by default', async () => {
+    const w = await openPage(browser, DESK, 'de-DE');
+    await w.page.goto(base);
+    await w.page.getByRole('heading', { name: 'Anmelden', exact: true }).waitFor();
+    await w.page.getByLabel('Sprache').selectOption('en');
+    await w.page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
+    await w.context.close();
+  });
+
+  it('a department admin replays a dead letter once its device is registered', async () => {
+    // A reading of a device not yet registered goes to the dead-letter store...
+    const pushed = await fetch(`${base}/v1/ingest/canonical?device=env-late`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ values: { air_temperature: 19.25 } }),
+    });
+    expect(pushed.status).toBe(422);
+    const { deadLetterId } = (await pushed.json()) as { deadLetterId: number };
+    // ...then the device is registered in the department, whose admin replays the message from the console.
+    await admin('POST', '/v1/devices', {
+      id: 'env-late',
+      name: 'Late',
+      department: 'environment',
+      type: 'air_quality',
+    });
+    const w = await openPage(browser, DESK);
+    await signInWithKey(w, await keyOf('Dana Admin', ['read', 'write', 'provision', 'admin']));
+    await w.page.goto(`${base}/#/dead-letters`);
+    await w.page.locator(`[data-dead-letter="${deadLetterId}"]`).waitFor();
+    expect(await seriousViolations(w.page)).toStrictEqual([]);
+    await screenshot(w.page, 'admin-dead-letters');
+    await w.page.getByRole('button', { name: `Replay #${deadLetterId}` }).click();
+    await w.page.getByText('Replayed: replayed').waitFor();
+    const entry = await admin<{ status: string }>('GET', `/v1/dead-letters/${deadLetterId}`);
+    expect(entry.body.status).toBe('replayed');
+    expect(w.cspViolations).toStrictEqual([]);
+    await w.context.close();
+  });
+});
