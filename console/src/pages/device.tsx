@@ -14,7 +14,7 @@ interface Reading {
 const LIVE_POINTS = 600;
 
 /** One chart of one quantity; the live series appends points as the stream brings them. */
-function Chart({ title, points }: { title: string; points: Array<[number, number]> }) {
+function Chart({ title, points, span }: { title: string; points: Array<[number, number]>; span?: [number, number] }) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
@@ -26,7 +26,9 @@ function Chart({ title, points }: { title: string; points: Array<[number, number
           width: Math.min(el.current.clientWidth || 600, 900),
           height: 220,
           title,
-          series: [{}, { label: title, stroke: '#0b5cad', width: 2 }],
+          series: [{}, { label: title, stroke: '#0b5cad', width: 2, points: { show: true, size: 5 } }],
+          // History spans its whole window (a single point would otherwise be stretched over years).
+          scales: span ? { x: { time: true, range: () => span } } : { x: { time: true } },
           axes: [{}, { size: 60 }],
         },
         [points.map((p) => p[0]), points.map((p) => p[1])],
@@ -51,13 +53,14 @@ export function DevicePage({ id }: { id: string }) {
   const [history, setHistory] = useState<Map<string, Array<[number, number]>>>(new Map());
   const [live, setLive] = useState<Map<string, Array<[number, number]>>>(new Map());
   const [error, setError] = useState('');
+  const [historySpan] = useState<[number, number]>(() => [Date.now() / 1000 - 24 * 3600, Date.now() / 1000]);
   useEffect(() => {
     const enc = encodeURIComponent(id);
     api<Device>('GET', `/v1/devices/${enc}`).then(setDevice, (e) =>
       setError(e instanceof ApiError && e.status === 404 ? t('notFound') : String(e.message)),
     );
     api<DeviceStatus>('GET', `/v1/devices/${enc}/status`).then(setStatus, () => undefined);
-    const from = new Date(Date.now() - 24 * 3600_000).toISOString();
+    const from = new Date(historySpan[0] * 1000).toISOString();
     api<{ readings: Reading[] }>('GET', `/v1/readings?device=${enc}&from=${from}&limit=5000`).then(
       (r) => {
         const by = new Map<string, Array<[number, number]>>();
@@ -99,7 +102,11 @@ export function DevicePage({ id }: { id: string }) {
       </section>
       <section class="card">
         <h2>{t('history')}</h2>
-        {history.size === 0 ? <p>{t('none')}</p> : [...history].map(([q, p]) => <Chart key={q} title={q} points={p} />)}
+        {history.size === 0 ? (
+          <p>{t('none')}</p>
+        ) : (
+          [...history].map(([q, p]) => <Chart key={q} title={q} points={p} span={historySpan} />)
+        )}
       </section>
     </div>
   );

@@ -150,18 +150,21 @@ export function FieldPage({ session, settings }: { session: SessionInfo; setting
       <section class="card">
         <h2>{t('addDevice')}</h2>
         <form onSubmit={add}>
-          <label>
-            {t('type')}
-            {types.length > 0 ? (
+          {types.length > 0 ? (
+            <label>
+              {t('type')}
               <select name="type" value={form.type} onChange={set('type')}>
                 {types.map((ty) => (
                   <option value={ty.id}>{ty.name}</option>
                 ))}
               </select>
-            ) : (
+            </label>
+          ) : (
+            <label>
+              {t('type')}
               <input name="type" required value={form.type} onInput={set('type')} />
-            )}
-          </label>
+            </label>
+          )}
           {!session.department && (
             <label>
               Department

@@ -100,6 +100,12 @@ describe('loadConfig defaults', () => {
       SUS_WEBHOOK_TIMEOUT_MS: 5000,
       SUS_WEBHOOK_MAX_ATTEMPTS: 10,
       SUS_WEBHOOK_BACKOFF_MS: 1000,
+      SUS_CONSOLE_TILE_ATTRIBUTION: '',
+      SUS_SESSION_TTL_S: 8 * 3600,
+      SUS_SESSION_MAX: 10_000,
+      SUS_OIDC_SCOPES: 'openid profile email',
+      SUS_OIDC_DEPARTMENT_CLAIM: 'sus_department',
+      SUS_OIDC_ROLE_CLAIM: 'sus_role',
     });
   });
 
