@@ -1,4 +1,6 @@
 /** The console's one door to the platform: same-origin calls with the session cookie and its CSRF token. */
+import type { z } from 'zod';
+import type { DeadLetterSchema, DeviceSchema, DeviceStatusSchema } from '../../services/common/api-contract.ts';
 
 export interface SessionInfo {
   csrf: string;
@@ -15,27 +17,9 @@ export interface ConsoleSettings {
   oidc: boolean;
 }
 
-export interface Device {
-  id: string;
-  name: string;
-  department: string;
-  type: string;
-  district: string | null;
-  lat: number | null;
-  lon: number | null;
-  createdAt: string;
-  lastSeenAt: string | null;
-}
-
-export interface DeviceStatus {
-  device: string;
-  state: 'online' | 'silent' | 'never_seen' | 'decommissioned';
-  lastSeenAt: string | null;
-  expectedIntervalS: number;
-  values: Array<{ quantity: string; value: number; unit: string; time: string }>;
-  battery: number | null;
-  signal: number | null;
-}
+// The API's own response shapes (services/common/api-contract.ts), as types only: nothing of services is bundled.
+export type Device = z.output<typeof DeviceSchema>;
+export type DeviceStatus = z.output<typeof DeviceStatusSchema>;
 
 export interface Quantity {
   name: string;
@@ -44,14 +28,7 @@ export interface Quantity {
   range: [number, number];
 }
 
-export interface DeadLetter {
-  id: number;
-  receivedAt: string;
-  source: string;
-  device: string | null;
-  reasons: Array<{ code: string; message: string; field?: string }>;
-  payload: string;
-}
+export type DeadLetter = z.output<typeof DeadLetterSchema>;
 
 export interface LiveReading {
   device: string;

@@ -44,7 +44,7 @@ export function DevicesPage() {
   return (
     <section class="card">
       <h1>{t('devices')}</h1>
-      <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label={t('filter')}>
+      <form class="filters" onSubmit={(e) => e.preventDefault()}>
         <label>
           {t('filter')}
           <input type="search" name="q" value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} />
