@@ -38,7 +38,9 @@ export interface RateLimit {
  * token not yet known to be valid — so a flood of invented keys from one address is limited like any other
  * traffic, and spelling the header differently does not open a new bucket). Every route declares its scope; one
  * without a declaration is treated as `admin` so a forgotten declaration fails closed. Valid keys are cached
- * briefly: a database round trip per request would dominate reads.
+ * briefly: a database round trip per request would dominate reads. A web console session (cookie, see session.ts)
+ * is resolved here to the key it was opened with or the principal its OpenID claims made, so it meets the same
+ * scope checks and department rules as a key; its unsafe requests must carry the session's CSRF token.
  */
 export function installAuth(
   app: FastifyInstance,

@@ -156,6 +156,26 @@ describe('console, department at a desk: isolation between departments, dead-let
     await w.context.close();
   });
 
+  it('is usable with the keyboard alone: sign in, move through the navigation, open a device', async () => {
+    const w = await openPage(browser, DESK);
+    await w.page.goto(base);
+    const key = await keyOf('Kai Keyboard', ['read']);
+    const focused = () =>
+      w.page.evaluate<string | null>(
+        'document.activeElement?.getAttribute("name") ?? document.activeElement?.textContent',
+      );
+    for (let i = 0; i < 10 && (await focused()) !== 'apiKey'; i++) await w.page.keyboard.press('Tab');
+    await w.page.keyboard.type(key);
+    await w.page.keyboard.press('Enter');
+    await w.page.locator('header .user').waitFor();
+    for (let i = 0; i < 10 && (await focused()) !== 'Devices'; i++) await w.page.keyboard.press('Tab');
+    await w.page.keyboard.press('Enter');
+    await w.page.locator('[data-device=env-hafen] a').focus();
+    await w.page.keyboard.press('Enter');
+    await w.page.getByRole('heading', { name: 'Station 1' }).waitFor();
+    await w.context.close();
+  });
+
   it('a department admin replays a dead letter once its device is registered', async () => {
     // A reading of a device not yet registered goes to the dead-letter store...
     const pushed = await fetch(`${base}/v1/ingest/canonical?device=env-late`, {
