@@ -75,6 +75,7 @@ export interface ApiContext {
         | 'SUS_OIDC_CLIENT_ID'
         | 'SUS_OIDC_CLIENT_SECRET'
         | 'SUS_OIDC_REDIRECT_URL'
+        | 'SUS_WEBHOOK_ALLOW_NETWORKS'
       >
     >;
   /** Live readings for the SSE stream; absent when the API runs without in-process ingest (`sus api`). */

@@ -1,3 +1,4 @@
+import { OutboundPolicy } from '../common/outbound-address.ts';
 import { DAY_MS, type RollupWindow, windowStart } from '../common/rollups.ts';
 import type { AuditLog, ClaimStore, DeviceTypeStore, GrantStore, KeyStore, RollupProgress } from '../registry/index.ts';
 import type { RollupCoverage } from './aggregate-plan.ts';
@@ -12,6 +13,8 @@ export interface ApiDeps extends ApiContext {
   grants: GrantStore;
   audit: AuditLog;
   hub: LiveHub | undefined;
+  /** Which addresses a webhook URL may name (SUS_WEBHOOK_ALLOW_NETWORKS); names are checked again at connect time. */
+  outbound: OutboundPolicy;
   /** Drops cached lookups of a revoked key so the revocation takes effect at once on this replica. */
   forgetKey(id: string): void;
   /**
@@ -51,6 +54,7 @@ export function createDeps(ctx: ApiContext, forgetKey: (id: string) => void): Ap
     grants: registry.grants,
     audit: registry.audit,
     hub: ctx.live ? new LiveHub(ctx.live, ctx.config.SUS_STREAM_REPLAY) : undefined,
+    outbound: new OutboundPolicy(ctx.config.SUS_WEBHOOK_ALLOW_NETWORKS),
     forgetKey,
     rollupCoverage: async (quantity) => {
       const [progress, stale] = await Promise.all([

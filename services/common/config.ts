@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseNetworks } from './outbound-address.ts';
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -380,6 +381,19 @@ export const ConfigSchema = z
     SUS_WEBHOOK_BACKOFF_MS: positiveInt(1000).describe(
       'Delay before the first retry of a webhook delivery; it doubles with each attempt (±20 % jitter), at most one hour.',
     ),
+    SUS_WEBHOOK_ALLOW_NETWORKS: z
+      .string()
+      .default('')
+      .superRefine((v, ctx) => {
+        try {
+          parseNetworks(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
+      .describe(
+        'Comma-separated addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8) webhooks may reach although they are loopback, private, link-local or metadata addresses; empty: none (checked at connect time, after DNS).',
+      ),
     SUS_PUBLIC_URL: optionalText
       .pipe(z.url({ protocol: /^https?$/ }).optional())
       .describe(

@@ -241,6 +241,14 @@ export const ERROR_CODES = {
     meaning:
       "A rule's threshold unit cannot be converted to the quantity's canonical unit; the message lists the units that can.",
   },
+  SUS_ERR_WEBHOOK_ADDRESS: {
+    status: 400,
+    surface: 'API',
+    meaning:
+      'A webhook URL names, or its host resolves to, a loopback, private, link-local, metadata or reserved address ' +
+      'that SUS_WEBHOOK_ALLOW_NETWORKS does not allow: refused when the rule is made (address literals) and at ' +
+      'connect time (names; the delivery log shows it and the delivery ends as a dead letter).',
+  },
   SUS_ERR_RULE_NOT_FOUND: {
     status: 404,
     surface: 'API',

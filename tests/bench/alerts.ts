@@ -46,6 +46,7 @@ const config = loadConfig({
   DATABASE_URL: '',
   SUS_ADMIN_KEY: 'sus_bench_alerts_key_0123456789abcdef',
   SUS_RULES_MAX_PER_DEPARTMENT: String(RULES + 1),
+  SUS_WEBHOOK_ALLOW_NETWORKS: '127.0.0.1',
   LOG_LEVEL: 'warn',
 });
 const log = createLogger('warn', 'bench');

@@ -32,6 +32,11 @@ async function ruleOf(deps: ApiDeps, req: FastifyRequest, body: ParsedRuleInput,
   const deviceId = scopeDevice(body);
   const device = deviceId === undefined ? undefined : await deps.registry.getDevice(deviceId);
   const rule = normaliseRule(body, owner, id, deps.catalogue, device?.department);
+  for (const [i, n] of rule.notify.entries()) {
+    const refusal = deps.outbound.refusalOf(new URL(n.url));
+    if (refusal)
+      throw new SusError('SUS_ERR_WEBHOOK_ADDRESS', `webhook ${n.url}: ${refusal}`, 400, { field: `notify.${i}.url` });
+  }
   const s = rule.scope;
   if (s.department !== owner && !(await deps.registry.getDepartment(s.department)))
     throw new SusError('SUS_ERR_UNKNOWN_DEPARTMENT', `department '${s.department}' does not exist`, 400, {

@@ -2,6 +2,7 @@ import { catalogue } from '../../common/catalogue.ts';
 import type { Config } from '../../common/config.ts';
 import type { LineSink } from '../../common/line-protocol.ts';
 import type { Logger } from '../../common/logger.ts';
+import { OutboundPolicy } from '../../common/outbound-address.ts';
 import type { Registry } from '../../registry/index.ts';
 import { AlertEngine, type ReadingSource } from './engine.ts';
 import { loadRulesFile } from './rules-file.ts';
@@ -32,6 +33,7 @@ export function createAlerting(
     | 'SUS_WEBHOOK_TIMEOUT_MS'
     | 'SUS_WEBHOOK_MAX_ATTEMPTS'
     | 'SUS_WEBHOOK_BACKOFF_MS'
+    | 'SUS_WEBHOOK_ALLOW_NETWORKS'
   > &
     Partial<Pick<Config, 'SUS_RULES_FILE'>>,
   registry: Registry,
@@ -39,11 +41,16 @@ export function createAlerting(
   sink: LineSink,
   log: Logger,
 ): Alerting {
-  const notifier = new WebhookNotifier(registry.alerts, log.child({ component: 'webhooks' }), {
-    timeoutMs: config.SUS_WEBHOOK_TIMEOUT_MS,
-    maxAttempts: config.SUS_WEBHOOK_MAX_ATTEMPTS,
-    backoffMs: config.SUS_WEBHOOK_BACKOFF_MS,
-  });
+  const notifier = new WebhookNotifier(
+    registry.alerts,
+    log.child({ component: 'webhooks' }),
+    {
+      timeoutMs: config.SUS_WEBHOOK_TIMEOUT_MS,
+      maxAttempts: config.SUS_WEBHOOK_MAX_ATTEMPTS,
+      backoffMs: config.SUS_WEBHOOK_BACKOFF_MS,
+    },
+    new OutboundPolicy(config.SUS_WEBHOOK_ALLOW_NETWORKS),
+  );
   const engine = new AlertEngine({
     registry,
     source,

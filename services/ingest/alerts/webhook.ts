@@ -1,5 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../../common/logger.ts';
+import type { OutboundPolicy } from '../../common/outbound-address.ts';
 import type { AlertStore, OutgoingDelivery } from '../../registry/index.ts';
 
 export interface WebhookOptions {
@@ -52,6 +55,8 @@ export class WebhookNotifier {
     private readonly store: Pick<AlertStore, 'due' | 'delivered' | 'failed'>,
     private readonly log: Logger,
     private readonly options: WebhookOptions,
+    /** Which addresses a webhook may reach (SUS_WEBHOOK_ALLOW_NETWORKS): checked when each socket connects. */
+    private readonly policy: OutboundPolicy,
   ) {}
 
   start(): void {
@@ -167,28 +172,48 @@ export class WebhookNotifier {
   }
 
   /** One attempt; undefined when the receiver answered 2xx, else what went wrong. */
-  private async send(d: OutgoingDelivery): Promise<string | undefined> {
+  private send(d: OutgoingDelivery): Promise<string | undefined> {
     const timestamp = String(Math.floor(Date.now() / 1000));
+    let url: URL;
     try {
-      const res = await fetch(d.url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'sus-alerts/1',
-          'sus-timestamp': timestamp,
-          'sus-signature': signature(d.secret, timestamp, d.body),
-          'idempotency-key': d.idempotencyKey,
-        },
-        body: d.body,
-        redirect: 'manual',
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.timeoutMs)]),
-      });
-      // The answer's body is not needed; cancelling it frees the connection.
-      await res.body?.cancel().catch(() => undefined);
-      return res.ok ? undefined : `HTTP ${res.status}`;
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      return e.name === 'TimeoutError' ? `no answer within ${this.options.timeoutMs} ms` : (e.cause?.code ?? e.message);
+      url = new URL(d.url);
+    } catch {
+      return Promise.resolve(`not a URL: ${d.url}`);
     }
+    const refusal = this.policy.refusalOf(url);
+    if (refusal) return Promise.resolve(`SUS_ERR_WEBHOOK_ADDRESS: ${refusal}`);
+    const timeout = AbortSignal.timeout(this.options.timeoutMs);
+    // node:http rather than fetch: its `lookup` option lets the policy check the address the socket connects to.
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve) => {
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(d.body),
+            'user-agent': 'sus-alerts/1',
+            'sus-timestamp': timestamp,
+            'sus-signature': signature(d.secret, timestamp, d.body),
+            'idempotency-key': d.idempotencyKey,
+          },
+          lookup: this.policy.lookup,
+          agent: false,
+          signal: AbortSignal.any([this.abort.signal, timeout]),
+        },
+        (res) => {
+          // The answer's body is not needed; it is read and dropped so the socket closes cleanly.
+          res.resume();
+          const status = res.statusCode ?? 0;
+          resolve(status >= 200 && status < 300 ? undefined : `HTTP ${status}`);
+        },
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (timeout.aborted) return resolve(`no answer within ${this.options.timeoutMs} ms`);
+        resolve(err.code === 'SUS_ERR_WEBHOOK_ADDRESS' ? `${err.code}: ${err.message}` : (err.code ?? err.message));
+      });
+      req.end(d.body);
+    });
   }
 }

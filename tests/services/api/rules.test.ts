@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from './harness.ts';
 
-const hook = { type: 'webhook', url: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-sixteen+' };
+const hook = { type: 'webhook', url: 'https://hooks.example/hook', secret: 'a-secret-of-sixteen+' };
 
 describe('/v1/rules: the rule model, its forms, unit conversion, ownership and grants', () => {
   let h: Harness;
@@ -83,6 +83,40 @@ describe('/v1/rules: the rule model, its forms, unit conversion, ownership and g
       300,
       'critical',
       'https://wiki.example/frost',
+    ]);
+  });
+
+  it('refuses a webhook URL that names a loopback, private or metadata address (SSRF), naming the target', async () => {
+    const api = await h.as('environment', ['write']);
+    const answers = [];
+    for (const url of ['http://127.0.0.1:9/hook', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/x'])
+      answers.push(
+        await api('POST', '/v1/rules', {
+          name: 'x',
+          quantity: 'water_level',
+          device: 'river-1',
+          above: 1,
+          notify: [hook, { ...hook, url }],
+        }),
+      );
+    expect(
+      answers.map((a) => [a.status, (a.body as { code: string }).code, (a.body as { detail: string }).detail]),
+    ).toStrictEqual([
+      [
+        400,
+        'SUS_ERR_WEBHOOK_ADDRESS',
+        'webhook http://127.0.0.1:9/hook: 127.0.0.1 is a loopback, private, link-local or reserved address (SUS_WEBHOOK_ALLOW_NETWORKS allows networks)',
+      ],
+      [
+        400,
+        'SUS_ERR_WEBHOOK_ADDRESS',
+        'webhook http://169.254.169.254/latest/meta-data: 169.254.169.254 is a loopback, private, link-local or reserved address (SUS_WEBHOOK_ALLOW_NETWORKS allows networks)',
+      ],
+      [
+        400,
+        'SUS_ERR_WEBHOOK_ADDRESS',
+        'webhook http://[::1]/x: ::1 is a loopback, private, link-local or reserved address (SUS_WEBHOOK_ALLOW_NETWORKS allows networks)',
+      ],
     ]);
   });
 

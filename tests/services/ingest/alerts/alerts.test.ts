@@ -71,6 +71,7 @@ describe('alerts end to end: MQTT → ingest → rule → registry → signed we
         SUS_PUBLIC_URL: 'https://sus.example',
         SUS_WEBHOOK_BACKOFF_MS: '200',
         SUS_WEBHOOK_MAX_ATTEMPTS: '3',
+        SUS_WEBHOOK_ALLOW_NETWORKS: '127.0.0.1',
       }),
       silentLogger,
     );

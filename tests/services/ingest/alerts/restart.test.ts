@@ -35,7 +35,11 @@ describe('alerts across a restart (registry on disk): no firing alert lost, none
     const steady = await startReceiver();
     const flaky = await startReceiver();
     flaky.answer(503);
-    const config = testConfig({ SUS_DATA_DIR: dir, SUS_WEBHOOK_BACKOFF_MS: '200' });
+    const config = testConfig({
+      SUS_DATA_DIR: dir,
+      SUS_WEBHOOK_BACKOFF_MS: '200',
+      SUS_WEBHOOK_ALLOW_NETWORKS: '127.0.0.1',
+    });
     try {
       // First run: the rule fires; the steady receiver has it, the flaky one is down.
       platform = await startPlatform(config, silentLogger);
