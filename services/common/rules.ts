@@ -22,7 +22,12 @@ import {
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
-export const RULE_KINDS = ['threshold', 'silent'] as const;
+export const RULE_KINDS = ['threshold', 'rate', 'silent'] as const;
+export type RuleKind = (typeof RULE_KINDS)[number];
+/** Rate-of-change rules: thresholds are changes of the value per this period. */
+export const RATE_PERIODS = { minute: 60_000, hour: 3_600_000 } as const;
+export type RatePeriod = keyof typeof RATE_PERIODS;
+const RATE_UNIT_SUFFIX: Record<RatePeriod, string> = { minute: '/min', hour: '/h' };
 export const OPERATORS = ['above', 'below', 'outside', 'inside'] as const;
 export type Operator = (typeof OPERATORS)[number];
 
@@ -83,6 +88,10 @@ export const RuleInputSchema = z
     below: finite.optional(),
     outside: band.optional(),
     inside: band.optional(),
+    per: z
+      .enum(['minute', 'hour'])
+      .optional()
+      .describe('rate rules: the thresholds are changes of the value per minute or per hour'),
     hysteresis: z.number().min(0).max(1e12).default(0).describe('how far back a value must come to resolve'),
     for: Duration.optional().describe('how long the condition must hold before the alert fires (e.g. 5m)'),
     silentFactor: z
@@ -133,6 +142,10 @@ export const RuleSchema = z
     scope: RuleScopeSchema,
     condition: RuleConditionSchema.nullable(),
     hysteresis: z.number(),
+    per: z
+      .enum(['minute', 'hour'])
+      .nullable()
+      .describe('rate rules: condition and hysteresis are changes per minute or hour; null for other kinds'),
     forS: z.number(),
     silentFactor: z.number().nullable(),
     severity: z.enum(SEVERITIES),
@@ -212,10 +225,14 @@ export function normaliseRule(
       unit: null,
       condition: null,
       hysteresis: 0,
+      per: null,
       silentFactor: input.silentFactor ?? null,
     };
   }
   if (input.silentFactor !== undefined) throw refused('silentFactor belongs to silent-device rules', 'silentFactor');
+  const rate = input.kind === 'rate';
+  if (rate !== (input.per !== undefined))
+    throw refused(rate ? "a rate rule names its period: per 'minute' or 'hour'" : "'per' belongs to rate rules", 'per');
   if (input.quantity === undefined) throw refused('a threshold rule names its quantity', 'quantity');
   const q = catalogue.get(input.quantity);
   if (!q)
@@ -246,22 +263,34 @@ export function normaliseRule(
     }
     return r.value;
   };
-  // A hysteresis is a difference of two values: the conversion's scale applies, its offset (°F → °C) does not.
+  // A hysteresis (and a rate's every threshold) is a difference of two values: the conversion's scale applies, its
+  // offset (°F → °C) does not.
   const zero = convert(0, 'hysteresis') ?? 0;
   const hysteresis = Math.abs((convert(input.hysteresis, 'hysteresis') ?? 0) - zero);
+  const threshold = (v: number | undefined, field: string): number | null => {
+    const c = convert(v, field);
+    return c === null || !rate ? c : c - zero;
+  };
   return {
     ...base,
     quantity: q.name,
     unit: q.unit,
     condition: {
       op,
-      value: convert(condition.value, 'value'),
-      low: convert(condition.low, 'low'),
-      high: convert(condition.high, 'high'),
+      value: threshold(condition.value, 'value'),
+      low: threshold(condition.low, 'low'),
+      high: threshold(condition.high, 'high'),
     },
     hysteresis,
+    per: input.per ?? null,
     silentFactor: null,
   };
+}
+
+/** The unit of an alert's value: the quantity's, per minute or hour for rate rules, seconds of silence. */
+export function noticeUnit(r: Rule): string | null {
+  if (r.kind === 'silent') return 's';
+  return r.per === null || r.unit === null ? r.unit : `${r.unit}${RATE_UNIT_SUFFIX[r.per]}`;
 }
 
 /** A rule as the API shows it: webhook secrets are write-only. */
@@ -275,7 +304,7 @@ export function publicRule(r: Rule) {
  */
 export interface AlertNotice {
   alert: number;
-  rule: { id: string; name: string; kind: Rule['kind']; severity: Severity };
+  rule: { id: string; name: string; kind: RuleKind; severity: Severity };
   state: 'pending' | 'firing' | 'resolved';
   department: string;
   device: string;

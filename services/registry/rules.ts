@@ -6,12 +6,15 @@ import { type Db, sqlState } from './db.ts';
 interface Row {
   id: string;
   department_id: string;
-  spec: Rule;
+  /** Fields added later are absent from rules stored before them. */
+  spec: Omit<Rule, 'per'> & Partial<Pick<Rule, 'per'>>;
   grant_id: string | null;
   updated_at: Date;
 }
 
 const toRule = (r: Row): Rule & { updatedAt: string } => ({
+  // Rules stored before a field existed read as its default.
+  per: null,
   ...r.spec,
   id: r.id,
   owner: r.department_id,

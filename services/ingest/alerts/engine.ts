@@ -10,7 +10,7 @@ import {
 } from '../../common/line-protocol.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Reading, ReadingTags } from '../../common/reading.ts';
-import type { AlertNotice, Rule } from '../../common/rules.ts';
+import { type AlertNotice, noticeUnit, RATE_PERIODS, type Rule } from '../../common/rules.ts';
 import {
   type Alert,
   type AlertState,
@@ -53,6 +53,8 @@ export interface AlertEngineStats {
 
 interface Compiled extends CompiledCondition {
   rule: Rule;
+  /** Rate rules: the period (ms) their thresholds are changes per; 0 for threshold rules. */
+  periodMs: number;
   /** This rule's pending and firing alerts by device (kept across recompilations). */
   alerts: Map<string, ActiveAlert>;
 }
@@ -75,7 +77,16 @@ interface Queued {
   at: number;
 }
 
-const EMPTY: readonly Compiled[] = Object.freeze([]);
+/** The rules that watch one device's quantity, and its previous reading (what a rate is taken against). */
+interface Matched {
+  readonly levels: readonly Compiled[];
+  readonly rates: readonly Compiled[];
+  prevTime: number;
+  prevValue: number;
+}
+
+// Shared by every device × quantity no rule watches: never written, as it has no rate rules.
+const NONE: Matched = Object.freeze({ levels: [], rates: [], prevTime: 0, prevValue: 0 });
 
 /**
  * Evaluates threshold and silent-device rules in the ingest stream. The Ingestor calls in after the spool took the
@@ -86,9 +97,10 @@ const EMPTY: readonly Compiled[] = Object.freeze([]);
  */
 export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   readonly stats: AlertEngineStats = { transitions: 0, dropped: 0, writeFailures: 0 };
+  /** Threshold and rate rules: evaluated per reading. */
   private thresholdRules: Compiled[] = [];
   /** Rules per device tags and quantity: built on a device's first reading, dropped with the tags (or a reload). */
-  private byTags = new WeakMap<ReadingTags, Map<string, readonly Compiled[]>>();
+  private byTags = new WeakMap<ReadingTags, Map<string, Matched>>();
   private grants = new Map<string, Grant>();
   /** Silent-device rules by device, with the silence (ms) after which each fires. */
   private watched = new Map<string, Array<{ rule: Rule; afterMs: number }>>();
@@ -182,17 +194,37 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     }
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
-      let rules = perQuantity.get(r.quantity);
-      if (rules === undefined) {
-        rules = this.match(tags, r.quantity);
-        perQuantity.set(r.quantity, rules);
+      let m = perQuantity.get(r.quantity);
+      if (m === undefined) {
+        m = this.match(tags, r.quantity);
+        perQuantity.set(r.quantity, m);
       }
-      for (let j = 0; j < rules.length; j++) this.evaluate(rules[j]!, r.device, r.value, now);
+      const levels = m.levels;
+      for (let j = 0; j < levels.length; j++) this.evaluate(levels[j]!, r.device, r.value, now);
+      if (m.rates.length > 0) this.evaluateRates(m, r, now);
     }
   };
 
-  /** The threshold rules that watch this device's quantity (computed once per device tags and quantity). */
-  private match(tags: ReadingTags, quantity: string): readonly Compiled[] {
+  /**
+   * Rate rules compare the change since the device's previous reading of the quantity (by reading time, so a
+   * backlog arriving at once keeps its spacing); a reading not later than the previous one is skipped.
+   */
+  private evaluateRates(m: Matched, r: Reading, now: number): void {
+    const dt = r.time - m.prevTime;
+    const first = m.prevTime === 0;
+    if (dt <= 0 && !first) return;
+    const perMs = (r.value - m.prevValue) / dt;
+    m.prevTime = r.time;
+    m.prevValue = r.value;
+    if (first) return;
+    for (let j = 0; j < m.rates.length; j++) {
+      const c = m.rates[j]!;
+      this.evaluate(c, r.device, perMs * c.periodMs, now);
+    }
+  }
+
+  /** The threshold and rate rules that watch this device's quantity (computed once per device tags and quantity). */
+  private match(tags: ReadingTags, quantity: string): Matched {
     const district = tags.district === '' ? null : tags.district;
     const out = this.thresholdRules.filter((c) => {
       const { rule } = c;
@@ -203,7 +235,13 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
       if (s.district !== null && s.district !== district) return false;
       return this.shared(rule, tags.device_type, district);
     });
-    return out.length === 0 ? EMPTY : out;
+    if (out.length === 0) return NONE;
+    return {
+      levels: out.filter((c) => c.periodMs === 0),
+      rates: out.filter((c) => c.periodMs > 0),
+      prevTime: 0,
+      prevValue: 0,
+    };
   }
 
   /** Own data, or another department's that the rule's grant still covers (the one grantCovers rule). */
@@ -347,7 +385,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
       device: q.device,
       quantity: r.quantity,
       value: q.value,
-      unit: r.kind === 'silent' ? 's' : r.unit,
+      unit: noticeUnit(r),
       threshold: r.condition,
       hysteresis: r.hysteresis,
       time: new Date(q.at).toISOString(),
@@ -414,11 +452,12 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     for (const rule of rules) {
       const c = {
         rule,
+        periodMs: rule.per === null ? 0 : RATE_PERIODS[rule.per],
         alerts: this.alertsOf(rule.id),
         ...(rule.condition ? compileCondition(rule.condition, rule.hysteresis) : never),
       };
       compiled.set(rule.id, c);
-      if (rule.kind === 'threshold') threshold.push(c);
+      if (rule.kind === 'threshold' || rule.kind === 'rate') threshold.push(c);
     }
     const watched = new Map<string, Array<{ rule: Rule; afterMs: number }>>();
     const silent = rules.filter((r) => r.kind === 'silent');

@@ -50,6 +50,7 @@ describe('/v1/rules: the rule model, its forms, unit conversion, ownership and g
       condition: { op: 'above', value: 1.5, low: null, high: null },
       hysteresis: 0.1,
       forS: 0,
+      per: null,
       silentFactor: null,
       severity: 'warning',
       description: '',
@@ -141,6 +142,8 @@ describe('/v1/rules: the rule model, its forms, unit conversion, ownership and g
       [{ name: 'x', quantity: 'water_level', above: 1, below: 0 }, 'SUS_ERR_RULE_INVALID', 'below'],
       [{ name: 'x', above: 1 }, 'SUS_ERR_RULE_INVALID', 'quantity'],
       [{ name: 'x', kind: 'silent', above: 1 }, 'SUS_ERR_RULE_INVALID', 'condition'],
+      [{ name: 'x', kind: 'rate', quantity: 'water_level', above: 1 }, 'SUS_ERR_RULE_INVALID', 'per'],
+      [{ name: 'x', quantity: 'water_level', above: 1, per: 'hour' }, 'SUS_ERR_RULE_INVALID', 'per'],
       [{ name: 'x', quantity: 'no_such', above: 1 }, 'SUS_ERR_UNKNOWN_QUANTITY', 'quantity'],
       [
         { name: 'x', quantity: 'pm10', above: 1, device: 'a', scope: { district: 'x' } },

@@ -216,6 +216,44 @@ describe('alerts end to end: MQTT → ingest → rule → registry → signed we
     ]);
   });
 
+  it('a rate-of-change rule fires on a rise faster than its limit per minute and resolves when it slows', async () => {
+    await device('river-rate');
+    await rule({
+      id: 'river-rising',
+      name: 'River rising fast',
+      kind: 'rate',
+      quantity: 'water_level',
+      unit: 'cm',
+      per: 'minute',
+      device: 'river-rate',
+      above: 50,
+      notify: [{ type: 'webhook', url: `${receiver.url}/rate`, secret: SECRET }],
+    });
+    const t0 = Date.now() - 600_000;
+    // Reading times a minute apart: +0.25 m/min (below 0.5), +0.75 m/min (fires), +0.125 m/min (resolves).
+    const levels = [1, 1.25, 2, 2.125];
+    for (const [i, level] of levels.entries())
+      await devices
+        .get('river-rate')!
+        .publishAsync(
+          'sus/v1/devices/river-rate/up',
+          JSON.stringify({ time: t0 + i * 60_000, values: { water_level: level } }),
+          { qos: 1 },
+        );
+    const hooks = await eventually(
+      async () => hooksTo('/rate'),
+      (r) => r.length >= 2,
+    );
+    await platform.alerting!.engine.idle();
+    expect(
+      notices(hooksTo('/rate')).map((n) => [n.state, n.value, n.unit, n.threshold, (n.rule as { kind: string }).kind]),
+    ).toStrictEqual([
+      ['firing', 0.75, 'm/min', { op: 'above', value: 0.5, low: null, high: null }, 'rate'],
+      ['resolved', 0.125, 'm/min', { op: 'above', value: 0.5, low: null, high: null }, 'rate'],
+    ]);
+    expect(hooks.map((h) => verified(h))).toStrictEqual([true, true]);
+  });
+
   it('a silent device fires and resolves when it reports again', async () => {
     expect(
       (await api('POST', '/v1/device-types', { id: 'fast_gauge', name: 'Fast gauge', expectedIntervalS: 1 })).status,
