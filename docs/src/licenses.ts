@@ -9,6 +9,8 @@ import { markdownTable } from './markdown.ts';
 export const ALLOWED_LICENSES: ReadonlySet<string> = new Set([
   'Apache-2.0',
   'MIT',
+  // MIT without the attribution clause (nodemailer).
+  'MIT-0',
   'ISC',
   'BSD-2-Clause',
   'BSD-3-Clause',

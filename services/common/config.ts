@@ -394,6 +394,16 @@ export const ConfigSchema = z
       .describe(
         'Comma-separated addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8) webhooks may reach although they are loopback, private, link-local or metadata addresses; empty: none (checked at connect time, after DNS).',
       ),
+    SUS_SMTP_URL: optionalText
+      .pipe(z.url({ protocol: /^smtps?$/ }).optional())
+      .describe(
+        'SMTP server of alert e-mails (smtp://user:password@host:587 with STARTTLS, smtps://…:465); unset, e-mail notifications fail and end as dead letters.',
+      ),
+    SUS_SMTP_FROM: z
+      .string()
+      .min(3)
+      .default('SUS alerts <alerts@localhost>')
+      .describe('From address of alert e-mails.'),
     SUS_PUBLIC_URL: optionalText
       .pipe(z.url({ protocol: /^https?$/ }).optional())
       .describe(

@@ -50,6 +50,26 @@ export const WebhookTargetSchema = z.strictObject({
 });
 export type WebhookTarget = z.infer<typeof WebhookTargetSchema>;
 
+export const EMAIL_LANGUAGES = ['en', 'de'] as const;
+/** E-mail through the platform's SMTP server (SUS_SMTP_URL), in English or German. */
+export const EmailTargetSchema = z.strictObject({
+  type: z.literal('email'),
+  to: z.array(z.email().max(254)).min(1).max(20).describe('recipients'),
+  lang: z.enum(EMAIL_LANGUAGES).default('en').describe('language of the message: en or de'),
+});
+export type EmailTarget = z.infer<typeof EmailTargetSchema>;
+const NotifyTargetSchema = z.discriminatedUnion('type', [WebhookTargetSchema, EmailTargetSchema]);
+export type NotifyTarget = z.infer<typeof NotifyTargetSchema>;
+
+/**
+ * Where a delivery goes, as the registry's delivery log keeps it: a webhook's URL and secret, or an e-mail's
+ * `mailto:` URI (RFC 6068, recipients comma-separated, the language as `lang`) with no secret.
+ */
+export function deliveryTarget(n: NotifyTarget): { url: string; secret: string } {
+  if (n.type === 'webhook') return { url: n.url, secret: n.secret };
+  return { url: `mailto:${n.to.map(encodeURIComponent).join(',')}?lang=${n.lang}`, secret: '' };
+}
+
 const ScopeSchema = z
   .strictObject({
     department: DepartmentId.optional().describe("whose devices; default: the rule's own department"),
@@ -107,7 +127,7 @@ export const RuleInputSchema = z
       .max(2000)
       .optional(),
     enabled: z.boolean().default(true),
-    notify: z.array(WebhookTargetSchema).max(10).default([]),
+    notify: z.array(NotifyTargetSchema).max(10).default([]),
   })
   .meta({ id: 'NewRule' });
 export type RuleInput = z.input<typeof RuleInputSchema>;
@@ -153,7 +173,10 @@ export const RuleSchema = z
     runbook: z.string().nullable(),
     enabled: z.boolean(),
     notify: z.array(
-      z.object({ type: z.literal('webhook'), url: z.string(), secret: z.string().describe('always ***') }),
+      z.union([
+        z.object({ type: z.literal('webhook'), url: z.string(), secret: z.string().describe('always ***') }),
+        z.object({ type: z.literal('email'), to: z.array(z.string()), lang: z.enum(EMAIL_LANGUAGES) }),
+      ]),
     ),
     grantId: z.string().nullable().describe("the grant a rule on another department's data goes through"),
   })
@@ -295,7 +318,7 @@ export function noticeUnit(r: Rule): string | null {
 
 /** A rule as the API shows it: webhook secrets are write-only. */
 export function publicRule(r: Rule) {
-  return { ...r, notify: r.notify.map((n) => ({ type: n.type, url: n.url, secret: '***' })) };
+  return { ...r, notify: r.notify.map((n) => (n.type === 'webhook' ? { ...n, secret: '***' } : n)) };
 }
 
 /**

@@ -33,6 +33,7 @@ async function ruleOf(deps: ApiDeps, req: FastifyRequest, body: ParsedRuleInput,
   const device = deviceId === undefined ? undefined : await deps.registry.getDevice(deviceId);
   const rule = normaliseRule(body, owner, id, deps.catalogue, device?.department);
   for (const [i, n] of rule.notify.entries()) {
+    if (n.type !== 'webhook') continue;
     const refusal = deps.outbound.refusalOf(new URL(n.url));
     if (refusal)
       throw new SusError('SUS_ERR_WEBHOOK_ADDRESS', `webhook ${n.url}: ${refusal}`, 400, { field: `notify.${i}.url` });

@@ -10,7 +10,7 @@ import {
 } from '../../common/line-protocol.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Reading, ReadingTags } from '../../common/reading.ts';
-import { type AlertNotice, noticeUnit, RATE_PERIODS, type Rule } from '../../common/rules.ts';
+import { type AlertNotice, deliveryTarget, noticeUnit, RATE_PERIODS, type Rule } from '../../common/rules.ts';
 import {
   type Alert,
   type AlertState,
@@ -347,7 +347,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
           state: q.state,
           value: q.value,
           at: new Date(q.at),
-          notify: q.rule.notify,
+          notify: q.rule.notify.map(deliveryTarget),
           body: (a) => JSON.stringify(notice(a)),
         });
         this.queue.shift();

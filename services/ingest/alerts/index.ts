@@ -4,6 +4,7 @@ import type { LineSink } from '../../common/line-protocol.ts';
 import type { Logger } from '../../common/logger.ts';
 import { OutboundPolicy } from '../../common/outbound-address.ts';
 import type { Registry } from '../../registry/index.ts';
+import { EmailSender } from './email.ts';
 import { AlertEngine, type ReadingSource } from './engine.ts';
 import { loadRulesFile } from './rules-file.ts';
 import { WebhookNotifier } from './webhook.ts';
@@ -34,8 +35,9 @@ export function createAlerting(
     | 'SUS_WEBHOOK_MAX_ATTEMPTS'
     | 'SUS_WEBHOOK_BACKOFF_MS'
     | 'SUS_WEBHOOK_ALLOW_NETWORKS'
+    | 'SUS_SMTP_FROM'
   > &
-    Partial<Pick<Config, 'SUS_RULES_FILE'>>,
+    Partial<Pick<Config, 'SUS_RULES_FILE' | 'SUS_SMTP_URL'>>,
   registry: Registry,
   source: ReadingSource,
   sink: LineSink,
@@ -50,6 +52,7 @@ export function createAlerting(
       backoffMs: config.SUS_WEBHOOK_BACKOFF_MS,
     },
     new OutboundPolicy(config.SUS_WEBHOOK_ALLOW_NETWORKS),
+    new EmailSender({ url: config.SUS_SMTP_URL, from: config.SUS_SMTP_FROM, timeoutMs: config.SUS_WEBHOOK_TIMEOUT_MS }),
   );
   const engine = new AlertEngine({
     registry,

@@ -3,7 +3,9 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../../common/logger.ts';
 import type { OutboundPolicy } from '../../common/outbound-address.ts';
+import type { AlertNotice } from '../../common/rules.ts';
 import type { AlertStore, OutgoingDelivery } from '../../registry/index.ts';
+import type { EmailSender } from './email.ts';
 
 export interface WebhookOptions {
   /** One attempt's time limit (SUS_WEBHOOK_TIMEOUT_MS). */
@@ -57,6 +59,7 @@ export class WebhookNotifier {
     private readonly options: WebhookOptions,
     /** Which addresses a webhook may reach (SUS_WEBHOOK_ALLOW_NETWORKS): checked when each socket connects. */
     private readonly policy: OutboundPolicy,
+    private readonly email: EmailSender,
   ) {}
 
   start(): void {
@@ -73,6 +76,7 @@ export class WebhookNotifier {
     this.abort.abort();
     await this.passing;
     await Promise.all(this.workers);
+    this.email.close();
   }
 
   /** New deliveries may be due: look now (coalesced with a pass already running). */
@@ -171,8 +175,15 @@ export class WebhookNotifier {
     this.wakeTimer.unref();
   }
 
-  /** One attempt; undefined when the receiver answered 2xx, else what went wrong. */
+  /** One attempt; undefined when the receiver took it, else what went wrong. */
   private send(d: OutgoingDelivery): Promise<string | undefined> {
+    if (d.url.startsWith('mailto:'))
+      return this.email.send(d.url, [JSON.parse(d.body) as AlertNotice], d.idempotencyKey);
+    return this.post(d);
+  }
+
+  /** One webhook attempt; undefined when the receiver answered 2xx. */
+  private post(d: OutgoingDelivery): Promise<string | undefined> {
     const timestamp = String(Math.floor(Date.now() / 1000));
     let url: URL;
     try {

@@ -107,6 +107,7 @@ describe('loadConfig defaults', () => {
       SUS_OIDC_DEPARTMENT_CLAIM: 'sus_department',
       SUS_OIDC_ROLE_CLAIM: 'sus_role',
       SUS_WEBHOOK_ALLOW_NETWORKS: '',
+      SUS_SMTP_FROM: 'SUS alerts <alerts@localhost>',
     });
   });
 
