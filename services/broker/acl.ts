@@ -1,4 +1,4 @@
-import { parseDeviceTopic, TOPIC_ROOT } from '../common/topics.ts';
+import { ALERT_TOPIC_ROOT, parseDeviceTopic, TOPIC_ROOT } from '../common/topics.ts';
 
 /** Channels a device may publish on under its own prefix: readings and answers to downlinks. */
 export function mayPublish(device: string, topic: string): boolean {
@@ -25,16 +25,24 @@ export const SERVICE_CLIENT_PREFIX = '@svc/';
 /** MQTT username prefix of a service account; the password is a platform-wide API key. */
 export const SERVICE_USERNAME_PREFIX = 'svc:';
 
-export type ServiceRights = { read: boolean; write: boolean };
+/** `department`: a department key's service account (its own alerts only); null: a platform-wide key. */
+export type ServiceRights = { read: boolean; write: boolean; department: string | null };
 
-/** Services with the `write` scope send downlinks: `sus/v1/devices/{id}/down/…` of any device, nothing else. */
+/** Platform-wide services with the `write` scope send downlinks: `sus/v1/devices/{id}/down/…`, nothing else. */
 export function serviceMayPublish(rights: ServiceRights, topic: string): boolean {
-  if (!rights.write || topic.includes('+') || topic.includes('#')) return false;
+  // A department's account may not command another department's devices; it only listens to its alerts.
+  if (!rights.write || rights.department !== null || topic.includes('+') || topic.includes('#')) return false;
   const t = parseDeviceTopic(topic);
   return !!t && t.channel.startsWith('down/') && t.channel.length > 'down/'.length;
 }
 
-/** Services with the `read` scope watch the device tree (readings, status, acks), wildcards allowed; never `$SYS`. */
+/**
+ * Services with the `read` scope: platform-wide ones watch the device tree (readings, status, acks) and every
+ * department's alerts, wildcards allowed; a department's only `sus/v1/alerts/{department}/…` (a wildcard cannot
+ * reach past its department: the filter must start with that prefix). Never `$SYS`.
+ */
 export function serviceMaySubscribe(rights: ServiceRights, filter: string): boolean {
-  return rights.read && filter.startsWith(TOPIC_ROOT);
+  if (!rights.read) return false;
+  if (rights.department !== null) return filter.startsWith(`${ALERT_TOPIC_ROOT}${rights.department}/`);
+  return filter.startsWith(TOPIC_ROOT) || filter.startsWith(ALERT_TOPIC_ROOT);
 }

@@ -215,15 +215,17 @@ export class Authentication {
       throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
     }
     if (!key) throw new AuthFailure('unknown or revoked API key', CONNACK_BAD_CREDENTIALS, 'bad_credentials');
-    // A department key would see other departments' devices through wildcards: only platform-wide keys qualify.
-    if (key.department !== null) {
-      throw new AuthFailure('service accounts need a platform-wide API key', CONNACK_NOT_AUTHORIZED, 'bad_credentials');
-    }
+    // A department key's account is confined to its department's alerts (acl.ts); the device tree stays with
+    // platform-wide keys, since a wildcard there would reach every department's devices.
     const admin = key.scopes.includes('admin');
     return {
       kind: 'service',
       name: username.slice(SERVICE_USERNAME_PREFIX.length) || key.name,
-      rights: { read: admin || key.scopes.includes('read'), write: admin || key.scopes.includes('write') },
+      rights: {
+        read: admin || key.scopes.includes('read'),
+        write: admin || key.scopes.includes('write'),
+        department: key.department,
+      },
       keyId: key.id,
       token: Buffer.from(password),
       address,

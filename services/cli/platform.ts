@@ -8,6 +8,7 @@ import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.ts';
 import { type Service, ServiceGroup } from '../common/service.ts';
+import { alertTopic } from '../common/topics.ts';
 import {
   type Alerting,
   createAlerting,
@@ -200,6 +201,14 @@ export async function startPlatform(
         }),
       );
       Object.assign(platform, { broker, mqttPort: broker.port });
+      // Alert state changes on sus/v1/alerts/{department}/{rule}/{device} (QoS 1) for the department's service
+      // accounts (acl.ts); off ingest's path: the engine emits once the registry has the change.
+      alerting.engine.on('alert', (n) => {
+        broker
+          .publish(alertTopic(n.department, n.rule.id, n.device), Buffer.from(JSON.stringify(n)))
+          .catch((err: Error) => brokerLog.warn({ err: err.message, alert: n.alert }, 'alert not published on MQTT'));
+      });
+      Object.assign(platform, { broker, ingest, mqttPort: broker.port });
     }
     if (parts.api) {
       const api = await buildApi(

@@ -8,6 +8,14 @@ export const deviceTopic = {
   ack: (id: string) => `${TOPIC_ROOT}${id}/ack`,
 } as const;
 
+/**
+ * Alert state changes the platform publishes (QoS 1, not retained): `sus/v1/alerts/{department}/{rule}/{device}`.
+ * Only the platform publishes here; a department's service account may subscribe to its own department's subtree.
+ */
+export const ALERT_TOPIC_ROOT = 'sus/v1/alerts/';
+export const alertTopic = (department: string, rule: string, device: string) =>
+  `${ALERT_TOPIC_ROOT}${department}/${rule}/${device}`;
+
 export interface ParsedTopic {
   device: string;
   /** The rest after the device id, e.g. `up`, `up/senml`, `down/config`. */

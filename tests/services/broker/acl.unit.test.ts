@@ -134,8 +134,9 @@ describe('mayUseClientId', () => {
 });
 
 describe('service accounts', () => {
-  const readOnly = { read: true, write: false };
-  const writer = { read: false, write: true };
+  const readOnly = { read: true, write: false, department: null };
+  const writer = { read: false, write: true, department: null };
+  const environment = { read: true, write: true, department: 'environment' };
 
   it('lets a write service publish downlinks to any device and nothing else', () => {
     const topics = [
@@ -162,5 +163,32 @@ describe('service accounts', () => {
       'sus/v1/devices/#',
     ]);
     expect(serviceMaySubscribe(writer, 'sus/v1/devices/#')).toStrictEqual(false);
+  });
+
+  it("lets a department's account subscribe to its own alerts only, and publish nothing", () => {
+    const filters = [
+      'sus/v1/alerts/environment/#',
+      'sus/v1/alerts/environment/river-high/+',
+      'sus/v1/alerts/environmental/#',
+      'sus/v1/alerts/+/#',
+      'sus/v1/alerts/#',
+      'sus/v1/alerts/traffic/#',
+      'sus/v1/devices/#',
+      '#',
+    ];
+    expect(allowed((_d, f) => serviceMaySubscribe(environment, f), '', filters)).toStrictEqual([
+      'sus/v1/alerts/environment/#',
+      'sus/v1/alerts/environment/river-high/+',
+    ]);
+    expect(allowed((_d, f) => serviceMaySubscribe(readOnly, f), '', filters)).toStrictEqual([
+      'sus/v1/alerts/environment/#',
+      'sus/v1/alerts/environment/river-high/+',
+      'sus/v1/alerts/environmental/#',
+      'sus/v1/alerts/+/#',
+      'sus/v1/alerts/#',
+      'sus/v1/alerts/traffic/#',
+      'sus/v1/devices/#',
+    ]);
+    expect(serviceMayPublish(environment, 'sus/v1/devices/aq-1/down/command')).toStrictEqual(false);
   });
 });

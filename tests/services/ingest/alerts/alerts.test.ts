@@ -254,6 +254,54 @@ describe('alerts end to end: MQTT → ingest → rule → registry → signed we
     expect(hooks.map((h) => verified(h))).toStrictEqual([true, true]);
   });
 
+  it("publishes alert changes on sus/v1/alerts/{department}/{rule}/{device} (QoS 1) to that department's accounts only", async () => {
+    const account = async (department: string) => {
+      const key = await api<{ key: string }>('POST', '/v1/keys', {
+        name: `svc-${department}`,
+        department,
+        scopes: ['read'],
+      });
+      expect(key.status).toBe(201);
+      const c = await connectAsync(`mqtt://127.0.0.1:${platform.mqttPort}`, {
+        username: `svc:${department}`,
+        password: key.body.key,
+        clientId: `@svc/${department}`,
+        reconnectPeriod: 0,
+      });
+      clients.push(c);
+      return c;
+    };
+    const own = await account('environment');
+    const other = await account('traffic');
+    const got: Array<[string, string, number]> = [];
+    own.on('message', (topic, payload, packet) => {
+      const n = JSON.parse(payload.toString()) as Notice;
+      got.push([topic, n.state, packet.qos]);
+    });
+    expect((await own.subscribeAsync('sus/v1/alerts/environment/#', { qos: 1 })).map((g) => g.qos)).toStrictEqual([1]);
+    // Another department's filter, and a wildcard over every department, are refused (SUBACK 0x80).
+    const refused = await other.subscribeAsync('sus/v1/alerts/+/#', { qos: 1 }).catch(() => [{ qos: 128 }]);
+    expect(refused.map((g) => g.qos)).toStrictEqual([128]);
+    await device('river-mqtt');
+    await rule({
+      id: 'river-mqtt-high',
+      name: 'River high (MQTT)',
+      quantity: 'water_level',
+      device: 'river-mqtt',
+      above: 1.5,
+    });
+    await publish('river-mqtt', { water_level: 1.8 });
+    await publish('river-mqtt', { water_level: 1.1 });
+    await eventually(
+      async () => got.length,
+      (n) => n === 2,
+    );
+    expect(got).toStrictEqual([
+      ['sus/v1/alerts/environment/river-mqtt-high/river-mqtt', 'firing', 1],
+      ['sus/v1/alerts/environment/river-mqtt-high/river-mqtt', 'resolved', 1],
+    ]);
+  });
+
   it('a silent device fires and resolves when it reports again', async () => {
     expect(
       (await api('POST', '/v1/device-types', { id: 'fast_gauge', name: 'Fast gauge', expectedIntervalS: 1 })).status,
