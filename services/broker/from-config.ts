@@ -6,7 +6,7 @@ import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Registry } from '../registry/index.ts';
 import { type BrokerOptions, SusBroker, type UplinkHandler } from './broker.ts';
-import { LinePresenceSink } from './presence.ts';
+import { LinePresenceSink, type PresenceSink } from './presence.ts';
 
 function readPem(file: string, setting: string): Buffer {
   try {
@@ -71,10 +71,22 @@ export function createBroker(
   metrics: MetricsRegistry,
   onUplink: UplinkHandler,
   lines?: LineSink,
+  /** Told of each presence change too (the alert engine: an offline device is silent at once). */
+  onPresence?: (device: string, online: boolean, at: number) => void,
 ): SusBroker {
+  const sink = lines && new LinePresenceSink(lines, log);
+  const presence: PresenceSink | undefined = onPresence
+    ? {
+        write(device, online, at) {
+          sink?.write(device, online, at);
+          onPresence(device.id, online, at);
+        },
+        close: async () => sink?.close(),
+      }
+    : sink;
   return new SusBroker(registry, log, brokerOptions(config), onUplink, {
     metrics,
-    presence: lines && new LinePresenceSink(lines, log),
+    presence,
     lastSeen: registry,
     changes: registry,
     downlinks: registry.downlinks,

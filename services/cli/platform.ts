@@ -189,7 +189,15 @@ export async function startPlatform(
       const brokerLog = log.child({ component: 'broker' });
       // Presence and broker self-metrics share ingest's durable spool with the readings.
       const broker = await services.start(
-        createBroker(config, registry, brokerLog, metrics, (u) => ingest.ingestor.handle(u), ingest.spool),
+        createBroker(
+          config,
+          registry,
+          brokerLog,
+          metrics,
+          (u) => ingest.ingestor.handle(u),
+          ingest.spool,
+          (device, online) => alerting.engine.presence(device, online),
+        ),
       );
       await services.start(
         new BrokerSelfMetrics({

@@ -114,6 +114,9 @@ export const RuleInputSchema = z
       .describe('rate rules: the thresholds are changes of the value per minute or per hour'),
     hysteresis: z.number().min(0).max(1e12).default(0).describe('how far back a value must come to resolve'),
     for: Duration.optional().describe('how long the condition must hold before the alert fires (e.g. 5m)'),
+    group: Duration.optional().describe(
+      "group wait (e.g. 30s): a change's notification waits this long and takes every other device's change of the rule to the same state with it, as one message",
+    ),
     silentFactor: z
       .number()
       .min(1)
@@ -167,6 +170,7 @@ export const RuleSchema = z
       .nullable()
       .describe('rate rules: condition and hysteresis are changes per minute or hour; null for other kinds'),
     forS: z.number(),
+    groupS: z.number().describe('group wait in seconds; 0 sends each change alone at once'),
     silentFactor: z.number().nullable(),
     severity: z.enum(SEVERITIES),
     description: z.string(),
@@ -232,6 +236,7 @@ export function normaliseRule(
     owner,
     scope,
     forS: input.for === undefined ? 0 : durationS(input.for),
+    groupS: input.group === undefined ? 0 : durationS(input.group),
     severity: input.severity,
     description: input.description,
     runbook: input.runbook ?? null,
@@ -325,6 +330,12 @@ export function publicRule(r: Rule) {
  * What a notification says about an alert's state change: the webhook body, the stream's `event: alert` and the
  * `sus_alert` point are all made from it.
  */
+/** The body of a grouped notification: every change of one rule to one state within its group wait. */
+export interface AlertGroupNotice {
+  group: { rule: AlertNotice['rule']; state: AlertNotice['state']; count: number };
+  alerts: AlertNotice[];
+}
+
 export interface AlertNotice {
   alert: number;
   rule: { id: string; name: string; kind: RuleKind; severity: Severity };

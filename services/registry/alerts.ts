@@ -71,6 +71,8 @@ export interface AlertTransition {
   at: Date;
   note?: string;
   notify: ReadonlyArray<{ url: string; secret: string }>;
+  /** The rule's group wait: deliveries wait this long, joined by the rule's other changes to the same state. */
+  groupWaitMs?: number;
   /** The notification body once the alert's id and episode are known. */
   body(alert: Alert): string;
 }
@@ -228,16 +230,33 @@ export class AlertStore {
         for (const [i, n] of t.notify.entries()) {
           // One key per alert, episode, state and receiver: a receiver can drop a repeat it already handled.
           const key = `alert-${alert.id}-${alert.episode}-${t.state}-${i}`;
+          const at = await this.groupTime(tx, t, n.url);
           const inserted = await tx.query(
-            `INSERT INTO alert_deliveries (alert_id, idempotency_key, url, secret, body) VALUES ($1, $2, $3, $4, $5)
+            `INSERT INTO alert_deliveries (alert_id, idempotency_key, url, secret, body, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()))
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-            [alert.id, key, n.url, n.secret, body],
+            [alert.id, key, n.url, n.secret, body, at],
           );
           deliveries += inserted.length;
         }
       }
       return { alert, silenced, deliveries };
     });
+  }
+
+  /**
+   * When a grouped delivery goes out: with the group of this rule, receiver and state still waiting (so the notifier
+   * finds them due together and sends one message), else after the group wait. Null: at once.
+   */
+  private async groupTime(tx: Queryable, t: AlertTransition, url: string): Promise<Date | null> {
+    if (!t.groupWaitMs) return null;
+    const [open] = await tx.query<{ at: Date | null }>(
+      `SELECT min(d.next_attempt_at) AS at FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
+       WHERE a.rule_id = $1 AND d.url = $2 AND d.state = 'pending' AND d.attempts = 0
+         AND d.next_attempt_at > now() AND d.idempotency_key LIKE '%-' || $3 || '-%'`,
+      [t.rule, url, t.state],
+    );
+    return open?.at ?? new Date(t.at.getTime() + t.groupWaitMs);
   }
 
   private async silenced(tx: Queryable, a: Alert): Promise<boolean> {

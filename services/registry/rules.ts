@@ -7,7 +7,7 @@ interface Row {
   id: string;
   department_id: string;
   /** Fields added later are absent from rules stored before them. */
-  spec: Omit<Rule, 'per'> & Partial<Pick<Rule, 'per'>>;
+  spec: Omit<Rule, 'per' | 'groupS'> & Partial<Pick<Rule, 'per' | 'groupS'>>;
   grant_id: string | null;
   updated_at: Date;
 }
@@ -15,6 +15,7 @@ interface Row {
 const toRule = (r: Row): Rule & { updatedAt: string } => ({
   // Rules stored before a field existed read as its default.
   per: null,
+  groupS: 0,
   ...r.spec,
   id: r.id,
   owner: r.department_id,

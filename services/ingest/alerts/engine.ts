@@ -105,6 +105,8 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   /** Silent-device rules by device, with the silence (ms) after which each fires. */
   private watched = new Map<string, Array<{ rule: Rule; afterMs: number }>>();
   private readonly lastSeen = new Map<string, number>();
+  /** Watched devices whose presence says offline: silent at once, not only after k intervals. */
+  private readonly offline = new Set<string>();
   /** Pending and firing alerts, by rule and device: what the registry holds, for the per-message path. */
   private readonly active = new Map<string, Map<string, ActiveAlert>>();
   private readonly queue: Queued[] = [];
@@ -159,6 +161,15 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     return new Promise((resolve) => this.drained.add(resolve));
   }
 
+  /**
+   * The broker's presence of a device changed. Offline makes a watched device silent at the next tick; online only
+   * ends that (a device that connects but sends nothing is still silent after k intervals).
+   */
+  presence(device: string, online: boolean): void {
+    if (online) this.offline.delete(device);
+    else if (this.watched.has(device)) this.offline.add(device);
+  }
+
   /** A dead delivery was queued again through the API: the notifier sends it now. */
   deliveriesQueued(): void {
     this.deps.notifier.nudge();
@@ -185,7 +196,10 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
 
   private readonly onReadings = (readings: Reading[], tags: ReadingTags) => {
     const now = Date.now();
-    if (this.watched.has(tags.device)) this.lastSeen.set(tags.device, now);
+    if (this.watched.has(tags.device)) {
+      this.lastSeen.set(tags.device, now);
+      this.offline.delete(tags.device); // a reading (HTTP push, say) is a sign of life too
+    }
     if (this.thresholdRules.length === 0) return;
     let perQuantity = this.byTags.get(tags);
     if (!perQuantity) {
@@ -308,10 +322,11 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
         const alerts = this.alertsOf(rule.id);
         const cur = alerts.get(device);
         const silentS = Math.floor(silentMs / 1000);
-        if (!cur && silentMs > afterMs) {
+        const offline = this.offline.has(device);
+        if (!cur && (silentMs > afterMs || offline)) {
           alerts.set(device, { rule: rule.id, device, state: 'firing', since: now, value: silentS, breaching: true });
           this.change(rule, device, 'firing', silentS, now);
-        } else if (cur && silentMs <= afterMs) {
+        } else if (cur && silentMs <= afterMs && !offline) {
           alerts.delete(device);
           this.change(rule, device, 'resolved', silentS, now);
         }
@@ -348,6 +363,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
           value: q.value,
           at: new Date(q.at),
           notify: q.rule.notify.map(deliveryTarget),
+          groupWaitMs: q.rule.groupS * 1000,
           body: (a) => JSON.stringify(notice(a)),
         });
         this.queue.shift();
@@ -490,6 +506,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
       }
     }
     for (const id of this.lastSeen.keys()) if (!watched.has(id)) this.lastSeen.delete(id);
+    for (const id of this.offline) if (!watched.has(id)) this.offline.delete(id);
     // Alerts of rules that are gone or disabled are no longer evaluated (a deleted rule's rows went with it).
     for (const id of this.active.keys()) if (!compiled.has(id)) this.active.delete(id);
     this.grants = grants;

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../../common/logger.ts';
 import type { OutboundPolicy } from '../../common/outbound-address.ts';
-import type { AlertNotice } from '../../common/rules.ts';
+import type { AlertGroupNotice, AlertNotice } from '../../common/rules.ts';
 import type { AlertStore, OutgoingDelivery } from '../../registry/index.ts';
 import type { EmailSender } from './email.ts';
 
@@ -27,6 +27,26 @@ const BATCH = 500;
  */
 export function signature(secret: string, timestamp: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/**
+ * The deliveries sent as one message from `list[i]` on: those of the same rule and state made due at the same time
+ * with the same attempts (a group wait's members; see AlertStore.groupTime), within one receiver's list.
+ */
+function groupAt(list: readonly OutgoingDelivery[], i: number): OutgoingDelivery[] {
+  const first = list[i]!;
+  const group = [first];
+  // A first attempt made due at its creation is no group member (no group wait): it goes alone.
+  if (first.attempts === 0 && first.nextAttemptAt === first.createdAt) return group;
+  const { rule, state } = JSON.parse(first.body) as Pick<AlertNotice, 'rule' | 'state'>;
+  for (let j = i + 1; j < list.length; j++) {
+    const d = list[j]!;
+    if (d.nextAttemptAt !== first.nextAttemptAt || d.attempts !== first.attempts || d.secret !== first.secret) break;
+    const n = JSON.parse(d.body) as Pick<AlertNotice, 'rule' | 'state'>;
+    if (n.rule.id !== rule.id || n.state !== state) break;
+    group.push(d);
+  }
+  return group;
 }
 
 /** The delay before attempt `attempts + 1`: exponential, with jitter so many failed receivers do not retry in step. */
@@ -133,31 +153,35 @@ export class WebhookNotifier {
    * done (true).
    */
   private async work(list: OutgoingDelivery[]): Promise<boolean> {
-    for (const d of list) {
+    for (let i = 0; i < list.length; ) {
       if (this.stopped) return false;
+      const d = list[i]!;
       const wait = Date.parse(d.nextAttemptAt) - Date.now();
       if (wait > 0) {
         this.wake(wait);
         return false;
       }
-      const error = await this.send(d);
+      const group = groupAt(list, i);
+      i += group.length;
+      const error = await this.send(group);
       if (this.stopped) return false;
       const attempts = d.attempts + 1;
       if (error === undefined) {
-        this.stats.delivered++;
-        await this.store.delivered(d.id, attempts);
+        this.stats.delivered += group.length;
+        for (const g of group) await this.store.delivered(g.id, attempts);
         continue;
       }
       this.stats.failedAttempts++;
       if (attempts >= this.options.maxAttempts) {
-        this.stats.dead++;
-        this.log.warn({ delivery: d.id, url: d.url, error }, 'webhook undeliverable; kept as a dead letter');
-        await this.store.failed(d.id, attempts, error, null);
+        this.stats.dead += group.length;
+        this.log.warn({ delivery: d.id, url: d.url, error }, 'notification undeliverable; kept as a dead letter');
+        for (const g of group) await this.store.failed(g.id, attempts, error, null);
         continue;
       }
-      const delay = backoff(attempts, this.options.backoffMs);
-      await this.store.failed(d.id, attempts, error, new Date(Date.now() + delay));
-      this.wake(delay);
+      // A group's members keep one retry time, so they stay one group.
+      const next = new Date(Date.now() + backoff(attempts, this.options.backoffMs));
+      for (const g of group) await this.store.failed(g.id, attempts, error, next);
+      this.wake(next.getTime() - Date.now());
       return false;
     }
     return true;
@@ -176,10 +200,22 @@ export class WebhookNotifier {
   }
 
   /** One attempt; undefined when the receiver took it, else what went wrong. */
-  private send(d: OutgoingDelivery): Promise<string | undefined> {
+  private send(group: OutgoingDelivery[]): Promise<string | undefined> {
+    const d = group[0]!;
+    const key = group.length === 1 ? d.idempotencyKey : `group-${d.idempotencyKey}-${group.length}`;
     if (d.url.startsWith('mailto:'))
-      return this.email.send(d.url, [JSON.parse(d.body) as AlertNotice], d.idempotencyKey);
-    return this.post(d);
+      return this.email.send(
+        d.url,
+        group.map((g) => JSON.parse(g.body) as AlertNotice),
+        key,
+      );
+    if (group.length === 1) return this.post(d);
+    const alerts = group.map((g) => JSON.parse(g.body) as AlertNotice);
+    const body: AlertGroupNotice = {
+      group: { rule: alerts[0]!.rule, state: alerts[0]!.state, count: alerts.length },
+      alerts,
+    };
+    return this.post({ ...d, idempotencyKey: key, body: JSON.stringify(body) });
   }
 
   /** One webhook attempt; undefined when the receiver answered 2xx. */

@@ -51,6 +51,7 @@ describe('/v1/rules: the rule model, its forms, unit conversion, ownership and g
       hysteresis: 0.1,
       forS: 0,
       per: null,
+      groupS: 0,
       silentFactor: null,
       severity: 'warning',
       description: '',

@@ -33,6 +33,7 @@ describe('alerts end to end: MQTT → ingest → rule → registry → signed we
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   const clients: MqttClient[] = [];
   const devices = new Map<string, MqttClient>();
+  const credentials = new Map<string, { username: string; password: string; clientId: string }>();
 
   const device = async (id: string, type = 'water_gauge', department = 'environment') => {
     const res = await api<{ credentials: { username: string; password: string; clientId: string } }>(
@@ -42,6 +43,7 @@ describe('alerts end to end: MQTT → ingest → rule → registry → signed we
     );
     expect(res.status).toBe(201);
     const c = res.body.credentials;
+    credentials.set(id, c);
     const client = await connectAsync(`mqtt://127.0.0.1:${platform.mqttPort}`, {
       username: c.username,
       password: c.password,
@@ -300,6 +302,80 @@ describe('alerts end to end: MQTT → ingest → rule → registry → signed we
       ['sus/v1/alerts/environment/river-mqtt-high/river-mqtt', 'firing', 1],
       ['sus/v1/alerts/environment/river-mqtt-high/river-mqtt', 'resolved', 1],
     ]);
+  });
+
+  it('groups the changes of one rule within its group wait into one signed notification listing the devices', async () => {
+    await device('flood-a');
+    await device('flood-b');
+    await rule({
+      id: 'flood-district',
+      name: 'Flood warning',
+      quantity: 'water_level',
+      type: 'water_gauge',
+      above: 10,
+      group: '1s',
+      notify: [{ type: 'webhook', url: `${receiver.url}/group`, secret: SECRET }],
+    });
+    const t0 = await publish('flood-a', { water_level: 12 });
+    await publish('flood-b', { water_level: 13 });
+    const [hook] = await eventually(
+      async () => hooksTo('/group'),
+      (r) => r.length === 1,
+    );
+    expect(hook!.at - t0).toBeGreaterThanOrEqual(1000);
+    expect(verified(hook!)).toBe(true);
+    const body = JSON.parse(hook!.body) as { group: unknown; alerts: Notice[] };
+    expect(body.group).toStrictEqual({
+      rule: { id: 'flood-district', name: 'Flood warning', kind: 'threshold', severity: 'warning' },
+      state: 'firing',
+      count: 2,
+    });
+    expect(body.alerts.map((a) => [a.device, a.state, a.value])).toStrictEqual([
+      ['flood-a', 'firing', 12],
+      ['flood-b', 'firing', 13],
+    ]);
+    expect(hook!.headers['idempotency-key']).toBe(`group-alert-${body.alerts[0]!.alert}-1-firing-0-2`);
+    const deliveries = await api<{ deliveries: Array<{ state: string }> }>(
+      'GET',
+      `/v1/alerts/${body.alerts[1]!.alert}/deliveries`,
+    );
+    expect(deliveries.body.deliveries.map((d) => d.state)).toStrictEqual(['delivered']);
+    await platform.alerting!.engine.idle();
+    expect(hooksTo('/group').length).toBe(1);
+    await api('DELETE', '/v1/rules/flood-district');
+  });
+
+  it('a silent-device rule fires at once when the device goes offline, and resolves when it reports again', async () => {
+    await device('gauge-offline');
+    await rule({
+      id: 'gauge-gone',
+      name: 'Gauge gone',
+      kind: 'silent',
+      device: 'gauge-offline',
+      silentFactor: 1000,
+      notify: [{ type: 'webhook', url: `${receiver.url}/offline`, secret: SECRET }],
+    });
+    await publish('gauge-offline', { water_level: 1 });
+    await platform.alerting!.engine.idle();
+    await devices.get('gauge-offline')!.endAsync(true);
+    const [fired] = await eventually(
+      async () => hooksTo('/offline'),
+      (r) => r.length === 1,
+    );
+    expect(notices([fired!]).map((n) => [n.state, n.device])).toStrictEqual([['firing', 'gauge-offline']]);
+    const again = await connectAsync(`mqtt://127.0.0.1:${platform.mqttPort}`, {
+      ...credentials.get('gauge-offline')!,
+      reconnectPeriod: 0,
+    });
+    clients.push(again);
+    devices.set('gauge-offline', again);
+    await publish('gauge-offline', { water_level: 1 });
+    const hooks = await eventually(
+      async () => hooksTo('/offline'),
+      (r) => r.length === 2,
+    );
+    expect(notices(hooks).map((n) => n.state)).toStrictEqual(['firing', 'resolved']);
+    await api('DELETE', '/v1/rules/gauge-gone');
   });
 
   it('a silent device fires and resolves when it reports again', async () => {
