@@ -169,7 +169,9 @@ export async function startPlatform(
       platform.rollups = rollups;
       await services.start(ingest);
       // Evaluates rules on what ingest accepted; its sus_alert points share the spool with the readings.
-      const alerting = await services.start(createAlerting(config, registry, ingest.ingestor, ingest.spool, log));
+      const alerting = await services.start(
+        createAlerting(config, registry, ingest.ingestor, ingest.spool, log, influx),
+      );
       platform.alerting = alerting;
       if (config.SUS_INTEGRATIONS_FILE) {
         // External MQTT brokers (The Things Stack, ChirpStack, …) feed the same pipeline as the own broker.

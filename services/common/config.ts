@@ -394,6 +394,9 @@ export const ConfigSchema = z
       .describe(
         'Comma-separated addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8) webhooks may reach although they are loopback, private, link-local or metadata addresses; empty: none (checked at connect time, after DNS).',
       ),
+    SUS_WINDOW_RULE_INTERVAL_S: positiveInt(60).describe(
+      'How often window rules (an aggregate over a trailing window) are evaluated: two InfluxQL statements per rule, hourly rollups plus the readings after their checkpoint.',
+    ),
     SUS_SMTP_URL: optionalText
       .pipe(z.url({ protocol: /^smtps?$/ }).optional())
       .describe(

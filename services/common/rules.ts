@@ -22,7 +22,12 @@ import {
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
-export const RULE_KINDS = ['threshold', 'rate', 'silent'] as const;
+export const RULE_KINDS = ['threshold', 'rate', 'silent', 'window'] as const;
+/** Window rules: the aggregate over the window that is compared (from the hourly rollups plus the current hour). */
+export const WINDOW_AGGREGATES = ['mean', 'min', 'max', 'sum', 'count'] as const;
+export type WindowAggregate = (typeof WINDOW_AGGREGATES)[number];
+/** Longest window of a window rule: its cost is one rollup point per device and hour. */
+export const MAX_WINDOW_S = 31 * 86_400;
 export type RuleKind = (typeof RULE_KINDS)[number];
 /** Rate-of-change rules: thresholds are changes of the value per this period. */
 export const RATE_PERIODS = { minute: 60_000, hour: 3_600_000 } as const;
@@ -108,6 +113,10 @@ export const RuleInputSchema = z
     below: finite.optional(),
     outside: band.optional(),
     inside: band.optional(),
+    window: Duration.optional().describe(
+      'window rules: the trailing window the aggregate is taken over (e.g. 24h; at most 31d)',
+    ),
+    aggregate: z.enum(WINDOW_AGGREGATES).optional().describe('window rules: mean (default), min, max, sum or count'),
     per: z
       .enum(['minute', 'hour'])
       .optional()
@@ -165,6 +174,10 @@ export const RuleSchema = z
     scope: RuleScopeSchema,
     condition: RuleConditionSchema.nullable(),
     hysteresis: z.number(),
+    window: z
+      .object({ seconds: z.number(), aggregate: z.enum(WINDOW_AGGREGATES) })
+      .nullable()
+      .describe('window rules: the trailing window and its aggregate; null for other kinds'),
     per: z
       .enum(['minute', 'hour'])
       .nullable()
@@ -254,11 +267,23 @@ export function normaliseRule(
       condition: null,
       hysteresis: 0,
       per: null,
+      window: null,
       silentFactor: input.silentFactor ?? null,
     };
   }
   if (input.silentFactor !== undefined) throw refused('silentFactor belongs to silent-device rules', 'silentFactor');
   const rate = input.kind === 'rate';
+  const isWindow = input.kind === 'window';
+  if (isWindow !== (input.window !== undefined))
+    throw refused(
+      isWindow ? 'a window rule names its window (e.g. 24h)' : "'window' belongs to window rules",
+      'window',
+    );
+  if (!isWindow && input.aggregate !== undefined) throw refused("'aggregate' belongs to window rules", 'aggregate');
+  if (isWindow && durationS(input.window!) > MAX_WINDOW_S)
+    throw refused(`a window rule's window is at most 31d`, 'window');
+  // A count is a number of readings: the quantity's unit does not apply to it.
+  const counting = isWindow && input.aggregate === 'count';
   if (rate !== (input.per !== undefined))
     throw refused(rate ? "a rate rule names its period: per 'minute' or 'hour'" : "'per' belongs to rate rules", 'per');
   if (input.quantity === undefined) throw refused('a threshold rule names its quantity', 'quantity');
@@ -296,6 +321,7 @@ export function normaliseRule(
   const zero = convert(0, 'hysteresis') ?? 0;
   const hysteresis = Math.abs((convert(input.hysteresis, 'hysteresis') ?? 0) - zero);
   const threshold = (v: number | undefined, field: string): number | null => {
+    if (counting) return v ?? null;
     const c = convert(v, field);
     return c === null || !rate ? c : c - zero;
   };
@@ -311,6 +337,7 @@ export function normaliseRule(
     },
     hysteresis,
     per: input.per ?? null,
+    window: isWindow ? { seconds: durationS(input.window!), aggregate: input.aggregate ?? 'mean' } : null,
     silentFactor: null,
   };
 }
@@ -318,6 +345,7 @@ export function normaliseRule(
 /** The unit of an alert's value: the quantity's, per minute or hour for rate rules, seconds of silence. */
 export function noticeUnit(r: Rule): string | null {
   if (r.kind === 'silent') return 's';
+  if (r.window?.aggregate === 'count') return null;
   return r.per === null || r.unit === null ? r.unit : `${r.unit}${RATE_UNIT_SUFFIX[r.per]}`;
 }
 

@@ -7,7 +7,7 @@ interface Row {
   id: string;
   department_id: string;
   /** Fields added later are absent from rules stored before them. */
-  spec: Omit<Rule, 'per' | 'groupS'> & Partial<Pick<Rule, 'per' | 'groupS'>>;
+  spec: Omit<Rule, 'per' | 'groupS' | 'window'> & Partial<Pick<Rule, 'per' | 'groupS' | 'window'>>;
   grant_id: string | null;
   updated_at: Date;
 }
@@ -16,6 +16,7 @@ const toRule = (r: Row): Rule & { updatedAt: string } => ({
   // Rules stored before a field existed read as its default.
   per: null,
   groupS: 0,
+  window: null,
   ...r.spec,
   id: r.id,
   owner: r.department_id,

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { InfluxSeries } from '../../common/influx.ts';
 import {
   fieldSet,
   floatValue,
@@ -22,6 +23,7 @@ import {
   type RegistryEvent,
 } from '../../registry/index.ts';
 import { type CompiledCondition, compileCondition } from './conditions.ts';
+import { windowQueries, windowValues } from './window.ts';
 
 /** Where readings come from: the Ingestor emits `readings` once they are in the spool. */
 export interface ReadingSource {
@@ -41,6 +43,8 @@ export interface AlertEngineOptions {
   tickMs?: number;
   /** How often the rules are compared with the registry's (rules changed by another process). */
   reloadMs?: number;
+  /** How often window rules are evaluated (SUS_WINDOW_RULE_INTERVAL_S). */
+  windowMs?: number;
 }
 
 export interface AlertEngineStats {
@@ -99,6 +103,10 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   readonly stats: AlertEngineStats = { transitions: 0, dropped: 0, writeFailures: 0 };
   /** Threshold and rate rules: evaluated per reading. */
   private thresholdRules: Compiled[] = [];
+  /** Window rules: evaluated on a timer from the rollups (window.ts). */
+  private windowRules: Compiled[] = [];
+  private windowTimer: NodeJS.Timeout | undefined;
+  private windowPass: Promise<void> | undefined;
   /** Rules per device tags and quantity: built on a device's first reading, dropped with the tags (or a reload). */
   private byTags = new WeakMap<ReadingTags, Map<string, Matched>>();
   private grants = new Map<string, Grant>();
@@ -125,6 +133,8 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
       source: ReadingSource;
       sink: LineSink;
       notifier: { nudge(): void };
+      /** InfluxQL reads of window rules; without it window rules are not evaluated (logged once at start). */
+      influx?: { query(q: string): Promise<InfluxSeries[][]> };
       log: Logger;
       options: AlertEngineOptions;
     },
@@ -143,6 +153,34 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     this.tickTimer.unref();
     this.reloadTimer = setInterval(() => void this.reloadIfChanged(), this.deps.options.reloadMs ?? 10_000);
     this.reloadTimer.unref();
+    this.windowTimer = setInterval(() => this.windows(), this.deps.options.windowMs ?? 60_000);
+    this.windowTimer.unref();
+  }
+
+  /** One pass over the window rules (not overlapping the previous one); resolves when it is done. */
+  windows(now = Date.now()): Promise<void> {
+    this.windowPass ??= this.evaluateWindows(now)
+      .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'window rules not evaluated; tried again later'))
+      .finally(() => {
+        this.windowPass = undefined;
+      });
+    return this.windowPass;
+  }
+
+  private async evaluateWindows(now: number): Promise<void> {
+    const rules = this.windowRules;
+    const influx = this.deps.influx;
+    if (rules.length === 0 || !influx) return;
+    const rollupsUntil = (await this.deps.registry.rollups.progress())['1h']?.doneUntil ?? 0;
+    for (const c of rules) {
+      if (this.stopped) return;
+      if (c.rule.grantId !== null && !this.grants.has(c.rule.grantId)) continue;
+      const values = windowValues(
+        await influx.query(windowQueries(c.rule, now, rollupsUntil)),
+        c.rule.window!.aggregate,
+      );
+      for (const [device, value] of values) this.evaluate(c, device, value, now);
+    }
   }
 
   async stop(): Promise<void> {
@@ -151,7 +189,9 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     this.deps.registry.off('change', this.onRegistryChange);
     clearInterval(this.tickTimer);
     clearInterval(this.reloadTimer);
+    clearInterval(this.windowTimer);
     await this.reloading;
+    await this.windowPass;
     await this.idle();
   }
 
@@ -464,6 +504,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     }
     const compiled = new Map<string, Compiled>();
     const threshold: Compiled[] = [];
+    const windowed: Compiled[] = [];
     const never = { breach: () => false, clear: () => true };
     for (const rule of rules) {
       const c = {
@@ -474,6 +515,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
       };
       compiled.set(rule.id, c);
       if (rule.kind === 'threshold' || rule.kind === 'rate') threshold.push(c);
+      else if (rule.kind === 'window') windowed.push(c);
     }
     const watched = new Map<string, Array<{ rule: Rule; afterMs: number }>>();
     const silent = rules.filter((r) => r.kind === 'silent');
@@ -511,6 +553,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     for (const id of this.active.keys()) if (!compiled.has(id)) this.active.delete(id);
     this.grants = grants;
     this.thresholdRules = threshold;
+    this.windowRules = windowed;
     this.byTags = new WeakMap();
     this.watched = watched;
     this.version = version;

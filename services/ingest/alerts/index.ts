@@ -1,5 +1,6 @@
 import { catalogue } from '../../common/catalogue.ts';
 import type { Config } from '../../common/config.ts';
+import type { InfluxSeries } from '../../common/influx.ts';
 import type { LineSink } from '../../common/line-protocol.ts';
 import type { Logger } from '../../common/logger.ts';
 import { OutboundPolicy } from '../../common/outbound-address.ts';
@@ -37,11 +38,13 @@ export function createAlerting(
     | 'SUS_WEBHOOK_ALLOW_NETWORKS'
     | 'SUS_SMTP_FROM'
   > &
-    Partial<Pick<Config, 'SUS_RULES_FILE' | 'SUS_SMTP_URL'>>,
+    Partial<Pick<Config, 'SUS_RULES_FILE' | 'SUS_SMTP_URL' | 'SUS_WINDOW_RULE_INTERVAL_S'>>,
   registry: Registry,
   source: ReadingSource,
   sink: LineSink,
   log: Logger,
+  /** Where window rules read rollups and readings; without it they are not evaluated. */
+  influx?: { query(q: string): Promise<InfluxSeries[][]> },
 ): Alerting {
   const notifier = new WebhookNotifier(
     registry.alerts,
@@ -59,11 +62,13 @@ export function createAlerting(
     source,
     sink,
     notifier,
+    ...(influx ? { influx } : {}),
     log: log.child({ component: 'alerts' }),
     options: {
       queueMax: config.SUS_ALERT_QUEUE_MAX,
       silentFactor: config.SUS_SILENT_FACTOR,
       defaultIntervalS: config.SUS_DEFAULT_INTERVAL_S,
+      windowMs: (config.SUS_WINDOW_RULE_INTERVAL_S ?? 60) * 1000,
       publicUrl: (config.SUS_PUBLIC_URL ?? `http://localhost:${config.SUS_HTTP_PORT}`).replace(/\/$/, ''),
     },
   });

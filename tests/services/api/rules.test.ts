@@ -50,6 +50,7 @@ describe('/v1/rules: the rule model, its forms, unit conversion, ownership and g
       condition: { op: 'above', value: 1.5, low: null, high: null },
       hysteresis: 0.1,
       forS: 0,
+      window: null,
       per: null,
       groupS: 0,
       silentFactor: null,

@@ -108,6 +108,7 @@ describe('loadConfig defaults', () => {
       SUS_OIDC_ROLE_CLAIM: 'sus_role',
       SUS_WEBHOOK_ALLOW_NETWORKS: '',
       SUS_SMTP_FROM: 'SUS alerts <alerts@localhost>',
+      SUS_WINDOW_RULE_INTERVAL_S: 60,
     });
   });
 
