@@ -1,6 +1,7 @@
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import { airQuality } from './air-quality.ts';
 import { airQualityReport } from './air-quality-report.ts';
+import { alerts } from './alerts.ts';
 import { cityOverview } from './city-overview.ts';
 import { climate } from './climate.ts';
 import { fleetHealth } from './fleet-health.ts';
@@ -23,5 +24,6 @@ export const DASHBOARDS: ReadonlyArray<{ file: string; build: () => Dashboard }>
   { file: 'water-level', build: waterLevel },
   { file: 'green-spaces', build: greenSpaces },
   { file: 'parking-traffic', build: parkingTraffic },
+  { file: 'alerts', build: alerts },
   { file: 'pipeline', build: pipeline },
 ];

@@ -8,6 +8,7 @@ import { startDemoFleet } from '../../services/cli/demo.ts';
 import { startPlatform } from '../../services/cli/platform.ts';
 import type { Config } from '../../services/common/config.ts';
 import { InfluxQuery } from '../../services/common/influx.ts';
+import { fieldSet, floatValue, intValue, pointLine, stringValue, tagSet } from '../../services/common/line-protocol.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 import { DAY_MS, HOUR_MS } from '../../services/common/rollups.ts';
 import { SELF_METRICS } from '../../services/common/self-metrics.ts';
@@ -117,6 +118,20 @@ describe('Grafana dashboards', () => {
       receivedAt: Date.now(),
       source: 'mqtt',
     });
+    // Alert changes as the alert engine writes them (its sus_alert line is tested in tests/services/ingest/alerts),
+    // through the same spool, so the alerts dashboard has a firing and a resolution of a demo device.
+    const aq = (await platform.registry.getDevice('aq-altstadt-01'))!;
+    const alertTags = tagSet({ department: aq.department, device: aq.id, rule: 'pm-high', severity: 'warning' });
+    await platform.ingest!.spool.append(
+      (['firing', 'resolved'] as const).map((state, i) =>
+        pointLine(
+          'sus_alert',
+          alertTags,
+          fieldSet({ state: stringValue(state), alert: intValue(1), value: floatValue(30 - i * 20) }),
+          Date.now() - 60_000 + i * 1000,
+        ),
+      ),
+    );
     // The fleet goes offline before the platform stops, so presence records offline devices too.
     await sim.stop();
     // Rollups as a day later: the demo's hour and day are closed and rolled up, for the panels' longer ranges.
@@ -149,6 +164,7 @@ describe('Grafana dashboards', () => {
       'water-level': ['sus-water-level', 'SUS · Water level', 3],
       'green-spaces': ['sus-green-spaces', 'SUS · Trees and green spaces', 3],
       'parking-traffic': ['sus-parking-traffic', 'SUS · Parking and traffic', 5],
+      alerts: ['sus-alerts', 'SUS · Alerts', 5],
       pipeline: ['sus-pipeline', 'SUS · Platform pipeline health', 11],
     });
   });
