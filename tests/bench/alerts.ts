@@ -1,7 +1,7 @@
 /**
- * bench:alerts — what 1,000 active alert rules cost the ingest path, and how fast an alert leaves. The ingest path
+ * bench:alerts — what active alert rules cost the ingest path, and how fast an alert leaves. The ingest path
  * of bench:ingest-path (Ingestor.handle → real spool → a drainer that drops the body; no broker, no InfluxDB) runs
- * the same messages twice: without rules, then with BENCH_RULES rules evaluated (most on the same devices and
+ * the same messages once per step of BENCH_RULE_STEPS (default 0, 100 and BENCH_RULES = 1,000 rules) evaluated (most on the same devices and
  * quantities, thresholds the values never cross, so every reading is compared with its device's rules; one rule
  * crosses and resolves every BENCH_FLIP messages of one device and posts a signed webhook to a real HTTP receiver
  * in this process). Reports CPU per message for both and the alert latency handle() → webhook received, p50/p99.
@@ -9,7 +9,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { catalogue } from '../../services/common/catalogue.ts';
 import { loadConfig } from '../../services/common/config.ts';
 import { createLogger } from '../../services/common/logger.ts';
@@ -127,25 +127,38 @@ async function run(withRules: boolean) {
   return { usPerMsg: (cpu.user + cpu.system) / N, msgsPerS: Math.round(N / seconds), transitions };
 }
 
-const without = await run(false);
+const STEPS = (process.env.BENCH_RULE_STEPS ?? `0,100,${RULES}`).split(',').map(Number);
 let created = 0;
-for (let r = 0; r < RULES - 1; r++) {
-  // Never crossed: every reading of the device and quantity is compared with it.
-  const q = QUANTITIES[r % QUANTITIES.length]!;
-  const input = RuleInputSchema.parse({ name: `quiet ${r}`, quantity: q, device: ids[r % DEVICES], above: 1e6 });
-  await registry.rules.create(normaliseRule(input, 'environment', `quiet-${r}`, catalogue), null);
-  created++;
+/** Adds rules up to `count`: first the one that flips (with the webhook), then quiet ones. */
+async function rulesUpTo(count: number): Promise<void> {
+  if (created === 0 && count > 0) {
+    const loud = RuleInputSchema.parse({
+      name: 'bench-0 pm2_5 high',
+      quantity: 'pm2_5',
+      device: 'bench-0',
+      above: 100,
+      notify: [{ type: 'webhook', url: hookUrl, secret: 'bench-secret-0123456789' }],
+    });
+    await registry.rules.create(normaliseRule(loud, 'environment', 'loud', catalogue), null);
+    created++;
+  }
+  for (; created < count; created++) {
+    // Never crossed: every reading of the device and quantity is compared with it.
+    const r = created;
+    const q = QUANTITIES[r % QUANTITIES.length]!;
+    const input = RuleInputSchema.parse({ name: `quiet ${r}`, quantity: q, device: ids[r % DEVICES], above: 1e6 });
+    await registry.rules.create(normaliseRule(input, 'environment', `quiet-${r}`, catalogue), null);
+  }
 }
-const loud = RuleInputSchema.parse({
-  name: 'bench-0 pm2_5 high',
-  quantity: 'pm2_5',
-  device: 'bench-0',
-  above: 100,
-  notify: [{ type: 'webhook', url: hookUrl, secret: 'bench-secret-0123456789' }],
-});
-await registry.rules.create(normaliseRule(loud, 'environment', 'loud', catalogue), null);
-created++;
-const withRules = await run(true);
+// One unmeasured run first: without it the first measured run pays for JIT warm-up and looks the most expensive.
+await run(false);
+const runs: Array<{ rules: number } & Awaited<ReturnType<typeof run>>> = [];
+for (const step of STEPS) {
+  await rulesUpTo(step);
+  runs.push({ rules: step, ...(await run(step > 0)) });
+}
+const without = runs[0]!;
+const withRules = runs[runs.length - 1]!;
 
 const latencies: number[] = [];
 for (let i = 0; i < N; i++) {
@@ -158,23 +171,34 @@ latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
 receiver.close();
 await registry.close();
-const cost = withRules.usPerMsg / without.usPerMsg - 1;
+const cost = (r: { usPerMsg: number }) => Math.round((r.usPerMsg / without.usPerMsg - 1) * 1000) / 10;
+const load = loadavg().map((l) => Math.round(l * 100) / 100);
 console.log(
-  `alerts on ${availableParallelism()} × ${cpus()[0]?.model ?? 'unknown CPU'}: ${N} messages of 4 readings, ` +
-    `${without.usPerMsg.toFixed(1)} µs CPU per message without rules (${without.msgsPerS} msg/s), ` +
-    `${withRules.usPerMsg.toFixed(1)} µs with ${created} rules (${withRules.msgsPerS} msg/s): ${(cost * 100).toFixed(1)} % more; ` +
-    `${withRules.transitions} alert changes, ${latencies.length} webhooks timed: handle → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms`,
+  `alerts on ${availableParallelism()} × ${cpus()[0]?.model ?? 'unknown CPU'} (load ${load.join(' ')}): ${N} messages of 4 readings each run`,
+);
+for (const r of runs)
+  console.log(
+    `  ${String(r.rules).padStart(5)} rules: ${r.usPerMsg.toFixed(1)} µs CPU per message, ${r.msgsPerS * 4} readings/s` +
+      (r.rules > 0 ? ` (${cost(r)} % CPU per message against no rules)` : ''),
+  );
+console.log(
+  `  ${withRules.transitions} alert changes, ${latencies.length} webhooks timed: handle → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms`,
 );
 console.log(
   JSON.stringify({
     bench: 'alerts',
-    rules: created,
     messages: N,
+    load_avg: load,
+    runs: runs.map((r) => ({
+      rules: r.rules,
+      us_per_msg: Math.round(r.usPerMsg * 10) / 10,
+      readings_per_s: r.msgsPerS * 4,
+      cost_pct: r.rules > 0 ? cost(r) : 0,
+    })),
+    rules: created,
     us_per_msg_without: Math.round(without.usPerMsg * 10) / 10,
     us_per_msg_with: Math.round(withRules.usPerMsg * 10) / 10,
-    cost_pct: Math.round(cost * 1000) / 10,
-    msgs_per_s_without: without.msgsPerS,
-    msgs_per_s_with: withRules.msgsPerS,
+    cost_pct: cost(withRules),
     alert_changes: withRules.transitions,
     webhooks_timed: latencies.length,
     latency_ms_p50: Math.round(pct(50) * 10) / 10,
