@@ -198,7 +198,7 @@ export async function startPlatform(
           metrics,
           (u) => ingest.ingestor.handle(u),
           ingest.spool,
-          (device, online) => alerting.engine.presence(device, online),
+          (device, online) => platform.alerting?.engine.presence(device, online),
         ),
       );
       await services.start(
@@ -213,7 +213,7 @@ export async function startPlatform(
       Object.assign(platform, { broker, mqttPort: broker.port });
       // Alert state changes on sus/v1/alerts/{department}/{rule}/{device} (QoS 1) for the department's service
       // accounts (acl.ts); off ingest's path: the engine emits once the registry has the change.
-      alerting.engine.on('alert', (n) => {
+      platform.alerting?.engine.on('alert', (n) => {
         broker
           .publish(alertTopic(n.department, n.rule.id, n.device), Buffer.from(JSON.stringify(n)))
           .catch((err: Error) => brokerLog.warn({ err: err.message, alert: n.alert }, 'alert not published on MQTT'));
