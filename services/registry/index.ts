@@ -34,6 +34,15 @@ export {
 export { type DeviceType, DeviceTypeStore, type NewDeviceType } from './device-types.ts';
 export { type Command, type DesiredConfig, type DeviceAck, DownlinkStore } from './downlinks.ts';
 export {
+  type CatalogueRow,
+  type EntityAccess,
+  EntityQueries,
+  type EntityQuery,
+  type EntityRow,
+  type EntityRows,
+  type SqlContext,
+} from './entity-query.ts';
+export {
   type Grant,
   type GrantMismatch,
   type GrantSlice,

@@ -8,6 +8,7 @@ import { type Db, sqlState } from './db.ts';
 import { type DeadLetterBounds, DeadLetterStore } from './dead-letters.ts';
 import { DeviceTypeStore } from './device-types.ts';
 import { DownlinkStore } from './downlinks.ts';
+import { EntityQueries } from './entity-query.ts';
 import { GrantStore } from './grants.ts';
 import { KeyStore } from './keys.ts';
 import { LatestValueStore } from './latest-values.ts';
@@ -69,6 +70,8 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   readonly deadLetters: DeadLetterStore;
   /** The newest value of every device × quantity: written by ingest, read by every API node. */
   readonly latest: LatestValueStore;
+  /** Pages of devices, Datastreams and device types filtered in SQL (the SensorThings API's collections). */
+  readonly entities: EntityQueries;
 
   constructor(
     /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
@@ -85,6 +88,7 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     this.downlinks = new DownlinkStore(db);
     this.deadLetters = new DeadLetterStore(db, deadLetterBounds);
     this.latest = new LatestValueStore(db);
+    this.entities = new EntityQueries(db);
     this.rules = new RuleStore(db, limits.rulesPerDepartment ?? 1000, () =>
       this.emit('change', { type: 'rules-changed' }),
     );

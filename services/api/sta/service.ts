@@ -52,18 +52,41 @@ export class StaView {
     readonly maxTop: number,
   ) {}
 
-  static async open(deps: ApiDeps, req: FastifyRequest, maxTop: number): Promise<StaView> {
+  /** The caller's department (undefined: platform-wide key; null: anonymous) and the grants its view reads through. */
+  static async access(
+    deps: ApiDeps,
+    req: FastifyRequest,
+  ): Promise<{ reader: string | null | undefined; grants: Grant[] }> {
     const reader = req.principal ? (req.principal.department ?? undefined) : null;
-    const v = new StaView(deps, req, reader, maxTop);
-    const [devices, types, grants] = await Promise.all([
+    const grants =
+      reader === undefined
+        ? []
+        : reader === null
+          ? await deps.grants.publicDatasets()
+          : await deps.grants.activeTo(reader);
+    return { reader, grants };
+  }
+
+  /** The whole view: every device the caller may see (paths and expansions that reach across devices). */
+  static async open(deps: ApiDeps, req: FastifyRequest, maxTop: number): Promise<StaView> {
+    const [devices, types, access] = await Promise.all([
       deps.registry.listDevices(),
       deps.types.list(),
-      reader === undefined
-        ? Promise.resolve([] as Grant[])
-        : reader === null
-          ? deps.grants.publicDatasets()
-          : deps.grants.activeTo(reader),
+      StaView.access(deps, req),
     ]);
+    return StaView.build(deps, req, maxTop, access, devices, types);
+  }
+
+  /** A view of `devices` only (a page the registry selected), with the types they need. */
+  static build(
+    deps: ApiDeps,
+    req: FastifyRequest,
+    maxTop: number,
+    { reader, grants }: { reader: string | null | undefined; grants: Grant[] },
+    devices: Device[],
+    types: DeviceType[],
+  ): StaView {
+    const v = new StaView(deps, req, reader, maxTop);
     const typeById = new Map(types.map((t) => [t.id, t]));
     for (const q of deps.catalogue.names()) {
       const def = deps.catalogue.get(q)!;
@@ -93,6 +116,11 @@ export class StaView {
       v.addDevice(d, t, streams);
     }
     return v;
+  }
+
+  /** Shows a Sensor the registry selected (a page of Sensors), whether or not a device of it is on the page. */
+  addSensor(t: DeviceType): void {
+    if (!this.sensors.has(t.id)) this.sensors.set(t.id, sensor(t));
   }
 
   private addDevice(d: Device, t: DeviceType, streams: Stream[]): void {
