@@ -4,11 +4,18 @@ import type { AuthenticateError, Client } from 'aedes';
 import type { Logger } from '../common/logger.ts';
 import { within } from '../common/within.ts';
 import type { ApiKey, Device, RegistryEvent } from '../registry/index.ts';
-import { mayUseClientId, SERVICE_CLIENT_PREFIX, SERVICE_USERNAME_PREFIX } from './acl.ts';
+import {
+  mayUseClientId,
+  SERVICE_CLIENT_PREFIX,
+  SERVICE_USERNAME_PREFIX,
+  STA_CLIENT_PREFIX,
+  STA_USERNAME,
+} from './acl.ts';
 import { closeWithoutWill } from './client-internals.ts';
 import type { AuthFailureReason, BrokerMetrics, BrokerStats } from './metrics.ts';
 import {
   type DeviceSession,
+  type ReaderSession,
   remoteAddress,
   type ServiceSession,
   type Session,
@@ -152,10 +159,13 @@ export class Authentication {
       }
     }
 
+    const certificate = client.conn instanceof TLSSocket && hasPeerCert(client.conn);
     const identify =
-      username?.startsWith(SERVICE_USERNAME_PREFIX) && !(client.conn instanceof TLSSocket && hasPeerCert(client.conn))
-        ? this.identifyService(address, username, password)
-        : this.identify(client, address, username, password);
+      username === STA_USERNAME && !certificate
+        ? this.identifyReader(address, password)
+        : username?.startsWith(SERVICE_USERNAME_PREFIX) && !certificate
+          ? this.identifyService(address, username, password)
+          : this.identify(client, address, username, password);
     const session = await identify.catch((err: Error) => {
       if (err instanceof AuthFailure && err.reason !== 'registry_unavailable') {
         this.throttle.recordFailure(address, username);
@@ -173,7 +183,15 @@ export class Authentication {
 
   private checkClientId(client: Client, session: Session): void {
     const maxId = this.options.maxClientIdLength ?? 128;
-    if (session.kind === 'service') {
+    if (session.kind === 'reader') {
+      if (client.id.length > maxId || !client.id.startsWith(STA_CLIENT_PREFIX)) {
+        throw new AuthFailure(
+          `a SensorThings reader's client id must start with '${STA_CLIENT_PREFIX}'`,
+          CONNACK_IDENTIFIER_REJECTED,
+          'client_id',
+        );
+      }
+    } else if (session.kind === 'service') {
       if (client.id.length > maxId || !client.id.startsWith(SERVICE_CLIENT_PREFIX)) {
         throw new AuthFailure(
           `a service account's client id must start with '${SERVICE_CLIENT_PREFIX}'`,
@@ -196,6 +214,31 @@ export class Authentication {
         'client_id',
       );
     }
+  }
+
+  /**
+   * SensorThings readers: an API key with the read scope (any department: what it may read is decided per
+   * subscription by the same grant rule as HTTP), or no password for open data.
+   */
+  private async identifyReader(address: string, password?: Buffer): Promise<ReaderSession> {
+    if (!password || password.length === 0) return { kind: 'reader', department: undefined, address };
+    if (!this.auth.keys)
+      throw new AuthFailure('this broker takes no API keys', CONNACK_NOT_AUTHORIZED, 'bad_credentials');
+    let key: ApiKey | undefined;
+    try {
+      key = await this.ask(this.auth.keys.find(password.toString('utf8')));
+    } catch (err) {
+      this.log.error({ err, address }, 'registry unavailable during authentication');
+      throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
+    }
+    if (!key) throw new AuthFailure('unknown or revoked API key', CONNACK_BAD_CREDENTIALS, 'bad_credentials');
+    if (!key.scopes.includes('read') && !key.scopes.includes('admin'))
+      throw new AuthFailure(
+        'a SensorThings reader needs a key with the read scope',
+        CONNACK_NOT_AUTHORIZED,
+        'bad_credentials',
+      );
+    return { kind: 'reader', department: key.department, keyId: key.id, token: Buffer.from(password), address };
   }
 
   /** Service accounts log in with a platform-wide API key; its scopes decide what they may read and send. */
@@ -300,8 +343,9 @@ export class Authentication {
    */
   private async recheck(client: Client, session: Session): Promise<void> {
     try {
-      if (session.kind === 'service') {
-        if (!(await this.auth.keys?.find(session.token.toString('utf8')))) this.end(client, 'key_revoked');
+      if (session.kind === 'service' || session.kind === 'reader') {
+        if (session.token && !(await this.auth.keys?.find(session.token.toString('utf8'))))
+          this.end(client, 'key_revoked');
         return;
       }
       const id = session.device.id;

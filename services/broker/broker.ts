@@ -8,7 +8,7 @@ import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Service } from '../common/service.ts';
 import type { Command, DesiredConfig, DownlinkStore, RegistryEvent } from '../registry/index.ts';
 import { Authentication, DEFAULT_MAX_CONNECTIONS, type DeviceAuthenticator } from './authentication.ts';
-import { Authorization, type UplinkHandler } from './authorization.ts';
+import { Authorization, type StaReadAccess, type UplinkHandler } from './authorization.ts';
 import { type ClusterBackends, redisBackends } from './cluster.ts';
 import { Downlink } from './downlink.ts';
 import {
@@ -30,7 +30,7 @@ import type { ThrottleOptions } from './throttle.ts';
 import { cacheEmitterMatches, cacheTopicMatches, type OfflineQueueing } from './topic-match-cache.ts';
 
 export type { DeviceAuthenticator } from './authentication.ts';
-export type { UplinkHandler } from './authorization.ts';
+export type { StaReadAccess, UplinkHandler } from './authorization.ts';
 export type { BrokerStats } from './metrics.ts';
 
 export interface BrokerOptions {
@@ -77,6 +77,8 @@ export interface BrokerDeps {
   };
   /** Desired configuration delivered on connect; answers on …/ack recorded. */
   downlinks?: DownlinkStore;
+  /** SensorThings MQTT readers: which topics a reader may subscribe to (without it, readers are refused any). */
+  sta?: StaReadAccess;
 }
 
 /**
@@ -124,7 +126,7 @@ export class SusBroker implements Service {
     this.authorization = new Authorization(
       this.sessions,
       options,
-      { ...counters, onUplink, acks: deps.downlinks },
+      { ...counters, onUplink, acks: deps.downlinks, ...(deps.sta ? { sta: deps.sta } : {}) },
       log,
     );
     this.presence = new PresenceTracker(
@@ -204,6 +206,7 @@ export class SusBroker implements Service {
       void this.downlink.deliverDesiredConfig(session.device.id);
     });
     aedes.on('clientDisconnect', (client) => {
+      this.authorization.released(client);
       const session = this.sessions.get(client);
       if (session?.kind === 'device') this.presence.disconnected(session.device, client);
     });
@@ -283,6 +286,16 @@ export class SusBroker implements Service {
         err ? reject(err) : resolve(),
       );
     });
+  }
+
+  /** Whether a SensorThings reader on this node subscribes to `topic` (rendering a payload for nobody is waste). */
+  staSubscribed(topic: string): boolean {
+    return this.authorization.staSubscribed(topic);
+  }
+
+  /** A SensorThings notification (a new Observation) to the readers of `topic`; never retained. */
+  async publishSta(topic: string, payload: Buffer): Promise<void> {
+    await this.publish(topic, payload, false);
   }
 
   async publishCommand(c: Command): Promise<void> {

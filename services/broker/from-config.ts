@@ -5,7 +5,7 @@ import type { LineSink } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Registry } from '../registry/index.ts';
-import { type BrokerOptions, SusBroker, type UplinkHandler } from './broker.ts';
+import { type BrokerOptions, type StaReadAccess, SusBroker, type UplinkHandler } from './broker.ts';
 import { LinePresenceSink } from './presence.ts';
 
 function readPem(file: string, setting: string): Buffer {
@@ -71,6 +71,7 @@ export function createBroker(
   metrics: MetricsRegistry,
   onUplink: UplinkHandler,
   lines?: LineSink,
+  sta?: StaReadAccess,
 ): SusBroker {
   return new SusBroker(registry, log, brokerOptions(config), onUplink, {
     metrics,
@@ -78,5 +79,6 @@ export function createBroker(
     lastSeen: registry,
     changes: registry,
     downlinks: registry.downlinks,
+    ...(sta ? { sta } : {}),
   });
 }

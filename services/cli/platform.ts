@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../api/index.ts';
+import { buildApi, StaMqttFeed, staReadAccess } from '../api/index.ts';
 import { BrokerSelfMetrics, createBroker, type SusBroker } from '../broker/index.ts';
 import { catalogue } from '../common/catalogue.ts';
 import type { Config } from '../common/config.ts';
@@ -188,8 +188,18 @@ export async function startPlatform(
       const brokerLog = log.child({ component: 'broker' });
       // Presence and broker self-metrics share ingest's durable spool with the readings.
       const broker = await services.start(
-        createBroker(config, registry, brokerLog, metrics, (u) => ingest.ingestor.handle(u), ingest.spool),
+        createBroker(
+          config,
+          registry,
+          brokerLog,
+          metrics,
+          (u) => ingest.ingestor.handle(u),
+          ingest.spool,
+          staReadAccess(registry, catalogue),
+        ),
       );
+      // SensorThings MQTT readers get each accepted reading as an Observation.
+      await services.start(new StaMqttFeed(ingest.ingestor, broker, config.SUS_PUBLIC_API_URL, brokerLog));
       await services.start(
         new BrokerSelfMetrics({
           broker,

@@ -100,16 +100,7 @@ export class StaView {
       for (const q of t.quantities) {
         const def = deps.catalogue.get(q);
         if (!def || def.name !== q) continue;
-        // STA serves raw observations: a grant with an aggregation floor does not open a Datastream.
-        if (
-          !own &&
-          !grants.some(
-            (g) =>
-              g.owner === d.department &&
-              grantCovers(g, { quantities: [q], deviceType: d.type, district: d.district, raw: true }),
-          )
-        )
-          continue;
+        if (!own && !streamShared(grants, d, q)) continue;
         streams.push({ id: streamId(d.id, q), device: d, quantity: def, type: t });
       }
       if (!own && streams.length === 0) continue;
@@ -337,6 +328,17 @@ export class StaView {
     return { items: list.slice(0, top), count, more: list.length > top };
   }
 }
+
+/**
+ * Whether one of `grants` opens the Datastream of `d` × `q` to a reader who does not own the device (HTTP and MQTT).
+ * STA serves raw observations: a grant with an aggregation floor does not open a Datastream.
+ */
+export const streamShared = (grants: Grant[], d: Device, q: string): boolean =>
+  grants.some(
+    (g) =>
+      g.owner === d.department &&
+      grantCovers(g, { quantities: [q], deviceType: d.type, district: d.district, raw: true }),
+  );
 
 const isEntity = (x: unknown): x is Entity =>
   typeof x === 'object' && x !== null && 'type' in x && 'props' in x && 'id' in x;
