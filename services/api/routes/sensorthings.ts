@@ -26,6 +26,10 @@ export const STA_CONFORMANCE = [
   'http://www.opengis.net/spec/iot_sensing/1.1/req/request-data',
 ];
 
+/** Receiving updates via MQTT (OGC 18-088 A.8): served when the broker runs in this process (services/api/sta/mqtt.ts). */
+export const STA_MQTT_CONFORMANCE =
+  'http://www.opengis.net/spec/iot_sensing/1.1/req/receive-updates-via-mqtt/receive-updates';
+
 const notFound = (what: string) =>
   new SusError('SUS_ERR_STA_NOT_FOUND', `${what} does not exist or is not visible to this caller`, 404, { path: what });
 
@@ -186,7 +190,14 @@ export const sensorThingsRoutes =
       if (rest === '') {
         return {
           value: Object.keys(ENTITY_SETS).map((name) => ({ name, url: `${base}/${name}` })),
-          serverSettings: { conformance: STA_CONFORMANCE },
+          serverSettings: deps.downlink
+            ? {
+                conformance: [...STA_CONFORMANCE, STA_MQTT_CONFORMANCE],
+                [STA_MQTT_CONFORMANCE]: {
+                  endpoints: [`mqtt://${new URL(base).hostname}:${deps.config.SUS_MQTT_PORT}`],
+                },
+              }
+            : { conformance: STA_CONFORMANCE },
         };
       }
       const query = req.query as Record<string, unknown>;

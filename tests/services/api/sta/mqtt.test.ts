@@ -65,6 +65,20 @@ describe('SensorThings MQTT: v1.1/Datastreams(…)/Observations on the SUS broke
     await h?.stop();
   });
 
+  it('lists the MQTT conformance class and the broker as its endpoint at the service root', async () => {
+    const root = (await (await fetch(`${h.base}/sta/v1.1`)).json()) as { serverSettings: unknown };
+    const mqtt = 'http://www.opengis.net/spec/iot_sensing/1.1/req/receive-updates-via-mqtt/receive-updates';
+    expect(root.serverSettings).toStrictEqual({
+      conformance: [
+        'http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel',
+        'http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities',
+        'http://www.opengis.net/spec/iot_sensing/1.1/req/request-data',
+        mqtt,
+      ],
+      [mqtt]: { endpoints: [`mqtt://data.example.org:${h.platform.mqttPort}`] },
+    });
+  });
+
   it('delivers an ingested reading as the Observation JSON to an anonymous reader of a public Datastream within 1 s', async () => {
     const topic = "v1.1/Datastreams('env-1:pm10')/Observations";
     const reader = await connect({ username: 'sta', clientId: '@sta/anon-1' });
