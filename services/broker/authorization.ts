@@ -19,7 +19,7 @@ type ForwardPacket = Parameters<Aedes['authorizeForward']>[1];
  * grant rule, handed in by the composition root. department: null for a platform-wide key, undefined anonymous.
  */
 export interface StaReadAccess {
-  maySubscribe(department: string | null | undefined, topic: string): Promise<boolean>;
+  maySubscribe(department: string | null | undefined, topic: string, keyId: string | null): Promise<boolean>;
 }
 
 /** Where a device's answers to downlinks (`…/ack`) are recorded. */
@@ -190,7 +190,11 @@ export class Authorization {
       const ms = this.options.registryTimeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
       const ask =
         sta && sub.topic.startsWith(STA_TOPIC_ROOT)
-          ? within(sta.maySubscribe(session.department, sub.topic), ms, () => new Error(`no answer within ${ms} ms`))
+          ? within(
+              sta.maySubscribe(session.department, sub.topic, session.keyId ?? null),
+              ms,
+              () => new Error(`no answer within ${ms} ms`),
+            )
           : Promise.resolve(false);
       ask.then(
         (ok) => this.grant(client, session, sub, ok, done),

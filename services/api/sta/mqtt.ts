@@ -4,14 +4,14 @@ import type { Reading, ReadingTags } from '../../common/reading.ts';
 import type { Service } from '../../common/service.ts';
 import type { Registry } from '../../registry/index.ts';
 import type { LiveSource } from '../context.ts';
-import { streamShared } from './service.ts';
+import { sharingGrant } from './service.ts';
 
 /**
  * The SensorThings MQTT read extension (OGC 18-088 §14.2, "Receiving updates with MQTT"): a reader subscribes to
  * the resource path of a Datastream's Observations, `v1.1/Datastreams('<device>:<quantity>')/Observations`, or the
  * same through its Thing, `v1.1/Things('<device>')/Datastreams('<device>:<quantity>')/Observations`, and receives
  * every new Observation as the entity's JSON. Readers are read-only; what they may subscribe to is decided by the
- * same grant rule as the HTTP side (streamShared).
+ * same grant rule as the HTTP side (sharingGrant); a subscription through a grant is written to the owner's audit log.
  */
 const KEY = "'((?:[^']|'')+)'";
 const TOPIC = new RegExp(`^v1\\.1/(?:Things\\(${KEY}\\)/)?Datastreams\\(${KEY}\\)/Observations$`);
@@ -37,7 +37,7 @@ export const thingDatastreamTopic = (device: string, quantity: string) =>
 /** Whether `department` (null: a platform-wide key; undefined: anonymous) may receive a topic's Observations. */
 export function staReadAccess(registry: Registry, catalogue: Catalogue) {
   return {
-    async maySubscribe(department: string | null | undefined, topic: string): Promise<boolean> {
+    async maySubscribe(department: string | null | undefined, topic: string, keyId: string | null): Promise<boolean> {
       const t = parseStaTopic(topic);
       if (!t || catalogue.get(t.quantity)?.name !== t.quantity) return false;
       const d = await registry.getDevice(t.device);
@@ -46,7 +46,18 @@ export function staReadAccess(registry: Registry, catalogue: Catalogue) {
       if (department === null || department === d.department) return true;
       const grants =
         department === undefined ? await registry.grants.publicDatasets() : await registry.grants.activeTo(department);
-      return streamShared(grants, d, t.quantity);
+      const grant = sharingGrant(grants, d, t.quantity);
+      if (!grant) return false;
+      // A subscription through a grant is a read of the owner's data: audited like GET …/Observations.
+      await registry.audit.record({
+        grantId: grant.id,
+        owner: d.department,
+        reader: department ?? null,
+        keyId,
+        route: 'mqtt /sta/v1.1',
+        query: { topic },
+      });
+      return true;
     },
   };
 }

@@ -333,12 +333,14 @@ export class StaView {
  * Whether one of `grants` opens the Datastream of `d` × `q` to a reader who does not own the device (HTTP and MQTT).
  * STA serves raw observations: a grant with an aggregation floor does not open a Datastream.
  */
-export const streamShared = (grants: Grant[], d: Device, q: string): boolean =>
-  grants.some(
+export const sharingGrant = (grants: Grant[], d: Device, q: string): Grant | undefined =>
+  grants.find(
     (g) =>
       g.owner === d.department &&
       grantCovers(g, { quantities: [q], deviceType: d.type, district: d.district, raw: true }),
   );
+export const streamShared = (grants: Grant[], d: Device, q: string): boolean =>
+  sharingGrant(grants, d, q) !== undefined;
 
 const isEntity = (x: unknown): x is Entity =>
   typeof x === 'object' && x !== null && 'type' in x && 'props' in x && 'id' in x;

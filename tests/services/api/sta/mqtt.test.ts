@@ -83,6 +83,12 @@ describe('SensorThings MQTT: v1.1/Datastreams(…)/Observations on the SUS broke
     const topic = "v1.1/Datastreams('env-1:pm10')/Observations";
     const reader = await connect({ username: 'sta', clientId: '@sta/anon-1' });
     expect(await refused(reader, topic)).toStrictEqual([1]);
+    // The subscription reads environment's data through its public grant: in environment's audit log.
+    const env = await h.as('environment', ['admin']);
+    const audit = await env<{ entries: Array<Record<string, unknown>> }>('GET', '/v1/audit');
+    expect(audit.body.entries.map((e) => [e.route, e.reader, e.keyId, e.query])).toStrictEqual([
+      ['mqtt /sta/v1.1', null, null, { topic }],
+    ]);
     const got = next(reader, topic);
     const dev = await device('env-1');
     const time = Date.now() - 1000;
