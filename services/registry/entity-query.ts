@@ -1,4 +1,5 @@
 import type { Db } from './db.ts';
+import { type DeviceRow, toDevice } from './device-row.ts';
 import type { Device } from './types.ts';
 
 /**
@@ -65,16 +66,7 @@ export interface EntityRow {
 const DEVICE_SELECT =
   'd.id, d.name, d.department_id, d.type, d.district, d.lat, d.lon, d.created_at, d.last_seen_at, t.id AS type_id';
 
-interface Row {
-  id: string;
-  name: string;
-  department_id: string;
-  type: string;
-  district: string | null;
-  lat: number | null;
-  lon: number | null;
-  created_at: Date;
-  last_seen_at: Date | null;
+interface Row extends Omit<DeviceRow, 'secret_hash'> {
   type_id: string;
   q?: string;
 }
@@ -167,17 +159,7 @@ export class EntityQueries {
         q.rows === 'types'
           ? { typeId: r.type_id }
           : {
-              device: {
-                id: r.id,
-                name: r.name,
-                department: r.department_id,
-                type: r.type,
-                district: r.district,
-                lat: r.lat,
-                lon: r.lon,
-                createdAt: r.created_at.toISOString(),
-                lastSeenAt: r.last_seen_at ? r.last_seen_at.toISOString() : null,
-              },
+              device: toDevice(r),
               typeId: r.type_id,
               ...(r.q !== undefined ? { quantity: r.q } : {}),
             },

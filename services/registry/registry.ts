@@ -6,6 +6,7 @@ import { AuditLog } from './audit.ts';
 import { ClaimStore } from './claims.ts';
 import { type Db, sqlState } from './db.ts';
 import { type DeadLetterBounds, DeadLetterStore } from './dead-letters.ts';
+import { DEVICE_COLUMNS, type DeviceRow, toDevice } from './device-row.ts';
 import { DeviceTypeStore } from './device-types.ts';
 import { DownlinkStore } from './downlinks.ts';
 import { EntityQueries } from './entity-query.ts';
@@ -16,33 +17,6 @@ import { RollupStore } from './rollups.ts';
 import { RuleStore } from './rules.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type { Department, Device, NewDevice } from './types.ts';
-
-interface DeviceRow {
-  id: string;
-  name: string;
-  department_id: string;
-  type: string;
-  district: string | null;
-  lat: number | null;
-  lon: number | null;
-  secret_hash: string;
-  created_at: Date;
-  last_seen_at: Date | null;
-}
-
-const DEVICE_COLUMNS = 'id, name, department_id, type, district, lat, lon, secret_hash, created_at, last_seen_at';
-
-const toDevice = (r: DeviceRow): Device => ({
-  id: r.id,
-  name: r.name,
-  department: r.department_id,
-  type: r.type,
-  district: r.district,
-  lat: r.lat,
-  lon: r.lon,
-  createdAt: r.created_at.toISOString(),
-  lastSeenAt: r.last_seen_at ? r.last_seen_at.toISOString() : null,
-});
 
 /** A device was created, changed, rotated or decommissioned; an API key was revoked; an alert rule changed. */
 export type RegistryEvent =

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENTITY_SETS } from '../../services/api/sta/model.ts';
 import { apiClient } from '../helpers/api-client.ts';
 import { TEST_ADMIN_KEY } from '../helpers/env.ts';
 import { type Harness, startHarness } from '../services/api/harness.ts';
@@ -18,14 +19,7 @@ const MAX_MS = 3000;
 const T0 = Date.UTC(2026, 5, 1, 8);
 
 const SETS = [
-  'Things',
-  'Locations',
-  'HistoricalLocations',
-  'Sensors',
-  'ObservedProperties',
-  'Datastreams',
-  'Observations',
-  'FeaturesOfInterest',
+  ...Object.keys(ENTITY_SETS),
   "Things('aq-1')/Datastreams",
   "Datastreams('aq-1:pm10')/Observations",
   "FeaturesOfInterest('aq-2')/Observations",
