@@ -22,7 +22,11 @@ import {
   type Sessions,
   who,
 } from './sessions.ts';
+import type { SharedFailureCounts } from './shared-throttle.ts';
 import { FailedAttemptThrottle, type ThrottleOptions } from './throttle.ts';
+
+// A login waits at most this long for the cluster's failure counts; then its node's own counts decide.
+const SHARED_COUNTS_TIMEOUT_MS = 500;
 
 export interface DeviceAuthenticator {
   authenticateDevice(id: string, secret: Buffer): Promise<Device | undefined>;
@@ -86,6 +90,10 @@ function hasPeerCert(conn: TLSSocket): boolean {
  */
 export class Authentication {
   private readonly throttle: FailedAttemptThrottle;
+  /** The failure window (for the shared counts' expiry). */
+  readonly throttleWindowMs: number;
+  /** Cluster mode: failure counts shared with the other broker nodes through Redis (set while the broker runs). */
+  sharedFailures: SharedFailureCounts | undefined;
   /** Registry changes seen so far: a login whose lookup overlapped one is checked again once it is tracked. */
   private changes = 0;
 
@@ -102,6 +110,7 @@ export class Authentication {
     private readonly log: Logger,
   ) {
     this.throttle = new FailedAttemptThrottle({ ...DEFAULT_THROTTLE, ...options.throttle });
+    this.throttleWindowMs = options.throttle?.windowMs ?? DEFAULT_THROTTLE.windowMs;
   }
 
   /** A registry lookup, given up after the bound: a hung registry must not hold a login (or its socket) open. */
@@ -138,6 +147,16 @@ export class Authentication {
     if (this.counters.connectedClients() >= max) {
       throw new AuthFailure('connection limit reached', CONNACK_SERVER_UNAVAILABLE, 'too_many_connections');
     }
+    const shared = this.sharedFailures;
+    if (shared) {
+      // The cluster's counts: the other nodes' failures of this address and username count here too.
+      const counts = await within(
+        shared.fetch(address, username),
+        SHARED_COUNTS_TIMEOUT_MS,
+        () => new Error('timeout'),
+      ).catch(() => undefined);
+      if (counts) this.throttle.learn(address, username, counts);
+    }
     if (this.throttle.blocked(address, username)) {
       // Refused without looking at the credentials: a guesser learns nothing, and costs nothing, until the window ends.
       throw new AuthFailure(
@@ -169,6 +188,10 @@ export class Authentication {
     const session = await identify.catch((err: Error) => {
       if (err instanceof AuthFailure && err.reason !== 'registry_unavailable') {
         this.throttle.recordFailure(address, username);
+        shared?.record(address, username).then(
+          (counts) => this.throttle.learn(address, username, counts),
+          (e: Error) => this.log.debug({ err: e.message }, 'failed login not counted in Redis'),
+        );
         this.log.info({ device: username, address, reason: err.reason }, 'authentication failed');
       }
       throw err;
@@ -324,7 +347,7 @@ export class Authentication {
 
   /** A registry change: the sessions it concerns are checked again and closed if their credentials stopped working. */
   changed(e: RegistryEvent): void {
-    if (e.type === 'rules-changed') return;
+    if (e.type === 'rules-changed' || e.type === 'grant-changed') return;
     this.changes++;
     if (e.type === 'key-revoked') {
       for (const client of this.sessions.ofKey(e.id)) this.end(client, 'key_revoked');

@@ -26,6 +26,7 @@ import { limitPacketSize, maxPacketBytes } from './packet-limit.ts';
 import { type PresenceSink, PresenceTracker } from './presence.ts';
 import { limitSessionQueues, type OutgoingQueues } from './session-queue-limit.ts';
 import { Sessions } from './sessions.ts';
+import { SharedFailureCounts } from './shared-throttle.ts';
 import type { ThrottleOptions } from './throttle.ts';
 import { cacheEmitterMatches, cacheTopicMatches, type OfflineQueueing } from './topic-match-cache.ts';
 
@@ -52,6 +53,8 @@ export interface BrokerOptions {
   lastSeenFlushMs?: number;
   /** Cluster mode: nodes on one Redis share subscriptions, sessions and retained messages. */
   redisUrl?: string;
+  /** Prefix of the keys the broker keeps in Redis itself (the shared login throttle), SUS_REDIS_PREFIX. */
+  redisPrefix?: string;
   /** Topic filters one connection may hold; more get SUBACK 0x80 and the connection is closed. */
   maxSubscriptions?: number;
   /** Messages kept per persistent session (`clean: false`) until acknowledged; newer ones are dropped (not in cluster mode). */
@@ -170,7 +173,14 @@ export class SusBroker implements Service {
       // withholding PUBRELs could pin 300 MB); devices publish QoS 2 one or two at a time.
       maxInflightInbound: MAX_INFLIGHT_QOS2,
     };
-    if (o.redisUrl) this.cluster = redisBackends(o.redisUrl);
+    if (o.redisUrl) {
+      this.cluster = redisBackends(o.redisUrl);
+      this.authentication.sharedFailures = new SharedFailureCounts(
+        this.cluster.redis,
+        o.redisPrefix ?? 'sus:',
+        this.authentication.throttleWindowMs,
+      );
+    }
     const aedes = await Aedes.createBroker(
       this.cluster ? { ...base, mq: this.cluster.mq, persistence: this.cluster.persistence } : base,
     );
@@ -265,6 +275,7 @@ export class SusBroker implements Service {
     this.aedes = undefined;
     this.handle = undefined;
     this.cluster = undefined;
+    this.authentication.sharedFailures = undefined;
     this.deps.changes?.off('change', this.onChange);
     for (const detach of this.wsDetachers.splice(0)) await detach();
     // Stop accepting first, but wait for the listeners only after Aedes closed the clients: a listener's close

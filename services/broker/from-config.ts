@@ -56,6 +56,7 @@ export function brokerOptions(config: Config): BrokerOptions {
     sessionQueueMessages: config.SUS_MQTT_SESSION_QUEUE_MESSAGES,
     lastSeenFlushMs: config.SUS_LAST_SEEN_FLUSH_MS,
     redisUrl: config.REDIS_URL,
+    redisPrefix: config.SUS_REDIS_PREFIX,
     registryTimeoutMs: config.SUS_REGISTRY_TIMEOUT_MS,
   };
 }

@@ -1,8 +1,12 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import { buildApi, StaMqttFeed, staReadAccess } from '../api/index.ts';
 import { BrokerSelfMetrics, createBroker, type SusBroker } from '../broker/index.ts';
 import { catalogue } from '../common/catalogue.ts';
+import { ElectedDuties } from '../common/cluster/lease.ts';
+import { LiveFeedPublisher, LiveFeedReader } from '../common/cluster/live-feed.ts';
+import { closeRedis, redisConnection } from '../common/cluster/redis.ts';
 import type { Config } from '../common/config.ts';
 import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
@@ -25,8 +29,10 @@ import {
   type Registry,
   RegistryHousekeeping,
   rebuildLatest,
+  relayChanges,
   retentionSettings,
 } from '../registry/index.ts';
+import { ClusterBus, downlinkQueue, leaseOptions, redisPlace } from './cluster.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 
 export interface PlatformParts {
@@ -52,6 +58,8 @@ export interface Platform {
   api?: FastifyInstance;
   mqttPort?: number;
   httpPort?: number;
+  /** Registry housekeeping, webhooks, silent-device checks, integrations: here, or on the cluster's lease holder. */
+  elected?: ElectedDuties;
   /** Settles when the latest-value store is warm: at once, or once an empty one was rebuilt from InfluxDB. */
   latestReady: Promise<void>;
   /** Set when this start created the bootstrap admin key (shown once). */
@@ -155,9 +163,39 @@ export async function startPlatform(
       ),
     );
     services.adopt(() => platform.latestReady);
-    await services.start(
+    // Cluster mode (REDIS_URL): registry changes reach every node's caches, work done once runs under a lease.
+    const place = redisPlace(config);
+    const clusterLog = log.child({ component: 'cluster' });
+    const bus = place ? await services.start(new ClusterBus(place, clusterLog)) : undefined;
+    if (bus) {
+      const stopRelay = relayChanges(registry, bus, (err) =>
+        clusterLog.warn({ err: err.message }, 'a registry change did not reach the other nodes'),
+      );
+      services.adopt(async () => stopRelay());
+    }
+    // The elected duties: on one node of a cluster (the lease holder), on the only node otherwise.
+    const duties: Service[] = [
       new RegistryHousekeeping(registry, retentionSettings(config), log.child({ component: 'registry-housekeeping' })),
+    ];
+    const elected = new ElectedDuties(
+      duties,
+      place && bus && { place, holder: bus.node, options: leaseOptions(config) },
+      clusterLog,
     );
+    platform.elected = elected;
+    // In one process with the broker, API downlinks go straight to it; in a cluster through Redis to any broker node.
+    const queue =
+      place &&
+      downlinkQueue(
+        place,
+        parts.broker
+          ? {
+              publishCommand: (c) => platform.broker!.publishCommand(c),
+              publishConfig: (c) => platform.broker!.publishConfig(c),
+            }
+          : undefined,
+        clusterLog,
+      );
 
     if (parts.broker || parts.ingest) {
       const ingest = createIngestService(config, registry, log, metrics);
@@ -168,12 +206,31 @@ export async function startPlatform(
       platform.rollups = rollups;
       await services.start(ingest);
       // Evaluates rules on what ingest accepted; its sus_alert points share the spool with the readings.
-      const alerting = await services.start(createAlerting(config, registry, ingest.ingestor, ingest.spool, log));
+      const alerting = await services.start(
+        createAlerting(
+          config,
+          registry,
+          ingest.ingestor,
+          ingest.spool,
+          log,
+          // Every node writes last-seen times each flush: reading them more often would show nothing new.
+          place && { leading: () => elected.leading, lastSeenMs: Math.max(1000, config.SUS_LAST_SEEN_FLUSH_MS) },
+        ),
+      );
       platform.alerting = alerting;
+      if (place) {
+        const { notifier } = alerting;
+        duties.push({ start: async () => notifier.start(), stop: () => notifier.stop() });
+        // Every API node's live stream reads what this node ingests.
+        await services.start(
+          new LiveFeedPublisher(ingest.ingestor, place, { maxLen: config.SUS_STREAM_REPLAY }, clusterLog),
+        );
+      }
       if (config.SUS_INTEGRATIONS_FILE) {
-        // External MQTT brokers (The Things Stack, ChirpStack, …) feed the same pipeline as the own broker.
+        // External MQTT brokers (The Things Stack, ChirpStack, …) feed the same pipeline as the own broker: one
+        // subscription per city, so an elected duty in a cluster.
         const integrations = loadIntegrations(config.SUS_INTEGRATIONS_FILE);
-        await services.start(new IntegrationSources(integrations, ingest.ingestor, log));
+        duties.push(new IntegrationSources(integrations, ingest.ingestor, log));
       }
       platform.ingest = ingest;
     }
@@ -211,6 +268,18 @@ export async function startPlatform(
       );
       Object.assign(platform, { broker, mqttPort: broker.port });
     }
+    if (queue) await services.start(queue);
+    const live =
+      parts.api && place
+        ? await services.start(new LiveFeedReader(place, { replay: config.SUS_STREAM_REPLAY }, clusterLog))
+        : undefined;
+    let sharedLimits: { redis: Redis; prefix: string } | undefined;
+    if (parts.api && place) {
+      const redis = redisConnection(place.url);
+      redis.on('error', (err: Error) => clusterLog.debug({ err: err.message }, 'rate limits: Redis error'));
+      services.adopt(() => closeRedis(redis));
+      sharedLimits = { redis, prefix: place.prefix };
+    }
     if (parts.api) {
       const api = await buildApi(
         {
@@ -220,9 +289,12 @@ export async function startPlatform(
           // Provisioning bundles name the port the broker really listens on (SUS_MQTT_PORT=0 picks a free one).
           config: platform.mqttPort === undefined ? config : { ...config, SUS_MQTT_PORT: platform.mqttPort },
           metrics,
-          downlink: platform.broker,
-          // The SSE stream takes readings straight from in-process ingest; `sus api` alone has no live source.
-          live: platform.ingest?.ingestor,
+          downlink: queue ?? platform.broker,
+          // The SSE stream takes readings straight from in-process ingest, in a cluster from every broker node through
+          // Redis; `sus api` alone without Redis has no live source.
+          live: live ?? platform.ingest?.ingestor,
+          liveIdsShared: live !== undefined,
+          sharedLimits,
           // HTTP push and dead-letter replay run through the same in-process pipeline.
           ingest: platform.ingest?.ingestor,
           // Alert events for the stream, and re-sent deliveries go out at once.
@@ -238,6 +310,7 @@ export async function startPlatform(
       });
       log.info({ port: platform.httpPort }, 'API listening; docs at /docs');
     }
+    await services.start(elected);
   } catch (err) {
     await platform.stop();
     throw err;

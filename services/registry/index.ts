@@ -17,6 +17,7 @@ export {
   type Silence,
 } from './alerts.ts';
 export { type AuditEntry, AuditLog } from './audit.ts';
+export { type ChangeChannel, relayChanges } from './change-relay.ts';
 export { type Claim, ClaimStore, type NewClaim } from './claims.ts';
 export { type Db, openDb, registryRefusal } from './db.ts';
 export {

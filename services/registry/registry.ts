@@ -18,10 +18,11 @@ import { RuleStore } from './rules.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type { Department, Device, NewDevice } from './types.ts';
 
-/** A device was created, changed, rotated or decommissioned; an API key was revoked; an alert rule changed. */
+/** A device was created, changed, rotated or decommissioned; an API key was revoked; a grant made or revoked; an alert rule changed. */
 export type RegistryEvent =
   | { type: 'device-changed'; id: string }
   | { type: 'key-revoked'; id: string }
+  | { type: 'grant-changed'; id: string }
   | { type: 'rules-changed' };
 
 /**
@@ -57,7 +58,7 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     this.keys = new KeyStore(db, (id) => this.emit('change', { type: 'key-revoked', id }));
     this.deviceTypes = new DeviceTypeStore(db);
     this.claims = new ClaimStore(db);
-    this.grants = new GrantStore(db);
+    this.grants = new GrantStore(db, (id) => this.emit('change', { type: 'grant-changed', id }));
     this.audit = new AuditLog(db);
     this.downlinks = new DownlinkStore(db);
     this.deadLetters = new DeadLetterStore(db, deadLetterBounds);
@@ -268,6 +269,16 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
       'UPDATE devices SET last_seen_at = $2 WHERE id = ANY($1::text[]) AND (last_seen_at IS NULL OR last_seen_at < $2)',
       [ids, at],
     );
+  }
+
+  /** When each of these devices was last seen by any node (epoch ms); devices never seen are absent. */
+  async lastSeenOf(ids: string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.query<{ id: string; last_seen_at: Date }>(
+      'SELECT id, last_seen_at FROM devices WHERE id = ANY($1::text[]) AND last_seen_at IS NOT NULL',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.last_seen_at.getTime()]));
   }
 
   /** Device ids visible to a department, for filtering dead letters and readings. */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
 import { DepartmentId, DeviceId, QuantityName } from '../../common/grammar.ts';
 import type { AlertNotice } from '../../common/rules.ts';
-import { type Grant, grantCovers } from '../../registry/index.ts';
+import { type Grant, grantCovers, type RegistryEvent } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { LiveEvent } from '../live-hub.ts';
@@ -58,6 +58,15 @@ export const streamRoutes =
     const perKey = new Map<string, number>();
     let total = 0;
     const { SUS_STREAM_MAX_PER_KEY: maxPerKey, SUS_STREAM_MAX_CONNECTIONS: maxTotal } = deps.config;
+    // Open streams that re-read their grants when one is made or revoked: one registry listener for all of them.
+    const grantWatchers = new Set<() => void>();
+    const onChange = (e: RegistryEvent) => {
+      if (e.type === 'grant-changed') for (const reread of grantWatchers) reread();
+    };
+    deps.registry.on('change', onChange);
+    app.addHook('onClose', async () => {
+      deps.registry.off('change', onChange);
+    });
 
     app.get(
       '/v1/stream',
@@ -166,7 +175,7 @@ export const streamRoutes =
         };
         deps.alerts?.on('alert', onAlert);
         const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
-        const refresh = setInterval(() => {
+        const reread = () => {
           if (own === undefined) return;
           deps.grants.activeTo(own).then(
             (g) => {
@@ -174,12 +183,16 @@ export const streamRoutes =
             },
             (err: unknown) => req.log.warn({ err }, 'could not refresh the grants of a stream'),
           );
-        }, GRANT_REFRESH_MS);
+        };
+        // At once when a grant is made or revoked (on any node: the registry relays it), and on a timer for expiry.
+        grantWatchers.add(reread);
+        const refresh = setInterval(reread, GRANT_REFRESH_MS);
         res.on('close', () => {
           subscription.close();
           deps.alerts?.off('alert', onAlert);
           clearInterval(heartbeat);
           clearInterval(refresh);
+          grantWatchers.delete(reread);
           total--;
           const left = (perKey.get(keyId) ?? 1) - 1;
           if (left > 0) perKey.set(keyId, left);

@@ -41,6 +41,13 @@ export interface AlertEngineOptions {
   tickMs?: number;
   /** How often the rules are compared with the registry's (rules changed by another process). */
   reloadMs?: number;
+  /**
+   * Cluster mode: whether this node holds the elected duties. Silent-device rules are checked only there (each
+   * silence notifies once), with last-seen times read from the registry every `sharedLastSeenMs` (every node writes
+   * them), since the devices report to every node.
+   */
+  leading?: () => boolean;
+  sharedLastSeenMs?: number;
 }
 
 export interface AlertEngineStats {
@@ -153,7 +160,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   }
 
   private readonly onRegistryChange = (e: RegistryEvent) => {
-    // Rules and devices decide what is watched; a key revocation does not.
+    // Rules, devices and grants decide what is watched; a key revocation does not.
     if (e.type !== 'key-revoked') void this.reload();
   };
 
@@ -255,6 +262,28 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
 
   // ---- timers: `for` durations and silent devices -------------------------------------------------------------
 
+  private lastSeenRead = 0;
+  private readingLastSeen = false;
+
+  /** Cluster mode: the registry's last-seen times of the watched devices (written by every node), merged in. */
+  private refreshLastSeen(now: number): void {
+    const every = this.deps.options.sharedLastSeenMs;
+    if (every === undefined || this.readingLastSeen || now - this.lastSeenRead < every) return;
+    this.readingLastSeen = true;
+    this.lastSeenRead = now;
+    this.deps.registry
+      .lastSeenOf([...this.watched.keys()])
+      .then(
+        (seen) => {
+          for (const [device, at] of seen) if (at > (this.lastSeen.get(device) ?? 0)) this.lastSeen.set(device, at);
+        },
+        (err: Error) => this.deps.log.warn({ err: err.message }, 'could not read last-seen times; read again later'),
+      )
+      .finally(() => {
+        this.readingLastSeen = false;
+      });
+  }
+
   private tick(now: number): void {
     for (const c of this.thresholdRules) {
       if (c.rule.forS === 0) continue;
@@ -264,6 +293,9 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
         this.change(c.rule, a.device, 'firing', a.value, now);
       }
     }
+    const leading = this.deps.options.leading;
+    if (leading && !leading()) return;
+    this.refreshLastSeen(now);
     for (const [device, rules] of this.watched) {
       const silentMs = now - (this.lastSeen.get(device) ?? now);
       for (const { rule, afterMs } of rules) {

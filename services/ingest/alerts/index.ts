@@ -38,6 +38,11 @@ export function createAlerting(
   source: ReadingSource,
   sink: LineSink,
   log: Logger,
+  /**
+   * Cluster mode: silent-device checks and webhook deliveries are elected duties (`leading` says whether this node
+   * holds them; the caller starts and stops `notifier` with the lease), so each notification goes out once.
+   */
+  cluster?: { leading: () => boolean; lastSeenMs: number },
 ): Alerting {
   const notifier = new WebhookNotifier(registry.alerts, log.child({ component: 'webhooks' }), {
     timeoutMs: config.SUS_WEBHOOK_TIMEOUT_MS,
@@ -55,6 +60,7 @@ export function createAlerting(
       silentFactor: config.SUS_SILENT_FACTOR,
       defaultIntervalS: config.SUS_DEFAULT_INTERVAL_S,
       publicUrl: (config.SUS_PUBLIC_URL ?? `http://localhost:${config.SUS_HTTP_PORT}`).replace(/\/$/, ''),
+      ...(cluster && { leading: cluster.leading, sharedLastSeenMs: cluster.lastSeenMs }),
     },
   });
   return {
@@ -67,11 +73,11 @@ export function createAlerting(
         log.info({ file: config.SUS_RULES_FILE, ...synced }, 'alert rules taken from SUS_RULES_FILE');
       }
       await engine.start();
-      notifier.start();
+      if (!cluster) notifier.start();
     },
     async stop() {
       await engine.stop();
-      await notifier.stop();
+      if (!cluster) await notifier.stop();
     },
   };
 }

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { ClusterBus } from '../common/cluster/bus.ts';
+import type { LeaseOptions } from '../common/cluster/lease.ts';
+import type { RedisPlace } from '../common/cluster/redis.ts';
+import { WorkQueue } from '../common/cluster/work-queue.ts';
+import type { Config } from '../common/config.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Command, DesiredConfig } from '../registry/index.ts';
+
+/** Where this process keeps the cluster's shared state; undefined without REDIS_URL (one node). */
+export function redisPlace(config: Pick<Config, 'REDIS_URL' | 'SUS_REDIS_PREFIX'>): RedisPlace | undefined {
+  return config.REDIS_URL ? { url: config.REDIS_URL, prefix: config.SUS_REDIS_PREFIX } : undefined;
+}
+
+export function leaseOptions(config: Pick<Config, 'SUS_LEASE_TTL_MS'>): LeaseOptions {
+  // Renewed three times per TTL: a renewal lost to a slow turn does not cost the lease.
+  return { ttlMs: config.SUS_LEASE_TTL_MS, renewMs: Math.max(100, Math.floor(config.SUS_LEASE_TTL_MS / 3)) };
+}
+
+export { ClusterBus };
+
+const Json = z.record(z.string(), z.unknown());
+const DownlinkItem = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('command'),
+    command: z.object({
+      id: z.number().int(),
+      device: z.string(),
+      name: z.string(),
+      args: Json,
+      createdAt: z.string(),
+      createdBy: z.string().nullable(),
+      ackedAt: z.string().nullable(),
+      ackStatus: z.string().nullable(),
+    }),
+  }),
+  z.object({
+    kind: z.literal('config'),
+    config: z.object({
+      device: z.string(),
+      version: z.number().int(),
+      config: Json,
+      updatedAt: z.string(),
+      ackedVersion: z.number().int().nullable(),
+      ackedAt: z.string().nullable(),
+    }),
+  }),
+]);
+
+/** The broker's downlink path as the API sees it (DownlinkSender). */
+export interface Downlinks {
+  publishCommand(c: Command): Promise<void>;
+  publishConfig(c: DesiredConfig): Promise<void>;
+}
+
+// Downlinks waiting for a broker node; more than this and the oldest go (their state stays in the registry).
+const DOWNLINK_QUEUE_MAX = 10_000;
+
+/**
+ * Downlinks across nodes: an API node puts them on a Redis list, one broker node takes each and publishes it through
+ * its broker, whose Redis bus carries it to the node the device is connected to; the device's ack is recorded by
+ * that node. With `broker` this process also takes downlinks from the list.
+ */
+export function downlinkQueue(place: RedisPlace, broker: Downlinks | undefined, log: Logger): WorkQueue & Downlinks {
+  const consume = broker
+    ? async (item: unknown) => {
+        const parsed = DownlinkItem.safeParse(item);
+        if (!parsed.success) {
+          log.warn({ err: parsed.error.message }, 'a queued downlink of the wrong shape was dropped');
+          return;
+        }
+        const d = parsed.data;
+        if (d.kind === 'command') await broker.publishCommand(d.command);
+        else await broker.publishConfig(d.config);
+      }
+    : undefined;
+  const queue = new WorkQueue(place, 'downlinks', { max: DOWNLINK_QUEUE_MAX, consume }, log);
+  return Object.assign(queue, {
+    publishCommand: (command: Command) => queue.push({ kind: 'command', command }),
+    publishConfig: (config: DesiredConfig) => queue.push({ kind: 'config', config }),
+  });
+}
