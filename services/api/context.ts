@@ -82,6 +82,8 @@ export interface ApiContext {
   live?: LiveSource;
   /** Cluster mode: the rate limit's counts in this Redis (under `prefix`), shared by every API node. */
   sharedLimits?: { redis: Redis; prefix: string };
+  /** Whether this node should get new requests (/readyz): false while it drains. Unset: always. */
+  ready?: () => Promise<boolean>;
   /** The live source is the cluster's feed: its reading ids are the same on every API node. */
   liveIdsShared?: boolean;
   /** Publishes downlinks through the in-process broker; absent in `sus api` alone (commands answer 503 then). */

@@ -8,6 +8,7 @@ import { ElectedDuties } from '../common/cluster/lease.ts';
 import { LiveFeedPublisher, LiveFeedReader } from '../common/cluster/live-feed.ts';
 import { closeRedis, redisConnection } from '../common/cluster/redis.ts';
 import type { Config } from '../common/config.ts';
+import { HealthServer } from '../common/health-server.ts';
 import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.ts';
@@ -58,6 +59,10 @@ export interface Platform {
   api?: FastifyInstance;
   mqttPort?: number;
   httpPort?: number;
+  /** /livez and /readyz of a node without the API (SUS_HEALTH_PORT). */
+  healthPort?: number;
+  /** Set once stop() began: readiness answers 503 from then on. */
+  draining: boolean;
   /** Registry housekeeping, webhooks, silent-device checks, integrations: here, or on the cluster's lease holder. */
   elected?: ElectedDuties;
   /** Settles when the latest-value store is warm: at once, or once an empty one was rebuilt from InfluxDB. */
@@ -141,7 +146,21 @@ export async function startPlatform(
     influx,
     metrics,
     latestReady: Promise.resolve(),
-    stop: () => services.stop(),
+    draining: false,
+    // The drain: /readyz answers 503 at once (the load balancer stops sending), then the parts stop in reverse
+    // order: the elected duties hand their lease over, the API finishes its requests, the broker closes its
+    // clients (they reconnect to another node), ingest flushes its batches.
+    stop: () => {
+      platform.draining = true;
+      return services.stop();
+    },
+  };
+  const ready = async () => {
+    if (platform.draining) return false;
+    return registry.ping().then(
+      () => true,
+      () => false,
+    );
   };
   try {
     if (config.INFLUX_API === 'v1') {
@@ -295,6 +314,7 @@ export async function startPlatform(
           live: live ?? platform.ingest?.ingestor,
           liveIdsShared: live !== undefined,
           sharedLimits,
+          ready,
           // HTTP push and dead-letter replay run through the same in-process pipeline.
           ingest: platform.ingest?.ingestor,
           // Alert events for the stream, and re-sent deliveries go out at once.
@@ -309,6 +329,10 @@ export async function startPlatform(
         httpPort: typeof address === 'object' && address ? address.port : config.SUS_HTTP_PORT,
       });
       log.info({ port: platform.httpPort }, 'API listening; docs at /docs');
+    }
+    if (parts.broker && !parts.api && config.SUS_HEALTH_PORT !== undefined) {
+      const health = await services.start(new HealthServer(config.SUS_HTTP_HOST, config.SUS_HEALTH_PORT, ready));
+      platform.healthPort = health.boundPort;
     }
     await services.start(elected);
   } catch (err) {

@@ -395,6 +395,15 @@ export const ConfigSchema = z
       .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits and : _ . - (at most 64)')
       .default('sus:')
       .describe('Prefix of the keys and channels SUS keeps in Redis (several platforms on one Redis need their own).'),
+    SUS_HEALTH_PORT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe(
+        'Port of GET /livez and /readyz for a node without the API (sus broker), for load balancers; unset: none. The API serves both on its own port.',
+      ),
     SUS_LEASE_TTL_MS: positiveInt(5000).describe(
       'Cluster mode: the elected duties (retention, silent-device checks, webhooks, integrations) move to another node this long after their node stops renewing.',
     ),

@@ -41,6 +41,7 @@ describe.skipIf(!REDIS || !PG)('nodes sharing state through Redis and PostgreSQL
       SUS_LEASE_TTL_MS: '1500',
       SUS_API_RATE_LIMIT: '200',
       SUS_LAST_SEEN_FLUSH_MS: '200',
+      SUS_HEALTH_PORT: '0',
     });
     broker = await startPlatform(base, silentLogger, { broker: true });
     api1 = await startPlatform(base, silentLogger, { api: true });
@@ -175,6 +176,22 @@ describe.skipIf(!REDIS || !PG)('nodes sharing state through Redis and PostgreSQL
       (r) => r.body.commands[0]?.ackStatus === 'ok',
     );
     expect(list.body.commands[0]?.id).toBe(sent.body.id);
+  });
+
+  it('answers liveness and readiness on every node, and readiness 503 once a node drains', async () => {
+    const probe = async (base: string) =>
+      Promise.all(['/livez', '/readyz'].map(async (p) => (await fetch(`${base}${p}`)).status));
+    const brokerBase = `http://127.0.0.1:${broker.healthPort}`;
+    expect([await probe(brokerBase), await probe(url(api1))]).toStrictEqual([
+      [200, 200],
+      [200, 200],
+    ]);
+    broker.draining = true;
+    try {
+      expect(await probe(brokerBase)).toStrictEqual([200, 503]);
+    } finally {
+      broker.draining = false;
+    }
   });
 
   it('runs the elected duties on exactly one node and moves them within seconds when it stops', async () => {
