@@ -73,7 +73,7 @@ export const commandRoutes =
         if (!ctx.downlink) {
           throw new SusError(
             'SUS_ERR_DOWNLINK_UNAVAILABLE',
-            'no broker in this process: send commands through an API that runs next to the broker (sus run)',
+            'no broker in this process and no REDIS_URL: send commands through an API that runs next to the broker (sus run), or set REDIS_URL on the broker and API nodes',
             503,
             { device: device.id },
           );

@@ -77,7 +77,7 @@ export const streamRoutes =
           summary:
             'Live readings (event: reading) and alert state changes (event: alert) as Server-Sent Events, honouring access rights',
           description:
-            'Each event carries an id; reconnect with Last-Event-ID to receive what was missed while it is still buffered (SUS_STREAM_REPLAY readings). An `event: gap` says some were no longer buffered. A client that stops reading is disconnected once it falls that far behind. At most SUS_STREAM_MAX_PER_KEY streams per key and SUS_STREAM_MAX_CONNECTIONS per process (429 beyond). Needs in-process ingest (`sus run`).',
+            'Each event carries an id; reconnect with Last-Event-ID to receive what was missed while it is still buffered (SUS_STREAM_REPLAY readings). An `event: gap` says some were no longer buffered. A client that stops reading is disconnected once it falls that far behind. At most SUS_STREAM_MAX_PER_KEY streams per key and SUS_STREAM_MAX_CONNECTIONS per process (429 beyond). Needs in-process ingest (`sus run`) or, with REDIS_URL, broker nodes feeding the cluster stream (ids are the same on every API node).',
           querystring: StreamQuerySchema,
           response: { 400: ProblemSchema, 429: ProblemSchema, 503: ProblemSchema },
         },
@@ -87,7 +87,7 @@ export const streamRoutes =
         if (!hub)
           throw new SusError(
             'SUS_ERR_STREAM_UNAVAILABLE',
-            'the live stream needs ingest in the same process: run `sus run` (this is `sus api` alone)',
+            'the live stream needs ingest in the same process or REDIS_URL (cluster mode): run `sus run`, or set REDIS_URL on the broker and API nodes (this is `sus api` alone)',
             503,
           );
         const q = req.query;
