@@ -334,7 +334,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
       const q = this.queue[0]!;
       const notice = (a: Alert): AlertNotice => this.notice(q, a);
       try {
-        const { alert } = await this.deps.registry.alerts.transition({
+        const { alert, changed } = await this.deps.registry.alerts.transition({
           rule: q.rule.id,
           device: q.device,
           department: q.rule.owner,
@@ -345,6 +345,8 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
           body: (a) => JSON.stringify(notice(a)),
         });
         this.queue.shift();
+        // Another node reported this event first: the stream and InfluxDB heard of it from there.
+        if (!changed) continue;
         this.stats.transitions++;
         const n = notice(alert);
         this.emit('alert', n);
