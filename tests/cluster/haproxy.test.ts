@@ -197,17 +197,20 @@ backend apis
 
     // Devices through HAProxy: round robin puts half on each broker node.
     const opened = Date.now();
-    await Promise.all(
-      devices.map(async (d) => {
-        d.client = await connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
-          username: d.id,
-          password: d.secret,
-          clientId: d.id,
-          reconnectPeriod: 1000,
-          connectTimeout: 10_000,
-        });
-      }),
-    );
+    // A hundred at a time, as a fleet comes up: a thousand logins at once only measure the machine's load.
+    for (let i = 0; i < devices.length; i += 100) {
+      await Promise.all(
+        devices.slice(i, i + 100).map(async (d) => {
+          d.client = await connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
+            username: d.id,
+            password: d.secret,
+            clientId: d.id,
+            reconnectPeriod: 1000,
+            connectTimeout: 30_000,
+          });
+        }),
+      );
+    }
     const connectS = (Date.now() - opened) / 1000;
 
     // A stream client on API node 2 (straight to its port), from now on.
@@ -262,13 +265,15 @@ backend apis
     expect(onB1.size).toBeGreaterThan(0);
     expect(onB1.size).toBeLessThan(devices.length);
 
-    // The elected duties moved within the lease's TTL and a renewal or two.
-    await eventually(
-      async () => ['b2', 'a1', 'a2'].filter((n) => leaseTaken(nodes[n as 'b2'])),
+    // The elected duties moved within the lease's TTL and a renewal or two (the new holder's log says when).
+    const holders = await eventually(
+      async () => (['b2', 'a1', 'a2'] as const).filter((n) => leaseTaken(nodes[n])),
       (l) => l.length === 1,
       10_000,
     );
-    const dutiesMovedS = (Date.now() - killedAt) / 1000;
+    const takenLine = nodes[holders[0]!]!.log().find((l) => l.includes('lease taken'))!;
+    const dutiesMovedS = ((JSON.parse(takenLine) as { time: number }).time - killedAt) / 1000;
+    expect(dutiesMovedS).toBeLessThan(10);
 
     // The stream on API node 2 carried readings of devices that were on broker node 1.
     const fromB1 = [...onB1].filter((id) => streamed.has(id));
@@ -367,7 +372,7 @@ backend apis
     expect([...firings.values()].map((k) => k.size)).toStrictEqual(Array(RULE_DEVICES).fill(1));
     controller.abort();
     console.log(
-      `cluster: ${devices.length} devices connected through HAProxy in ${connectS.toFixed(1)} s; ${onB1.size} on the killed node, all reconnected in ${reconnectS.toFixed(1)} s; duties moved in ${dutiesMovedS.toFixed(1)} s; ${acked} acknowledged readings, all stored once`,
+      `cluster: ${devices.length} devices connected through HAProxy in ${connectS.toFixed(1)} s; ${onB1.size} on the killed node, all reconnected in ${reconnectS.toFixed(1)} s; duties moved to ${holders[0]} in ${dutiesMovedS.toFixed(1)} s; ${acked} acknowledged readings, all stored once`,
     );
   }, 180_000);
 });
