@@ -192,16 +192,19 @@ export async function startPlatform(
       );
       services.adopt(async () => stopRelay());
     }
-    // The elected duties: on one node of a cluster (the lease holder), on the only node otherwise.
+    // The elected duties: on the only node, or in a cluster on the broker node that holds the lease (most of the
+    // duties are ingest's: rollups, webhooks, silent devices, integrations); API nodes of a cluster run none.
     const duties: Service[] = [
       new RegistryHousekeeping(registry, retentionSettings(config), log.child({ component: 'registry-housekeeping' })),
     ];
-    const elected = new ElectedDuties(
-      duties,
-      place && bus && { place, holder: bus.node, options: leaseOptions(config) },
-      clusterLog,
-    );
+    const elected =
+      place && bus
+        ? parts.broker
+          ? new ElectedDuties(duties, { place, holder: bus.node, options: leaseOptions(config) }, clusterLog)
+          : undefined
+        : new ElectedDuties(duties, undefined, clusterLog);
     platform.elected = elected;
+    const leading = () => elected?.leading ?? false;
     // In one process with the broker, API downlinks go straight to it; in a cluster through Redis to any broker node.
     const queue =
       place &&
@@ -220,7 +223,7 @@ export async function startPlatform(
       const ingest = createIngestService(config, registry, log, metrics);
       // Before ingest starts: batches recovered from the spool are looked into for late readings. Stopped after
       // ingest (the group stops in reverse order), whose last drained batches still mark their windows.
-      const rollups = createRollupService(config, registry, ingest, influx, log, metrics);
+      const rollups = createRollupService(config, registry, ingest, influx, log, metrics, place && leading);
       await services.start({ start: async () => rollups.start(), stop: () => rollups.stop() });
       platform.rollups = rollups;
       await services.start(ingest);
@@ -233,7 +236,7 @@ export async function startPlatform(
           ingest.spool,
           log,
           // Every node writes last-seen times each flush: reading them more often would show nothing new.
-          place && { leading: () => elected.leading, lastSeenMs: Math.max(1000, config.SUS_LAST_SEEN_FLUSH_MS) },
+          place && { leading, lastSeenMs: Math.max(1000, config.SUS_LAST_SEEN_FLUSH_MS) },
         ),
       );
       platform.alerting = alerting;
@@ -334,7 +337,7 @@ export async function startPlatform(
       const health = await services.start(new HealthServer(config.SUS_HTTP_HOST, config.SUS_HEALTH_PORT, ready));
       platform.healthPort = health.boundPort;
     }
-    await services.start(elected);
+    if (elected) await services.start(elected);
   } catch (err) {
     await platform.stop();
     throw err;
