@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import { ClusterBus } from '../common/cluster/bus.ts';
 import type { LeaseOptions } from '../common/cluster/lease.ts';
@@ -5,7 +6,15 @@ import type { RedisPlace } from '../common/cluster/redis.ts';
 import { WorkQueue } from '../common/cluster/work-queue.ts';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
+import { type AlertNotice, AlertNoticeSchema } from '../common/rules.ts';
 import type { Command, DesiredConfig } from '../registry/index.ts';
+
+/** What the API's stream and re-send route take (ApiContext's AlertFeed). */
+export interface AlertFeed {
+  on(event: 'alert', listener: (notice: AlertNotice) => void): unknown;
+  off(event: 'alert', listener: (notice: AlertNotice) => void): unknown;
+  deliveriesQueued(): void;
+}
 
 /** Where this process keeps the cluster's shared state; undefined without REDIS_URL (one node). */
 export function redisPlace(config: Pick<Config, 'REDIS_URL' | 'SUS_REDIS_PREFIX'>): RedisPlace | undefined {
@@ -78,5 +87,39 @@ export function downlinkQueue(place: RedisPlace, broker: Downlinks | undefined, 
   return Object.assign(queue, {
     publishCommand: (command: Command) => queue.push({ kind: 'command', command }),
     publishConfig: (config: DesiredConfig) => queue.push({ kind: 'config', config }),
+  });
+}
+
+/** The in-process evaluator's side of the alert feed (AlertEngine). */
+interface LocalAlerts {
+  on(event: 'alert', listener: (notice: AlertNotice) => void): unknown;
+  deliveriesQueued(): void;
+}
+
+/**
+ * Alert state changes for every API node's stream: a broker node sends its evaluator's notices over the bus, an API
+ * node emits those of every node (its own process's too, when it hosts a broker). A re-sent delivery nudges the
+ * notifier wherever the lease put it.
+ */
+export function clusterAlerts(bus: ClusterBus, local: LocalAlerts | undefined, log: Logger): AlertFeed {
+  const feed = new EventEmitter<{ alert: [AlertNotice] }>();
+  // One listener per open stream: as many as SUS_STREAM_MAX_CONNECTIONS.
+  feed.setMaxListeners(0);
+  local?.on('alert', (n) => {
+    feed.emit('alert', n);
+    bus
+      .publish('alert', n)
+      .catch((err: Error) => log.warn({ err: err.message }, 'alert notice not sent to the other nodes'));
+  });
+  bus.on('alert', (message) => {
+    const parsed = AlertNoticeSchema.safeParse(message);
+    if (parsed.success) feed.emit('alert', parsed.data);
+  });
+  bus.on('deliveries-queued', () => local?.deliveriesQueued());
+  return Object.assign(feed, {
+    deliveriesQueued() {
+      local?.deliveriesQueued();
+      bus.publish('deliveries-queued', {}).catch(() => undefined);
+    },
   });
 }

@@ -33,7 +33,7 @@ import {
   relayChanges,
   retentionSettings,
 } from '../registry/index.ts';
-import { ClusterBus, downlinkQueue, leaseOptions, redisPlace } from './cluster.ts';
+import { ClusterBus, clusterAlerts, downlinkQueue, leaseOptions, redisPlace } from './cluster.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 
 export interface PlatformParts {
@@ -291,6 +291,8 @@ export async function startPlatform(
       Object.assign(platform, { broker, mqttPort: broker.port });
     }
     if (queue) await services.start(queue);
+    // Alert notices of every broker node reach every API node's stream.
+    const alerts = bus ? clusterAlerts(bus, platform.alerting?.engine, clusterLog) : platform.alerting?.engine;
     const live =
       parts.api && place
         ? await services.start(new LiveFeedReader(place, { replay: config.SUS_STREAM_REPLAY }, clusterLog))
@@ -321,7 +323,7 @@ export async function startPlatform(
           // HTTP push and dead-letter replay run through the same in-process pipeline.
           ingest: platform.ingest?.ingestor,
           // Alert events for the stream, and re-sent deliveries go out at once.
-          alerts: platform.alerting?.engine,
+          alerts,
         },
         log.child({ component: 'api' }),
       );

@@ -103,6 +103,48 @@ describe.skipIf(!REDIS || !PG)('nodes sharing state through Redis and PostgreSQL
     expect(resumed.map((e) => Number(e.id))).toStrictEqual([Number(event!.id) + 1, Number(event!.id) + 2]);
   });
 
+  it("sends a broker node's alert to an API node's stream (the rule made through another API node)", async () => {
+    const device = await connect(await register('cl-alert-01'));
+    const made = await apiClient(url(api1), TEST_ADMIN_KEY)('POST', '/v1/rules', {
+      name: 'pm10 high',
+      owner: 'environment',
+      quantity: 'pm10',
+      device: 'cl-alert-01',
+      above: 100,
+    });
+    expect(made.status).toBe(201);
+    const live = await fetch(`${url(api2)}/v1/stream?device=cl-alert-01&quantity=pm10`, {
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    });
+    // The broker node learns of the rule through the relayed registry change: send until an alert comes.
+    const sending = setInterval(
+      () =>
+        void device.publishAsync('sus/v1/devices/cl-alert-01/up', JSON.stringify({ values: { pm10: 150 } }), {
+          qos: 1,
+        }),
+      300,
+    );
+    let alert: { event?: string; data: string } | undefined;
+    try {
+      const reader = live.body!.getReader();
+      const decoder = new TextDecoder();
+      let buffer = '';
+      const until = Date.now() + 10_000;
+      while (!alert && Date.now() < until) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        const m = /event: alert\ndata: (.*)\n/.exec(buffer);
+        if (m) alert = { event: 'alert', data: m[1]! };
+      }
+      await reader.cancel();
+    } finally {
+      clearInterval(sending);
+    }
+    expect(alert?.event).toBe('alert');
+    expect(JSON.parse(alert!.data)).toMatchObject({ device: 'cl-alert-01', state: 'firing', value: 150 });
+  });
+
   it('ends a key revoked through one API node on the other within a second (its key cache holds keys for 10 s)', async () => {
     const admin = apiClient(url(api1), TEST_ADMIN_KEY);
     const made = await admin<{ key: string; record: { id: string } }>('POST', '/v1/keys', {
