@@ -7,7 +7,7 @@ import { WorkQueue } from '../common/cluster/work-queue.ts';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { type AlertNotice, AlertNoticeSchema } from '../common/rules.ts';
-import type { Command, DesiredConfig } from '../registry/index.ts';
+import { type Command, CommandSchema, type DesiredConfig, DesiredConfigSchema } from '../registry/index.ts';
 
 /** What the API's stream and re-send route take (ApiContext's AlertFeed). */
 export interface AlertFeed {
@@ -28,32 +28,9 @@ export function leaseOptions(config: Pick<Config, 'SUS_LEASE_TTL_MS'>): LeaseOpt
 
 export { ClusterBus };
 
-const Json = z.record(z.string(), z.unknown());
 const DownlinkItem = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('command'),
-    command: z.object({
-      id: z.number().int(),
-      device: z.string(),
-      name: z.string(),
-      args: Json,
-      createdAt: z.string(),
-      createdBy: z.string().nullable(),
-      ackedAt: z.string().nullable(),
-      ackStatus: z.string().nullable(),
-    }),
-  }),
-  z.object({
-    kind: z.literal('config'),
-    config: z.object({
-      device: z.string(),
-      version: z.number().int(),
-      config: Json,
-      updatedAt: z.string(),
-      ackedVersion: z.number().int().nullable(),
-      ackedAt: z.string().nullable(),
-    }),
-  }),
+  z.object({ kind: z.literal('command'), command: CommandSchema }),
+  z.object({ kind: z.literal('config'), config: DesiredConfigSchema }),
 ]);
 
 /** The broker's downlink path as the API sees it (DownlinkSender). */

@@ -33,7 +33,14 @@ export {
   type ReplayableDeadLetter,
 } from './dead-letters.ts';
 export { type DeviceType, DeviceTypeStore, type NewDeviceType } from './device-types.ts';
-export { type Command, type DesiredConfig, type DeviceAck, DownlinkStore } from './downlinks.ts';
+export {
+  type Command,
+  CommandSchema,
+  type DesiredConfig,
+  DesiredConfigSchema,
+  type DeviceAck,
+  DownlinkStore,
+} from './downlinks.ts';
 export {
   type CatalogueRow,
   type EntityAccess,
