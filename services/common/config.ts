@@ -405,7 +405,7 @@ export const ConfigSchema = z
         'Port of GET /livez and /readyz for a node without the API (sus broker), for load balancers; unset: none. The API serves both on its own port.',
       ),
     SUS_LEASE_TTL_MS: positiveInt(5000).describe(
-      'Cluster mode: the elected duties (retention, silent-device checks, webhooks, integrations) move to another node this long after their node stops renewing.',
+      'Cluster mode: the elected duties (rollups, retention, silent-device checks, webhooks, integrations) move to another broker node this long after their node stops renewing its lease.',
     ),
   })
   .superRefine((c, ctx) => {
