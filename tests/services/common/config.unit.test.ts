@@ -106,6 +106,8 @@ describe('loadConfig defaults', () => {
       SUS_OIDC_SCOPES: 'openid profile email',
       SUS_OIDC_DEPARTMENT_CLAIM: 'sus_department',
       SUS_OIDC_ROLE_CLAIM: 'sus_role',
+      SUS_REDIS_PREFIX: 'sus:',
+      SUS_LEASE_TTL_MS: 5000,
     });
   });
 
