@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from '../common/logger.ts';
+import type { RegistryEvent } from '../registry/index.ts';
 import { installAuth, type RouteScope } from './auth.ts';
 import { installConsole } from './console.ts';
 import type { ApiContext } from './context.ts';
@@ -69,12 +70,26 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // The limiter's store only: installAuth charges each request to its resolved identity (no global hook that would
   // key on the raw header or run before the key is known).
-  await app.register(rateLimit, { global: false });
-  const sessions = new SessionStore(ctx.config.SUS_SESSION_MAX, ctx.config.SUS_SESSION_TTL_S * 1000);
-  const deps = createDeps(
-    ctx,
-    installAuth(app, ctx.registry, { max: ctx.config.SUS_API_RATE_LIMIT, windowMs: 60_000 }, sessions),
+  // In a cluster the counts live in Redis, so a limit holds across API nodes; a Redis outage lets requests through
+  // (skipOnError) rather than failing every request of the city's apps.
+  const shared = ctx.sharedLimits;
+  await app.register(
+    rateLimit,
+    shared
+      ? { global: false, redis: shared.redis, nameSpace: `${shared.prefix}rate:`, skipOnError: true }
+      : { global: false },
   );
+  const sessions = new SessionStore(ctx.config.SUS_SESSION_MAX, ctx.config.SUS_SESSION_TTL_S * 1000);
+  const forgetKey = installAuth(app, ctx.registry, { max: ctx.config.SUS_API_RATE_LIMIT, windowMs: 60_000 }, sessions);
+  // A revocation through another process (another API node, relayed by the registry) ends the cached key here too.
+  const onChange = (e: RegistryEvent) => {
+    if (e.type === 'key-revoked') forgetKey(e.id);
+  };
+  ctx.registry.on('change', onChange);
+  app.addHook('onClose', async () => {
+    ctx.registry.off('change', onChange);
+  });
+  const deps = createDeps(ctx, forgetKey);
   const routeScopes: FastifyInstance['routeScopes'] = [];
   app.decorate('routeScopes', routeScopes);
   app.addHook('onRoute', (r) => {

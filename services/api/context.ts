@@ -1,17 +1,18 @@
+import type { Redis } from 'ioredis';
 import type { Catalogue } from '../common/catalogue.ts';
+import type { ReadingEmitter } from '../common/cluster/live-feed.ts';
 import type { Config } from '../common/config.ts';
 import type { InfluxQuery } from '../common/influx.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
-import type { Reading, ReadingTags } from '../common/reading.ts';
 import type { AlertNotice } from '../common/rules.ts';
 import type { Command, DesiredConfig, Registry } from '../registry/index.ts';
 import type { IngestPort } from './routes/ingest-http.ts';
 
-/** Where live readings come from: the in-process Ingestor emits `readings` for every accepted message. */
-export interface LiveSource {
-  on(event: 'readings', listener: (readings: Reading[], tags: ReadingTags) => void): unknown;
-  off(event: 'readings', listener: (readings: Reading[], tags: ReadingTags) => void): unknown;
-}
+/**
+ * Where live readings come from: the in-process Ingestor emits `readings` for every accepted message; in a cluster
+ * the Redis feed (services/common/cluster/live-feed.ts) does, with ids shared by every API node.
+ */
+export type LiveSource = ReadingEmitter;
 
 /** Alert state changes from the in-process evaluator, and its notifier (to send re-queued deliveries at once). */
 export interface AlertFeed {
@@ -80,6 +81,12 @@ export interface ApiContext {
     >;
   /** Live readings for the SSE stream; absent when the API runs without in-process ingest (`sus api`). */
   live?: LiveSource;
+  /** Cluster mode: the rate limit's counts in this Redis (under `prefix`), shared by every API node. */
+  sharedLimits?: { redis: Redis; prefix: string };
+  /** Whether this node should get new requests (/readyz): false while it drains. Unset: always. */
+  ready?: () => Promise<boolean>;
+  /** The live source is the cluster's feed: its reading ids are the same on every API node. */
+  liveIdsShared?: boolean;
   /** Publishes downlinks through the in-process broker; absent in `sus api` alone (commands answer 503 then). */
   downlink?: DownlinkSender;
   /** The in-process alert evaluator (stream `event: alert`, re-sent deliveries); absent in `sus api` alone. */

@@ -53,7 +53,7 @@ export function createDeps(ctx: ApiContext, forgetKey: (id: string) => void): Ap
     claims: registry.claims,
     grants: registry.grants,
     audit: registry.audit,
-    hub: ctx.live ? new LiveHub(ctx.live, ctx.config.SUS_STREAM_REPLAY) : undefined,
+    hub: ctx.live ? new LiveHub(ctx.live, ctx.config.SUS_STREAM_REPLAY, ctx.liveIdsShared) : undefined,
     outbound: new OutboundPolicy(ctx.config.SUS_WEBHOOK_ALLOW_NETWORKS),
     forgetKey,
     rollupCoverage: async (quantity) => {

@@ -1,2 +1,3 @@
 export { buildApi } from './app.ts';
 export type { ApiContext } from './context.ts';
+export { StaMqttFeed, staReadAccess } from './sta/mqtt.ts';

@@ -1,5 +1,5 @@
+import type { ReadingEmitter } from '../common/cluster/live-feed.ts';
 import type { Reading, ReadingTags } from '../common/reading.ts';
-import type { LiveSource } from './context.ts';
 
 export interface LiveEvent {
   id: number;
@@ -55,7 +55,9 @@ export class LiveHub {
   private nextId = 1;
   private readonly subscribers = new Set<Sub>();
   private scheduled = false;
-  private readonly onReadings = (readings: Reading[], tags: ReadingTags) => {
+  private readonly onReadings = (readings: Reading[], tags: ReadingTags, firstId?: number) => {
+    // A cluster's feed numbers the readings for every API node alike (Last-Event-ID resumes on any of them).
+    if (firstId !== undefined && firstId > this.nextId) this.nextId = firstId;
     for (const reading of readings) {
       const id = this.nextId++;
       this.ring[id % this.ring.length] = { id, reading, tags };
@@ -82,7 +84,9 @@ export class LiveHub {
       if (sub.paused) continue;
       const until = Math.min(newest, sub.after + MAX_PER_TURN);
       while (sub.after < until) {
-        const e = this.ring[++sub.after % this.ring.length]!;
+        const e = this.ring[++sub.after % this.ring.length];
+        // A hole in the cluster's numbering (readings Redis did not stream) holds an older event or none.
+        if (e?.id !== sub.after) continue;
         let more: boolean | undefined;
         try {
           more = sub.deliver(e);
@@ -102,8 +106,10 @@ export class LiveHub {
   };
 
   constructor(
-    private readonly source: LiveSource,
+    private readonly source: ReadingEmitter,
     replay: number,
+    /** Ids come from the cluster's feed (the same on every API node), not from this hub's own count. */
+    private readonly sharedIds = false,
   ) {
     this.ring = new Array(replay);
   }
@@ -120,7 +126,11 @@ export class LiveHub {
   /** Delivers events after `opts.after` (default: from now on), in id order, each in a later turn than its arrival. */
   subscribe(deliver: Deliver, opts: SubscribeOptions = {}): Subscription {
     const newest = this.nextId - 1;
-    const after = opts.after === undefined ? newest : Math.min(opts.after, newest);
+    // A resume from another API node may name readings this node has not read from the feed yet: they are not sent
+    // twice. Anything further ahead than the buffer is a bogus id and means "from now on".
+    const ahead =
+      this.sharedIds && opts.after !== undefined && opts.after > newest && opts.after - newest <= this.ring.length;
+    const after = opts.after === undefined ? newest : ahead ? opts.after : Math.min(opts.after, newest);
     const sub: Sub = { deliver, onGap: opts.onGap, onDropped: opts.onDropped, after, paused: false };
     this.subscribers.add(sub);
     if (after < newest) this.schedule();

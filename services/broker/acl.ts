@@ -25,6 +25,15 @@ export const SERVICE_CLIENT_PREFIX = '@svc/';
 /** MQTT username prefix of a service account; the password is a platform-wide API key. */
 export const SERVICE_USERNAME_PREFIX = 'svc:';
 
+/**
+ * SensorThings MQTT readers (the read extension, OGC 18-088 §14.2): username `sta`, password an API key of any
+ * department with the read scope, or none for open data; client ids under `@sta/` (outside the device id alphabet).
+ */
+export const STA_USERNAME = 'sta';
+export const STA_CLIENT_PREFIX = '@sta/';
+/** The SensorThings topic tree (`v1.1/Datastreams('…')/Observations`): readers subscribe there and nowhere else. */
+export const STA_TOPIC_ROOT = 'v1.1/';
+
 /** `department`: a department key's service account (its own alerts only); null: a platform-wide key. */
 export type ServiceRights = { read: boolean; write: boolean; department: string | null };
 

@@ -4,18 +4,29 @@ import type { AuthenticateError, Client } from 'aedes';
 import type { Logger } from '../common/logger.ts';
 import { within } from '../common/within.ts';
 import type { ApiKey, Device, RegistryEvent } from '../registry/index.ts';
-import { mayUseClientId, SERVICE_CLIENT_PREFIX, SERVICE_USERNAME_PREFIX } from './acl.ts';
+import {
+  mayUseClientId,
+  SERVICE_CLIENT_PREFIX,
+  SERVICE_USERNAME_PREFIX,
+  STA_CLIENT_PREFIX,
+  STA_USERNAME,
+} from './acl.ts';
 import { closeWithoutWill } from './client-internals.ts';
 import type { AuthFailureReason, BrokerMetrics, BrokerStats } from './metrics.ts';
 import {
   type DeviceSession,
+  type ReaderSession,
   remoteAddress,
   type ServiceSession,
   type Session,
   type Sessions,
   who,
 } from './sessions.ts';
+import type { SharedFailureCounts } from './shared-throttle.ts';
 import { FailedAttemptThrottle, type ThrottleOptions } from './throttle.ts';
+
+// A login waits at most this long for the cluster's failure counts; then its node's own counts decide.
+const SHARED_COUNTS_TIMEOUT_MS = 500;
 
 export interface DeviceAuthenticator {
   authenticateDevice(id: string, secret: Buffer): Promise<Device | undefined>;
@@ -79,6 +90,10 @@ function hasPeerCert(conn: TLSSocket): boolean {
  */
 export class Authentication {
   private readonly throttle: FailedAttemptThrottle;
+  /** The failure window (for the shared counts' expiry). */
+  readonly throttleWindowMs: number;
+  /** Cluster mode: failure counts shared with the other broker nodes through Redis (set while the broker runs). */
+  sharedFailures: SharedFailureCounts | undefined;
   /** Registry changes seen so far: a login whose lookup overlapped one is checked again once it is tracked. */
   private changes = 0;
 
@@ -95,6 +110,7 @@ export class Authentication {
     private readonly log: Logger,
   ) {
     this.throttle = new FailedAttemptThrottle({ ...DEFAULT_THROTTLE, ...options.throttle });
+    this.throttleWindowMs = options.throttle?.windowMs ?? DEFAULT_THROTTLE.windowMs;
   }
 
   /** A registry lookup, given up after the bound: a hung registry must not hold a login (or its socket) open. */
@@ -131,6 +147,16 @@ export class Authentication {
     if (this.counters.connectedClients() >= max) {
       throw new AuthFailure('connection limit reached', CONNACK_SERVER_UNAVAILABLE, 'too_many_connections');
     }
+    const shared = this.sharedFailures;
+    if (shared) {
+      // The cluster's counts: the other nodes' failures of this address and username count here too.
+      const counts = await within(
+        shared.fetch(address, username),
+        SHARED_COUNTS_TIMEOUT_MS,
+        () => new Error('timeout'),
+      ).catch(() => undefined);
+      if (counts) this.throttle.learn(address, username, counts);
+    }
     if (this.throttle.blocked(address, username)) {
       // Refused without looking at the credentials: a guesser learns nothing, and costs nothing, until the window ends.
       throw new AuthFailure(
@@ -152,13 +178,20 @@ export class Authentication {
       }
     }
 
+    const certificate = client.conn instanceof TLSSocket && hasPeerCert(client.conn);
     const identify =
-      username?.startsWith(SERVICE_USERNAME_PREFIX) && !(client.conn instanceof TLSSocket && hasPeerCert(client.conn))
-        ? this.identifyService(address, username, password)
-        : this.identify(client, address, username, password);
+      username === STA_USERNAME && !certificate
+        ? this.identifyReader(address, password)
+        : username?.startsWith(SERVICE_USERNAME_PREFIX) && !certificate
+          ? this.identifyService(address, username, password)
+          : this.identify(client, address, username, password);
     const session = await identify.catch((err: Error) => {
       if (err instanceof AuthFailure && err.reason !== 'registry_unavailable') {
         this.throttle.recordFailure(address, username);
+        shared?.record(address, username).then(
+          (counts) => this.throttle.learn(address, username, counts),
+          (e: Error) => this.log.debug({ err: e.message }, 'failed login not counted in Redis'),
+        );
         this.log.info({ device: username, address, reason: err.reason }, 'authentication failed');
       }
       throw err;
@@ -173,7 +206,15 @@ export class Authentication {
 
   private checkClientId(client: Client, session: Session): void {
     const maxId = this.options.maxClientIdLength ?? 128;
-    if (session.kind === 'service') {
+    if (session.kind === 'reader') {
+      if (client.id.length > maxId || !client.id.startsWith(STA_CLIENT_PREFIX)) {
+        throw new AuthFailure(
+          `a SensorThings reader's client id must start with '${STA_CLIENT_PREFIX}'`,
+          CONNACK_IDENTIFIER_REJECTED,
+          'client_id',
+        );
+      }
+    } else if (session.kind === 'service') {
       if (client.id.length > maxId || !client.id.startsWith(SERVICE_CLIENT_PREFIX)) {
         throw new AuthFailure(
           `a service account's client id must start with '${SERVICE_CLIENT_PREFIX}'`,
@@ -196,6 +237,31 @@ export class Authentication {
         'client_id',
       );
     }
+  }
+
+  /**
+   * SensorThings readers: an API key with the read scope (any department: what it may read is decided per
+   * subscription by the same grant rule as HTTP), or no password for open data.
+   */
+  private async identifyReader(address: string, password?: Buffer): Promise<ReaderSession> {
+    if (!password || password.length === 0) return { kind: 'reader', department: undefined, address };
+    if (!this.auth.keys)
+      throw new AuthFailure('this broker takes no API keys', CONNACK_NOT_AUTHORIZED, 'bad_credentials');
+    let key: ApiKey | undefined;
+    try {
+      key = await this.ask(this.auth.keys.find(password.toString('utf8')));
+    } catch (err) {
+      this.log.error({ err, address }, 'registry unavailable during authentication');
+      throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
+    }
+    if (!key) throw new AuthFailure('unknown or revoked API key', CONNACK_BAD_CREDENTIALS, 'bad_credentials');
+    if (!key.scopes.includes('read') && !key.scopes.includes('admin'))
+      throw new AuthFailure(
+        'a SensorThings reader needs a key with the read scope',
+        CONNACK_NOT_AUTHORIZED,
+        'bad_credentials',
+      );
+    return { kind: 'reader', department: key.department, keyId: key.id, token: Buffer.from(password), address };
   }
 
   /** Service accounts log in with a platform-wide API key; its scopes decide what they may read and send. */
@@ -283,7 +349,7 @@ export class Authentication {
 
   /** A registry change: the sessions it concerns are checked again and closed if their credentials stopped working. */
   changed(e: RegistryEvent): void {
-    if (e.type === 'rules-changed') return;
+    if (e.type === 'rules-changed' || e.type === 'grant-changed') return;
     this.changes++;
     if (e.type === 'key-revoked') {
       for (const client of this.sessions.ofKey(e.id)) this.end(client, 'key_revoked');
@@ -302,8 +368,9 @@ export class Authentication {
    */
   private async recheck(client: Client, session: Session): Promise<void> {
     try {
-      if (session.kind === 'service') {
-        if (!(await this.auth.keys?.find(session.token.toString('utf8')))) this.end(client, 'key_revoked');
+      if (session.kind === 'service' || session.kind === 'reader') {
+        if (session.token && !(await this.auth.keys?.find(session.token.toString('utf8'))))
+          this.end(client, 'key_revoked');
         return;
       }
       const id = session.device.id;

@@ -3,16 +3,24 @@ import type { Logger } from '../common/logger.ts';
 import { parseDeviceTopic } from '../common/topics.ts';
 import type { Uplink } from '../common/uplink.ts';
 import { within } from '../common/within.ts';
-import { mayPublish, maySubscribe, serviceMayPublish, serviceMaySubscribe } from './acl.ts';
+import { mayPublish, maySubscribe, STA_TOPIC_ROOT, serviceMayPublish, serviceMaySubscribe } from './acl.ts';
 import { DEFAULT_REGISTRY_TIMEOUT_MS } from './authentication.ts';
 import { dropPendingWill, pendingWill } from './client-internals.ts';
 import type { BrokerMetrics, BrokerStats } from './metrics.ts';
-import { type Session, type Sessions, who } from './sessions.ts';
+import { type DeviceSession, type ServiceSession, type Session, type Sessions, who } from './sessions.ts';
 
 export type UplinkHandler = (u: Uplink) => Promise<unknown>;
 
 type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
 type ForwardPacket = Parameters<Aedes['authorizeForward']>[1];
+
+/**
+ * Whether a SensorThings reader may receive what a topic carries (`v1.1/Datastreams('…')/Observations`): the API's
+ * grant rule, handed in by the composition root. department: null for a platform-wide key, undefined anonymous.
+ */
+export interface StaReadAccess {
+  maySubscribe(department: string | null | undefined, topic: string, keyId: string | null): Promise<boolean>;
+}
 
 /** Where a device's answers to downlinks (`…/ack`) are recorded. */
 export interface AckRecorder {
@@ -28,6 +36,26 @@ export class Authorization {
   private readonly refusedSubscribers = new WeakSet<Client>();
   /** The filters granted per connection, to bound them (each costs memory and a place in every topic match). */
   private readonly filters = new WeakMap<Client, Set<string>>();
+  /** Readers per SensorThings topic: an observation is rendered and published only where someone listens. */
+  private readonly staTopics = new Map<string, number>();
+
+  /** Whether a SensorThings reader subscribes to `topic` on this node. */
+  staSubscribed(topic: string): boolean {
+    return this.staTopics.has(topic);
+  }
+
+  private staRelease(topic: string): void {
+    const n = (this.staTopics.get(topic) ?? 0) - 1;
+    if (n > 0) this.staTopics.set(topic, n);
+    else this.staTopics.delete(topic);
+  }
+
+  /** A reader's connection ended: its topics no longer count. */
+  readonly released = (client: Client): void => {
+    if (this.sessions.get(client)?.kind !== 'reader') return;
+    for (const topic of this.filters.get(client) ?? []) this.staRelease(topic);
+    this.filters.delete(client);
+  };
 
   constructor(
     private readonly sessions: Sessions,
@@ -38,12 +66,13 @@ export class Authorization {
       /** Where device readings go (in-process ingest); awaited before the PUBACK. */
       onUplink: UplinkHandler;
       acks?: AckRecorder;
+      sta?: StaReadAccess;
     },
     private readonly log: Logger,
   ) {}
 
   /** A session's publish rights on one topic. */
-  private mayPublish(session: Session | undefined, topic: string): session is Session {
+  private mayPublish(session: Session | undefined, topic: string): session is DeviceSession | ServiceSession {
     if (session?.kind === 'device') return mayPublish(session.device.id, topic);
     return session?.kind === 'service' && serviceMayPublish(session.rights, topic);
   }
@@ -156,14 +185,46 @@ export class Authorization {
     done: (err: Error | null, sub?: Subscription | null) => void,
   ): void => {
     const session = this.sessions.get(client);
+    if (session?.kind === 'reader') {
+      const sta = this.deps.sta;
+      const ms = this.options.registryTimeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
+      const ask =
+        sta && sub.topic.startsWith(STA_TOPIC_ROOT)
+          ? within(
+              sta.maySubscribe(session.department, sub.topic, session.keyId ?? null),
+              ms,
+              () => new Error(`no answer within ${ms} ms`),
+            )
+          : Promise.resolve(false);
+      ask.then(
+        (ok) => this.grant(client, session, sub, ok, done),
+        (err: Error) => {
+          this.log.warn({ ...who(session), topic: sub.topic, err: err.message }, 'subscription check failed');
+          this.grant(client, session, sub, false, done);
+        },
+      );
+      return;
+    }
     const allowed =
       session?.kind === 'device'
         ? maySubscribe(session.device.id, sub.topic)
         : session?.kind === 'service' && serviceMaySubscribe(session.rights, sub.topic);
+    this.grant(client, session, sub, allowed, done);
+  };
+
+  private grant(
+    client: Client,
+    session: Session | undefined,
+    sub: Subscription,
+    allowed: boolean,
+    done: (err: Error | null, sub?: Subscription | null) => void,
+  ): void {
     const filters = this.filters.get(client) ?? new Set<string>();
     const max = this.options.maxSubscriptions ?? 100;
     const withinLimit = filters.has(sub.topic) || filters.size < max;
     if (allowed && withinLimit) {
+      if (session?.kind === 'reader' && !filters.has(sub.topic))
+        this.staTopics.set(sub.topic, (this.staTopics.get(sub.topic) ?? 0) + 1);
       filters.add(sub.topic);
       this.filters.set(client, filters);
       done(null, sub);
@@ -179,7 +240,7 @@ export class Authorization {
     // filter was refused instead of seeing a bare connection loss.
     this.refusedSubscribers.add(client);
     done(null, null);
-  };
+  }
 
   /** After Aedes answered a SUBSCRIBE: a client refused any of its filters is disconnected. */
   readonly subscribed = (_subs: Subscription[], client: Client): void => {
@@ -193,7 +254,11 @@ export class Authorization {
   /** After an UNSUBSCRIBE: the filters no longer count towards the connection's limit. */
   readonly unsubscribed = (unsubscriptions: string[], client: Client): void => {
     const filters = this.filters.get(client);
-    for (const topic of unsubscriptions) filters?.delete(topic);
+    const reader = this.sessions.get(client)?.kind === 'reader';
+    for (const topic of unsubscriptions) {
+      if (reader && filters?.has(topic)) this.staRelease(topic);
+      filters?.delete(topic);
+    }
   };
 
   /** Every delivery to a subscriber passes here: counted, never changed. */

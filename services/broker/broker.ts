@@ -8,7 +8,7 @@ import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Service } from '../common/service.ts';
 import type { Command, DesiredConfig, DownlinkStore, RegistryEvent } from '../registry/index.ts';
 import { Authentication, DEFAULT_MAX_CONNECTIONS, type DeviceAuthenticator } from './authentication.ts';
-import { Authorization, type UplinkHandler } from './authorization.ts';
+import { Authorization, type StaReadAccess, type UplinkHandler } from './authorization.ts';
 import { type ClusterBackends, redisBackends } from './cluster.ts';
 import { Downlink } from './downlink.ts';
 import {
@@ -26,11 +26,12 @@ import { limitPacketSize, maxPacketBytes } from './packet-limit.ts';
 import { type PresenceSink, PresenceTracker } from './presence.ts';
 import { limitSessionQueues, type OutgoingQueues } from './session-queue-limit.ts';
 import { Sessions } from './sessions.ts';
+import { SharedFailureCounts } from './shared-throttle.ts';
 import type { ThrottleOptions } from './throttle.ts';
 import { cacheEmitterMatches, cacheTopicMatches, type OfflineQueueing } from './topic-match-cache.ts';
 
 export type { DeviceAuthenticator } from './authentication.ts';
-export type { UplinkHandler } from './authorization.ts';
+export type { StaReadAccess, UplinkHandler } from './authorization.ts';
 export type { BrokerStats } from './metrics.ts';
 
 export interface BrokerOptions {
@@ -52,6 +53,8 @@ export interface BrokerOptions {
   lastSeenFlushMs?: number;
   /** Cluster mode: nodes on one Redis share subscriptions, sessions and retained messages. */
   redisUrl?: string;
+  /** Prefix of the keys the broker keeps in Redis itself (the shared login throttle), SUS_REDIS_PREFIX. */
+  redisPrefix?: string;
   /** Topic filters one connection may hold; more get SUBACK 0x80 and the connection is closed. */
   maxSubscriptions?: number;
   /** Messages kept per persistent session (`clean: false`) until acknowledged; newer ones are dropped (not in cluster mode). */
@@ -77,6 +80,8 @@ export interface BrokerDeps {
   };
   /** Desired configuration delivered on connect; answers on …/ack recorded. */
   downlinks?: DownlinkStore;
+  /** SensorThings MQTT readers: which topics a reader may subscribe to (without it, readers are refused any). */
+  sta?: StaReadAccess;
 }
 
 /**
@@ -124,7 +129,7 @@ export class SusBroker implements Service {
     this.authorization = new Authorization(
       this.sessions,
       options,
-      { ...counters, onUplink, acks: deps.downlinks },
+      { ...counters, onUplink, acks: deps.downlinks, ...(deps.sta ? { sta: deps.sta } : {}) },
       log,
     );
     this.presence = new PresenceTracker(
@@ -168,7 +173,14 @@ export class SusBroker implements Service {
       // withholding PUBRELs could pin 300 MB); devices publish QoS 2 one or two at a time.
       maxInflightInbound: MAX_INFLIGHT_QOS2,
     };
-    if (o.redisUrl) this.cluster = redisBackends(o.redisUrl);
+    if (o.redisUrl) {
+      this.cluster = redisBackends(o.redisUrl);
+      this.authentication.sharedFailures = new SharedFailureCounts(
+        this.cluster.redis,
+        o.redisPrefix ?? 'sus:',
+        this.authentication.throttleWindowMs,
+      );
+    }
     const aedes = await Aedes.createBroker(
       this.cluster ? { ...base, mq: this.cluster.mq, persistence: this.cluster.persistence } : base,
     );
@@ -204,6 +216,7 @@ export class SusBroker implements Service {
       void this.downlink.deliverDesiredConfig(session.device.id);
     });
     aedes.on('clientDisconnect', (client) => {
+      this.authorization.released(client);
       const session = this.sessions.get(client);
       if (session?.kind === 'device') this.presence.disconnected(session.device, client);
     });
@@ -262,6 +275,7 @@ export class SusBroker implements Service {
     this.aedes = undefined;
     this.handle = undefined;
     this.cluster = undefined;
+    this.authentication.sharedFailures = undefined;
     this.deps.changes?.off('change', this.onChange);
     for (const detach of this.wsDetachers.splice(0)) await detach();
     // Stop accepting first, but wait for the listeners only after Aedes closed the clients: a listener's close
@@ -283,6 +297,16 @@ export class SusBroker implements Service {
         err ? reject(err) : resolve(),
       );
     });
+  }
+
+  /** Whether a SensorThings reader on this node subscribes to `topic` (rendering a payload for nobody is waste). */
+  staSubscribed(topic: string): boolean {
+    return this.authorization.staSubscribed(topic);
+  }
+
+  /** A SensorThings notification (a new Observation) to the readers of `topic`; never retained. */
+  async publishSta(topic: string, payload: Buffer): Promise<void> {
+    await this.publish(topic, payload, false);
   }
 
   async publishCommand(c: Command): Promise<void> {

@@ -5,7 +5,7 @@ import type { LineSink } from '../common/line-protocol.ts';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Registry } from '../registry/index.ts';
-import { type BrokerOptions, SusBroker, type UplinkHandler } from './broker.ts';
+import { type BrokerOptions, type StaReadAccess, SusBroker, type UplinkHandler } from './broker.ts';
 import { LinePresenceSink, type PresenceSink } from './presence.ts';
 
 function readPem(file: string, setting: string): Buffer {
@@ -56,6 +56,7 @@ export function brokerOptions(config: Config): BrokerOptions {
     sessionQueueMessages: config.SUS_MQTT_SESSION_QUEUE_MESSAGES,
     lastSeenFlushMs: config.SUS_LAST_SEEN_FLUSH_MS,
     redisUrl: config.REDIS_URL,
+    redisPrefix: config.SUS_REDIS_PREFIX,
     registryTimeoutMs: config.SUS_REGISTRY_TIMEOUT_MS,
   };
 }
@@ -73,6 +74,7 @@ export function createBroker(
   lines?: LineSink,
   /** Told of each presence change too (the alert engine: an offline device is silent at once). */
   onPresence?: (device: string, online: boolean, at: number) => void,
+  sta?: StaReadAccess,
 ): SusBroker {
   const sink = lines && new LinePresenceSink(lines, log);
   const presence: PresenceSink | undefined = onPresence
@@ -90,5 +92,6 @@ export function createBroker(
     lastSeen: registry,
     changes: registry,
     downlinks: registry.downlinks,
+    ...(sta ? { sta } : {}),
   });
 }

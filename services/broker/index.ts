@@ -1,9 +1,10 @@
-export { mayPublish, maySubscribe, mayUseClientId } from './acl.ts';
+export { mayPublish, maySubscribe, mayUseClientId, STA_CLIENT_PREFIX, STA_TOPIC_ROOT, STA_USERNAME } from './acl.ts';
 export {
   type BrokerDeps,
   type BrokerOptions,
   type BrokerStats,
   type DeviceAuthenticator,
+  type StaReadAccess,
   SusBroker,
   type UplinkHandler,
 } from './broker.ts';

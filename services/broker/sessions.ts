@@ -24,11 +24,22 @@ export interface ServiceSession {
   address: string;
 }
 
-export type Session = DeviceSession | ServiceSession;
+/** A SensorThings MQTT reader: receives what its key (or, without one, open data) may read; publishes nothing. */
+export interface ReaderSession {
+  kind: 'reader';
+  /** The key's department; null: a platform-wide key; undefined: anonymous (public grants only). */
+  department: string | null | undefined;
+  keyId?: string;
+  token?: Buffer;
+  address: string;
+}
+
+export type Session = DeviceSession | ServiceSession | ReaderSession;
 
 /** Log context naming who a session is. */
 export function who(session: Session | undefined): Record<string, string | undefined> {
   if (!session) return {};
+  if (session.kind === 'reader') return { reader: session.department ?? (session.keyId ? 'platform' : 'anonymous') };
   return session.kind === 'device' ? { device: session.device.id } : { service: session.name };
 }
 
@@ -75,7 +86,7 @@ export class Sessions {
   add(client: Client, session: Session): void {
     this.byClient.set(client, session);
     if (session.kind === 'device') this.byDevice.add(session.device.id, client);
-    else this.byKey.add(session.keyId, client);
+    else if (session.keyId) this.byKey.add(session.keyId, client);
   }
 
   ofDevice(device: string): Client[] {

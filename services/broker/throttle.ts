@@ -43,7 +43,10 @@ class FailureCounts {
   }
 
   record(key: string): void {
-    const failures = this.failures(key) + 1;
+    this.put(key, this.failures(key) + 1);
+  }
+
+  private put(key: string, failures: number): void {
     // Re-inserted, so the map's order is by last failure and the eviction below drops the quietest entries.
     this.entries.delete(key);
     this.entries.set(key, { failures, expires: this.now() + this.options.windowMs });
@@ -54,6 +57,11 @@ class FailureCounts {
         if (this.entries.size <= keep) break;
       }
     }
+  }
+
+  /** Takes a count seen elsewhere (another node, through Redis) when it is higher than this one's. */
+  raise(key: string, failures: number): void {
+    if (failures > this.failures(key)) this.put(key, failures);
   }
 
   get size(): number {
@@ -82,7 +90,7 @@ export class FailedAttemptThrottle {
     this.addresses = new FailureCounts(options, now);
   }
 
-  private static pair(address: string, username: string | undefined): string {
+  static pair(address: string, username: string | undefined): string {
     return `${address}\u0000${(username ?? '').slice(0, USERNAME_KEY_CHARS)}`;
   }
 
@@ -118,6 +126,15 @@ export class FailedAttemptThrottle {
   recordFailure(address: string, username: string | undefined): void {
     this.pairs.record(FailedAttemptThrottle.pair(address, username));
     this.addresses.record(address);
+  }
+
+  /**
+   * Counts of the whole cluster (SharedFailureCounts): a guesser that spreads its attempts over the broker nodes
+   * behind a load balancer meets the same limits as on one node.
+   */
+  learn(address: string, username: string | undefined, counts: { pair: number; address: number }): void {
+    this.pairs.raise(FailedAttemptThrottle.pair(address, username), counts.pair);
+    this.addresses.raise(address, counts.address);
   }
 
   /** Entries held: (address, username) pairs, addresses, addresses with logins waiting. */

@@ -1,9 +1,14 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../api/index.ts';
+import type { Redis } from 'ioredis';
+import { buildApi, StaMqttFeed, staReadAccess } from '../api/index.ts';
 import { BrokerSelfMetrics, createBroker, type SusBroker } from '../broker/index.ts';
 import { catalogue } from '../common/catalogue.ts';
+import { ElectedDuties } from '../common/cluster/lease.ts';
+import { LiveFeedPublisher, LiveFeedReader } from '../common/cluster/live-feed.ts';
+import { closeRedis, redisConnection } from '../common/cluster/redis.ts';
 import type { Config } from '../common/config.ts';
+import { HealthServer } from '../common/health-server.ts';
 import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.ts';
@@ -26,8 +31,10 @@ import {
   type Registry,
   RegistryHousekeeping,
   rebuildLatest,
+  relayChanges,
   retentionSettings,
 } from '../registry/index.ts';
+import { ClusterBus, clusterAlerts, downlinkQueue, leaseOptions, redisPlace } from './cluster.ts';
 import { DataDirLock } from './data-dir-lock.ts';
 
 export interface PlatformParts {
@@ -53,6 +60,12 @@ export interface Platform {
   api?: FastifyInstance;
   mqttPort?: number;
   httpPort?: number;
+  /** /livez and /readyz of a node without the API (SUS_HEALTH_PORT). */
+  healthPort?: number;
+  /** Set once stop() began: readiness answers 503 from then on. */
+  draining: boolean;
+  /** Registry housekeeping, webhooks, silent-device checks, integrations: here, or on the cluster's lease holder. */
+  elected?: ElectedDuties;
   /** Settles when the latest-value store is warm: at once, or once an empty one was rebuilt from InfluxDB. */
   latestReady: Promise<void>;
   /** Set when this start created the bootstrap admin key (shown once). */
@@ -134,7 +147,21 @@ export async function startPlatform(
     influx,
     metrics,
     latestReady: Promise.resolve(),
-    stop: () => services.stop(),
+    draining: false,
+    // The drain: /readyz answers 503 at once (the load balancer stops sending), then the parts stop in reverse
+    // order: the elected duties hand their lease over, the API finishes its requests, the broker closes its
+    // clients (they reconnect to another node), ingest flushes its batches.
+    stop: () => {
+      platform.draining = true;
+      return services.stop();
+    },
+  };
+  const ready = async () => {
+    if (platform.draining) return false;
+    return registry.ping().then(
+      () => true,
+      () => false,
+    );
   };
   try {
     if (config.INFLUX_API === 'v1') {
@@ -156,27 +183,78 @@ export async function startPlatform(
       ),
     );
     services.adopt(() => platform.latestReady);
-    await services.start(
+    // Cluster mode (REDIS_URL): registry changes reach every node's caches, work done once runs under a lease.
+    const place = redisPlace(config);
+    const clusterLog = log.child({ component: 'cluster' });
+    const bus = place ? await services.start(new ClusterBus(place, clusterLog)) : undefined;
+    if (bus) {
+      const stopRelay = relayChanges(registry, bus, (err) =>
+        clusterLog.warn({ err: err.message }, 'a registry change did not reach the other nodes'),
+      );
+      services.adopt(async () => stopRelay());
+    }
+    // The elected duties: on the only node, or in a cluster on the broker node that holds the lease (most of the
+    // duties are ingest's: rollups, webhooks, silent devices, integrations); API nodes of a cluster run none.
+    const duties: Service[] = [
       new RegistryHousekeeping(registry, retentionSettings(config), log.child({ component: 'registry-housekeeping' })),
-    );
+    ];
+    const elected =
+      place && bus
+        ? parts.broker
+          ? new ElectedDuties(duties, { place, holder: bus.node, options: leaseOptions(config) }, clusterLog)
+          : undefined
+        : new ElectedDuties(duties, undefined, clusterLog);
+    platform.elected = elected;
+    const leading = () => elected?.leading ?? false;
+    // In one process with the broker, API downlinks go straight to it; in a cluster through Redis to any broker node.
+    const queue =
+      place &&
+      downlinkQueue(
+        place,
+        parts.broker
+          ? {
+              publishCommand: (c) => platform.broker!.publishCommand(c),
+              publishConfig: (c) => platform.broker!.publishConfig(c),
+            }
+          : undefined,
+        clusterLog,
+      );
 
     if (parts.broker || parts.ingest) {
       const ingest = createIngestService(config, registry, log, metrics);
       // Before ingest starts: batches recovered from the spool are looked into for late readings. Stopped after
       // ingest (the group stops in reverse order), whose last drained batches still mark their windows.
-      const rollups = createRollupService(config, registry, ingest, influx, log, metrics);
+      const rollups = createRollupService(config, registry, ingest, influx, log, metrics, place && leading);
       await services.start({ start: async () => rollups.start(), stop: () => rollups.stop() });
       platform.rollups = rollups;
       await services.start(ingest);
       // Evaluates rules on what ingest accepted; its sus_alert points share the spool with the readings.
       const alerting = await services.start(
-        createAlerting(config, registry, ingest.ingestor, ingest.spool, log, influx),
+        createAlerting(
+          config,
+          registry,
+          ingest.ingestor,
+          ingest.spool,
+          log,
+          influx,
+          // Every node writes last-seen times each flush: reading them more often would show nothing new.
+          place && { leading, lastSeenMs: Math.max(1000, config.SUS_LAST_SEEN_FLUSH_MS) },
+        ),
       );
       platform.alerting = alerting;
+      if (place) {
+        const { notifier } = alerting;
+        duties.push({ start: async () => notifier.start(), stop: () => notifier.stop() });
+        // Every API node's live stream reads what this node ingests.
+        await services.start(
+          new LiveFeedPublisher(ingest.ingestor, place, { maxLen: config.SUS_STREAM_REPLAY }, clusterLog),
+        );
+      }
       if (config.SUS_INTEGRATIONS_FILE) {
-        // External MQTT brokers (The Things Stack, ChirpStack, …) feed the same pipeline as the own broker.
+        // External MQTT brokers (The Things Stack, ChirpStack, …) feed the same pipeline as the own broker: one
+        // subscription per city, so an elected duty in a cluster.
         const integrations = loadIntegrations(config.SUS_INTEGRATIONS_FILE);
-        await services.start(new IntegrationSources(integrations, ingest.ingestor, log));
+        duties.push(new IntegrationSources(integrations, ingest.ingestor, log));
       }
       platform.ingest = ingest;
     }
@@ -199,8 +277,11 @@ export async function startPlatform(
           (u) => ingest.ingestor.handle(u),
           ingest.spool,
           (device, online) => platform.alerting?.engine.presence(device, online),
+          staReadAccess(registry, catalogue),
         ),
       );
+      // SensorThings MQTT readers get each accepted reading as an Observation.
+      await services.start(new StaMqttFeed(ingest.ingestor, broker, config.SUS_PUBLIC_API_URL, brokerLog));
       await services.start(
         new BrokerSelfMetrics({
           broker,
@@ -220,6 +301,20 @@ export async function startPlatform(
       });
       Object.assign(platform, { broker, ingest, mqttPort: broker.port });
     }
+    if (queue) await services.start(queue);
+    // Alert notices of every broker node reach every API node's stream.
+    const alerts = bus ? clusterAlerts(bus, platform.alerting?.engine, clusterLog) : platform.alerting?.engine;
+    const live =
+      parts.api && place
+        ? await services.start(new LiveFeedReader(place, { replay: config.SUS_STREAM_REPLAY }, clusterLog))
+        : undefined;
+    let sharedLimits: { redis: Redis; prefix: string } | undefined;
+    if (parts.api && place) {
+      const redis = redisConnection(place.url);
+      redis.on('error', (err: Error) => clusterLog.debug({ err: err.message }, 'rate limits: Redis error'));
+      services.adopt(() => closeRedis(redis));
+      sharedLimits = { redis, prefix: place.prefix };
+    }
     if (parts.api) {
       const api = await buildApi(
         {
@@ -229,13 +324,17 @@ export async function startPlatform(
           // Provisioning bundles name the port the broker really listens on (SUS_MQTT_PORT=0 picks a free one).
           config: platform.mqttPort === undefined ? config : { ...config, SUS_MQTT_PORT: platform.mqttPort },
           metrics,
-          downlink: platform.broker,
-          // The SSE stream takes readings straight from in-process ingest; `sus api` alone has no live source.
-          live: platform.ingest?.ingestor,
+          downlink: queue ?? platform.broker,
+          // The SSE stream takes readings straight from in-process ingest, in a cluster from every broker node through
+          // Redis; `sus api` alone without Redis has no live source.
+          live: live ?? platform.ingest?.ingestor,
+          liveIdsShared: live !== undefined,
+          sharedLimits,
+          ready,
           // HTTP push and dead-letter replay run through the same in-process pipeline.
           ingest: platform.ingest?.ingestor,
           // Alert events for the stream, and re-sent deliveries go out at once.
-          alerts: platform.alerting?.engine,
+          alerts,
         },
         log.child({ component: 'api' }),
       );
@@ -247,6 +346,11 @@ export async function startPlatform(
       });
       log.info({ port: platform.httpPort }, 'API listening; docs at /docs');
     }
+    if (parts.broker && !parts.api && config.SUS_HEALTH_PORT !== undefined) {
+      const health = await services.start(new HealthServer(config.SUS_HTTP_HOST, config.SUS_HEALTH_PORT, ready));
+      platform.healthPort = health.boundPort;
+    }
+    if (elected) await services.start(elected);
   } catch (err) {
     await platform.stop();
     throw err;

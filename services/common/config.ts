@@ -415,8 +415,25 @@ export const ConfigSchema = z
     REDIS_URL: optionalText
       .pipe(z.url({ protocol: /^rediss?$/ }).optional())
       .describe(
-        'Redis URL (redis:// or rediss://): cluster mode, broker nodes share subscriptions, sessions and retained messages.',
+        'Redis URL (redis:// or rediss://): cluster mode: broker nodes share subscriptions, sessions and retained messages; the live stream, rate limits, login throttle, registry changes, downlinks and the elected duties go through it.',
       ),
+    SUS_REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits and : _ . - (at most 64)')
+      .default('sus:')
+      .describe('Prefix of the keys and channels SUS keeps in Redis (several platforms on one Redis need their own).'),
+    SUS_HEALTH_PORT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe(
+        'Port of GET /livez and /readyz for a node without the API (sus broker), for load balancers; unset: none. The API serves both on its own port.',
+      ),
+    SUS_LEASE_TTL_MS: positiveInt(5000).describe(
+      'Cluster mode: the elected duties (rollups, retention, silent-device checks, webhooks, integrations) move to another broker node this long after their node stops renewing its lease.',
+    ),
   })
   .superRefine((c, ctx) => {
     // OpenID Connect sign-in is all or nothing: an issuer without its client cannot sign anyone in.

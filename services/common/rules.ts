@@ -356,28 +356,29 @@ export function publicRule(r: Rule) {
 
 /**
  * What a notification says about an alert's state change: the webhook body, the stream's `event: alert` and the
- * `sus_alert` point are all made from it.
+ * `sus_alert` point are all made from it. A schema too: in a cluster notices travel between nodes (Redis).
  */
+export const AlertNoticeSchema = z.object({
+  alert: z.number(),
+  rule: z.object({ id: z.string(), name: z.string(), kind: z.enum(RULE_KINDS), severity: z.enum(SEVERITIES) }),
+  state: z.enum(['pending', 'firing', 'resolved']),
+  department: z.string(),
+  device: z.string(),
+  quantity: z.string().nullable(),
+  value: z.number().nullable(),
+  unit: z.string().nullable(),
+  threshold: RuleConditionSchema.nullable(),
+  hysteresis: z.number(),
+  /** When the state changed (ISO 8601). */
+  time: z.string(),
+  link: z.string(),
+  description: z.string(),
+  runbook: z.string().nullable(),
+});
+export type AlertNotice = z.infer<typeof AlertNoticeSchema>;
+
 /** The body of a grouped notification: every change of one rule to one state within its group wait. */
 export interface AlertGroupNotice {
   group: { rule: AlertNotice['rule']; state: AlertNotice['state']; count: number };
   alerts: AlertNotice[];
-}
-
-export interface AlertNotice {
-  alert: number;
-  rule: { id: string; name: string; kind: RuleKind; severity: Severity };
-  state: 'pending' | 'firing' | 'resolved';
-  department: string;
-  device: string;
-  quantity: string | null;
-  value: number | null;
-  unit: string | null;
-  threshold: RuleCondition | null;
-  hysteresis: number;
-  /** When the state changed (ISO 8601). */
-  time: string;
-  link: string;
-  description: string;
-  runbook: string | null;
 }

@@ -49,7 +49,7 @@ export class DeviceDirectory implements DeviceLookup {
   private readonly maxHits: number;
   private readonly maxMisses: number;
   private readonly onChange = (e: RegistryEvent) => {
-    if (e.type === 'rules-changed') return;
+    if (e.type !== 'device-changed') return;
     this.hits.delete(e.id);
     this.misses.delete(e.id);
   };

@@ -183,7 +183,13 @@ export class AlertStore {
   constructor(private readonly db: Db) {}
 
   /** Writes a transition; returns the alert and whether a silence held its notifications back. */
-  async transition(t: AlertTransition): Promise<{ alert: Alert; silenced: boolean; deliveries: number }> {
+  /**
+   * `changed` is false when the alert already was in this state: another node (a device that moved between broker
+   * nodes, a new lease holder checking silences) reported the same event, which is recorded but notifies nobody again.
+   */
+  async transition(
+    t: AlertTransition,
+  ): Promise<{ alert: Alert; silenced: boolean; deliveries: number; changed: boolean }> {
     return this.db.transaction(async (tx) => {
       const [prev] = await tx.query<AlertRow>(
         `SELECT ${ALERT_COLUMNS} FROM alerts WHERE rule_id = $1 AND device_id = $2 FOR UPDATE`,
@@ -240,7 +246,7 @@ export class AlertStore {
           deliveries += inserted.length;
         }
       }
-      return { alert, silenced, deliveries };
+      return { alert, silenced, deliveries, changed: prev?.state !== t.state };
     });
   }
 

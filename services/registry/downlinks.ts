@@ -1,25 +1,29 @@
 import { z } from 'zod';
+import { JsonObject } from '../common/grammar.ts';
 import { type Db, storableText } from './db.ts';
 
-export interface Command {
-  id: number;
-  device: string;
-  name: string;
-  args: Record<string, unknown>;
-  createdAt: string;
-  createdBy: string | null;
-  ackedAt: string | null;
-  ackStatus: string | null;
-}
+/** A command as the registry keeps it; also what travels between nodes (the cluster's downlink queue). */
+export const CommandSchema = z.object({
+  id: z.number().int(),
+  device: z.string(),
+  name: z.string(),
+  args: JsonObject,
+  createdAt: z.string(),
+  createdBy: z.string().nullable(),
+  ackedAt: z.string().nullable(),
+  ackStatus: z.string().nullable(),
+});
+export type Command = z.infer<typeof CommandSchema>;
 
-export interface DesiredConfig {
-  device: string;
-  version: number;
-  config: Record<string, unknown>;
-  updatedAt: string;
-  ackedVersion: number | null;
-  ackedAt: string | null;
-}
+export const DesiredConfigSchema = z.object({
+  device: z.string(),
+  version: z.number().int(),
+  config: JsonObject,
+  updatedAt: z.string(),
+  ackedVersion: z.number().int().nullable(),
+  ackedAt: z.string().nullable(),
+});
+export type DesiredConfig = z.infer<typeof DesiredConfigSchema>;
 
 export interface DeviceAck {
   id: number;

@@ -112,7 +112,11 @@ const ACTIVE = 'revoked_at IS NULL AND expires_at > now()';
 
 /** Grants: the data-trustee model's "department X may read this slice of department Y's data". */
 export class GrantStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** A grant was made or revoked: caches of what a department may read are stale. */
+    private readonly changed: (id: string) => void = () => undefined,
+  ) {}
 
   async create(g: NewGrant): Promise<Grant> {
     const [r] = await this.db.query<Row>(
@@ -137,6 +141,7 @@ export class GrantStore {
         g.expiresAt,
       ],
     );
+    this.changed(r!.id);
     return toGrant(r!);
   }
 
@@ -190,6 +195,7 @@ export class GrantStore {
       [id, owner ?? null],
     );
     if (!r) throw notFound('grant', id, 'SUS_ERR_GRANT_NOT_FOUND');
+    this.changed(r.id);
     return toGrant(r);
   }
 }

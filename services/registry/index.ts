@@ -17,6 +17,7 @@ export {
   type Silence,
 } from './alerts.ts';
 export { type AuditEntry, AuditLog } from './audit.ts';
+export { type ChangeChannel, relayChanges } from './change-relay.ts';
 export { type Claim, ClaimStore, type NewClaim } from './claims.ts';
 export { type Db, openDb, registryRefusal } from './db.ts';
 export {
@@ -32,7 +33,23 @@ export {
   type ReplayableDeadLetter,
 } from './dead-letters.ts';
 export { type DeviceType, DeviceTypeStore, type NewDeviceType } from './device-types.ts';
-export { type Command, type DesiredConfig, type DeviceAck, DownlinkStore } from './downlinks.ts';
+export {
+  type Command,
+  CommandSchema,
+  type DesiredConfig,
+  DesiredConfigSchema,
+  type DeviceAck,
+  DownlinkStore,
+} from './downlinks.ts';
+export {
+  type CatalogueRow,
+  type EntityAccess,
+  EntityQueries,
+  type EntityQuery,
+  type EntityRow,
+  type EntityRows,
+  type SqlContext,
+} from './entity-query.ts';
 export {
   type Grant,
   type GrantMismatch,

@@ -6,8 +6,10 @@ import { AuditLog } from './audit.ts';
 import { ClaimStore } from './claims.ts';
 import { type Db, sqlState } from './db.ts';
 import { type DeadLetterBounds, DeadLetterStore } from './dead-letters.ts';
+import { DEVICE_COLUMNS, type DeviceRow, toDevice } from './device-row.ts';
 import { DeviceTypeStore } from './device-types.ts';
 import { DownlinkStore } from './downlinks.ts';
+import { EntityQueries } from './entity-query.ts';
 import { GrantStore } from './grants.ts';
 import { KeyStore } from './keys.ts';
 import { LatestValueStore } from './latest-values.ts';
@@ -16,37 +18,11 @@ import { RuleStore } from './rules.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
 import type { Department, Device, NewDevice } from './types.ts';
 
-interface DeviceRow {
-  id: string;
-  name: string;
-  department_id: string;
-  type: string;
-  district: string | null;
-  lat: number | null;
-  lon: number | null;
-  secret_hash: string;
-  created_at: Date;
-  last_seen_at: Date | null;
-}
-
-const DEVICE_COLUMNS = 'id, name, department_id, type, district, lat, lon, secret_hash, created_at, last_seen_at';
-
-const toDevice = (r: DeviceRow): Device => ({
-  id: r.id,
-  name: r.name,
-  department: r.department_id,
-  type: r.type,
-  district: r.district,
-  lat: r.lat,
-  lon: r.lon,
-  createdAt: r.created_at.toISOString(),
-  lastSeenAt: r.last_seen_at ? r.last_seen_at.toISOString() : null,
-});
-
-/** A device was created, changed, rotated or decommissioned; an API key was revoked; an alert rule changed. */
+/** A device was created, changed, rotated or decommissioned; an API key was revoked; a grant made or revoked; an alert rule changed. */
 export type RegistryEvent =
   | { type: 'device-changed'; id: string }
   | { type: 'key-revoked'; id: string }
+  | { type: 'grant-changed'; id: string }
   | { type: 'rules-changed' };
 
 /**
@@ -69,6 +45,8 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   readonly deadLetters: DeadLetterStore;
   /** The newest value of every device × quantity: written by ingest, read by every API node. */
   readonly latest: LatestValueStore;
+  /** Pages of devices, Datastreams and device types filtered in SQL (the SensorThings API's collections). */
+  readonly entities: EntityQueries;
 
   constructor(
     /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
@@ -80,11 +58,12 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     this.keys = new KeyStore(db, (id) => this.emit('change', { type: 'key-revoked', id }));
     this.deviceTypes = new DeviceTypeStore(db);
     this.claims = new ClaimStore(db);
-    this.grants = new GrantStore(db);
+    this.grants = new GrantStore(db, (id) => this.emit('change', { type: 'grant-changed', id }));
     this.audit = new AuditLog(db);
     this.downlinks = new DownlinkStore(db);
     this.deadLetters = new DeadLetterStore(db, deadLetterBounds);
     this.latest = new LatestValueStore(db);
+    this.entities = new EntityQueries(db);
     this.rules = new RuleStore(db, limits.rulesPerDepartment ?? 1000, () =>
       this.emit('change', { type: 'rules-changed' }),
     );
@@ -290,6 +269,16 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
       'UPDATE devices SET last_seen_at = $2 WHERE id = ANY($1::text[]) AND (last_seen_at IS NULL OR last_seen_at < $2)',
       [ids, at],
     );
+  }
+
+  /** When each of these devices was last seen by any node (epoch ms); devices never seen are absent. */
+  async lastSeenOf(ids: string[]): Promise<Map<string, number>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.query<{ id: string; last_seen_at: Date }>(
+      'SELECT id, last_seen_at FROM devices WHERE id = ANY($1::text[]) AND last_seen_at IS NOT NULL',
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.id, r.last_seen_at.getTime()]));
   }
 
   /** Device ids visible to a department, for filtering dead letters and readings. */

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
 import { CommandName, DeviceId, JsonObject } from '../../common/grammar.ts';
+import { CommandSchema, DesiredConfigSchema } from '../../registry/index.ts';
 import type { ApiContext } from '../context.ts';
 import { ProblemSchema } from '../schemas.ts';
 import { visibleDevice } from './devices.ts';
@@ -10,24 +11,6 @@ const IdParams = z.object({ id: DeviceId });
 /** Downlinks travel to constrained devices over QoS 1: keep documents small. */
 const MAX_DOCUMENT_BYTES = 16 * 1024;
 
-const CommandSchema = z.object({
-  id: z.number().int(),
-  device: z.string(),
-  name: z.string(),
-  args: JsonObject,
-  createdAt: z.string(),
-  createdBy: z.string().nullable(),
-  ackedAt: z.string().nullable(),
-  ackStatus: z.string().nullable(),
-});
-const DesiredConfigSchema = z.object({
-  device: z.string(),
-  version: z.number().int(),
-  config: JsonObject,
-  updatedAt: z.string(),
-  ackedVersion: z.number().int().nullable(),
-  ackedAt: z.string().nullable(),
-});
 const AckSchema = z.object({
   id: z.number().int(),
   device: z.string(),
@@ -73,7 +56,7 @@ export const commandRoutes =
         if (!ctx.downlink) {
           throw new SusError(
             'SUS_ERR_DOWNLINK_UNAVAILABLE',
-            'no broker in this process: send commands through an API that runs next to the broker (sus run)',
+            'no broker in this process and no REDIS_URL: send commands through an API that runs next to the broker (sus run), or set REDIS_URL on the broker and API nodes',
             503,
             { device: device.id },
           );

@@ -48,6 +48,16 @@ export const healthRoutes =
       },
     );
 
+    // For load balancers and orchestrators: outside /v1, neither keyed nor rate-limited, no detail in the answer.
+    app.get('/livez', { schema: { hide: true } }, async (_req, reply) => reply.type('text/plain').send('ok\n'));
+    app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+      const ok = ctx.ready ? await ctx.ready().catch(() => false) : true;
+      return reply
+        .code(ok ? 200 : 503)
+        .type('text/plain')
+        .send(ok ? 'ready\n' : 'not ready\n');
+    });
+
     app.get(
       '/v1/quantities',
       {

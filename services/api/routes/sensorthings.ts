@@ -13,6 +13,7 @@ import {
   SET_OF,
   type Stream,
 } from '../sta/model.ts';
+import { REGISTRY_SETS, registryPage, staysOnPage } from '../sta/pushdown.ts';
 import { emptyOptions, parseOptions, type QueryOptions } from '../sta/query-options.ts';
 import { StaView } from '../sta/service.ts';
 
@@ -24,6 +25,10 @@ export const STA_CONFORMANCE = [
   'http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities',
   'http://www.opengis.net/spec/iot_sensing/1.1/req/request-data',
 ];
+
+/** Receiving updates via MQTT (OGC 18-088 A.8): served when the broker runs in this process (services/api/sta/mqtt.ts). */
+export const STA_MQTT_CONFORMANCE =
+  'http://www.opengis.net/spec/iot_sensing/1.1/req/receive-updates-via-mqtt/receive-updates';
 
 const notFound = (what: string) =>
   new SusError('SUS_ERR_STA_NOT_FOUND', `${what} does not exist or is not visible to this caller`, 404, { path: what });
@@ -92,12 +97,19 @@ async function resolvePath(v: StaView, base: string, segs: string[]): Promise<Ta
   const type = ENTITY_SETS[first.name as EntitySet];
   if (!type) throw notFound(first.name);
   let t: Target;
-  let link = `${base}/${first.name}`;
+  const link = `${base}/${first.name}`;
   if (type === 'Observation') {
     const streams = [...v.datastreams.values()].map((d) => d.stream!);
     t = { k: 'collection', type, items: [], streams, link };
   } else t = { k: 'collection', type, items: [...v.set(type).values()], link };
   if (first.key !== undefined) t = await pick(v, t, first.key);
+  return walk(v, base, t, link, rest);
+}
+
+/** The rest of a resource path from what its first segments addressed. */
+async function walk(v: StaView, base: string, start: Target, link0: string, rest: string[]): Promise<Target> {
+  let t = start;
+  let link = link0;
   for (const raw of rest) {
     if (raw === '$ref') {
       t = { k: 'ref', of: t };
@@ -178,14 +190,45 @@ export const sensorThingsRoutes =
       if (rest === '') {
         return {
           value: Object.keys(ENTITY_SETS).map((name) => ({ name, url: `${base}/${name}` })),
-          serverSettings: { conformance: STA_CONFORMANCE },
+          serverSettings: deps.downlink
+            ? {
+                conformance: [...STA_CONFORMANCE, STA_MQTT_CONFORMANCE],
+                [STA_MQTT_CONFORMANCE]: {
+                  endpoints: [`mqtt://${new URL(base).hostname}:${deps.config.SUS_MQTT_PORT}`],
+                },
+              }
+            : { conformance: STA_CONFORMANCE },
         };
       }
       const query = req.query as Record<string, unknown>;
       const o = parseOptions(query);
-      const view = await StaView.open(deps, req, deps.config.SUS_STA_MAX_TOP);
+      const max = deps.config.SUS_STA_MAX_TOP;
+      const segs = rest.split('/');
+      const first = segment(segs[0]!);
+      const set = first.name as EntitySet;
+      const tail = segs.slice(1).map((x) => (x.startsWith('$') ? x : segment(x).name));
+      if (REGISTRY_SETS[set] && staysOnPage(ENTITY_SETS[set], tail, o.expand)) {
+        // The registry selects the page (or the entity): only its devices are read.
+        const link = `${base}/${first.name}`;
+        if (first.key === undefined && (segs.length === 1 || (segs.length === 2 && segs[1] === '$ref'))) {
+          const page = await registryPage(deps, req, max, set, o);
+          return collection(new Renderer(page.view, base), page, o, query, link, segs.length === 2);
+        }
+        if (first.key === undefined) throw new StaQueryError(`'${segs[1]}' cannot follow a collection`, 'path');
+        const page = await registryPage(deps, req, max, set, o, first.key);
+        const e = page.items[0];
+        if (!e) throw notFound(`${first.name}(${quoteKey(first.key)})`);
+        const t = await walk(page.view, base, { k: 'entity', e }, link, segs.slice(1));
+        return answer(page.view, base, t, o, query);
+      }
+      const view = await StaView.open(deps, req, max);
+      const t = await resolvePath(view, base, segs);
+      return answer(view, base, t, o, query);
+    };
+
+    /** The body for what a path addressed. */
+    const answer = async (view: StaView, base: string, t: Target, o: QueryOptions, query: Record<string, unknown>) => {
       const r = new Renderer(view, base);
-      const t = await resolvePath(view, base, rest.split('/'));
       const target = t.k === 'ref' ? t.of : t;
       if (target.k === 'property') {
         const val = target.name === 'id' ? target.e.id : target.e.props[target.name];
@@ -202,14 +245,24 @@ export const sensorThingsRoutes =
       if (target.k !== 'collection') throw new StaQueryError('unsupported path', 'path');
       const page =
         target.type === 'Observation' ? await view.observations(target.streams ?? [], o) : view.page(target.items, o);
+      return collection(r, page, o, query, target.link, t.k === 'ref');
+    };
+
+    const collection = async (
+      r: Renderer,
+      page: { items: Entity[]; count?: number; more: boolean },
+      o: QueryOptions,
+      query: Record<string, unknown>,
+      link: string,
+      ref: boolean,
+    ) => {
       const top = Math.min(o.top ?? 100, deps.config.SUS_STA_MAX_TOP);
-      const value =
-        t.k === 'ref'
-          ? page.items.map((e) => ({ '@iot.selfLink': r.selfLink(e) }))
-          : await Promise.all(page.items.map((e) => r.entity(e, o)));
+      const value = ref
+        ? page.items.map((e) => ({ '@iot.selfLink': r.selfLink(e) }))
+        : await Promise.all(page.items.map((e) => r.entity(e, o)));
       return {
         ...(o.count && page.count !== undefined ? { '@iot.count': page.count } : {}),
-        ...(page.more ? { '@iot.nextLink': nextLink(target.link, query, o.skip + top) } : {}),
+        ...(page.more ? { '@iot.nextLink': nextLink(link, query, o.skip + top) } : {}),
         value,
       };
     };

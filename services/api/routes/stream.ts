@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
 import { DepartmentId, DeviceId, QuantityName } from '../../common/grammar.ts';
 import type { AlertNotice } from '../../common/rules.ts';
-import { type Grant, grantCovers } from '../../registry/index.ts';
+import { type Grant, grantCovers, type RegistryEvent } from '../../registry/index.ts';
 import { actingDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import type { LiveEvent } from '../live-hub.ts';
@@ -58,6 +58,15 @@ export const streamRoutes =
     const perKey = new Map<string, number>();
     let total = 0;
     const { SUS_STREAM_MAX_PER_KEY: maxPerKey, SUS_STREAM_MAX_CONNECTIONS: maxTotal } = deps.config;
+    // Open streams that re-read their grants when one is made or revoked: one registry listener for all of them.
+    const grantWatchers = new Set<() => void>();
+    const onChange = (e: RegistryEvent) => {
+      if (e.type === 'grant-changed') for (const reread of grantWatchers) reread();
+    };
+    deps.registry.on('change', onChange);
+    app.addHook('onClose', async () => {
+      deps.registry.off('change', onChange);
+    });
 
     app.get(
       '/v1/stream',
@@ -68,7 +77,7 @@ export const streamRoutes =
           summary:
             'Live readings (event: reading) and alert state changes (event: alert) as Server-Sent Events, honouring access rights',
           description:
-            'Each event carries an id; reconnect with Last-Event-ID to receive what was missed while it is still buffered (SUS_STREAM_REPLAY readings). An `event: gap` says some were no longer buffered. A client that stops reading is disconnected once it falls that far behind. At most SUS_STREAM_MAX_PER_KEY streams per key and SUS_STREAM_MAX_CONNECTIONS per process (429 beyond). Needs in-process ingest (`sus run`).',
+            'Each event carries an id; reconnect with Last-Event-ID to receive what was missed while it is still buffered (SUS_STREAM_REPLAY readings). An `event: gap` says some were no longer buffered. A client that stops reading is disconnected once it falls that far behind. At most SUS_STREAM_MAX_PER_KEY streams per key and SUS_STREAM_MAX_CONNECTIONS per process (429 beyond). Needs in-process ingest (`sus run`) or, with REDIS_URL, broker nodes feeding the cluster stream (ids are the same on every API node).',
           querystring: StreamQuerySchema,
           response: { 400: ProblemSchema, 429: ProblemSchema, 503: ProblemSchema },
         },
@@ -78,7 +87,7 @@ export const streamRoutes =
         if (!hub)
           throw new SusError(
             'SUS_ERR_STREAM_UNAVAILABLE',
-            'the live stream needs ingest in the same process: run `sus run` (this is `sus api` alone)',
+            'the live stream needs ingest in the same process or REDIS_URL (cluster mode): run `sus run`, or set REDIS_URL on the broker and API nodes (this is `sus api` alone)',
             503,
           );
         const q = req.query;
@@ -166,7 +175,7 @@ export const streamRoutes =
         };
         deps.alerts?.on('alert', onAlert);
         const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
-        const refresh = setInterval(() => {
+        const reread = () => {
           if (own === undefined) return;
           deps.grants.activeTo(own).then(
             (g) => {
@@ -174,12 +183,16 @@ export const streamRoutes =
             },
             (err: unknown) => req.log.warn({ err }, 'could not refresh the grants of a stream'),
           );
-        }, GRANT_REFRESH_MS);
+        };
+        // At once when a grant is made or revoked (on any node: the registry relays it), and on a timer for expiry.
+        grantWatchers.add(reread);
+        const refresh = setInterval(reread, GRANT_REFRESH_MS);
         res.on('close', () => {
           subscription.close();
           deps.alerts?.off('alert', onAlert);
           clearInterval(heartbeat);
           clearInterval(refresh);
+          grantWatchers.delete(reread);
           total--;
           const left = (perKey.get(keyId) ?? 1) - 1;
           if (left > 0) perKey.set(keyId, left);

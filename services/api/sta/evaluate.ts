@@ -38,7 +38,8 @@ export function compareValues(a: Value, b: Value): number | undefined {
   return undefined;
 }
 
-function compare(op: string, a: Value, b: Value): boolean {
+/** A comparison operator on two values as the filter evaluates it (null and mismatched kinds included). */
+export function compare(op: string, a: Value, b: Value): boolean {
   const c = compareValues(a, b);
   if (c === undefined) return op === 'ne' && !(a === null && b === null);
   return COMPARE[op]!(c);
@@ -172,6 +173,8 @@ function values(e: Expr, resolve: Resolve): Value[] {
 }
 
 export const matches = (e: Expr, resolve: Resolve): boolean => truthy(values(e, resolve));
+/** The value of an expression without paths (literals, functions of literals, arithmetic). */
+export const constantValue = (e: Expr): Value => values(e, () => [null])[0] ?? null;
 /** The value an `$orderby` key gives an entity (the first, for to-many paths). */
 export const sortKey = (e: Expr, resolve: Resolve): Value => values(e, resolve)[0] ?? null;
 

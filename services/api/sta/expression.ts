@@ -38,6 +38,17 @@ export class StaQueryError extends Error {
   }
 }
 
+/**
+ * Where each path, call and operator starts in the option's text: kept beside the tree (not in it) so a compiler
+ * can name the position of what it cannot translate while trees still compare by their shape.
+ */
+const POSITIONS = new WeakMap<Expr, number>();
+export const positionOf = (e: Expr): number | undefined => POSITIONS.get(e);
+const at = <E extends Expr>(e: E, pos: number): E => {
+  POSITIONS.set(e, pos);
+  return e;
+};
+
 export const MAX_EXPRESSION_LENGTH = 4000;
 const MAX_DEPTH = 64;
 
@@ -241,7 +252,7 @@ class Parser {
       const op = t.t === 'word' ? ops.find((o) => o === t.v) : undefined;
       if (!op) return l;
       this.i++;
-      l = { k: 'bin', op, l, r: next() };
+      l = at({ k: 'bin', op, l, r: next() }, t.at);
     }
   }
   or = (): Expr => this.nest(() => this.binary(this.and, ['or']));
@@ -255,7 +266,7 @@ class Parser {
       // `not` takes the comparison that follows (`not a eq 1` is not (a eq 1)), as OData's grammar reads it.
       if (this.isWord('not')) {
         this.i++;
-        return { k: 'not', e: this.eq() };
+        return at({ k: 'not', e: this.eq() }, this.toks[this.i - 1]!.at);
       }
       const t = this.peek();
       if (t.t === 'punct' && t.v === '-') {
@@ -311,9 +322,9 @@ class Parser {
               `${t.v} takes ${arity[0] === arity[1] ? arity[0] : `${arity[0]} to ${arity[1]}`} arguments`,
               t.at,
             );
-          return { k: 'fn', name: t.v, args };
+          return at({ k: 'fn', name: t.v, args }, t.at);
         }
-        return { k: 'path', p: t.v.split('/') };
+        return at({ k: 'path', p: t.v.split('/') }, t.at);
       }
       default:
         return this.fail('expression ends where a value was expected');

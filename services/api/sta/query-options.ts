@@ -18,6 +18,9 @@ export interface Expand {
 
 const OPTIONS = new Set(['$top', '$skip', '$count', '$select', '$orderby', '$filter', '$expand', '$resultFormat']);
 const MAX_EXPAND_DEPTH = 6;
+/** Navigation properties one request may expand in all (each can fan out into a query per entity). */
+const MAX_EXPAND_ITEMS = 32;
+const expandItems = (xs: Expand[]): number => xs.reduce((n, x) => n + 1 + expandItems(x.options.expand), 0);
 const MAX_SKIP = 1_000_000_000;
 
 /** Splits on `sep` outside parentheses and quotes. */
@@ -66,7 +69,11 @@ function parseExpand(s: string, depth: number): Expand[] {
     let leaf: Expand = { nav: segs[segs.length - 1]!, options: parseOptions(inner, depth + 1) };
     for (let i = segs.length - 2; i >= 0; i--) leaf = { nav: segs[i]!, options: { ...emptyOptions(), expand: [leaf] } };
     const same = out.find((x) => x.nav === leaf.nav);
-    if (same) same.options.expand.push(...leaf.options.expand);
+    // A repeated item adds nothing: `Datastreams/Observations` five hundred times is one expansion, not 500 queries each.
+    if (same)
+      for (const x of leaf.options.expand) {
+        if (!same.options.expand.some((y) => JSON.stringify(y) === JSON.stringify(x))) same.options.expand.push(x);
+      }
     else out.push(leaf);
   }
   return out;
@@ -120,6 +127,8 @@ export function parseOptions(q: Record<string, unknown>, depth = 0): QueryOption
         break;
       case '$expand':
         o.expand = parseExpand(raw, depth);
+        if (depth === 0 && expandItems(o.expand) > MAX_EXPAND_ITEMS)
+          throw new StaQueryError(`$expand names more than ${MAX_EXPAND_ITEMS} navigation properties in all`, key);
         break;
       case '$resultFormat':
         if (raw !== 'default')

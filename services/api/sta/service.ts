@@ -52,18 +52,41 @@ export class StaView {
     readonly maxTop: number,
   ) {}
 
-  static async open(deps: ApiDeps, req: FastifyRequest, maxTop: number): Promise<StaView> {
+  /** The caller's department (undefined: platform-wide key; null: anonymous) and the grants its view reads through. */
+  static async access(
+    deps: ApiDeps,
+    req: FastifyRequest,
+  ): Promise<{ reader: string | null | undefined; grants: Grant[] }> {
     const reader = req.principal ? (req.principal.department ?? undefined) : null;
-    const v = new StaView(deps, req, reader, maxTop);
-    const [devices, types, grants] = await Promise.all([
+    const grants =
+      reader === undefined
+        ? []
+        : reader === null
+          ? await deps.grants.publicDatasets()
+          : await deps.grants.activeTo(reader);
+    return { reader, grants };
+  }
+
+  /** The whole view: every device the caller may see (paths and expansions that reach across devices). */
+  static async open(deps: ApiDeps, req: FastifyRequest, maxTop: number): Promise<StaView> {
+    const [devices, types, access] = await Promise.all([
       deps.registry.listDevices(),
       deps.types.list(),
-      reader === undefined
-        ? Promise.resolve([] as Grant[])
-        : reader === null
-          ? deps.grants.publicDatasets()
-          : deps.grants.activeTo(reader),
+      StaView.access(deps, req),
     ]);
+    return StaView.build(deps, req, maxTop, access, devices, types);
+  }
+
+  /** A view of `devices` only (a page the registry selected), with the types they need. */
+  static build(
+    deps: ApiDeps,
+    req: FastifyRequest,
+    maxTop: number,
+    { reader, grants }: { reader: string | null | undefined; grants: Grant[] },
+    devices: Device[],
+    types: DeviceType[],
+  ): StaView {
+    const v = new StaView(deps, req, reader, maxTop);
     const typeById = new Map(types.map((t) => [t.id, t]));
     for (const q of deps.catalogue.names()) {
       const def = deps.catalogue.get(q)!;
@@ -77,22 +100,18 @@ export class StaView {
       for (const q of t.quantities) {
         const def = deps.catalogue.get(q);
         if (!def || def.name !== q) continue;
-        // STA serves raw observations: a grant with an aggregation floor does not open a Datastream.
-        if (
-          !own &&
-          !grants.some(
-            (g) =>
-              g.owner === d.department &&
-              grantCovers(g, { quantities: [q], deviceType: d.type, district: d.district, raw: true }),
-          )
-        )
-          continue;
+        if (!own && !streamShared(grants, d, q)) continue;
         streams.push({ id: streamId(d.id, q), device: d, quantity: def, type: t });
       }
       if (!own && streams.length === 0) continue;
       v.addDevice(d, t, streams);
     }
     return v;
+  }
+
+  /** Shows a Sensor the registry selected (a page of Sensors), whether or not a device of it is on the page. */
+  addSensor(t: DeviceType): void {
+    if (!this.sensors.has(t.id)) this.sensors.set(t.id, sensor(t));
   }
 
   private addDevice(d: Device, t: DeviceType, streams: Stream[]): void {
@@ -309,6 +328,19 @@ export class StaView {
     return { items: list.slice(0, top), count, more: list.length > top };
   }
 }
+
+/**
+ * Whether one of `grants` opens the Datastream of `d` × `q` to a reader who does not own the device (HTTP and MQTT).
+ * STA serves raw observations: a grant with an aggregation floor does not open a Datastream.
+ */
+export const sharingGrant = (grants: Grant[], d: Device, q: string): Grant | undefined =>
+  grants.find(
+    (g) =>
+      g.owner === d.department &&
+      grantCovers(g, { quantities: [q], deviceType: d.type, district: d.district, raw: true }),
+  );
+export const streamShared = (grants: Grant[], d: Device, q: string): boolean =>
+  sharingGrant(grants, d, q) !== undefined;
 
 const isEntity = (x: unknown): x is Entity =>
   typeof x === 'object' && x !== null && 'type' in x && 'props' in x && 'id' in x;

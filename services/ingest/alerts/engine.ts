@@ -45,6 +45,13 @@ export interface AlertEngineOptions {
   reloadMs?: number;
   /** How often window rules are evaluated (SUS_WINDOW_RULE_INTERVAL_S). */
   windowMs?: number;
+  /**
+   * Cluster mode: whether this node holds the elected duties. Silent-device rules are checked only there (each
+   * silence notifies once), with last-seen times read from the registry every `sharedLastSeenMs` (every node writes
+   * them), since the devices report to every node.
+   */
+  leading?: () => boolean;
+  sharedLastSeenMs?: number;
 }
 
 export interface AlertEngineStats {
@@ -171,6 +178,9 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     const rules = this.windowRules;
     const influx = this.deps.influx;
     if (rules.length === 0 || !influx) return;
+    // In a cluster every node sees the same rollups: one node (the lease holder) evaluates, so each notifies once.
+    const leading = this.deps.options.leading;
+    if (leading && !leading()) return;
     const rollupsUntil = (await this.deps.registry.rollups.progress())['1h']?.doneUntil ?? 0;
     for (const c of rules) {
       if (this.stopped) return;
@@ -216,7 +226,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   }
 
   private readonly onRegistryChange = (e: RegistryEvent) => {
-    // Rules and devices decide what is watched; a key revocation does not.
+    // Rules, devices and grants decide what is watched; a key revocation does not.
     if (e.type !== 'key-revoked') void this.reload();
   };
 
@@ -347,6 +357,28 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
 
   // ---- timers: `for` durations and silent devices -------------------------------------------------------------
 
+  private lastSeenRead = 0;
+  private readingLastSeen = false;
+
+  /** Cluster mode: the registry's last-seen times of the watched devices (written by every node), merged in. */
+  private refreshLastSeen(now: number): void {
+    const every = this.deps.options.sharedLastSeenMs;
+    if (every === undefined || this.readingLastSeen || now - this.lastSeenRead < every) return;
+    this.readingLastSeen = true;
+    this.lastSeenRead = now;
+    this.deps.registry
+      .lastSeenOf([...this.watched.keys()])
+      .then(
+        (seen) => {
+          for (const [device, at] of seen) if (at > (this.lastSeen.get(device) ?? 0)) this.lastSeen.set(device, at);
+        },
+        (err: Error) => this.deps.log.warn({ err: err.message }, 'could not read last-seen times; read again later'),
+      )
+      .finally(() => {
+        this.readingLastSeen = false;
+      });
+  }
+
   private tick(now: number): void {
     for (const c of this.thresholdRules) {
       if (c.rule.forS === 0) continue;
@@ -356,6 +388,9 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
         this.change(c.rule, a.device, 'firing', a.value, now);
       }
     }
+    const leading = this.deps.options.leading;
+    if (leading && !leading()) return;
+    this.refreshLastSeen(now);
     for (const [device, rules] of this.watched) {
       const silentMs = now - (this.lastSeen.get(device) ?? now);
       for (const { rule, afterMs } of rules) {
@@ -395,7 +430,7 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
       const q = this.queue[0]!;
       const notice = (a: Alert): AlertNotice => this.notice(q, a);
       try {
-        const { alert } = await this.deps.registry.alerts.transition({
+        const { alert, changed } = await this.deps.registry.alerts.transition({
           rule: q.rule.id,
           device: q.device,
           department: q.rule.owner,
@@ -407,6 +442,8 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
           body: (a) => JSON.stringify(notice(a)),
         });
         this.queue.shift();
+        // Another node reported this event first: the stream and InfluxDB heard of it from there.
+        if (!changed) continue;
         this.stats.transitions++;
         const n = notice(alert);
         this.emit('alert', n);

@@ -45,6 +45,11 @@ export function createAlerting(
   log: Logger,
   /** Where window rules read rollups and readings; without it they are not evaluated. */
   influx?: { query(q: string): Promise<InfluxSeries[][]> },
+  /**
+   * Cluster mode: silent-device checks and webhook deliveries are elected duties (`leading` says whether this node
+   * holds them; the caller starts and stops `notifier` with the lease), so each notification goes out once.
+   */
+  cluster?: { leading: () => boolean; lastSeenMs: number },
 ): Alerting {
   const notifier = new WebhookNotifier(
     registry.alerts,
@@ -70,6 +75,7 @@ export function createAlerting(
       defaultIntervalS: config.SUS_DEFAULT_INTERVAL_S,
       windowMs: (config.SUS_WINDOW_RULE_INTERVAL_S ?? 60) * 1000,
       publicUrl: (config.SUS_PUBLIC_URL ?? `http://localhost:${config.SUS_HTTP_PORT}`).replace(/\/$/, ''),
+      ...(cluster && { leading: cluster.leading, sharedLastSeenMs: cluster.lastSeenMs }),
     },
   });
   return {
@@ -82,11 +88,11 @@ export function createAlerting(
         log.info({ file: config.SUS_RULES_FILE, ...synced }, 'alert rules taken from SUS_RULES_FILE');
       }
       await engine.start();
-      notifier.start();
+      if (!cluster) notifier.start();
     },
     async stop() {
       await engine.stop();
-      await notifier.stop();
+      if (!cluster) await notifier.stop();
     },
   };
 }

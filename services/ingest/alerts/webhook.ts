@@ -69,7 +69,8 @@ export class WebhookNotifier {
   private pollTimer: NodeJS.Timeout | undefined;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
-  private readonly abort = new AbortController();
+  // Renewed at each start: in a cluster the notifier stops and starts again as the lease moves.
+  private abort = new AbortController();
   private stopped = true;
   readonly stats = { delivered: 0, failedAttempts: 0, dead: 0 };
 
@@ -84,6 +85,7 @@ export class WebhookNotifier {
 
   start(): void {
     this.stopped = false;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     this.pollTimer = setInterval(() => this.nudge(), this.options.pollMs ?? 5000);
     this.pollTimer.unref();
     this.nudge();

@@ -52,6 +52,11 @@ export function createRollupService(
   influx: InfluxQuery,
   log: Logger,
   metrics?: MetricsRegistry,
+  /**
+   * Cluster mode: whether this node holds the elected duties. The passes (catch-up, recomputation, retention, the
+   * air-quality report) run only there; every node still marks the windows its own late readings made stale.
+   */
+  leading?: () => boolean,
 ): RollupService {
   const rlog = log.child({ component: 'rollups' });
   const days = (n: number) => n * DAY_MS;
@@ -130,7 +135,9 @@ export function createRollupService(
   const schedule = (delayMs: number) => {
     if (stopped) return;
     timer = setTimeout(() => {
-      void runOnce().then(() => schedule(config.SUS_ROLLUP_INTERVAL_S * 1000));
+      // Not the lease holder: asked again each second, so the passes move within seconds when their node dies.
+      if (leading && !leading()) schedule(Math.min(1000, config.SUS_ROLLUP_INTERVAL_S * 1000));
+      else void runOnce().then(() => schedule(config.SUS_ROLLUP_INTERVAL_S * 1000));
     }, delayMs);
     timer.unref();
   };

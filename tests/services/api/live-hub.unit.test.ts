@@ -120,3 +120,38 @@ describe('LiveHub: readings handed over in O(1), filtered and fanned out off the
     expect([thrown, ok]).toStrictEqual([1, [1, 2]]);
   });
 });
+
+describe('LiveHub fed by the cluster feed (ids shared by every API node)', () => {
+  function clusterSetup(replay: number) {
+    const source = new EventEmitter<{ readings: [Reading[], ReadingTags, number] }>();
+    const hub = new LiveHub(source, replay, true);
+    hub.start();
+    const emit = (firstId: number, ...values: number[]) => source.emit('readings', values.map(reading), TAGS, firstId);
+    return { hub, emit };
+  }
+
+  it("numbers readings by the feed's ids and skips a hole in the numbering (readings Redis did not stream)", async () => {
+    const { hub, emit } = clusterSetup(100);
+    const seen: Array<[number, number]> = [];
+    hub.subscribe((e) => void seen.push([e.id, e.reading.value]), { after: 0 });
+    emit(41, 1, 2);
+    emit(50, 3);
+    await turns();
+    expect(seen).toStrictEqual([
+      [41, 1],
+      [42, 2],
+      [50, 3],
+    ]);
+  });
+
+  it('resumes after an id this node has not read yet without sending the readings up to it twice', async () => {
+    const { hub, emit } = clusterSetup(100);
+    emit(10, 1);
+    const seen: number[] = [];
+    // The client saw up to id 12 on another API node; this one has read up to 10 so far.
+    hub.subscribe((e) => void seen.push(e.id), { after: 12, onGap: () => undefined });
+    emit(11, 2, 3, 4);
+    await turns();
+    expect(seen).toStrictEqual([13]);
+  });
+});

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisBackends } from '../../../services/broker/cluster.ts';
 import type { Registry } from '../../../services/registry/index.ts';
 import { eventually } from '../../helpers/env.ts';
-import { type Harness, startBroker, testRegistry } from './harness.ts';
+import { connackCode, type Harness, startBroker, testRegistry } from './harness.ts';
 
 const REDIS = process.env.TEST_REDIS_URL;
 if (!REDIS) {
@@ -83,5 +84,43 @@ describe.skipIf(!REDIS)('cluster bus shutdown', () => {
       process.off('unhandledRejection', onRejection);
     }
     expect(rejections.map(String)).toStrictEqual([]);
+  });
+});
+
+describe.skipIf(!REDIS)('cluster mode: the login throttle counts failures of every node', () => {
+  let registry: Registry;
+  let a: Harness;
+  let b: Harness;
+
+  beforeAll(async () => {
+    registry = await testRegistry();
+    // A prefix of this run's own: the Redis is shared with other runs, which fail logins from 127.0.0.1 too.
+    const options = {
+      redisUrl: REDIS,
+      redisPrefix: `sus-test-${randomBytes(4).toString('hex')}:`,
+      throttle: { freeFailures: 2, maxFailures: 4, baseDelayMs: 1, maxDelayMs: 5, windowMs: 60_000 },
+    };
+    a = await startBroker(options, {}, registry);
+    b = await startBroker(options, {}, registry);
+  });
+  afterAll(async () => {
+    await a?.stop();
+    await b?.stop();
+    await registry?.close();
+  });
+
+  it('locks a username out on node A after failures spread over nodes A and B (each saw fewer than the limit)', async () => {
+    const id = `thr-cl-${Date.now().toString(36)}`;
+    const secret = await a.device(id);
+    const bad = { username: id, password: 'guess', clientId: id };
+    const codes = [
+      await connackCode(a.url, bad),
+      await connackCode(b.url, bad),
+      await connackCode(b.url, bad),
+      await connackCode(a.url, bad),
+    ];
+    expect(codes).toStrictEqual([4, 4, 4, 4]);
+    // Node A saw two failures, under the limit of four: only the cluster's count refuses the right secret.
+    expect(await connackCode(a.url, { username: id, password: secret, clientId: id })).toBe(5);
   });
 });

@@ -109,6 +109,8 @@ describe('loadConfig defaults', () => {
       SUS_WEBHOOK_ALLOW_NETWORKS: '',
       SUS_SMTP_FROM: 'SUS alerts <alerts@localhost>',
       SUS_WINDOW_RULE_INTERVAL_S: 60,
+      SUS_REDIS_PREFIX: 'sus:',
+      SUS_LEASE_TTL_MS: 5000,
     });
   });
 

@@ -196,6 +196,24 @@ describe('SensorThings query options', () => {
     ])
       expect(() => parseOptions(bad)).toThrow(StaQueryError);
   });
+
+  it('merges repeated $expand items into one and refuses more than 32 navigation properties in all', () => {
+    const o = parseOptions({ $expand: Array.from({ length: 500 }, () => 'Datastreams/Observations').join(',') });
+    expect(o.expand.map((x) => [x.nav, x.options.expand.map((y) => y.nav)])).toStrictEqual([
+      ['Datastreams', ['Observations']],
+    ]);
+    const many = Array.from({ length: 17 }, (_, i) => `Datastreams($top=${i};$expand=Observations)`).join(',');
+    expect(parseOptions({ $expand: many }).expand).toHaveLength(1);
+    const wide = ['Thing', 'Sensor', 'ObservedProperty', 'Observations']
+      .map((n) => `Datastreams/${n}`)
+      .concat(
+        Array.from({ length: 29 }, (_, i) => `X${'abcdefghijklmnopqrstuvwxyz'[i % 26]}${'ab'[Math.floor(i / 26)]}`),
+      )
+      .join(',');
+    expect(() => parseOptions({ $expand: wide })).toThrow(
+      new StaQueryError('$expand names more than 32 navigation properties in all', '$expand'),
+    );
+  });
 });
 
 describe('SensorThings geometry (planar, as the OGC test suite computes it)', () => {
