@@ -97,6 +97,8 @@ describe.skipIf(why !== undefined)('a cluster behind HAProxy loses a broker node
       SUS_WRITE_FLUSH_MS: '50',
       SUS_LOG_JSON: '1',
       LOG_LEVEL: 'info',
+      // The rule's webhook receiver runs in the test, on loopback, which the webhook address guard refuses unless allowed.
+      SUS_WEBHOOK_ALLOW_NETWORKS: '127.0.0.1',
     };
     const registry = await openRegistry(base);
     await registry.createDepartment({ id: 'environment', name: 'Environment' });
