@@ -174,7 +174,7 @@ export class SusBroker implements Service {
       maxInflightInbound: MAX_INFLIGHT_QOS2,
     };
     if (o.redisUrl) {
-      this.cluster = redisBackends(o.redisUrl);
+      this.cluster = redisBackends(o.redisUrl, this.log);
       this.authentication.sharedFailures = new SharedFailureCounts(
         this.cluster.redis,
         o.redisPrefix ?? 'sus:',
