@@ -1,6 +1,6 @@
 import type { QuantityDef } from '../../common/catalogue.ts';
 import type { Device, DeviceType } from '../../registry/index.ts';
-import type { Value } from './expression.ts';
+import { StaQueryError, type Value } from './expression.ts';
 import type { Geometry } from './geo.ts';
 
 /**
@@ -191,6 +191,17 @@ export const observation = (s: Stream, ms: number, value: number, flags: string 
     },
   };
 };
+
+/** `Things('aq-01')` or `Things(7)`: the set or navigation property and the key, if any (HTTP paths, MQTT topics). */
+export function segment(s: string): { name: string; key?: string } {
+  const m = /^([A-Za-z$]+)(?:\((?:'((?:[^']|'')*)'|(\d{1,20}))\))?$/.exec(s);
+  if (!m) throw new StaQueryError(`'${s}' is not a resource path segment`, 'path');
+  const key = m[2] !== undefined ? m[2].replace(/''/g, "'") : m[3];
+  return key === undefined ? { name: m[1]! } : { name: m[1]!, key };
+}
+
+/** An id as a resource path key: quoted, inner quotes doubled. */
+export const quoteKey = (id: string) => `'${id.replace(/'/g, "''")}'`;
 
 /** A property path's values as the filter compares them: geometries as geometries, times as instants. */
 export function asValue(key: string, v: unknown): Value {
