@@ -106,6 +106,9 @@ export class StaMqttFeed implements Service {
   private tail: Promise<void> = Promise.resolve();
   private pending = 0;
   private readonly base: string | undefined;
+  /** When the first of the cached grants expires (epoch ms). */
+  private nextExpiry = Number.POSITIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly live: LiveSource,
@@ -161,7 +164,11 @@ export class StaMqttFeed implements Service {
     const key = d ?? '';
     let p = this.grants.get(key);
     if (!p) {
-      p = d === undefined ? this.registry.grants.publicDatasets() : this.registry.grants.activeTo(d);
+      p = (d === undefined ? this.registry.grants.publicDatasets() : this.registry.grants.activeTo(d)).then((gs) => {
+        // An expiry changes no row, so no change event tells of it: the tick watches for the first one.
+        for (const g of gs) this.nextExpiry = Math.min(this.nextExpiry, Date.parse(g.expiresAt));
+        return gs;
+      });
       this.grants.set(key, p);
       // A failed read is not kept: the next notification asks again.
       p.catch(() => this.grants.get(key) === p && this.grants.delete(key));
@@ -227,10 +234,14 @@ export class StaMqttFeed implements Service {
       });
   }
 
-  /** Whether `reader` may read Datastream d × q now. */
-  private async mayRead(reader: StaReader, d: Device, q: string): Promise<boolean> {
+  /** Whether `reader` may read the Observation of Datastream d × q at `time` now. */
+  private async mayRead(reader: StaReader, d: Device, q: string, time: number): Promise<boolean> {
     if (reader.department === null || reader.department === d.department) return true;
-    return sharingGrant(await this.grantsOf(reader), d, q) !== undefined;
+    const grants = await this.grantsOf(reader);
+    const now = Date.now();
+    // Between an expiry and the tick that notices it, the expired grant opens nothing.
+    const live = now < this.nextExpiry ? grants : grants.filter((g) => Date.parse(g.expiresAt) > now);
+    return sharingGrant(live, d, q, time) !== undefined;
   }
 
   private enqueue(job: () => Promise<void>, droppable: boolean): void {
@@ -267,7 +278,7 @@ export class StaMqttFeed implements Service {
           const t = sub.t;
           if (t.k !== 'observations') continue;
           if (t.stream !== undefined ? t.stream !== s.id : t.device !== undefined && t.device !== r.device) continue;
-          allowed ??= await this.mayRead(reader, info.device, r.quantity);
+          allowed ??= await this.mayRead(reader, info.device, r.quantity, r.time);
           if (allowed) this.send(reader, topic, entityJson(e, this.base, sub.select));
         }
       }
@@ -279,11 +290,19 @@ export class StaMqttFeed implements Service {
       const before = this.devices.get(e.id);
       this.devices.delete(e.id);
       if (this.readers.size > 0) this.enqueue(() => this.deviceChanged(e.id, before), false);
-    } else if (e.type === 'grant-changed') {
-      // Dropped at once: every notification from now on reads the grants as they are after the change.
-      this.grants.clear();
-      if (this.readers.size > 0) this.enqueue(() => this.recheck(), false);
-    }
+    } else if (e.type === 'grant-changed') this.grantsChanged();
+  };
+
+  private grantsChanged(): void {
+    // Dropped at once: every notification from now on reads the grants as they are after the change.
+    this.grants.clear();
+    this.nextExpiry = Number.POSITIVE_INFINITY;
+    if (this.readers.size > 0) this.enqueue(() => this.recheck(), false);
+  }
+
+  /** Once a second: a cached grant that expired counts as a grant change. */
+  private readonly tick = (): void => {
+    if (Date.now() >= this.nextExpiry) this.grantsChanged();
   };
 
   /** Ends the readers whose subscriptions name what they may no longer see (`device`: only those naming it). */
@@ -350,11 +369,14 @@ export class StaMqttFeed implements Service {
   async start(): Promise<void> {
     this.live.on('readings', this.onReadings);
     this.registry.on('change', this.onChange);
+    this.timer = setInterval(this.tick, 1000);
+    this.timer.unref();
   }
 
   async stop(): Promise<void> {
     this.live.off('readings', this.onReadings);
     this.registry.off('change', this.onChange);
+    clearInterval(this.timer);
     await this.tail;
   }
 }

@@ -323,13 +323,20 @@ export class StaView {
 
 /**
  * Whether one of `grants` opens the Datastream of `d` × `q` to a reader who does not own the device (HTTP and MQTT).
- * STA serves raw observations: a grant with an aggregation floor does not open a Datastream.
+ * STA serves raw observations: a grant with an aggregation floor does not open a Datastream. With `time` (an
+ * Observation's, for MQTT notifications) the grant's window of reading times must hold it too.
  */
-export const sharingGrant = (grants: Grant[], d: Device, q: string): Grant | undefined =>
+export const sharingGrant = (grants: Grant[], d: Device, q: string, time?: number): Grant | undefined =>
   grants.find(
     (g) =>
       g.owner === d.department &&
-      grantCovers(g, { quantities: [q], deviceType: d.type, district: d.district, raw: true }),
+      grantCovers(g, {
+        quantities: [q],
+        deviceType: d.type,
+        district: d.district,
+        raw: true,
+        ...(time !== undefined ? { time } : {}),
+      }),
   );
 export const streamShared = (grants: Grant[], d: Device, q: string): boolean =>
   sharingGrant(grants, d, q) !== undefined;

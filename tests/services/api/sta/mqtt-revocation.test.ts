@@ -118,6 +118,37 @@ describe('SensorThings MQTT: withdrawn access ends live subscriptions', () => {
     expect(await refused(trafficKey, topic)).toStrictEqual([128]);
   });
 
+  it("an expiring grant ends the subscriptions through it; a grant's window of reading times holds for each Observation", async () => {
+    const env = await h.as('environment', ['admin']);
+    const parks = (await key('parks')).key;
+    const grant = (body: Record<string, unknown>) =>
+      env<{ id: string }>('POST', '/v1/grants', {
+        grantee: 'parks',
+        title: 'for parks',
+        purpose: 'irrigation',
+        quantities: ['air_temperature'],
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+        ...body,
+      });
+    const windowEnd = Date.now() - 60_000;
+    expect((await grant({ to: new Date(windowEnd).toISOString() })).status).toBe(201);
+    const all = await reader(parks, ['v1.1/Observations']);
+    // Reading times inside the window reach the grantee, later ones do not; the last reading is the control.
+    await ingest('env-1', windowEnd - 1000, { air_temperature: 5 });
+    await ingest('env-1', windowEnd + 1000, { air_temperature: 6 });
+    await ingest('env-1', windowEnd - 500, { air_temperature: 7 });
+    await all.receives(`env-1:air_temperature:${windowEnd - 500}`);
+    expect(all.ids()).toStrictEqual([
+      `env-1:air_temperature:${windowEnd - 1000}`,
+      `env-1:air_temperature:${windowEnd - 500}`,
+    ]);
+    expect((await grant({ quantities: ['pm10'], expiresAt: new Date(Date.now() + 2000).toISOString() })).status).toBe(
+      201,
+    );
+    const expiring = await reader(parks, ["v1.1/Datastreams('env-1:pm10')/Observations"]);
+    await expiring.closed;
+  });
+
   it("a decommissioned device ends subscriptions naming it; a revoked key ends its reader's connection", async () => {
     const envKey = await key('environment');
     const named = await reader(envKey.key, ["v1.1/Things('env-9')", "v1.1/Datastreams('env-9:pm10')/Observations"]);
