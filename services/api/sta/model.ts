@@ -176,7 +176,12 @@ export const datastream = (s: Stream): Entity => {
   };
 };
 
-export const observation = (s: Stream, ms: number, value: number, flags: string | null): Entity => {
+/**
+ * An Observation, the one builder behind GET /sta/v1.1/…Observations and the MQTT notifications; `flags` (what
+ * ingest marked about the reading: from InfluxDB's comma-joined `flags` field, or the reading itself) become
+ * resultQuality.
+ */
+export const observation = (s: Stream, ms: number, value: number, flags: readonly string[] | null): Entity => {
   const t = new Date(ms).toISOString();
   return {
     type: 'Observation',
@@ -187,7 +192,7 @@ export const observation = (s: Stream, ms: number, value: number, flags: string 
       phenomenonTime: t,
       resultTime: t,
       result: value,
-      resultQuality: flags ? flags.split(',') : null,
+      resultQuality: flags && flags.length > 0 ? [...flags] : null,
     },
   };
 };

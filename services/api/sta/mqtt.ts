@@ -271,7 +271,7 @@ export class StaMqttFeed implements Service {
       const quantity = this.catalogue.get(r.quantity);
       if (!info || !quantity) continue;
       const s: Stream = { id: streamId(r.device, r.quantity), device: info.device, quantity, type: info.type };
-      const e = observation(s, r.time, r.value, null);
+      const e = observation(s, r.time, r.value, r.flags ?? null);
       for (const [reader, subs] of this.readers) {
         let allowed: boolean | undefined;
         for (const [topic, sub] of subs) {

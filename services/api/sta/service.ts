@@ -234,7 +234,7 @@ export class StaView {
     const desc = observationOrder(o);
     const single = streams.length === 1;
     const fetch = single ? top + 1 : o.skip + top + 1;
-    const rows: Array<{ s: Stream; ms: number; v: number; flags: string | null }> = [];
+    const rows: Array<{ s: Stream; ms: number; v: number; flags: string[] | null }> = [];
     let count = 0;
     for (const s of streams) {
       const ds = this.datastreams.get(s.id)!;
@@ -290,7 +290,7 @@ export class StaView {
           const [t, v] = row;
           if (typeof t !== 'number' || typeof v !== 'number') continue;
           const f = row[fi];
-          rows.push({ s, ms: t, v, flags: typeof f === 'string' ? f : null });
+          rows.push({ s, ms: t, v, flags: typeof f === 'string' ? f.split(',') : null });
         }
       }
     }

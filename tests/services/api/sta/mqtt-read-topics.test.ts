@@ -77,7 +77,8 @@ describe('SensorThings MQTT: entity sets, entities, properties, navigation colle
     );
 
   beforeAll(async () => {
-    h = await startHarness({ SUS_PUBLIC_API_URL: 'https://data.example.org' }, true);
+    // Implausible values are kept and flagged: resultQuality carries the flags.
+    h = await startHarness({ SUS_PUBLIC_API_URL: 'https://data.example.org', SUS_PLAUSIBILITY: 'flag' }, true);
     expect(
       (await h.admin('POST', '/v1/device-types', { id: 'aq', name: 'AQ', quantities: ['pm10', 'air_temperature'] }))
         .status,
@@ -128,6 +129,17 @@ describe('SensorThings MQTT: entity sets, entities, properties, navigation colle
       `tr-1:air_temperature:${time}`,
       pm10,
     ]);
+  });
+
+  it("a flagged reading's Observation is the same over MQTT and HTTP, the flags as resultQuality", async () => {
+    const topic = "v1.1/Datastreams('env-1:pm10')/Observations";
+    const anon = await reader(undefined, [topic]);
+    const time = Date.now() - 1200;
+    // Above pm10's plausible range (0–2,000 µg/m³): stored with the flag out_of_range.
+    await ingest('env-1', time, { pm10: 5000 });
+    const got = await anon.first(topic);
+    expect(got.resultQuality).toStrictEqual(['out_of_range']);
+    expect(got).toStrictEqual(await http(`Observations('env-1:pm10:${time}')`));
   });
 
   it('$select on a topic trims the payload to the properties it names', async () => {
