@@ -272,6 +272,8 @@ export class StaMqttFeed implements Service {
       if (!info || !quantity) continue;
       const s: Stream = { id: streamId(r.device, r.quantity), device: info.device, quantity, type: info.type };
       const e = observation(s, r.time, r.value, r.flags ?? null);
+      // Rendered once per reading and $select (most readers have none), not once per reader.
+      const rendered = new Map<ReadonlySet<string> | undefined, Buffer>();
       for (const [reader, subs] of this.readers) {
         let allowed: boolean | undefined;
         for (const [topic, sub] of subs) {
@@ -279,7 +281,13 @@ export class StaMqttFeed implements Service {
           if (t.k !== 'observations') continue;
           if (t.stream !== undefined ? t.stream !== s.id : t.device !== undefined && t.device !== r.device) continue;
           allowed ??= await this.mayRead(reader, info.device, r.quantity, r.time);
-          if (allowed) this.send(reader, topic, entityJson(e, this.base, sub.select));
+          if (!allowed) continue;
+          let payload = rendered.get(sub.select);
+          if (!payload) {
+            payload = Buffer.from(JSON.stringify(entityJson(e, this.base, sub.select)));
+            rendered.set(sub.select, payload);
+          }
+          reader.deliver(topic, payload);
         }
       }
     }

@@ -1,76 +1,22 @@
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../helpers/env.ts';
-import { type Harness, startHarness } from '../harness.ts';
-
-/** A reader's messages as they arrive: every one kept, and a wait for the first that passes a test. */
-class Inbox {
-  readonly got: Array<{ topic: string; body: Record<string, unknown> }> = [];
-  private waiters: Array<() => void> = [];
-  constructor(readonly client: MqttClient) {
-    client.on('message', (topic, payload) => {
-      this.got.push({ topic, body: JSON.parse(payload.toString('utf8')) as Record<string, unknown> });
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  /** The first message on `topic` passing `pred` (already received or still to come). */
-  async first(topic: string, pred: (b: Record<string, unknown>) => boolean = () => true) {
-    for (;;) {
-      const m = this.got.find((x) => x.topic === topic && pred(x.body));
-      if (m) return m.body;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-  on(topic: string) {
-    return this.got.filter((x) => x.topic === topic).map((x) => x.body);
-  }
-}
+import { StaMqttFixture } from './mqtt-fixture.ts';
 
 /** The read topics of the SensorThings MQTT extension besides one Datastream's Observations: real broker, real clients. */
 describe('SensorThings MQTT: entity sets, entities, properties, navigation collections and $select', () => {
-  let h: Harness;
-  const credentials = new Map<string, IClientOptions>();
-  const clients: MqttClient[] = [];
+  let f: StaMqttFixture;
   const keys = new Map<string, string>();
-  const connect = async (opts: IClientOptions) => {
-    const c = await connectAsync(`mqtt://127.0.0.1:${h.platform.mqttPort}`, { reconnectPeriod: 0, ...opts });
-    clients.push(c);
-    return c;
-  };
-  /** A reader subscribed to `topics` (granted, QoS 1), as `department` (undefined: anonymous). */
-  const reader = async (department: string | undefined, topics: string[]) => {
-    const key = department && keys.get(department);
-    const c = await connect({
-      username: 'sta',
-      clientId: `@sta/${department ?? 'anon'}-${clients.length}`,
-      ...(key ? { password: key } : {}),
-    });
-    const inbox = new Inbox(c);
-    expect((await c.subscribeAsync(topics, { qos: 1 })).map((g) => g.qos)).toStrictEqual(topics.map(() => 1));
-    return inbox;
-  };
-  const ingest = async (device: string, time: number, values: Record<string, number>) => {
-    const c = await connect(credentials.get(device)!);
-    await c.publishAsync(`sus/v1/devices/${device}/up`, JSON.stringify({ time, values }), { qos: 1 });
-    await c.endAsync();
-  };
-  const register = async (id: string, department: string, extra: Record<string, unknown> = {}) => {
-    const res = await h.admin<{ credentials: IClientOptions }>('POST', '/v1/devices', {
-      id,
-      name: id,
-      department,
-      type: 'aq',
-      district: 'Nord',
-      ...extra,
-    });
-    expect(res.status).toBe(201);
-    credentials.set(id, res.body.credentials);
-  };
+  /** A reader as `department`'s read key (undefined: anonymous), granted `topics`. */
+  const reader = (department: string | undefined, topics: string[]) =>
+    f.reader(department && keys.get(department), topics);
+  const ingest = (device: string, time: number, values: Record<string, number>) => f.ingest(device, time, values);
+  const register = (id: string, department: string, extra: Record<string, unknown> = {}) =>
+    f.register(id, department, extra);
   /** GET /sta/v1.1/… as `department`'s key (undefined: anonymous), once it is there. */
   const http = (path: string, department?: string) =>
     eventually(
       async () =>
-        (await fetch(`${h.base}/sta/v1.1/${path}`, {
+        (await fetch(`${f.h.base}/sta/v1.1/${path}`, {
           headers: department ? { authorization: `Bearer ${keys.get(department)}` } : {},
         }).then((r) => r.json())) as Record<string, unknown>,
       (body) => body.status !== 404,
@@ -78,35 +24,13 @@ describe('SensorThings MQTT: entity sets, entities, properties, navigation colle
 
   beforeAll(async () => {
     // Implausible values are kept and flagged: resultQuality carries the flags.
-    h = await startHarness({ SUS_PUBLIC_API_URL: 'https://data.example.org', SUS_PLAUSIBILITY: 'flag' }, true);
-    expect(
-      (await h.admin('POST', '/v1/device-types', { id: 'aq', name: 'AQ', quantities: ['pm10', 'air_temperature'] }))
-        .status,
-    ).toBe(201);
+    f = await StaMqttFixture.start({ SUS_PLAUSIBILITY: 'flag' });
     await register('env-1', 'environment', { lat: 53.55, lon: 9.99 });
     await register('tr-1', 'traffic');
-    for (const d of ['environment', 'traffic']) {
-      const res = await h.admin<{ key: string }>('POST', '/v1/keys', {
-        name: `sta-${d}`,
-        department: d,
-        scopes: ['read'],
-      });
-      keys.set(d, res.body.key);
-    }
-    const env = await h.as('environment', ['admin']);
-    const g = await env('POST', '/v1/grants', {
-      grantee: 'public',
-      title: 'PM10 Nord',
-      purpose: 'open data',
-      quantities: ['pm10'],
-      expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-    });
-    expect(g.status).toBe(201);
+    for (const d of ['environment', 'traffic']) keys.set(d, (await f.key(d)).key);
+    await f.publicPm10();
   }, 120_000);
-  afterAll(async () => {
-    for (const c of clients) await c.endAsync(true);
-    await h?.stop();
-  });
+  afterAll(async () => f?.stop());
 
   it('v1.1/Observations: each ingested Observation the reader may read, as HTTP serves it, within 1 s; never another department’s', async () => {
     const anon = await reader(undefined, ['v1.1/Observations']);
@@ -174,7 +98,7 @@ describe('SensorThings MQTT: entity sets, entities, properties, navigation colle
       "v1.1/Things('env-1')/Datastreams",
       "v1.1/Datastreams('env-1:pm10')/Thing",
     ]);
-    expect((await h.admin('PATCH', '/v1/devices/env-1', { name: 'Hafen Messstation' })).status).toBe(200);
+    expect((await f.h.admin('PATCH', '/v1/devices/env-1', { name: 'Hafen Messstation' })).status).toBe(200);
     expect(await env.first("v1.1/Things('env-1')/name")).toStrictEqual({ name: 'Hafen Messstation' });
     const thing = await http("Things('env-1')", 'environment');
     expect(await env.first("v1.1/Things('env-1')")).toStrictEqual(thing);
@@ -186,7 +110,7 @@ describe('SensorThings MQTT: entity sets, entities, properties, navigation colle
     ]);
     // The description did not change: nothing on its topic. The district does: it is part of the description.
     expect(env.on("v1.1/Things('env-1')/description")).toStrictEqual([]);
-    expect((await h.admin('PATCH', '/v1/devices/env-1', { district: 'Süd' })).status).toBe(200);
+    expect((await f.h.admin('PATCH', '/v1/devices/env-1', { district: 'Süd' })).status).toBe(200);
     expect(await env.first("v1.1/Things('env-1')/description")).toStrictEqual({
       description: 'aq device of department environment in Süd',
     });
@@ -207,16 +131,8 @@ describe('SensorThings MQTT: entity sets, entities, properties, navigation colle
       "v1.1/Sensors('nope')/Datastreams",
       "v1.1/Things('env-1')/Datastreams('env-1:pm10')",
       `v1.1/Things('${'x'.repeat(2000)}')`,
-    ]) {
-      const c = await connect({ username: 'sta', clientId: '@sta/refused' });
-      const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
-      const granted = await c.subscribeAsync(topic, { qos: 1 }).then(
-        (g) => g.map((x) => x.qos),
-        (err: { packet?: { granted?: number[] } }) => err.packet?.granted,
-      );
-      expect([topic, granted]).toStrictEqual([topic, [128]]);
-      await closed;
-    }
+    ])
+      expect([topic, await f.suback(undefined, topic)]).toStrictEqual([topic, [128]]);
     // The broker is still there and serves a good topic.
     const anon = await reader(undefined, ["v1.1/Datastreams('env-1:pm10')/Observations"]);
     const time = Date.now() - 1000;
