@@ -93,11 +93,11 @@ export class StaMqttFixture {
     return this.grant('environment', { grantee: 'public', title: 'PM10 Nord', quantities: ['pm10'] });
   }
 
-  /** One reading message from `device`, acknowledged (QoS 1). */
-  async ingest(device: string, time: number, values: Record<string, number>): Promise<void> {
-    const c = await this.connect(this.credentials.get(device)!);
+  /** One reading message from `device`, acknowledged (QoS 1), over `connection` if given, else a new one. */
+  async ingest(device: string, time: number, values: Record<string, number>, connection?: MqttClient): Promise<void> {
+    const c = connection ?? (await this.connect(this.credentials.get(device)!));
     await c.publishAsync(`sus/v1/devices/${device}/up`, JSON.stringify({ time, values }), { qos: 1 });
-    await c.endAsync();
+    if (!connection) await c.endAsync();
   }
 
   private readerOptions(password: string | undefined): IClientOptions {
