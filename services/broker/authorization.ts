@@ -26,6 +26,8 @@ export interface StaReader {
   /** The key's department; null: a platform-wide key; undefined: anonymous. */
   readonly department: string | null | undefined;
   readonly keyId: string | null;
+  /** False once the connection closed (a subscription granted after that is not kept). */
+  readonly open: boolean;
   deliver(topic: string, payload: Buffer): void;
   end(reason: string): void;
 }
@@ -65,6 +67,9 @@ export class Authorization {
       reader = {
         department: session.department,
         keyId: session.keyId ?? null,
+        get open() {
+          return !client.closed;
+        },
         deliver: (topic, payload) =>
           client.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, (err) => {
             if (err) this.log.debug({ ...who(session), topic, err: err.message }, 'SensorThings notification not sent');
@@ -219,13 +224,10 @@ export class Authorization {
     if (session?.kind === 'reader') {
       const sta = this.deps.sta;
       const ms = this.options.registryTimeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
+      const reader = this.staReader(client, session);
       const ask =
         sta && sub.topic.startsWith(STA_TOPIC_ROOT)
-          ? within(
-              sta.subscribe(this.staReader(client, session), sub.topic),
-              ms,
-              () => new Error(`no answer within ${ms} ms`),
-            )
+          ? within(sta.subscribe(reader, sub.topic), ms, () => new Error(`no answer within ${ms} ms`))
           : Promise.resolve(`a SensorThings reader subscribes to ${STA_TOPIC_ROOT}… topics only`);
       ask.then(
         (refusal) => this.grant(client, session, sub, refusal === undefined, done, refusal),

@@ -30,6 +30,8 @@ export interface StaReader {
   /** The key's department; null: a platform-wide key; undefined: anonymous (public grants only). */
   readonly department: string | null | undefined;
   readonly keyId: string | null;
+  /** False once the connection closed: a subscription granted after that (a slow registry) is not kept. */
+  readonly open: boolean;
   deliver(topic: string, payload: Buffer): void;
   /** Closes the connection: a subscription it holds is no longer authorised. */
   end(reason: string): void;
@@ -135,6 +137,8 @@ export class StaMqttFeed implements Service {
     const refusal = await this.refusal(reader, sub);
     if (refusal) return refusal;
     await this.audit(reader, sub, topic);
+    // Released already (or the broker gave up waiting and refused): nothing would release it later.
+    if (!reader.open) return 'the connection closed before the subscription was granted';
     const subs = this.readers.get(reader) ?? new Map<string, Subscription>();
     this.readers.set(reader, subs);
     const before = subs.get(topic);
