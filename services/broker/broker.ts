@@ -31,7 +31,7 @@ import type { ThrottleOptions } from './throttle.ts';
 import { cacheEmitterMatches, cacheTopicMatches, type OfflineQueueing } from './topic-match-cache.ts';
 
 export type { DeviceAuthenticator } from './authentication.ts';
-export type { StaReadAccess, UplinkHandler } from './authorization.ts';
+export type { StaReadAccess, StaReader, UplinkHandler } from './authorization.ts';
 export type { BrokerStats } from './metrics.ts';
 
 export interface BrokerOptions {
@@ -297,16 +297,6 @@ export class SusBroker implements Service {
         err ? reject(err) : resolve(),
       );
     });
-  }
-
-  /** Whether a SensorThings reader on this node subscribes to `topic` (rendering a payload for nobody is waste). */
-  staSubscribed(topic: string): boolean {
-    return this.authorization.staSubscribed(topic);
-  }
-
-  /** A SensorThings notification (a new Observation) to the readers of `topic`; never retained. */
-  async publishSta(topic: string, payload: Buffer): Promise<void> {
-    await this.publish(topic, payload, false);
   }
 
   async publishCommand(c: Command): Promise<void> {
