@@ -23,6 +23,7 @@ import {
 } from './listeners.ts';
 import { BrokerMetrics, type BrokerStats } from './metrics.ts';
 import { limitPacketSize, maxPacketBytes } from './packet-limit.ts';
+import { leanParserBuffer } from './parser-buffer.ts';
 import { type PresenceSink, PresenceTracker } from './presence.ts';
 import { limitSessionQueues, type OutgoingQueues } from './session-queue-limit.ts';
 import { Sessions } from './sessions.ts';
@@ -231,11 +232,16 @@ export class SusBroker implements Service {
     (aedes as EventEmitter).on('error', (err: Error) => this.log.error({ err: err.message }, 'broker error'));
     const maxPacket = maxPacketBytes(o.maxPayloadBytes);
     let warned = false;
+    let leanWarned = false;
     this.handle = (stream, req) => {
       const client = aedes.handle(stream, req);
       if (!limitPacketSize(client, maxPacket) && !warned) {
         warned = true;
         this.log.warn('mqtt-packet parser not recognised: MQTT packets are not limited in size');
+      }
+      if (!leanParserBuffer(client) && !leanWarned) {
+        leanWarned = true;
+        this.log.debug('mqtt-packet parser keeps its own byte stream (bl layout not recognised)');
       }
       return client;
     };

@@ -13,6 +13,7 @@ import { EntityQueries } from './entity-query.ts';
 import { GrantStore } from './grants.ts';
 import { KeyStore } from './keys.ts';
 import { LatestValueStore } from './latest-values.ts';
+import { LookupBatch } from './lookup-batch.ts';
 import { RollupStore } from './rollups.ts';
 import { RuleStore } from './rules.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
@@ -47,6 +48,13 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   readonly latest: LatestValueStore;
   /** Pages of devices, Datastreams and device types filtered in SQL (the SensorThings API's collections). */
   readonly entities: EntityQueries;
+  /** Device rows for logins: the concurrent logins of a reconnect storm share one query. */
+  private readonly credentials = new LookupBatch<string, DeviceRow>(async (ids) => {
+    const rows = await this.db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[])`, [
+      ids,
+    ]);
+    return new Map(rows.map((r) => [r.id, r]));
+  });
 
   constructor(
     /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
@@ -257,7 +265,7 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
 
   /** The device when `secret` is its current one; `undefined` for an unknown device or a wrong secret. */
   async authenticateDevice(id: string, secret: string | Buffer): Promise<Device | undefined> {
-    const [r] = await this.db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`, [id]);
+    const r = await this.credentials.load(id);
     if (!r) return undefined;
     return verifyToken(secret, r.secret_hash) ? toDevice(r) : undefined;
   }
