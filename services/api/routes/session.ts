@@ -17,6 +17,7 @@ import {
   sessionIdOf,
   setSessionCookie,
 } from '../session.ts';
+import { pageLanguage, SIGN_IN_FAILURE_CSP, type SignInFailure, signInFailurePage } from '../sign-in-failure.ts';
 
 export const SessionInfoSchema = z
   .object({
@@ -210,41 +211,83 @@ export const sessionRoutes =
         config: { scope: 'public' },
         schema: {
           tags: ['console'],
-          summary: 'Where the identity provider sends the person back: opens the session, redirects to the console',
+          summary:
+            'Where the identity provider sends the person back: opens the session and redirects to the console; a failed ' +
+            "sign-in answers an HTML page in the person's language (Accept-Language) with a link back to sign-in",
           security: [],
-          querystring: z.object({ state: z.string().max(200).optional() }).passthrough(),
-          response: { 302: z.null(), 403: ProblemSchema, 404: ProblemSchema },
+          querystring: z
+            .object({
+              state: z.string().max(200).optional(),
+              error: z.string().max(200).optional(),
+              error_description: z.string().max(1000).optional(),
+            })
+            .passthrough(),
+          response: { 302: z.null() },
         },
       },
       async (req, reply) => {
-        const config = await provider();
-        const wait = req.query.state === undefined ? undefined : await sessions.take(req.query.state);
-        if (!wait)
-          throw new SusError('SUS_ERR_OIDC_SIGN_IN', 'unknown or expired sign-in: start again from the console', 403, {
-            field: 'state',
-          });
-        // The registered redirect URL with the provider's query, not the Host header: the code is bound to it.
-        const current = new URL(c.SUS_OIDC_REDIRECT_URL!);
-        current.search = new URL(req.url, 'http://x').search;
-        let claims: Record<string, unknown>;
+        // Advanced as the callback gets further, so a failure says which step refused.
+        let why: SignInFailure = 'unavailable';
         try {
-          const tokens = await oidc.authorizationCodeGrant(config, current, {
-            pkceCodeVerifier: wait.verifier,
-            expectedState: req.query.state,
-            expectedNonce: wait.nonce,
-          });
-          claims = { ...tokens.claims() };
-          if (claims[c.SUS_OIDC_ROLE_CLAIM] === undefined || claims[c.SUS_OIDC_DEPARTMENT_CLAIM] === undefined) {
-            // Many providers put custom claims in userinfo only.
-            const user = await oidc.fetchUserInfo(config, tokens.access_token, String(claims.sub));
-            claims = { ...user, ...claims };
+          const config = await provider();
+          why = 'expired';
+          const wait = req.query.state === undefined ? undefined : await sessions.take(req.query.state);
+          if (!wait)
+            throw new SusError(
+              'SUS_ERR_OIDC_SIGN_IN',
+              'unknown or expired sign-in: start again from the console',
+              403,
+              {
+                field: 'state',
+              },
+            );
+          if (req.query.error !== undefined) {
+            why = 'denied';
+            const detail = req.query.error_description ? ` (${req.query.error_description})` : '';
+            throw new SusError(
+              'SUS_ERR_OIDC_SIGN_IN',
+              `the identity provider answered ${req.query.error}${detail}`,
+              403,
+              { field: 'error' },
+            );
           }
+          why = 'exchange';
+          // The registered redirect URL with the provider's query, not the Host header: the code is bound to it.
+          const current = new URL(c.SUS_OIDC_REDIRECT_URL!);
+          current.search = new URL(req.url, 'http://x').search;
+          let claims: Record<string, unknown>;
+          try {
+            const tokens = await oidc.authorizationCodeGrant(config, current, {
+              pkceCodeVerifier: wait.verifier,
+              expectedState: req.query.state,
+              expectedNonce: wait.nonce,
+            });
+            claims = { ...tokens.claims() };
+            if (claims[c.SUS_OIDC_ROLE_CLAIM] === undefined || claims[c.SUS_OIDC_DEPARTMENT_CLAIM] === undefined) {
+              // Many providers put custom claims in userinfo only.
+              const user = await oidc.fetchUserInfo(config, tokens.access_token, String(claims.sub));
+              claims = { ...user, ...claims };
+            }
+          } catch (err) {
+            throw new SusError('SUS_ERR_OIDC_SIGN_IN', `the identity provider refused: ${(err as Error).message}`, 403);
+          }
+          why = 'claims';
+          const principal = principalOf(claims, c.SUS_OIDC_ROLE_CLAIM, c.SUS_OIDC_DEPARTMENT_CLAIM);
+          why = 'unavailable';
+          await open(req, reply, principal);
+          return reply.redirect('/', 302);
         } catch (err) {
-          throw new SusError('SUS_ERR_OIDC_SIGN_IN', `the identity provider refused: ${(err as Error).message}`, 403);
+          // A person arrives here from the identity provider's pages, in a browser: a page to read, not a problem body.
+          const e = err instanceof SusError ? err : new SusError('SUS_ERR_OIDC_SIGN_IN', (err as Error).message, 503);
+          req.log.warn({ code: e.code, reason: e.message, step: why }, 'OpenID Connect sign-in failed');
+          // Untyped: the route's schema describes its redirect; this answer is HTML, sent as is.
+          return (reply as FastifyReply)
+            .code(e.statusCode)
+            .type('text/html; charset=utf-8')
+            .header('content-security-policy', SIGN_IN_FAILURE_CSP)
+            .header('cache-control', 'no-store')
+            .send(signInFailurePage(pageLanguage(req.headers['accept-language']), why, e.code));
         }
-        const principal = principalOf(claims, c.SUS_OIDC_ROLE_CLAIM, c.SUS_OIDC_DEPARTMENT_CLAIM);
-        await open(req, reply, principal);
-        return reply.redirect('/', 302);
       },
     );
   };
