@@ -77,6 +77,15 @@ const en = {
   skip: 'Skip to content',
   grantsGiven: 'Given by us',
   grantsReceived: 'Received from others',
+  brokenDevice: 'Broken or retired?',
+  replace: 'Replace device',
+  replaceHint: "The new unit takes over this id and its history; the old unit's credentials stop working at once.",
+  decommission: 'Decommission',
+  decommissionHint: 'The device is refused from now on; its readings stay.',
+  confirm: 'Confirm',
+  cancel: 'Cancel',
+  replaced: 'Replaced: set up the new unit with this bundle, then watch the live check.',
+  decommissionedDone: 'Decommissioned. Its history stays on the device page.',
 } as const;
 
 export type TextKey = keyof typeof en;
@@ -159,6 +168,16 @@ const de: Record<TextKey, string> = {
   skip: 'Zum Inhalt springen',
   grantsGiven: 'Von uns erteilt',
   grantsReceived: 'Von anderen erhalten',
+  brokenDevice: 'Defekt oder ausgemustert?',
+  replace: 'Gerät ersetzen',
+  replaceHint:
+    'Das neue Gerät übernimmt diese Kennung und ihre Historie; die Zugangsdaten des alten Geräts gelten sofort nicht mehr.',
+  decommission: 'Stilllegen',
+  decommissionHint: 'Das Gerät wird ab sofort abgewiesen; seine Messwerte bleiben erhalten.',
+  confirm: 'Bestätigen',
+  cancel: 'Abbrechen',
+  replaced: 'Ersetzt: das neue Gerät mit diesem Bundle einrichten, dann den Live-Check verfolgen.',
+  decommissionedDone: 'Stillgelegt. Die Historie bleibt auf der Geräteseite.',
 };
 
 export type Lang = 'en' | 'de';
