@@ -176,6 +176,49 @@ describe('console, department at a desk: isolation between departments, dead-let
     await w.context.close();
   });
 
+  it('the device page asks for 30 days as 6-hour means the rollups serve, names the source, and prints black on white without navigation', async () => {
+    const w = await openPage(browser, DESK);
+    await signInWithKey(w, await keyOf('Vera Viewer 2', ['read']));
+    await w.page.goto(`${base}/#/device/env-marktplatz`);
+    await w.page.getByText('Source: raw readings').waitFor();
+    const asked = w.page.waitForRequest((r) => new URL(r.url()).pathname === '/v1/readings/aggregate');
+    await w.page.getByRole('button', { name: '30 d' }).click();
+    const query = new URL((await asked).url()).searchParams;
+    expect([query.get('device'), query.get('every'), query.get('fn')]).toStrictEqual(['env-marktplatz', '6h', 'mean']);
+    const span = Date.parse(query.get('to')!) - Date.parse(query.get('from')!);
+    expect(span).toBe(30 * 86_400_000);
+    // Whole hours of mean are what the hourly rollups answer; the API says which data answered.
+    const answer = await apiClient(base, TEST_ADMIN_KEY)<{ source: string }>(
+      'GET',
+      `/v1/readings/aggregate?${query.toString()}`,
+    );
+    expect(['raw', '1h', '1d']).toContain(answer.body.source);
+    const label = { raw: 'raw readings', '1h': 'hourly rollups', '1d': 'daily rollups' }[answer.body.source]!;
+    await w.page.getByText(`Source: ${label}`).waitFor();
+    await w.page.locator('.chart canvas').first().waitFor();
+    expect(await seriousViolations(w.page)).toStrictEqual([]);
+
+    await w.page.emulateMedia({ media: 'print' });
+    expect(await w.page.locator('nav').isHidden()).toBe(true);
+    expect(await w.page.locator('header').isHidden()).toBe(true);
+    expect(await w.page.getByRole('button', { name: '30 d' }).isHidden()).toBe(true);
+    expect(await w.page.locator('.chart canvas').first().isVisible()).toBe(true);
+    expect(
+      await w.page
+        .locator('.chart canvas')
+        .first()
+        .evaluate(
+          (c) =>
+            (globalThis as unknown as { getComputedStyle(e: typeof c): { filter: string } }).getComputedStyle(c).filter,
+        ),
+    ).toBe('grayscale(1) contrast(5)');
+    await screenshot(w.page, 'device-print');
+    await w.page.emulateMedia({ media: 'screen' });
+    expect(await w.page.locator('nav').isVisible()).toBe(true);
+    expect(w.cspViolations).toStrictEqual([]);
+    await w.context.close();
+  });
+
   it('a department admin replays a dead letter once its device is registered', async () => {
     // A reading of a device not yet registered goes to the dead-letter store...
     const pushed = await fetch(`${base}/v1/ingest/canonical?device=env-late`, {
