@@ -91,6 +91,11 @@ const en = {
   cancel: 'Cancel',
   replaced: 'Replaced: set up the new unit with this bundle, then watch the live check.',
   decommissionedDone: 'Decommissioned. Its history stays on the device page.',
+  note: 'Note',
+  showHistory: 'History',
+  alertHistory: 'History of alert',
+  acknowledged: 'acknowledged',
+  time: 'Time',
 } as const;
 
 export type TextKey = keyof typeof en;
@@ -188,6 +193,11 @@ const de: Record<TextKey, string> = {
   cancel: 'Abbrechen',
   replaced: 'Ersetzt: das neue Gerät mit diesem Bundle einrichten, dann den Live-Check verfolgen.',
   decommissionedDone: 'Stillgelegt. Die Historie bleibt auf der Geräteseite.',
+  note: 'Notiz',
+  showHistory: 'Verlauf',
+  alertHistory: 'Verlauf des Alarms',
+  acknowledged: 'bestätigt',
+  time: 'Zeit',
 };
 
 export type Lang = 'en' | 'de';
