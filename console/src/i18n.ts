@@ -96,6 +96,9 @@ const en = {
   alertHistory: 'History of alert',
   acknowledged: 'acknowledged',
   time: 'Time',
+  scanLabel: 'Scan the label',
+  stopScan: 'Stop scanning',
+  cameraFailed: 'The camera could not be opened',
 } as const;
 
 export type TextKey = keyof typeof en;
@@ -198,6 +201,9 @@ const de: Record<TextKey, string> = {
   alertHistory: 'Verlauf des Alarms',
   acknowledged: 'bestätigt',
   time: 'Zeit',
+  scanLabel: 'Etikett scannen',
+  stopScan: 'Scannen beenden',
+  cameraFailed: 'Die Kamera ließ sich nicht öffnen',
 };
 
 export type Lang = 'en' | 'de';

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, type ConsoleSettings, type SessionInfo } from '../api.ts';
 import { type Bundle, BundleCard } from '../bundle.tsx';
 import { t } from '../i18n.ts';
+import { LabelScanner } from '../scan.tsx';
 
 interface DeviceType {
   id: string;
@@ -128,6 +129,7 @@ export function FieldPage({ session, settings }: { session: SessionInfo; setting
           </label>
           <button type="submit">{t('open')}</button>
         </form>
+        <LabelScanner onFound={(id) => (location.hash = `#/check/${encodeURIComponent(id)}`)} />
       </section>
       <section class="card">
         <h2>{t('addDevice')}</h2>
