@@ -25,8 +25,7 @@ const TEXT: Record<PageLanguage, { title: string; back: string } & Record<SignIn
     exchange: 'Die Antwort des Identitätsanbieters konnte nicht bestätigt werden. Bitte melden Sie sich erneut an.',
     claims:
       'Ihr Stadtkonto hat keine Rolle oder Abteilung für die Sensorplattform. Wenden Sie sich an die Verwaltung Ihres Identitätsanbieters.',
-    unavailable:
-      'Die Anmeldung mit dem Stadtkonto ist gerade nicht möglich. Bitte versuchen Sie es später erneut.',
+    unavailable: 'Die Anmeldung mit dem Stadtkonto ist gerade nicht möglich. Bitte versuchen Sie es später erneut.',
   },
 };
 

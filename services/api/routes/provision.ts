@@ -9,9 +9,9 @@ import { targetDepartment } from '../auth.ts';
 import { sendRaw } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createDeviceAs } from '../device-ids.ts';
-import { activeDevice } from './devices.ts';
 import { HOST_HEADER } from '../public-url.ts';
 import { BundleSchema, ClaimCodeSchema, ProblemSchema } from '../schemas.ts';
+import { activeDevice } from './devices.ts';
 
 export const NewClaimSchema = z.object({
   department: DepartmentId.optional().describe("defaults to the key's department"),
