@@ -45,8 +45,8 @@ export interface HttpFuzzReport {
 export const HTML_ERROR_OPERATIONS: ReadonlySet<string> = new Set(['GET /v1/session/oidc/callback']);
 
 /**
- * What is wrong with an answer, or undefined: no 5xx, fast, every error a problem with a catalogued code (an HTML
- * page where `html`).
+ * What is wrong with an answer, or undefined: no 5xx, fast, every error a problem with a catalogued code (or, where
+ * `html`, an HTML page).
  */
 export function verdict(res: RawResponse, maxMs: number, html = false): string | undefined {
   if (res.timedOut) return 'no answer';
@@ -55,7 +55,8 @@ export function verdict(res: RawResponse, maxMs: number, html = false): string |
   if (res.ms > maxMs) return `answered after ${Math.round(res.ms)} ms (limit ${maxMs} ms)`;
   if (res.status < 400) return undefined;
   const type = res.headers['content-type'] ?? '';
-  if (html) return type.startsWith('text/html') ? undefined : `error answered as '${type}', not text/html`;
+  // Refusals before the handler (a malformed header or query) stay problems there too.
+  if (html && type.startsWith('text/html')) return undefined;
   if (!type.startsWith('application/problem+json')) return `error answered as '${type}', not application/problem+json`;
   let body: { code?: unknown; status?: unknown; type?: unknown; rejected?: Array<{ message?: unknown }> };
   try {
