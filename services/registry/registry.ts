@@ -17,6 +17,7 @@ import { LookupBatch } from './lookup-batch.ts';
 import { RollupStore } from './rollups.ts';
 import { RuleStore } from './rules.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
+import { ConsoleSessionStore, type SessionBounds } from './sessions.ts';
 import type { Department, Device, NewDevice } from './types.ts';
 
 /** A device was created, changed, rotated or decommissioned; an API key was revoked; a grant made or revoked; an alert rule changed. */
@@ -60,7 +61,7 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
     readonly db: Db,
     deadLetterBounds: Partial<DeadLetterBounds> = {},
-    limits: { rulesPerDepartment?: number } = {},
+    limits: { rulesPerDepartment?: number; sessions?: SessionBounds } = {},
   ) {
     super();
     this.keys = new KeyStore(db, (id) => this.emit('change', { type: 'key-revoked', id }));
@@ -77,7 +78,11 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     );
     this.alerts = new AlertStore(db);
     this.rollups = new RollupStore(db);
+    this.sessions = new ConsoleSessionStore(db, limits.sessions);
   }
+
+  /** Web console sessions and pending OpenID sign-ins: in the registry so every API node knows them. */
+  readonly sessions: ConsoleSessionStore;
 
   /** Alert rules: kept through the API, evaluated by ingest. */
   readonly rules: RuleStore;
