@@ -190,9 +190,9 @@ export const DatasetSchema = z
 
 export const AirQualityReportQuerySchema = z.object({
   year: z.coerce.number().int().min(1970).max(9999).describe('calendar year (UTC)'),
-  department: z.string().max(32).optional(),
-  district: z.string().max(100).optional(),
-  device: z.string().max(64).optional(),
+  department: DepartmentId.optional(),
+  district: tagValue().optional(),
+  device: DeviceId.optional(),
   quantity: z
     .enum(['pm10', 'pm2_5', 'no2'])
     .optional()

@@ -64,6 +64,8 @@ describe('hostile identifiers and values: 4xx problems with a catalogued code, n
       ['DELETE', '/v1/devices/%00', 'params.id', DEVICE_ID],
       ['DELETE', '/v1/keys/%00', 'params.id', "an API key id such as 'key_0123456789ab'"],
       ['DELETE', '/v1/grants/%00', 'params.id', "a grant id such as 'grant_0123456789ab'"],
+      // Found by the fuzz suite: the report's filters reached the registry unchecked (500 SUS_ERR_INVALID_VALUE).
+      ['GET', '/v1/reports/air-quality?year=2026&device=%00', 'querystring.device', DEVICE_ID],
     ];
     for (const [method, path, field, message] of cases) {
       const res = await h.admin<Problem>(method, path);
