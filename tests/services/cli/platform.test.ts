@@ -104,7 +104,11 @@ describe('platform end to end: device → Aedes → ingest → InfluxDB → API'
         { quantity: 'relative_humidity', value: 55.2, unit: '%RH', time: iso },
       ],
     });
-    const readings = await api('GET', `/v1/readings?device=aq-e2e-01&from=${time - 1000}`);
+    // The latest-value store is written when the spool commits; InfluxDB gets the batch a moment later.
+    const readings = await eventually(
+      () => api<{ readings: unknown[] }>('GET', `/v1/readings?device=aq-e2e-01&from=${time - 1000}`),
+      (r) => r.body.readings?.length === 3,
+    );
     expect(readings.body).toStrictEqual({
       readings: [
         { device: 'aq-e2e-01', quantity: 'air_temperature', value: 21.4, unit: 'Cel', time: iso },
