@@ -25,6 +25,13 @@ import {
 import { type CompiledCondition, compileCondition } from './conditions.ts';
 import { windowQueries, windowValues } from './window.ts';
 
+/** One line saying what changed, e.g. `River high: firing on river-1 (water_level 1.7 m)`. */
+export function alertText(n: AlertNotice): string {
+  const what = n.rule.kind === 'silent' ? 'silent' : (n.quantity ?? n.rule.kind);
+  const value = n.value === null ? '' : ` (${what} ${n.value}${n.unit === null ? '' : ` ${n.unit}`})`;
+  return `${n.rule.name}: ${n.state} on ${n.device}${value}`;
+}
+
 /** Where readings come from: the Ingestor emits `readings` once they are in the spool. */
 export interface ReadingSource {
   on(event: 'readings', listener: (readings: Reading[], tags: ReadingTags) => void): unknown;
@@ -488,10 +495,14 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     };
   }
 
-  /** `sus_alert` for Grafana's annotations, built by the one line-protocol builder. */
+  /** `sus_alert` for Grafana's annotations (its `text` is what they show), built by the one line-protocol builder. */
   private line(n: AlertNotice, at: number): string {
     const tags = tagSet({ department: n.department, device: n.device, rule: n.rule.id, severity: n.rule.severity });
-    const fields: Record<string, string> = { state: stringValue(n.state), alert: intValue(n.alert) };
+    const fields: Record<string, string> = {
+      state: stringValue(n.state),
+      alert: intValue(n.alert),
+      text: stringValue(alertText(n)),
+    };
     if (n.value !== null && Number.isFinite(n.value)) fields.value = floatValue(n.value);
     return pointLine('sus_alert', tags, fieldSet(fields), at);
   }
