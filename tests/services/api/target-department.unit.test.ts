@@ -9,7 +9,8 @@ function refusal(fn: () => unknown) {
   try {
     fn();
   } catch (err) {
-    if (err instanceof SusError) return { code: err.code, status: err.statusCode, message: err.message, ...err.context };
+    if (err instanceof SusError)
+      return { code: err.code, status: err.statusCode, message: err.message, ...err.context };
     throw err;
   }
   throw new Error('expected a refusal');
