@@ -1,40 +1,24 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AlertTransition, type Db, migrate, Registry } from '../../../services/registry/index.ts';
-import { openTestDb } from '../../helpers/pg.ts';
+import { describe, expect, it } from 'vitest';
+import type { AlertTransition } from '../../../services/registry/index.ts';
+import { BACKENDS, unavailable, useRegistry } from './backends.ts';
 
 /**
  * AlertStore.transitions: the state changes of one ingest batch in one transaction (the alert engine's write), on
- * embedded PGlite and on a real PostgreSQL (a random schema each run).
+ * embedded PGlite and on a real PostgreSQL.
  */
-const BACKENDS = [
-  { name: 'PGlite', url: undefined },
-  { name: 'PostgreSQL', url: process.env.TEST_DATABASE_URL },
-] as const;
-
 describe.each(BACKENDS)('alert transitions in one transaction on $name', (backend) => {
-  describe.skipIf(backend.name === 'PostgreSQL' && !backend.url)('behaviour', () => {
-    let db: Db;
-    let drop: () => Promise<void>;
-    let registry: Registry;
-
-    beforeAll(async () => {
-      ({ db, drop } = await openTestDb(backend.url));
-      await migrate(db);
-      await db.exec('INSERT INTO departments (id, name) VALUES ($$drainage$$, $$d$$)');
-      await db.query('INSERT INTO alert_rules (id, department_id, name, spec) VALUES ($1, $2, $3, $4)', [
+  describe.skipIf(unavailable(backend))('behaviour', () => {
+    const t = useRegistry(backend);
+    const setUp = async () => {
+      await t.db.exec('INSERT INTO departments (id, name) VALUES ($$drainage$$, $$d$$)');
+      await t.db.query('INSERT INTO alert_rules (id, department_id, name, spec) VALUES ($1, $2, $3, $4)', [
         'weir-high',
         'drainage',
         'w',
         '{}',
       ]);
-    });
-    afterAll(async () => {
-      await drop?.();
-    });
-    beforeEach(async () => {
-      await db.exec('TRUNCATE alerts RESTART IDENTITY CASCADE');
-      registry = new Registry(db);
-    });
+      return t.registry;
+    };
 
     const change = (device: string, state: 'firing' | 'resolved', value: number, rule = 'weir-high') =>
       ({
@@ -48,9 +32,10 @@ describe.each(BACKENDS)('alert transitions in one transaction on $name', (backen
         body: (a) => JSON.stringify({ alert: a.id, state: a.state }),
       }) satisfies AlertTransition;
     const count = async (table: string) =>
-      Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
+      Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0]!.n);
 
     it('writes the changes in order, each with its history entry and delivery, and says which changed', async () => {
+      const registry = await setUp();
       const results = await registry.alerts.transitions([
         change('w-1', 'firing', 1),
         change('w-2', 'firing', 2),
@@ -77,6 +62,7 @@ describe.each(BACKENDS)('alert transitions in one transaction on $name', (backen
     });
 
     it('writes none of the batch when one change cannot be written (its rule is gone)', async () => {
+      const registry = await setUp();
       await expect(
         registry.alerts.transitions([change('w-1', 'firing', 1), change('w-2', 'firing', 2, 'deleted-rule')]),
       ).rejects.toMatchObject({ code: '23503' });
