@@ -31,7 +31,7 @@ function Page({ hash, session, settings }: { hash: string; session: SessionInfo;
     case 'field':
       return <FieldPage session={session} settings={settings} />;
     case 'check':
-      return <LiveCheckPage id={id} />;
+      return <LiveCheckPage id={id} session={session} />;
     case 'map':
       return <MapPage settings={settings} />;
     case 'device':

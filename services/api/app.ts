@@ -31,7 +31,6 @@ import { ruleRoutes } from './routes/rules.ts';
 import { sensorThingsRoutes } from './routes/sensorthings.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { streamRoutes } from './routes/stream.ts';
-import { SessionStore } from './session.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -79,8 +78,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
       ? { global: false, redis: shared.redis, nameSpace: `${shared.prefix}rate:`, skipOnError: true }
       : { global: false },
   );
-  const sessions = new SessionStore(ctx.config.SUS_SESSION_MAX, ctx.config.SUS_SESSION_TTL_S * 1000);
-  const forgetKey = installAuth(app, ctx.registry, { max: ctx.config.SUS_API_RATE_LIMIT, windowMs: 60_000 }, sessions);
+  const forgetKey = installAuth(app, ctx.registry, { max: ctx.config.SUS_API_RATE_LIMIT, windowMs: 60_000 });
   // A revocation through another process (another API node, relayed by the registry) ends the cached key here too.
   const onChange = (e: RegistryEvent) => {
     if (e.type === 'key-revoked') forgetKey(e.id);
@@ -124,7 +122,7 @@ export async function buildApi(ctx: ApiContext, log: Logger): Promise<FastifyIns
   ]) {
     await app.register(routes(deps));
   }
-  await app.register(sessionRoutes(deps, sessions, new SessionStore(ctx.config.SUS_SESSION_MAX, 0)));
+  await app.register(sessionRoutes(deps));
   await installConsole(app, ctx.config);
   return app;
 }

@@ -2,7 +2,7 @@ import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SusError } from '../common/errors.ts';
 import type { ApiKey, Registry, Scope } from '../registry/index.ts';
-import { CSRF_HEADER, type SessionStore, sessionIdOf } from './session.ts';
+import { CSRF_HEADER, sessionIdOf } from './session.ts';
 
 /**
  * What a route declares in `config.scope`; `public` routes need no key; `read-or-public` routes (the standard
@@ -42,12 +42,7 @@ export interface RateLimit {
  * is resolved here to the key it was opened with or the principal its OpenID claims made, so it meets the same
  * scope checks and department rules as a key; its unsafe requests must carry the session's CSRF token.
  */
-export function installAuth(
-  app: FastifyInstance,
-  registry: Registry,
-  limit: RateLimit,
-  sessions: SessionStore,
-): (keyId: string) => void {
+export function installAuth(app: FastifyInstance, registry: Registry, limit: RateLimit): (keyId: string) => void {
   // Valid keys only: an invented token must not push real keys out of the cache.
   const cache = new Map<string, { key: ApiKey; expires: number }>();
   const limiter = app.createRateLimit({
@@ -83,12 +78,14 @@ export function installAuth(
     const declared = req.routeOptions.config.scope ?? 'admin';
     if (declared === 'public') return charge(req, reply, address);
 
-    let token = BEARER.exec(req.headers.authorization ?? '')?.[1];
+    const token = BEARER.exec(req.headers.authorization ?? '')?.[1];
     // A console session stands in for the key it was opened with (or the principal its OpenID claims made); an
-    // explicit Authorization header wins, so API clients never depend on cookies.
+    // explicit Authorization header wins, so API clients never depend on cookies. Sessions live in the registry
+    // (every API node sees a sign-in and a sign-out at once); a person's clicks are not a hot path, so no cache.
     let key: ApiKey | undefined;
     if (token === undefined) {
-      const session = sessions.get(sessionIdOf(req));
+      const cookie = sessionIdOf(req);
+      const session = cookie === undefined ? undefined : await registry.sessions.get(cookie);
       if (session) {
         if (UNSAFE_METHODS.has(req.method) && req.headers[CSRF_HEADER] !== session.csrf) {
           await charge(req, reply, address);
@@ -98,8 +95,7 @@ export function installAuth(
             403,
           );
         }
-        token = session.apiKey;
-        key = session.principal;
+        key = session.key;
       }
     }
     if (token === undefined && key === undefined && declared === 'read-or-public') return charge(req, reply, address);

@@ -1,3 +1,3 @@
 export { buildApi } from './app.ts';
 export type { ApiContext } from './context.ts';
-export { StaMqttFeed, staReadAccess } from './sta/mqtt.ts';
+export { StaMqttFeed } from './sta/mqtt.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiKey, Scope } from '../registry/index.ts';
+import type { Scope } from '../registry/index.ts';
 
 /** The roles a person signed in through OpenID Connect can hold; each is a fixed set of API scopes. */
 export const ROLES = ['viewer', 'technician', 'department-admin', 'operator'] as const;
@@ -13,19 +13,6 @@ export const ROLE_SCOPES: Readonly<Record<Role, Scope[]>> = {
   'department-admin': ['read', 'write', 'provision', 'admin'],
   operator: ['admin'],
 };
-
-/**
- * A signed-in console user. An API-key session keeps the key itself (server-side only) so every request re-checks
- * it through the key path (revocation included); an OpenID Connect session carries the principal its claims made.
- */
-export interface Session {
-  id: string;
-  csrf: string;
-  expires: number;
-  apiKey?: string;
-  principal?: ApiKey;
-  role?: Role;
-}
 
 export const SESSION_COOKIE = 'sus_session';
 export const CSRF_HEADER = 'x-csrf-token';
@@ -50,50 +37,9 @@ export function setSessionCookie(req: FastifyRequest, reply: FastifyReply, id: s
   reply.header('set-cookie', `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${ttlS}${secure}`);
 }
 
-/**
- * Sessions of this API process, bounded (the oldest ends first when full) and expiring. Kept in memory: a restart
- * signs everyone out, and several API nodes need sticky sessions.
- */
-export class SessionStore<T extends { expires: number } = Session> {
-  private readonly entries = new Map<string, T>();
-  constructor(
-    private readonly max: number,
-    readonly ttlMs: number,
-  ) {}
-
-  put(id: string, value: T): void {
-    // Map keeps insertion order: the first entry is the oldest.
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(id, value);
-  }
-
-  get(id: string | undefined): T | undefined {
-    if (id === undefined) return undefined;
-    const s = this.entries.get(id);
-    if (s && s.expires < Date.now()) {
-      this.entries.delete(id);
-      return undefined;
-    }
-    return s;
-  }
-
-  /** Gets and forgets (a pending sign-in is used once). */
-  take(id: string): T | undefined {
-    const s = this.get(id);
-    this.entries.delete(id);
-    return s;
-  }
-
-  delete(id: string): void {
-    this.entries.delete(id);
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
-
+/** A session id: 256 random bits, the cookie's value; the registry stores only its hash. */
 export const newSessionId = () => randomBytes(32).toString('base64url');
+export const newCsrfToken = () => randomBytes(24).toString('base64url');
 
 /** The strongest known role a claim value names (a string or a list of strings), if any. */
 export function roleOf(claim: unknown): Role | undefined {

@@ -7,19 +7,41 @@ import { mayPublish, maySubscribe, STA_TOPIC_ROOT, serviceMayPublish, serviceMay
 import { DEFAULT_REGISTRY_TIMEOUT_MS } from './authentication.ts';
 import { dropPendingWill, pendingWill } from './client-internals.ts';
 import type { BrokerMetrics, BrokerStats } from './metrics.ts';
-import { type DeviceSession, type ServiceSession, type Session, type Sessions, who } from './sessions.ts';
+import {
+  type DeviceSession,
+  type ReaderSession,
+  type ServiceSession,
+  type Session,
+  type Sessions,
+  who,
+} from './sessions.ts';
 
 export type UplinkHandler = (u: Uplink) => Promise<unknown>;
 
 type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
 type ForwardPacket = Parameters<Aedes['authorizeForward']>[1];
 
+/** A SensorThings reader connection as the SensorThings side sees it: who reads, how to reach it, how to end it. */
+export interface StaReader {
+  /** The key's department; null: a platform-wide key; undefined: anonymous. */
+  readonly department: string | null | undefined;
+  readonly keyId: string | null;
+  /** False once the connection closed (a subscription granted after that is not kept). */
+  readonly open: boolean;
+  deliver(topic: string, payload: Buffer): void;
+  end(reason: string): void;
+}
+
 /**
- * Whether a SensorThings reader may receive what a topic carries (`v1.1/Datastreams('…')/Observations`): the API's
- * grant rule, handed in by the composition root. department: null for a platform-wide key, undefined anonymous.
+ * The SensorThings MQTT read extension (services/api/sta/mqtt.ts, handed in by the composition root): decides a
+ * reader's subscriptions to `v1.1/…` by the API's grant rule and delivers to each reader what it may read, straight
+ * to its connection (a topic like `v1.1/Observations` carries different data to different readers).
  */
 export interface StaReadAccess {
-  maySubscribe(department: string | null | undefined, topic: string, keyId: string | null): Promise<boolean>;
+  /** undefined: granted; else why not (logged with the topic, SUBACK 0x80). */
+  subscribe(reader: StaReader, topic: string): Promise<string | undefined>;
+  unsubscribe(reader: StaReader, topic: string): void;
+  released(reader: StaReader): void;
 }
 
 /** Where a device's answers to downlinks (`…/ack`) are recorded. */
@@ -36,24 +58,38 @@ export class Authorization {
   private readonly refusedSubscribers = new WeakSet<Client>();
   /** The filters granted per connection, to bound them (each costs memory and a place in every topic match). */
   private readonly filters = new WeakMap<Client, Set<string>>();
-  /** Readers per SensorThings topic: an observation is rendered and published only where someone listens. */
-  private readonly staTopics = new Map<string, number>();
+  /** The SensorThings side's handle of each reader connection. */
+  private readonly staReaders = new WeakMap<Client, StaReader>();
 
-  /** Whether a SensorThings reader subscribes to `topic` on this node. */
-  staSubscribed(topic: string): boolean {
-    return this.staTopics.has(topic);
+  private staReader(client: Client, session: ReaderSession): StaReader {
+    let reader = this.staReaders.get(client);
+    if (!reader) {
+      reader = {
+        department: session.department,
+        keyId: session.keyId ?? null,
+        get open() {
+          return !client.closed;
+        },
+        deliver: (topic, payload) =>
+          client.publish({ cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false }, (err) => {
+            if (err) this.log.debug({ ...who(session), topic, err: err.message }, 'SensorThings notification not sent');
+          }),
+        end: (reason) => {
+          this.log.info({ ...who(session), reason }, 'SensorThings reader disconnected');
+          client.close();
+        },
+      };
+      this.staReaders.set(client, reader);
+    }
+    return reader;
   }
 
-  private staRelease(topic: string): void {
-    const n = (this.staTopics.get(topic) ?? 0) - 1;
-    if (n > 0) this.staTopics.set(topic, n);
-    else this.staTopics.delete(topic);
-  }
-
-  /** A reader's connection ended: its topics no longer count. */
+  /** A reader's connection ended: its subscriptions no longer receive anything. */
   readonly released = (client: Client): void => {
-    if (this.sessions.get(client)?.kind !== 'reader') return;
-    for (const topic of this.filters.get(client) ?? []) this.staRelease(topic);
+    const reader = this.staReaders.get(client);
+    if (!reader) return;
+    this.deps.sta?.released(reader);
+    this.staReaders.delete(client);
     this.filters.delete(client);
   };
 
@@ -188,16 +224,13 @@ export class Authorization {
     if (session?.kind === 'reader') {
       const sta = this.deps.sta;
       const ms = this.options.registryTimeoutMs ?? DEFAULT_REGISTRY_TIMEOUT_MS;
+      const reader = this.staReader(client, session);
       const ask =
         sta && sub.topic.startsWith(STA_TOPIC_ROOT)
-          ? within(
-              sta.maySubscribe(session.department, sub.topic, session.keyId ?? null),
-              ms,
-              () => new Error(`no answer within ${ms} ms`),
-            )
-          : Promise.resolve(false);
+          ? within(sta.subscribe(reader, sub.topic), ms, () => new Error(`no answer within ${ms} ms`))
+          : Promise.resolve(`a SensorThings reader subscribes to ${STA_TOPIC_ROOT}… topics only`);
       ask.then(
-        (ok) => this.grant(client, session, sub, ok, done),
+        (refusal) => this.grant(client, session, sub, refusal === undefined, done, refusal),
         (err: Error) => {
           this.log.warn({ ...who(session), topic: sub.topic, err: err.message }, 'subscription check failed');
           this.grant(client, session, sub, false, done);
@@ -218,22 +251,22 @@ export class Authorization {
     sub: Subscription,
     allowed: boolean,
     done: (err: Error | null, sub?: Subscription | null) => void,
+    reason?: string,
   ): void {
     const filters = this.filters.get(client) ?? new Set<string>();
     const max = this.options.maxSubscriptions ?? 100;
     const withinLimit = filters.has(sub.topic) || filters.size < max;
     if (allowed && withinLimit) {
-      if (session?.kind === 'reader' && !filters.has(sub.topic))
-        this.staTopics.set(sub.topic, (this.staTopics.get(sub.topic) ?? 0) + 1);
       filters.add(sub.topic);
       this.filters.set(client, filters);
       done(null, sub);
       return;
     }
+    if (allowed && session?.kind === 'reader') this.deps.sta?.unsubscribe(this.staReader(client, session), sub.topic);
     this.deps.stats.aclDenials++;
     this.deps.metrics.aclDenials.inc({ action: allowed ? 'subscription_limit' : 'subscribe' });
     this.log.warn(
-      { ...who(session), topic: sub.topic, subscriptions: filters.size },
+      { ...who(session), topic: sub.topic, subscriptions: filters.size, ...(reason ? { reason } : {}) },
       allowed ? `subscribe denied: more than ${max} subscriptions` : 'subscribe denied',
     );
     // An ACL violation disconnects the client; the SUBACK with 0x80 goes out first so the client learns which
@@ -254,9 +287,9 @@ export class Authorization {
   /** After an UNSUBSCRIBE: the filters no longer count towards the connection's limit. */
   readonly unsubscribed = (unsubscriptions: string[], client: Client): void => {
     const filters = this.filters.get(client);
-    const reader = this.sessions.get(client)?.kind === 'reader';
+    const reader = this.staReaders.get(client);
     for (const topic of unsubscriptions) {
-      if (reader && filters?.has(topic)) this.staRelease(topic);
+      if (reader && filters?.has(topic)) this.deps.sta?.unsubscribe(reader, topic);
       filters?.delete(topic);
     }
   };

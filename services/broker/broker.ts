@@ -23,6 +23,7 @@ import {
 } from './listeners.ts';
 import { BrokerMetrics, type BrokerStats } from './metrics.ts';
 import { limitPacketSize, maxPacketBytes } from './packet-limit.ts';
+import { leanParserBuffer } from './parser-buffer.ts';
 import { type PresenceSink, PresenceTracker } from './presence.ts';
 import { limitSessionQueues, type OutgoingQueues } from './session-queue-limit.ts';
 import { Sessions } from './sessions.ts';
@@ -31,7 +32,7 @@ import type { ThrottleOptions } from './throttle.ts';
 import { cacheEmitterMatches, cacheTopicMatches, type OfflineQueueing } from './topic-match-cache.ts';
 
 export type { DeviceAuthenticator } from './authentication.ts';
-export type { StaReadAccess, UplinkHandler } from './authorization.ts';
+export type { StaReadAccess, StaReader, UplinkHandler } from './authorization.ts';
 export type { BrokerStats } from './metrics.ts';
 
 export interface BrokerOptions {
@@ -174,7 +175,7 @@ export class SusBroker implements Service {
       maxInflightInbound: MAX_INFLIGHT_QOS2,
     };
     if (o.redisUrl) {
-      this.cluster = redisBackends(o.redisUrl);
+      this.cluster = redisBackends(o.redisUrl, this.log);
       this.authentication.sharedFailures = new SharedFailureCounts(
         this.cluster.redis,
         o.redisPrefix ?? 'sus:',
@@ -231,11 +232,16 @@ export class SusBroker implements Service {
     (aedes as EventEmitter).on('error', (err: Error) => this.log.error({ err: err.message }, 'broker error'));
     const maxPacket = maxPacketBytes(o.maxPayloadBytes);
     let warned = false;
+    let leanWarned = false;
     this.handle = (stream, req) => {
       const client = aedes.handle(stream, req);
       if (!limitPacketSize(client, maxPacket) && !warned) {
         warned = true;
         this.log.warn('mqtt-packet parser not recognised: MQTT packets are not limited in size');
+      }
+      if (!leanParserBuffer(client) && !leanWarned) {
+        leanWarned = true;
+        this.log.debug('mqtt-packet parser keeps its own byte stream (bl layout not recognised)');
       }
       return client;
     };
@@ -297,16 +303,6 @@ export class SusBroker implements Service {
         err ? reject(err) : resolve(),
       );
     });
-  }
-
-  /** Whether a SensorThings reader on this node subscribes to `topic` (rendering a payload for nobody is waste). */
-  staSubscribed(topic: string): boolean {
-    return this.authorization.staSubscribed(topic);
-  }
-
-  /** A SensorThings notification (a new Observation) to the readers of `topic`; never retained. */
-  async publishSta(topic: string, payload: Buffer): Promise<void> {
-    await this.publish(topic, payload, false);
   }
 
   async publishCommand(c: Command): Promise<void> {

@@ -1,8 +1,11 @@
+import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import { closeRedis, redisConnection, subscriberConnection } from '../common/cluster/redis.ts';
+import type { Logger } from '../common/logger.ts';
+import { bestEffortFanOut, type FanOutStats } from './fan-out.ts';
 
 /** The persistence surface the broker itself calls; Aedes drives the rest. */
 interface RedisPersistence {
@@ -23,24 +26,48 @@ export interface ClusterBackends {
   persistence: RedisPersistence;
   /** The command connection (also the shared login throttle's). */
   redis: Redis;
+  /** Publishes the bus could not take (Redis away or hanging); they were acknowledged all the same. */
+  fanOut: FanOutStats;
   close(): Promise<void>;
+}
+
+/**
+ * The retained messages of a SUBSCRIBE, ending early if Redis fails midway: Aedes pipes this stream without an
+ * 'error' listener, so a read cut short (Redis away, or the node closing its connection) was an uncaught exception.
+ * The subscriber then misses retained messages; the live ones still reach it.
+ */
+async function* untilRedisFails(messages: AsyncIterable<unknown> | Readable, log: Logger): AsyncGenerator<unknown> {
+  try {
+    for await (const m of messages) yield m;
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'cluster: retained messages cut short (Redis)');
+  }
 }
 
 /**
  * Cluster mode: every broker node on one Redis shares the message bus (mqemitter-redis: a publish on node B reaches
  * subscribers on node A) and the sessions, subscriptions and retained messages (aedes-persistence-redis).
  */
-export function redisBackends(url: string): ClusterBackends {
+export function redisBackends(url: string, log: Logger): ClusterBackends {
   const conn = redisConnection(url);
+  // While Redis is away every connection reports each failed reconnect as an 'error'. Unheard, ioredis prints it;
+  // mqemitter-redis re-emits its connections' errors on `state`, where an unheard 'error' throws: the broker process
+  // ended a second into a Redis outage. Heard here: logged, and the connections keep retrying.
+  conn.on('error', (err: Error) => log.warn({ err: err.message }, 'cluster: Redis error (sessions, throttle)'));
   const persistence = new AsyncRedisPersistence({ conn });
   // Aedes 1.2 pipes the retained messages of a SUBSCRIBE (`stream.pipe`), but this store yields an async iterable.
   const retained = persistence.createRetainedStreamCombi.bind(persistence);
-  persistence.createRetainedStreamCombi = (patterns) => Readable.from(retained(patterns));
+  persistence.createRetainedStreamCombi = (patterns) => Readable.from(untilRedisFails(retained(patterns), log));
   const mq = MQEmitterRedis({ subConn: subscriberConnection(url), pubConn: redisConnection(url) });
+  (mq as unknown as { state: EventEmitter }).state.on('error', (err: Error) =>
+    log.warn({ err: err.message }, 'cluster: Redis error (message bus)'),
+  );
+  const fanOut = bestEffortFanOut(mq, log);
   return {
     mq,
     persistence,
     redis: conn,
+    fanOut,
     async close() {
       // After aedes.close() (which closes the mq) persistence.destroy() would unsubscribe through the closed mq and
       // leave an unhandled "Connection is closed" rejection: closing the store's connection is all that is left.

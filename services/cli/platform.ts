@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { buildApi, StaMqttFeed, staReadAccess } from '../api/index.ts';
+import { buildApi, StaMqttFeed } from '../api/index.ts';
 import { BrokerSelfMetrics, createBroker, type SusBroker } from '../broker/index.ts';
 import { catalogue } from '../common/catalogue.ts';
 import { ElectedDuties } from '../common/cluster/lease.ts';
@@ -267,6 +267,8 @@ export async function startPlatform(
     }
     if (parts.broker && ingest) {
       const brokerLog = log.child({ component: 'broker' });
+      // SensorThings MQTT readers: their subscriptions, and each accepted reading or registry change they may read.
+      const sta = new StaMqttFeed(ingest.ingestor, registry, catalogue, config.SUS_PUBLIC_API_URL, brokerLog);
       // Presence and broker self-metrics share ingest's durable spool with the readings.
       const broker = await services.start(
         createBroker(
@@ -277,11 +279,10 @@ export async function startPlatform(
           (u) => ingest.ingestor.handle(u),
           ingest.spool,
           (device, online) => platform.alerting?.engine.presence(device, online),
-          staReadAccess(registry, catalogue),
+          sta,
         ),
       );
-      // SensorThings MQTT readers get each accepted reading as an Observation.
-      await services.start(new StaMqttFeed(ingest.ingestor, broker, config.SUS_PUBLIC_API_URL, brokerLog));
+      await services.start(sta);
       await services.start(
         new BrokerSelfMetrics({
           broker,

@@ -266,7 +266,10 @@ export const ConfigSchema = z
       'Lifetime of a web console session (sign-in with an API key or OpenID Connect), seconds.',
     ),
     SUS_SESSION_MAX: positiveInt(10_000).describe(
-      'Console sessions (and pending OpenID Connect sign-ins) one API process keeps; the oldest ends beyond.',
+      'Console sessions (and pending OpenID Connect sign-ins) the registry keeps for all API nodes; the oldest ends beyond.',
+    ),
+    SUS_SESSION_MAX_PER_PERSON: positiveInt(20).describe(
+      'Console sessions one person (an API key, an OpenID subject) keeps open; signing in once more ends their oldest.',
     ),
     SUS_OIDC_ISSUER: optionalText
       .pipe(z.url({ protocol: /^https?$/ }).optional())

@@ -9,6 +9,8 @@ export interface Reading {
   unit: string;
   /** Epoch milliseconds. */
   time: number;
+  /** What ingest marked about it (out_of_range, time_replaced), stored as the `flags` field; absent when nothing. */
+  flags?: readonly string[];
 }
 
 /** Tags of a stored reading (DESIGN.md storage model). */

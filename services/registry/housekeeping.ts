@@ -39,6 +39,8 @@ export interface HousekeepingResult {
   audit: number;
   /** Resolved alerts, history entries and deliveries. */
   alerts: number;
+  /** Expired console sessions and pending OpenID sign-ins. */
+  sessions: number;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -50,7 +52,7 @@ const HOUSEKEEPING_LOCK = 0x5355_5302;
 
 /**
  * Registry housekeeping: deletes dead letters, device answers (acks), audit entries and alert records past their
- * retention, and
+ * retention, expired console sessions, and
  * the oldest dead letters beyond SUS_DEAD_LETTER_MAX_ROWS. Runs once shortly after start, then every `intervalMs`.
  */
 export class RegistryHousekeeping implements Service {
@@ -92,7 +94,7 @@ export class RegistryHousekeeping implements Service {
   async runOnce(now = new Date()): Promise<HousekeepingResult> {
     const s = this.settings;
     const before = (days: number) => new Date(now.getTime() - days * DAY_MS);
-    const result: HousekeepingResult = { deadLetters: 0, acks: 0, audit: 0, alerts: 0 };
+    const result: HousekeepingResult = { deadLetters: 0, acks: 0, audit: 0, alerts: 0, sessions: 0 };
     if (s.deadLetterDays > 0) {
       result.deadLetters += await this.deleteChunks(
         'DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE received_at < $1 LIMIT $2)',
@@ -130,7 +132,13 @@ export class RegistryHousekeeping implements Service {
         cutoff,
       );
     }
-    if (result.deadLetters + result.acks + result.audit + result.alerts > 0) {
+    // Expired sessions are refused when read already; the sweep keeps those nobody reads again from piling up.
+    for (const table of ['console_sessions', 'oidc_sign_ins'])
+      result.sessions += await this.deleteChunks(
+        `DELETE FROM ${table} WHERE seq IN (SELECT seq FROM ${table} WHERE expires_at <= $1 LIMIT $2)`,
+        [now],
+      );
+    if (result.deadLetters + result.acks + result.audit + result.alerts + result.sessions > 0) {
       this.log.info({ ...result }, 'registry housekeeping deleted rows past their retention');
     }
     return result;
@@ -143,7 +151,7 @@ export class RegistryHousekeeping implements Service {
     for (;;) {
       const deleted = await db.transaction(async (tx) => {
         if (!(await this.lock(tx))) return 0;
-        return (await tx.query<{ id: number }>(`${sql} RETURNING id`, [...params, CHUNK])).length;
+        return (await tx.query(`${sql} RETURNING 1`, [...params, CHUNK])).length;
       });
       total += deleted;
       if (deleted < CHUNK) return total;

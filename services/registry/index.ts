@@ -76,6 +76,13 @@ export { Registry } from './registry.ts';
 export { type DirtyMark, type DirtyRow, type RollupProgress, RollupStore } from './rollups.ts';
 export { newRuleId, RuleStore } from './rules.ts';
 export { hashToken, newToken, verifyToken } from './secrets.ts';
+export {
+  type ConsoleSession,
+  ConsoleSessionStore,
+  type NewConsoleSession,
+  type PendingSignIn,
+  type SessionBounds,
+} from './sessions.ts';
 export * from './types.ts';
 
 /** Opens the configured store (PostgreSQL or embedded PGlite), brings its schema up to date. */
@@ -89,6 +96,8 @@ export async function openRegistry(
         | 'SUS_REGISTRY_MAX_WAITING'
         | 'SUS_REGISTRY_IDLE_TIMEOUT_MS'
         | 'SUS_RULES_MAX_PER_DEPARTMENT'
+        | 'SUS_SESSION_MAX'
+        | 'SUS_SESSION_MAX_PER_PERSON'
       >
     >,
 ): Promise<Registry> {
@@ -109,5 +118,11 @@ export async function openRegistry(
   }
   const bounds: Partial<DeadLetterBounds> = { rawBytes: config.SUS_DEAD_LETTER_RAW_BYTES };
   if (config.SUS_DEAD_LETTER_MAX_REASONS !== undefined) bounds.maxReasons = config.SUS_DEAD_LETTER_MAX_REASONS;
-  return new Registry(db, bounds, { rulesPerDepartment: config.SUS_RULES_MAX_PER_DEPARTMENT });
+  return new Registry(db, bounds, {
+    rulesPerDepartment: config.SUS_RULES_MAX_PER_DEPARTMENT,
+    sessions: {
+      perPerson: config.SUS_SESSION_MAX_PER_PERSON ?? 20,
+      total: config.SUS_SESSION_MAX ?? 10_000,
+    },
+  });
 }

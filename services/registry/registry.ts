@@ -13,9 +13,11 @@ import { EntityQueries } from './entity-query.ts';
 import { GrantStore } from './grants.ts';
 import { KeyStore } from './keys.ts';
 import { LatestValueStore } from './latest-values.ts';
+import { LookupBatch } from './lookup-batch.ts';
 import { RollupStore } from './rollups.ts';
 import { RuleStore } from './rules.ts';
 import { hashToken, newToken, verifyToken } from './secrets.ts';
+import { ConsoleSessionStore, type SessionBounds } from './sessions.ts';
 import type { Department, Device, NewDevice } from './types.ts';
 
 /** A device was created, changed, rotated or decommissioned; an API key was revoked; a grant made or revoked; an alert rule changed. */
@@ -47,12 +49,19 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   readonly latest: LatestValueStore;
   /** Pages of devices, Datastreams and device types filtered in SQL (the SensorThings API's collections). */
   readonly entities: EntityQueries;
+  /** Device rows for logins: the concurrent logins of a reconnect storm share one query. */
+  private readonly credentials = new LookupBatch<string, DeviceRow>(async (ids) => {
+    const rows = await this.db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[])`, [
+      ids,
+    ]);
+    return new Map(rows.map((r) => [r.id, r]));
+  });
 
   constructor(
     /** Sibling stores of the registry layer (services/registry/*) share this connection; other layers never touch it. */
     readonly db: Db,
     deadLetterBounds: Partial<DeadLetterBounds> = {},
-    limits: { rulesPerDepartment?: number } = {},
+    limits: { rulesPerDepartment?: number; sessions?: SessionBounds } = {},
   ) {
     super();
     this.keys = new KeyStore(db, (id) => this.emit('change', { type: 'key-revoked', id }));
@@ -69,7 +78,11 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     );
     this.alerts = new AlertStore(db);
     this.rollups = new RollupStore(db);
+    this.sessions = new ConsoleSessionStore(db, limits.sessions);
   }
+
+  /** Web console sessions and pending OpenID sign-ins: in the registry so every API node knows them. */
+  readonly sessions: ConsoleSessionStore;
 
   /** Alert rules: kept through the API, evaluated by ingest. */
   readonly rules: RuleStore;
@@ -257,7 +270,7 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
 
   /** The device when `secret` is its current one; `undefined` for an unknown device or a wrong secret. */
   async authenticateDevice(id: string, secret: string | Buffer): Promise<Device | undefined> {
-    const [r] = await this.db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = $1`, [id]);
+    const r = await this.credentials.load(id);
     if (!r) return undefined;
     return verifyToken(secret, r.secret_hash) ? toDevice(r) : undefined;
   }

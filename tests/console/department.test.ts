@@ -4,7 +4,7 @@ import { type Platform, startPlatform } from '../../services/cli/platform.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 import { apiClient } from '../helpers/api-client.ts';
 import { DESK, launchBrowser, openPage, screenshot, seriousViolations, type WatchedPage } from '../helpers/browser.ts';
-import { TEST_ADMIN_KEY, testConfig } from '../helpers/env.ts';
+import { eventually, TEST_ADMIN_KEY, testConfig } from '../helpers/env.ts';
 import { buildConsole } from './build.ts';
 
 const OWN = ['env-marktplatz', 'env-hafen', 'env-park'];
@@ -173,6 +173,98 @@ describe('console, department at a desk: isolation between departments, dead-let
     await w.page.locator('[data-device=env-hafen] a').focus();
     await w.page.keyboard.press('Enter');
     await w.page.getByRole('heading', { name: 'Station 1' }).waitFor();
+    await w.context.close();
+  });
+
+  it('the device page asks for 30 days as 6-hour means the rollups serve, names the source, and prints black on white without navigation', async () => {
+    const w = await openPage(browser, DESK);
+    await signInWithKey(w, await keyOf('Vera Viewer 2', ['read']));
+    await w.page.goto(`${base}/#/device/env-marktplatz`);
+    await w.page.getByText('Source: raw readings').waitFor();
+    const asked = w.page.waitForRequest((r) => new URL(r.url()).pathname === '/v1/readings/aggregate');
+    await w.page.getByRole('button', { name: '30 d' }).click();
+    const query = new URL((await asked).url()).searchParams;
+    expect([query.get('device'), query.get('every'), query.get('fn')]).toStrictEqual(['env-marktplatz', '6h', 'mean']);
+    const span = Date.parse(query.get('to')!) - Date.parse(query.get('from')!);
+    expect(span).toBe(30 * 86_400_000);
+    // Whole hours of mean are what the hourly rollups answer; the API says which data answered.
+    const answer = await apiClient(base, TEST_ADMIN_KEY)<{ source: string }>(
+      'GET',
+      `/v1/readings/aggregate?${query.toString()}`,
+    );
+    expect(['raw', '1h', '1d']).toContain(answer.body.source);
+    const label = { raw: 'raw readings', '1h': 'hourly rollups', '1d': 'daily rollups' }[answer.body.source]!;
+    await w.page.getByText(`Source: ${label}`).waitFor();
+    await w.page.locator('.chart canvas').first().waitFor();
+    expect(await seriousViolations(w.page)).toStrictEqual([]);
+
+    await w.page.emulateMedia({ media: 'print' });
+    expect(await w.page.locator('nav').isHidden()).toBe(true);
+    expect(await w.page.locator('header').isHidden()).toBe(true);
+    expect(await w.page.getByRole('button', { name: '30 d' }).isHidden()).toBe(true);
+    expect(await w.page.locator('.chart canvas').first().isVisible()).toBe(true);
+    expect(
+      await w.page
+        .locator('.chart canvas')
+        .first()
+        .evaluate(
+          (c) =>
+            (globalThis as unknown as { getComputedStyle(e: typeof c): { filter: string } }).getComputedStyle(c).filter,
+        ),
+    ).toBe('grayscale(1) contrast(5)');
+    await screenshot(w.page, 'device-print');
+    await w.page.emulateMedia({ media: 'screen' });
+    expect(await w.page.locator('nav').isVisible()).toBe(true);
+    expect(w.cspViolations).toStrictEqual([]);
+    await w.context.close();
+  });
+
+  it('a department admin acknowledges a firing alert with a note; the alert’s history shows the acknowledgement', async () => {
+    const adminKey = await keyOf('Dana Admin 2', ['read', 'write', 'provision', 'admin']);
+    const dept = apiClient(base, adminKey);
+    const rule = await dept('POST', '/v1/rules', {
+      id: 'park-heat',
+      name: 'Park heat',
+      quantity: 'air_temperature',
+      unit: 'Cel',
+      device: 'env-park',
+      above: 30,
+    });
+    expect(rule.status).toBe(201);
+    const pushed = await fetch(`${base}/v1/ingest/canonical?device=env-park`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ values: { air_temperature: 35.5 } }),
+    });
+    expect(pushed.status).toBeLessThan(300);
+    const firing = await eventually(
+      async () => (await dept<{ alerts: Array<{ id: number; state: string }> }>('GET', '/v1/alerts')).body.alerts,
+      (alerts) => alerts.some((a) => a.state === 'firing'),
+    );
+    const id = firing.find((a) => a.state === 'firing')!.id;
+
+    const w = await openPage(browser, DESK);
+    await signInWithKey(w, adminKey);
+    await w.page.goto(`${base}/#/alerts`);
+    await w.page.locator(`[data-alert="${id}"]`).waitFor();
+    await w.page.getByRole('button', { name: `Acknowledge #${id}` }).click();
+    await w.page.getByLabel('Note').fill('Sensor in direct sun, moving it Monday');
+    expect(await seriousViolations(w.page)).toStrictEqual([]);
+    await w.page.locator('form').getByRole('button', { name: 'Acknowledge', exact: true }).click();
+    await w.page.getByRole('heading', { name: `History of alert #${id}` }).waitFor();
+    const rows = await w.page
+      .locator('table.alert-history tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(1).map((td) => td.textContent)));
+    expect(rows).toStrictEqual([
+      ['firing', '35.5', ''],
+      ['acknowledged', '35.5', 'Sensor in direct sun, moving it Monday'],
+    ]);
+    await expect(w.page.locator(`[data-alert="${id}"] td`).nth(2).textContent()).resolves.toBe('firing · acknowledged');
+    expect(await seriousViolations(w.page)).toStrictEqual([]);
+    await screenshot(w.page, 'admin-alert-ack');
+    const alert = await dept<{ ackNote: string; ackedBy: string }>('GET', `/v1/alerts/${id}`);
+    expect(alert.body.ackNote).toBe('Sensor in direct sun, moving it Monday');
+    expect(w.cspViolations).toStrictEqual([]);
     await w.context.close();
   });
 

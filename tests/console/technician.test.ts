@@ -1,3 +1,4 @@
+import { connectAsync } from 'mqtt';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEVICE_TYPES, FleetSimulator, quantitiesOf } from '../../devices/simulator/index.ts';
@@ -13,7 +14,7 @@ import { buildConsole } from './build.ts';
 interface Bundle {
   device: string;
   type: string;
-  mqtt: { urls: string[]; username: string; password: string };
+  mqtt: { urls: string[]; username: string; password: string; clientId: string };
 }
 
 /**
@@ -28,6 +29,22 @@ describe('console, technician on a phone: OpenID sign-in, add a device, QR bundl
   let base: string;
   let sim: FleetSimulator | undefined;
   let w: WatchedPage;
+  let firstBundle: Bundle;
+  /** Whether the broker refuses a login with this bundle's credentials. */
+  const connectRefused = async (b: Bundle): Promise<boolean> => {
+    try {
+      const c = await connectAsync(b.mqtt.urls[0]!, {
+        username: b.mqtt.username,
+        password: b.mqtt.password,
+        clientId: b.mqtt.clientId,
+        reconnectPeriod: 0,
+      });
+      await c.endAsync();
+      return false;
+    } catch {
+      return true;
+    }
+  };
   beforeAll(async () => {
     buildConsole();
     idp = await startIdentityProvider({
@@ -105,6 +122,7 @@ describe('console, technician on a phone: OpenID sign-in, add a device, QR bundl
     await page.getByRole('heading', { name: 'Provisioning bundle: aq-console-01' }).waitFor();
     await page.locator('img.qr').waitFor();
     const bundle = JSON.parse((await page.locator('pre.bundle').textContent()) ?? '') as Bundle;
+    firstBundle = bundle;
     expect(bundle.device).toBe('aq-console-01');
     expect(bundle.type).toBe('air_quality');
     const device = await apiClient(base, TEST_ADMIN_KEY)<{ department: string; district: string; lat: number }>(
@@ -133,6 +151,59 @@ describe('console, technician on a phone: OpenID sign-in, add a device, QR bundl
     expect(await page.locator('tbody tr').count()).toBeGreaterThan(0);
     expect(await seriousViolations(page)).toStrictEqual([]);
     await screenshot(page, 'technician-live-check');
+    expect(w.cspViolations).toStrictEqual([]);
+  });
+
+  it('replaces the broken device from the live check (same id, history kept, new credentials as a QR bundle), then decommissions it', async () => {
+    const { page } = w;
+    const admin = apiClient(base, TEST_ADMIN_KEY);
+    const before = await admin<{ readings: unknown[] }>('GET', '/v1/readings?device=aq-console-01&limit=1000');
+    expect(before.body.readings.length).toBeGreaterThan(0);
+    await page.getByRole('button', { name: 'Replace device' }).click();
+    await page.getByText("the old unit's credentials stop working at once").waitFor();
+    await page.getByRole('button', { name: 'Confirm: Replace device' }).click();
+    await page.getByRole('heading', { name: 'Provisioning bundle: aq-console-01' }).waitFor();
+    await page.locator('img.qr').waitFor();
+    const fresh = JSON.parse((await page.locator('pre.bundle').textContent()) ?? '') as Bundle;
+    expect([fresh.device, fresh.type, fresh.mqtt.username]).toStrictEqual([
+      'aq-console-01',
+      'air_quality',
+      'aq-console-01',
+    ]);
+    expect(fresh.mqtt.password).not.toBe(firstBundle.mqtt.password);
+    // The broken unit's credentials stop working: it is cut off and cannot log in again.
+    await sim?.stop();
+    expect(await connectRefused(firstBundle)).toBe(true);
+    expect(await connectRefused(fresh)).toBe(false);
+    sim = new FleetSimulator({
+      mqttUrl: fresh.mqtt.urls[0]!,
+      devices: [{ id: fresh.mqtt.username, secret: fresh.mqtt.password, type: fresh.type }],
+      intervalMs: 1000,
+      jitter: false,
+    });
+    await sim.start();
+    await page.getByText('Live check passed').waitFor({ timeout: 30_000 });
+    expect(await seriousViolations(page)).toStrictEqual([]);
+    await screenshot(page, 'technician-replace');
+    const after = await admin<{ readings: Array<{ time: string }> }>(
+      'GET',
+      '/v1/readings?device=aq-console-01&limit=1000',
+    );
+    expect(after.body.readings.length).toBeGreaterThan(before.body.readings.length);
+
+    await page.getByRole('button', { name: 'Decommission' }).click();
+    await page.getByText('its readings stay').waitFor();
+    await page.getByRole('button', { name: 'Confirm: Decommission' }).click();
+    await page.getByText('Decommissioned. Its history stays on the device page.').waitFor();
+    await sim.stop();
+    sim = undefined;
+    const device = await admin<{ state: string }>('GET', '/v1/devices/aq-console-01/status');
+    expect(device.body.state).toBe('decommissioned');
+    expect(await connectRefused(fresh)).toBe(true);
+    const kept = await admin<{ readings: unknown[] }>('GET', '/v1/readings?device=aq-console-01&limit=1000');
+    expect(kept.body.readings.length).toBeGreaterThanOrEqual(after.body.readings.length);
+    expect(await seriousViolations(page)).toStrictEqual([]);
+    await screenshot(page, 'technician-decommissioned');
     expect(w.cspViolations).toStrictEqual([]);
   });
 

@@ -38,14 +38,25 @@ export interface HttpFuzzReport {
   failures: HttpFuzzFailure[];
 }
 
-/** What is wrong with an answer, or undefined: no 5xx, fast, every error a problem with a catalogued code. */
-export function verdict(res: RawResponse, maxMs: number): string | undefined {
+/**
+ * Operations a person's browser arrives at rather than an API client: their errors are pages to read (the OpenID
+ * callback answers a failed sign-in as HTML in the person's language).
+ */
+export const HTML_ERROR_OPERATIONS: ReadonlySet<string> = new Set(['GET /v1/session/oidc/callback']);
+
+/**
+ * What is wrong with an answer, or undefined: no 5xx, fast, every error a problem with a catalogued code (or, where
+ * `html`, an HTML page).
+ */
+export function verdict(res: RawResponse, maxMs: number, html = false): string | undefined {
   if (res.timedOut) return 'no answer';
   if (res.status === 0) return 'the connection closed without an answer';
   if (res.status >= 500) return `answered ${res.status}`;
   if (res.ms > maxMs) return `answered after ${Math.round(res.ms)} ms (limit ${maxMs} ms)`;
   if (res.status < 400) return undefined;
   const type = res.headers['content-type'] ?? '';
+  // Refusals before the handler (a malformed header or query) stay problems there too.
+  if (html && type.startsWith('text/html')) return undefined;
   if (!type.startsWith('application/problem+json')) return `error answered as '${type}', not application/problem+json`;
   let body: { code?: unknown; status?: unknown; type?: unknown; rejected?: Array<{ message?: unknown }> };
   try {
@@ -91,7 +102,7 @@ export async function fuzzHttp(o: HttpFuzzOptions): Promise<HttpFuzzReport> {
       report.sent++;
       report.byStatus[res.status] = (report.byStatus[res.status] ?? 0) + 1;
       report.slowestMs = Math.max(report.slowestMs, res.ms);
-      const why = verdict(res, o.maxMs);
+      const why = verdict(res, o.maxMs, HTML_ERROR_OPERATIONS.has(c.operation));
       if (why)
         report.failures.push({
           operation: c.operation,

@@ -7,11 +7,14 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 export const SCREENSHOTS = path.join(ROOT, 'var/screenshots');
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-/** Debian's Chromium (infra/browser.sh installs it), driven by playwright-core: no browser is downloaded. */
-export function launchBrowser(): Promise<Browser> {
+/**
+ * Debian's Chromium (infra/browser.sh installs it), driven by playwright-core: no browser is downloaded. `args` adds
+ * switches (a fake camera, for one).
+ */
+export function launchBrowser(args: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', ...args],
   });
 }
 

@@ -1,17 +1,12 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, type ConsoleSettings, type SessionInfo } from '../api.ts';
+import { type Bundle, BundleCard } from '../bundle.tsx';
 import { t } from '../i18n.ts';
+import { LabelScanner } from '../scan.tsx';
 
 interface DeviceType {
   id: string;
   name: string;
-}
-
-interface Bundle {
-  device: string;
-  department: string;
-  type: string;
-  mqtt: { urls: string[]; username: string; password: string; clientId: string };
 }
 
 interface Claim {
@@ -21,18 +16,6 @@ interface Claim {
 }
 
 const errorText = (err: unknown) => (err instanceof ApiError ? err.message : String(err));
-
-/** The bundle as a QR code image (an SVG data URL: no inline script, no other host). */
-function QrCode({ text }: { text: string }) {
-  const [src, setSrc] = useState('');
-  useEffect(() => {
-    // Loaded on demand: the QR encoder is not part of the first page's budget.
-    import('qrcode').then((q) => q.toString(text, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }).then(setSrc));
-  }, [text]);
-  return src ? (
-    <img class="qr" alt={t('bundle')} src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(src)}`} />
-  ) : null;
-}
 
 function LocationPicker({
   settings,
@@ -146,6 +129,7 @@ export function FieldPage({ session, settings }: { session: SessionInfo; setting
           </label>
           <button type="submit">{t('open')}</button>
         </form>
+        <LabelScanner onFound={(id) => (location.hash = `#/check/${encodeURIComponent(id)}`)} />
       </section>
       <section class="card">
         <h2>{t('addDevice')}</h2>
@@ -199,24 +183,7 @@ export function FieldPage({ session, settings }: { session: SessionInfo; setting
           </p>
         )}
       </section>
-      {bundle && (
-        <section class="card" aria-labelledby="bundle-title">
-          <h2 id="bundle-title">
-            {t('bundle')}: {bundle.device}
-          </h2>
-          <p>{t('bundleHint')}</p>
-          <QrCode text={JSON.stringify(bundle)} />
-          <details>
-            <summary>JSON</summary>
-            <pre class="bundle">{JSON.stringify(bundle, null, 2)}</pre>
-          </details>
-          <p>
-            <a class="button primary" href={`#/check/${encodeURIComponent(bundle.device)}`}>
-              {t('liveCheck')}
-            </a>
-          </p>
-        </section>
-      )}
+      {bundle && <BundleCard bundle={bundle} />}
       {claims.length > 0 && (
         <section class="card">
           <h2>{t('claimCodes')}</h2>

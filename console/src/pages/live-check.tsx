@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, type DeviceStatus, type LiveReading, type Quantity, stream } from '../api.ts';
+import { ApiError, api, type DeviceStatus, type LiveReading, type Quantity, type SessionInfo, stream } from '../api.ts';
+import { type Bundle, BundleCard } from '../bundle.tsx';
 import { type TextKey, t } from '../i18n.ts';
 
 type Verdict = 'pass' | 'fail' | 'pending';
@@ -8,12 +9,13 @@ type Verdict = 'pass' | 'fail' | 'pending';
  * On site: waits for the device's first reading on the live stream, then shows each quantity (value, unit,
  * plausibility against the catalogue's range), battery and signal, and the pass/fail checklist.
  */
-export function LiveCheckPage({ id }: { id: string }) {
+export function LiveCheckPage({ id, session }: { id: string; session: SessionInfo }) {
   const [status, setStatus] = useState<DeviceStatus | null>(null);
   const [missing, setMissing] = useState(false);
   const [ranges, setRanges] = useState<Map<string, [number, number]>>(new Map());
   const [latest, setLatest] = useState<Map<string, LiveReading>>(new Map());
   const [messages, setMessages] = useState<number[]>([]);
+  const [replacement, setReplacement] = useState<Bundle | null>(null);
   useEffect(() => {
     let gone = false;
     const poll = () =>
@@ -39,6 +41,12 @@ export function LiveCheckPage({ id }: { id: string }) {
     };
   }, [id]);
   if (missing) return <p class="error">{t('notFound')}</p>;
+  const replaced = (b: Bundle) => {
+    setReplacement(b);
+    // The new unit's check starts afresh: what the old one sent says nothing about it.
+    setLatest(new Map());
+    setMessages([]);
+  };
   const plausible = (r: LiveReading) => {
     const range = ranges.get(r.quantity);
     return range === undefined || (r.value >= range[0] && r.value <= range[1]);
@@ -54,7 +62,7 @@ export function LiveCheckPage({ id }: { id: string }) {
     ],
     ['checkPlausible', values.length === 0 ? 'pending' : values.every(plausible) ? 'pass' : 'fail'],
   ];
-  const passed = checks.every(([, v]) => v === 'pass');
+  const passed = checks.every(([, v]) => v === 'pass') && status?.state !== 'decommissioned';
   // A reading on the stream is newer news than the last status poll.
   const state = values.length > 0 && status?.state !== 'decommissioned' ? 'online' : status?.state;
   const battery = latest.get('battery_voltage')?.value ?? status?.battery;
@@ -105,6 +113,91 @@ export function LiveCheckPage({ id }: { id: string }) {
           </table>
         </section>
       )}
+      {replacement && (
+        <>
+          <p class="passed" role="status">
+            {t('replaced')}
+          </p>
+          <BundleCard bundle={replacement} checkLink={false} />
+        </>
+      )}
+      {session.scopes.some((s) => s === 'provision' || s === 'admin') && status && (
+        <ReplaceOrDecommission
+          id={id}
+          decommissioned={status.state === 'decommissioned'}
+          onReplaced={replaced}
+          onDecommissioned={() => {
+            setStatus({ ...status, state: 'decommissioned' });
+            setReplacement(null);
+          }}
+        />
+      )}
     </div>
+  );
+}
+
+/**
+ * A broken unit is replaced (same id, history kept, new credentials as a bundle) or the device decommissioned (its
+ * readings stay); each asks once more before it acts, as neither can be undone from here.
+ */
+function ReplaceOrDecommission(p: {
+  id: string;
+  decommissioned: boolean;
+  onReplaced: (b: Bundle) => void;
+  onDecommissioned: () => void;
+}) {
+  const [asking, setAsking] = useState<'replace' | 'decommission' | null>(null);
+  const [error, setError] = useState('');
+  const path = `/v1/devices/${encodeURIComponent(p.id)}`;
+  const act = async () => {
+    setError('');
+    try {
+      if (asking === 'replace') p.onReplaced(await api<Bundle>('POST', `${path}/bundle`));
+      else {
+        await api('DELETE', path);
+        p.onDecommissioned();
+      }
+      setAsking(null);
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+  if (p.decommissioned)
+    return (
+      <section class="card">
+        <p role="status">{t('decommissionedDone')}</p>
+      </section>
+    );
+  return (
+    <section class="card" aria-labelledby="broken-title">
+      <h2 id="broken-title">{t('brokenDevice')}</h2>
+      {asking === null ? (
+        <div class="row">
+          <button type="button" onClick={() => setAsking('replace')}>
+            {t('replace')}
+          </button>
+          <button type="button" class="danger" onClick={() => setAsking('decommission')}>
+            {t('decommission')}
+          </button>
+        </div>
+      ) : (
+        <>
+          <p>{t(asking === 'replace' ? 'replaceHint' : 'decommissionHint')}</p>
+          <div class="row">
+            <button type="button" class={asking === 'replace' ? 'primary' : 'danger'} onClick={act}>
+              {t('confirm')}: {t(asking)}
+            </button>
+            <button type="button" onClick={() => setAsking(null)}>
+              {t('cancel')}
+            </button>
+          </div>
+        </>
+      )}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+    </section>
   );
 }

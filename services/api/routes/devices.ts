@@ -37,7 +37,7 @@ export async function visibleDevice(ctx: ApiContext, req: FastifyRequest, id: st
   return device;
 }
 
-async function activeDevice(deps: ApiDeps, req: FastifyRequest, id: string): Promise<Device> {
+export async function activeDevice(deps: ApiDeps, req: FastifyRequest, id: string): Promise<Device> {
   const device = await visibleDevice(deps, req, id);
   if ((await deps.registry.decommissionedAt([id])).has(id))
     throw new SusError('SUS_ERR_DEVICE_DECOMMISSIONED', `device '${id}' is decommissioned`, 409, { device: id });

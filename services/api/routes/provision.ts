@@ -11,6 +11,7 @@ import type { ApiDeps } from '../deps.ts';
 import { createDeviceAs } from '../device-ids.ts';
 import { HOST_HEADER } from '../public-url.ts';
 import { BundleSchema, ClaimCodeSchema, ProblemSchema } from '../schemas.ts';
+import { activeDevice } from './devices.ts';
 
 export const NewClaimSchema = z.object({
   department: DepartmentId.optional().describe("defaults to the key's department"),
@@ -139,6 +140,27 @@ export const provisionRoutes =
           return sendRaw(reply, 201, 'image/svg+xml', svg);
         }
         return reply.code(201).send(bundle);
+      },
+    );
+
+    app.post(
+      '/v1/devices/:id/bundle',
+      {
+        config: { scope: 'provision' },
+        schema: {
+          tags: ['provisioning'],
+          summary:
+            'Replace a device: a new provisioning bundle for the unit that takes its place (same id, its history kept); ' +
+            "the password rotates, so the old unit's credentials stop working at once",
+          params: z.object({ id: DeviceId }),
+          response: { 200: BundleSchema, 404: ProblemSchema, 409: ProblemSchema },
+        },
+      },
+      async (req) => {
+        const urls = mqttUrls(deps.config, req.headers.host);
+        const device = await activeDevice(deps, req, req.params.id);
+        const secret = await deps.registry.rotateDeviceSecret(device.id);
+        return provisioningBundle(device, credentialsFor(device, secret), urls, caCertificate(deps));
       },
     );
   };

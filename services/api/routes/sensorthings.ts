@@ -10,11 +10,14 @@ import {
   type EntitySet,
   type EntityType,
   NAVIGATION,
+  quoteKey,
   SET_OF,
   type Stream,
+  segment,
 } from '../sta/model.ts';
 import { REGISTRY_SETS, registryPage, staysOnPage } from '../sta/pushdown.ts';
 import { emptyOptions, parseOptions, type QueryOptions } from '../sta/query-options.ts';
+import { entityJson, selfLink } from '../sta/render.ts';
 import { StaView } from '../sta/service.ts';
 
 export const STA_PREFIX = '/sta/v1.1';
@@ -33,16 +36,6 @@ export const STA_MQTT_CONFORMANCE =
 const notFound = (what: string) =>
   new SusError('SUS_ERR_STA_NOT_FOUND', `${what} does not exist or is not visible to this caller`, 404, { path: what });
 
-/** `Things('aq-01')` or `Things(7)`: the set or navigation property and the key, if any. */
-function segment(s: string): { name: string; key?: string } {
-  const m = /^([A-Za-z$]+)(?:\((?:'((?:[^']|'')*)'|(\d{1,20}))\))?$/.exec(s);
-  if (!m) throw new StaQueryError(`'${s}' is not a resource path segment`, 'path');
-  const key = m[2] !== undefined ? m[2].replace(/''/g, "'") : m[3];
-  return key === undefined ? { name: m[1]! } : { name: m[1]!, key };
-}
-
-const quoteKey = (id: string) => `'${id.replace(/'/g, "''")}'`;
-
 /** What a resource path addresses. */
 type Target =
   | { k: 'collection'; type: EntityType; items: Entity[]; streams?: Stream[]; link: string }
@@ -56,18 +49,10 @@ class Renderer {
     private readonly base: string,
   ) {}
 
-  selfLink = (e: Entity) => `${this.base}/${SET_OF[e.type]}(${quoteKey(e.id)})`;
+  selfLink = (e: Entity) => selfLink(this.base, e);
 
   async entity(e: Entity, o: QueryOptions): Promise<Record<string, unknown>> {
-    const self = this.selfLink(e);
-    const sel = o.select ? new Set(o.select) : undefined;
-    const want = (k: string) => !sel || sel.has(k);
-    const out: Record<string, unknown> = {};
-    if (want('id') || want('@iot.id')) out['@iot.id'] = e.id;
-    if (want('selfLink') || want('@iot.selfLink')) out['@iot.selfLink'] = self;
-    for (const [k, val] of Object.entries(e.props)) if (want(k)) out[k] = val;
-    for (const nav of Object.keys(NAVIGATION[e.type]))
-      if (want(nav)) out[`${nav}@iot.navigationLink`] = `${self}/${nav}`;
+    const out = entityJson(e, this.base, o.select ? new Set(o.select) : undefined);
     for (const x of o.expand) {
       const nav = NAVIGATION[e.type][x.nav];
       if (!nav) throw new StaQueryError(`'${x.nav}' is not a navigation property of ${e.type}`, '$expand');

@@ -1,24 +1,23 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import * as oidc from 'openid-client';
 import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
-import { type ApiKey, SCOPES } from '../../registry/index.ts';
+import { type ApiKey, type ConsoleSession, SCOPES } from '../../registry/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ProblemSchema } from '../schemas.ts';
 import {
   CSRF_HEADER,
+  newCsrfToken,
   newSessionId,
   ROLE_SCOPES,
   ROLES,
   type Role,
   roleOf,
-  type Session,
-  type SessionStore,
   sessionIdOf,
   setSessionCookie,
 } from '../session.ts';
+import { pageLanguage, SIGN_IN_FAILURE_CSP, type SignInFailure, signInFailurePage } from '../sign-in-failure.ts';
 
 export const SessionInfoSchema = z
   .object({
@@ -39,22 +38,15 @@ export const ConsoleSettingsSchema = z
   })
   .meta({ id: 'ConsoleSettings' });
 
-/** A pending OpenID Connect sign-in: what the callback must find again (PKCE verifier, nonce). */
-interface Pending {
-  verifier: string;
-  nonce: string;
-  expires: number;
-}
-
 const PENDING_MS = 10 * 60_000;
 
-const info = (s: Session, key: ApiKey): z.infer<typeof SessionInfoSchema> => ({
+const info = (s: ConsoleSession): z.infer<typeof SessionInfoSchema> => ({
   csrf: s.csrf,
-  name: key.name,
-  department: key.department,
-  scopes: key.scopes,
-  role: s.role ?? null,
-  via: s.apiKey === undefined ? 'oidc' : 'api-key',
+  name: s.key.name,
+  department: s.key.department,
+  scopes: s.key.scopes,
+  role: roleOf(s.role) ?? null,
+  via: s.via,
 });
 
 /**
@@ -63,10 +55,11 @@ const info = (s: Session, key: ApiKey): z.infer<typeof SessionInfoSchema> => ({
  * requests through the same hook as a key (services/api/auth.ts).
  */
 export const sessionRoutes =
-  (deps: ApiDeps, sessions: SessionStore, pending: SessionStore<Pending>): FastifyPluginAsyncZod =>
+  (deps: ApiDeps): FastifyPluginAsyncZod =>
   async (app) => {
     const c = deps.config;
-    const ttlS = Math.round(sessions.ttlMs / 1000);
+    const sessions = deps.registry.sessions;
+    const ttlS = c.SUS_SESSION_TTL_S;
     let discovered: Promise<oidc.Configuration> | undefined;
     const provider = (): Promise<oidc.Configuration> => {
       if (!c.SUS_OIDC_ISSUER || !c.SUS_OIDC_CLIENT_ID)
@@ -88,16 +81,21 @@ export const sessionRoutes =
       return discovered;
     };
 
-    const open = (req: FastifyRequest, reply: FastifyReply, s: Omit<Session, 'id' | 'csrf' | 'expires'>): Session => {
-      const session: Session = {
-        ...s,
-        id: newSessionId(),
-        csrf: randomBytes(24).toString('base64url'),
-        expires: Date.now() + sessions.ttlMs,
-      };
-      sessions.put(session.id, session);
-      setSessionCookie(req, reply, session.id, ttlS);
-      return session;
+    const open = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      s: { key: ApiKey; role?: Role },
+    ): Promise<ConsoleSession> => {
+      const id = newSessionId();
+      const csrf = newCsrfToken();
+      const ttlMs = ttlS * 1000;
+      await sessions.open(
+        id,
+        s.role === undefined ? { apiKeyId: s.key.id, csrf, ttlMs } : { principal: s.key, role: s.role, csrf, ttlMs },
+      );
+      setSessionCookie(req, reply, id, ttlS);
+      const via = s.role === undefined ? 'api-key' : 'oidc';
+      return { key: s.key, csrf, role: s.role ?? null, via, expiresAt: new Date(Date.now() + ttlMs).toISOString() };
     };
 
     app.get(
@@ -133,8 +131,8 @@ export const sessionRoutes =
       async (req, reply) => {
         const key = await deps.keys.find(req.body.apiKey);
         if (!key) throw new SusError('SUS_ERR_UNAUTHENTICATED', 'unknown or revoked API key', 401);
-        const session = open(req, reply, { apiKey: req.body.apiKey });
-        return reply.code(201).send(info(session, key));
+        const session = await open(req, reply, { key });
+        return reply.code(201).send(info(session));
       },
     );
 
@@ -151,9 +149,8 @@ export const sessionRoutes =
         },
       },
       async (req) => {
-        const session = sessions.get(sessionIdOf(req));
-        const key = session?.principal ?? (session?.apiKey ? await deps.keys.find(session.apiKey) : undefined);
-        return { session: session && key ? info(session, key) : null };
+        const session = await sessions.get(sessionIdOf(req));
+        return { session: session ? info(session) : null };
       },
     );
 
@@ -170,10 +167,10 @@ export const sessionRoutes =
       },
       async (req, reply) => {
         const id = sessionIdOf(req);
-        const session = sessions.get(id);
+        const session = await sessions.get(id);
         if (session && req.headers[CSRF_HEADER] !== session.csrf)
           throw new SusError('SUS_ERR_CSRF', `signing out needs the session's CSRF token in ${CSRF_HEADER}`, 403);
-        if (id) sessions.delete(id);
+        if (id) await sessions.end(id);
         setSessionCookie(req, reply, '', 0);
         return reply.code(204).send(null);
       },
@@ -195,7 +192,7 @@ export const sessionRoutes =
         const verifier = oidc.randomPKCECodeVerifier();
         const state = oidc.randomState();
         const nonce = oidc.randomNonce();
-        pending.put(state, { verifier, nonce, expires: Date.now() + PENDING_MS });
+        await sessions.begin(state, { verifier, nonce }, PENDING_MS);
         const url = oidc.buildAuthorizationUrl(config, {
           redirect_uri: c.SUS_OIDC_REDIRECT_URL!,
           scope: c.SUS_OIDC_SCOPES,
@@ -214,41 +211,83 @@ export const sessionRoutes =
         config: { scope: 'public' },
         schema: {
           tags: ['console'],
-          summary: 'Where the identity provider sends the person back: opens the session, redirects to the console',
+          summary:
+            'Where the identity provider sends the person back: opens the session and redirects to the console; a failed ' +
+            "sign-in answers an HTML page in the person's language (Accept-Language) with a link back to sign-in",
           security: [],
-          querystring: z.object({ state: z.string().max(200).optional() }).passthrough(),
-          response: { 302: z.null(), 403: ProblemSchema, 404: ProblemSchema },
+          querystring: z
+            .object({
+              state: z.string().max(200).optional(),
+              error: z.string().max(200).optional(),
+              error_description: z.string().max(1000).optional(),
+            })
+            .passthrough(),
+          response: { 302: z.null() },
         },
       },
       async (req, reply) => {
-        const config = await provider();
-        const wait = req.query.state === undefined ? undefined : pending.take(req.query.state);
-        if (!wait)
-          throw new SusError('SUS_ERR_OIDC_SIGN_IN', 'unknown or expired sign-in: start again from the console', 403, {
-            field: 'state',
-          });
-        // The registered redirect URL with the provider's query, not the Host header: the code is bound to it.
-        const current = new URL(c.SUS_OIDC_REDIRECT_URL!);
-        current.search = new URL(req.url, 'http://x').search;
-        let claims: Record<string, unknown>;
+        // Advanced as the callback gets further, so a failure says which step refused.
+        let why: SignInFailure = 'unavailable';
         try {
-          const tokens = await oidc.authorizationCodeGrant(config, current, {
-            pkceCodeVerifier: wait.verifier,
-            expectedState: req.query.state,
-            expectedNonce: wait.nonce,
-          });
-          claims = { ...tokens.claims() };
-          if (claims[c.SUS_OIDC_ROLE_CLAIM] === undefined || claims[c.SUS_OIDC_DEPARTMENT_CLAIM] === undefined) {
-            // Many providers put custom claims in userinfo only.
-            const user = await oidc.fetchUserInfo(config, tokens.access_token, String(claims.sub));
-            claims = { ...user, ...claims };
+          const config = await provider();
+          why = 'expired';
+          const wait = req.query.state === undefined ? undefined : await sessions.take(req.query.state);
+          if (!wait)
+            throw new SusError(
+              'SUS_ERR_OIDC_SIGN_IN',
+              'unknown or expired sign-in: start again from the console',
+              403,
+              {
+                field: 'state',
+              },
+            );
+          if (req.query.error !== undefined) {
+            why = 'denied';
+            const detail = req.query.error_description ? ` (${req.query.error_description})` : '';
+            throw new SusError(
+              'SUS_ERR_OIDC_SIGN_IN',
+              `the identity provider answered ${req.query.error}${detail}`,
+              403,
+              { field: 'error' },
+            );
           }
+          why = 'exchange';
+          // The registered redirect URL with the provider's query, not the Host header: the code is bound to it.
+          const current = new URL(c.SUS_OIDC_REDIRECT_URL!);
+          current.search = new URL(req.url, 'http://x').search;
+          let claims: Record<string, unknown>;
+          try {
+            const tokens = await oidc.authorizationCodeGrant(config, current, {
+              pkceCodeVerifier: wait.verifier,
+              expectedState: req.query.state,
+              expectedNonce: wait.nonce,
+            });
+            claims = { ...tokens.claims() };
+            if (claims[c.SUS_OIDC_ROLE_CLAIM] === undefined || claims[c.SUS_OIDC_DEPARTMENT_CLAIM] === undefined) {
+              // Many providers put custom claims in userinfo only.
+              const user = await oidc.fetchUserInfo(config, tokens.access_token, String(claims.sub));
+              claims = { ...user, ...claims };
+            }
+          } catch (err) {
+            throw new SusError('SUS_ERR_OIDC_SIGN_IN', `the identity provider refused: ${(err as Error).message}`, 403);
+          }
+          why = 'claims';
+          const principal = principalOf(claims, c.SUS_OIDC_ROLE_CLAIM, c.SUS_OIDC_DEPARTMENT_CLAIM);
+          why = 'unavailable';
+          await open(req, reply, principal);
+          return reply.redirect('/', 302);
         } catch (err) {
-          throw new SusError('SUS_ERR_OIDC_SIGN_IN', `the identity provider refused: ${(err as Error).message}`, 403);
+          // A person arrives here from the identity provider's pages, in a browser: a page to read, not a problem body.
+          const e = err instanceof SusError ? err : new SusError('SUS_ERR_OIDC_SIGN_IN', (err as Error).message, 503);
+          req.log.warn({ code: e.code, reason: e.message, step: why }, 'OpenID Connect sign-in failed');
+          // Untyped: the route's schema describes its redirect; this answer is HTML, sent as is.
+          return (reply as FastifyReply)
+            .code(e.statusCode)
+            .type('text/html; charset=utf-8')
+            .header('content-security-policy', SIGN_IN_FAILURE_CSP)
+            .header('cache-control', 'no-store')
+            .send(signInFailurePage(pageLanguage(req.headers['accept-language']), why, e.code));
         }
-        const principal = principalOf(claims, c.SUS_OIDC_ROLE_CLAIM, c.SUS_OIDC_DEPARTMENT_CLAIM);
-        open(req, reply, { principal: principal.key, role: principal.role });
-        return reply.redirect('/', 302);
       },
     );
   };

@@ -1,6 +1,6 @@
 import type { QuantityDef } from '../../common/catalogue.ts';
 import type { Device, DeviceType } from '../../registry/index.ts';
-import type { Value } from './expression.ts';
+import { StaQueryError, type Value } from './expression.ts';
 import type { Geometry } from './geo.ts';
 
 /**
@@ -176,7 +176,12 @@ export const datastream = (s: Stream): Entity => {
   };
 };
 
-export const observation = (s: Stream, ms: number, value: number, flags: string | null): Entity => {
+/**
+ * An Observation, the one builder behind GET /sta/v1.1/…Observations and the MQTT notifications; `flags` (what
+ * ingest marked about the reading: from InfluxDB's comma-joined `flags` field, or the reading itself) become
+ * resultQuality.
+ */
+export const observation = (s: Stream, ms: number, value: number, flags: readonly string[] | null): Entity => {
   const t = new Date(ms).toISOString();
   return {
     type: 'Observation',
@@ -187,10 +192,21 @@ export const observation = (s: Stream, ms: number, value: number, flags: string 
       phenomenonTime: t,
       resultTime: t,
       result: value,
-      resultQuality: flags ? flags.split(',') : null,
+      resultQuality: flags && flags.length > 0 ? [...flags] : null,
     },
   };
 };
+
+/** `Things('aq-01')` or `Things(7)`: the set or navigation property and the key, if any (HTTP paths, MQTT topics). */
+export function segment(s: string): { name: string; key?: string } {
+  const m = /^([A-Za-z$]+)(?:\((?:'((?:[^']|'')*)'|(\d{1,20}))\))?$/.exec(s);
+  if (!m) throw new StaQueryError(`'${s}' is not a resource path segment`, 'path');
+  const key = m[2] !== undefined ? m[2].replace(/''/g, "'") : m[3];
+  return key === undefined ? { name: m[1]! } : { name: m[1]!, key };
+}
+
+/** An id as a resource path key: quoted, inner quotes doubled. */
+export const quoteKey = (id: string) => `'${id.replace(/'/g, "''")}'`;
 
 /** A property path's values as the filter compares them: geometries as geometries, times as instants. */
 export function asValue(key: string, v: unknown): Value {

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { Catalogue } from '../../common/catalogue.ts';
 import { SusError } from '../../common/errors.ts';
 import { influxIdent, influxString } from '../../common/influx.ts';
 import { type Device, type DeviceType, type Grant, grantCovers } from '../../registry/index.ts';
@@ -94,17 +95,8 @@ export class StaView {
     }
     for (const d of devices) {
       const t = typeById.get(d.type);
-      if (!t) continue;
-      const own = reader === undefined || d.department === reader;
-      const streams: Stream[] = [];
-      for (const q of t.quantities) {
-        const def = deps.catalogue.get(q);
-        if (!def || def.name !== q) continue;
-        if (!own && !streamShared(grants, d, q)) continue;
-        streams.push({ id: streamId(d.id, q), device: d, quantity: def, type: t });
-      }
-      if (!own && streams.length === 0) continue;
-      v.addDevice(d, t, streams);
+      const seen = t && visibleStreams(deps.catalogue, reader, grants, d, t);
+      if (seen) v.addDevice(d, t, seen);
     }
     return v;
   }
@@ -242,7 +234,7 @@ export class StaView {
     const desc = observationOrder(o);
     const single = streams.length === 1;
     const fetch = single ? top + 1 : o.skip + top + 1;
-    const rows: Array<{ s: Stream; ms: number; v: number; flags: string | null }> = [];
+    const rows: Array<{ s: Stream; ms: number; v: number; flags: string[] | null }> = [];
     let count = 0;
     for (const s of streams) {
       const ds = this.datastreams.get(s.id)!;
@@ -298,7 +290,7 @@ export class StaView {
           const [t, v] = row;
           if (typeof t !== 'number' || typeof v !== 'number') continue;
           const f = row[fi];
-          rows.push({ s, ms: t, v, flags: typeof f === 'string' ? f : null });
+          rows.push({ s, ms: t, v, flags: typeof f === 'string' ? f.split(',') : null });
         }
       }
     }
@@ -331,16 +323,46 @@ export class StaView {
 
 /**
  * Whether one of `grants` opens the Datastream of `d` × `q` to a reader who does not own the device (HTTP and MQTT).
- * STA serves raw observations: a grant with an aggregation floor does not open a Datastream.
+ * STA serves raw observations: a grant with an aggregation floor does not open a Datastream. With `time` (an
+ * Observation's, for MQTT notifications) the grant's window of reading times must hold it too.
  */
-export const sharingGrant = (grants: Grant[], d: Device, q: string): Grant | undefined =>
+export const sharingGrant = (grants: Grant[], d: Device, q: string, time?: number): Grant | undefined =>
   grants.find(
     (g) =>
       g.owner === d.department &&
-      grantCovers(g, { quantities: [q], deviceType: d.type, district: d.district, raw: true }),
+      grantCovers(g, {
+        quantities: [q],
+        deviceType: d.type,
+        district: d.district,
+        raw: true,
+        ...(time !== undefined ? { time } : {}),
+      }),
   );
 export const streamShared = (grants: Grant[], d: Device, q: string): boolean =>
   sharingGrant(grants, d, q) !== undefined;
+
+/**
+ * The Datastreams of device `d` a reader sees (HTTP views and MQTT subscriptions alike), or undefined when it does
+ * not see the device at all. reader: undefined for a platform-wide key, null anonymous, else the department; a
+ * department sees its own devices whole and others' Datastreams its grants (or public ones) open.
+ */
+export function visibleStreams(
+  catalogue: Catalogue,
+  reader: string | null | undefined,
+  grants: Grant[],
+  d: Device,
+  t: DeviceType,
+): Stream[] | undefined {
+  const own = reader === undefined || d.department === reader;
+  const streams: Stream[] = [];
+  for (const q of t.quantities) {
+    const def = catalogue.get(q);
+    if (!def || def.name !== q) continue;
+    if (!own && !streamShared(grants, d, q)) continue;
+    streams.push({ id: streamId(d.id, q), device: d, quantity: def, type: t });
+  }
+  return own || streams.length > 0 ? streams : undefined;
+}
 
 const isEntity = (x: unknown): x is Entity =>
   typeof x === 'object' && x !== null && 'type' in x && 'props' in x && 'id' in x;

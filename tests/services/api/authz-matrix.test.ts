@@ -26,6 +26,7 @@ const ROUTES: Record<string, Scope | 'public' | 'read-or-public'> = {
   'PATCH /v1/devices/:id': 'provision',
   'DELETE /v1/devices/:id': 'provision',
   'POST /v1/devices/:id/credentials': 'provision',
+  'POST /v1/devices/:id/bundle': 'provision',
   'GET /v1/devices/:id/status': 'read',
   'GET /v1/devices/:id/latest': 'read',
   'POST /v1/claims': 'provision',

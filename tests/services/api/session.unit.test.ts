@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { principalOf } from '../../../services/api/routes/session.ts';
-import { roleOf, SessionStore } from '../../../services/api/session.ts';
+import { roleOf } from '../../../services/api/session.ts';
 import { loadConfig } from '../../../services/common/config.ts';
 import { SusError } from '../../../services/common/errors.ts';
 
@@ -51,24 +51,6 @@ describe('OpenID claims → the principal a console session acts as', () => {
       403,
       'sus_department',
     ]);
-  });
-});
-
-describe('SessionStore', () => {
-  it('is bounded: the oldest session ends first when full', () => {
-    const s = new SessionStore<{ expires: number }>(2, 1000);
-    const later = Date.now() + 60_000;
-    s.put('a', { expires: later });
-    s.put('b', { expires: later });
-    s.put('c', { expires: later });
-    expect([s.get('a'), s.size]).toStrictEqual([undefined, 2]);
-    expect(s.get('c')).toStrictEqual({ expires: later });
-  });
-
-  it('forgets an expired session when asked for it', () => {
-    const s = new SessionStore<{ expires: number }>(10, 1000);
-    s.put('old', { expires: Date.now() - 1 });
-    expect([s.get('old'), s.size]).toStrictEqual([undefined, 0]);
   });
 });
 

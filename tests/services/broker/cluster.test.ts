@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisBackends } from '../../../services/broker/cluster.ts';
+import { silentLogger } from '../../../services/common/logger.ts';
 import type { Registry } from '../../../services/registry/index.ts';
 import { eventually } from '../../helpers/env.ts';
 import { connackCode, type Harness, startBroker, testRegistry } from './harness.ts';
@@ -70,7 +71,7 @@ describe.skipIf(!REDIS)('cluster bus shutdown', () => {
     process.on('unhandledRejection', onRejection);
     try {
       for (let round = 0; round < 10; round++) {
-        const backends = redisBackends(REDIS!);
+        const backends = redisBackends(REDIS!, silentLogger);
         await new Promise<void>((resolve) => backends.mq.on('cluster-test/#', (_m, done) => done(), resolve));
         const closed = new Promise<void>((resolve) => backends.mq.close(resolve));
         // Aedes publishes through the bus after it began closing it: each of these follows the QUIT on the wire.

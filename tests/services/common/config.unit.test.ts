@@ -103,6 +103,7 @@ describe('loadConfig defaults', () => {
       SUS_CONSOLE_TILE_ATTRIBUTION: '',
       SUS_SESSION_TTL_S: 8 * 3600,
       SUS_SESSION_MAX: 10_000,
+      SUS_SESSION_MAX_PER_PERSON: 20,
       SUS_OIDC_SCOPES: 'openid profile email',
       SUS_OIDC_DEPARTMENT_CLAIM: 'sus_department',
       SUS_OIDC_ROLE_CLAIM: 'sus_role',

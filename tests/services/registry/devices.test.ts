@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEVICE_ID_PATTERN } from '../../../services/common/topics.ts';
 import type { Db, Device, Registry, RegistryEvent } from '../../../services/registry/index.ts';
 import { BACKENDS, expectPlausibleIso, expectSusError, sha256Hex, unavailable, useRegistry } from './backends.ts';
@@ -145,6 +145,25 @@ describe.each(BACKENDS)('registry devices on $name', (backend) => {
         expect(await registry.authenticateDevice('auth', '')).toBeUndefined();
         expect(await registry.authenticateDevice('auth', sha256Hex(secret))).toBeUndefined();
         expect(await registry.authenticateDevice('ghost', secret)).toBeUndefined();
+      });
+
+      it('concurrent authenticateDevice calls (a reconnect storm) share one query and each gets its own answer', async () => {
+        const created = await registry.createDevices(
+          Array.from({ length: 40 }, (_, i) => ({ id: `storm-${i}`, name: `S${i}`, department: 'env', type: 'aq' })),
+        );
+        const query = vi.spyOn(db, 'query');
+        try {
+          const answers = await Promise.all([
+            ...created.map((c) => registry.authenticateDevice(c.device.id, Buffer.from(c.secret))),
+            registry.authenticateDevice('storm-0', 'wrong'),
+            registry.authenticateDevice('storm-1', created[1]!.secret),
+            registry.authenticateDevice('ghost', created[2]!.secret),
+          ]);
+          expect(answers).toStrictEqual([...created.map((c) => c.device), undefined, created[1]!.device, undefined]);
+          expect(query).toHaveBeenCalledTimes(1);
+        } finally {
+          query.mockRestore();
+        }
       });
 
       it('authenticateDevice accepts the secret as a Buffer (MQTT password)', async () => {

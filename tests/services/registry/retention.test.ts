@@ -111,11 +111,11 @@ describe.each(BACKENDS)('registry bounds on $name', (backend) => {
       for (const d of [100, 91, 89]) await ack(daysAgo(d));
       for (const d of [4000, 3651, 3649, 1]) await audit(daysAgo(d));
       const hk = new RegistryHousekeeping(registry, SETTINGS, silentLogger);
-      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 2, acks: 2, audit: 2, alerts: 0 });
+      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 2, acks: 2, audit: 2, alerts: 0, sessions: 0 });
       expect([await count('dead_letters'), await count('device_acks'), await count('audit_log')]).toStrictEqual([
         2, 1, 2,
       ]);
-      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 0, acks: 0, audit: 0, alerts: 0 });
+      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 0, acks: 0, audit: 0, alerts: 0, sessions: 0 });
     });
 
     it('keeps everything when a retention is 0 (forever)', async () => {
@@ -128,6 +128,7 @@ describe.each(BACKENDS)('registry bounds on $name', (backend) => {
         acks: 0,
         audit: 0,
         alerts: 0,
+        sessions: 0,
       });
     });
 
@@ -138,7 +139,7 @@ describe.each(BACKENDS)('registry bounds on $name', (backend) => {
         [NOW],
       );
       const hk = new RegistryHousekeeping(registry, { ...SETTINGS, deadLetterMaxRows: 500 }, silentLogger);
-      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 11_500, acks: 0, audit: 0, alerts: 0 });
+      expect(await hk.runOnce(NOW)).toStrictEqual({ deadLetters: 11_500, acks: 0, audit: 0, alerts: 0, sessions: 0 });
       const [range] = await db.query<{ lo: number; hi: number }>(
         'SELECT min(id)::int AS lo, max(id)::int AS hi FROM dead_letters',
       );

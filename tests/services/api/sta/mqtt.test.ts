@@ -1,19 +1,13 @@
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../helpers/env.ts';
-import { type Harness, startHarness } from '../harness.ts';
+import { StaMqttFixture } from './mqtt-fixture.ts';
 
 /** The SensorThings MQTT read extension on the platform's broker: real broker, real ingest, real mqtt clients. */
 describe('SensorThings MQTT: v1.1/Datastreams(…)/Observations on the SUS broker', () => {
-  let h: Harness;
-  const credentials = new Map<string, IClientOptions>();
-  const clients: MqttClient[] = [];
-  const connect = async (opts: IClientOptions) => {
-    const c = await connectAsync(`mqtt://127.0.0.1:${h.platform.mqttPort}`, { reconnectPeriod: 0, ...opts });
-    clients.push(c);
-    return c;
-  };
-  const device = (id: string) => connect(credentials.get(id)!);
+  let f: StaMqttFixture;
+  const connect = (opts: IClientOptions) => f.connect(opts);
+  const device = (id: string) => f.connect(f.credentials.get(id)!);
   /** The next message on `topic`, parsed. */
   const next = (c: MqttClient, topic: string) =>
     new Promise<unknown>((resolve) => {
@@ -31,42 +25,15 @@ describe('SensorThings MQTT: v1.1/Datastreams(…)/Observations on the SUS broke
     );
 
   beforeAll(async () => {
-    h = await startHarness({ SUS_PUBLIC_API_URL: 'https://data.example.org' }, true);
-    expect(
-      (await h.admin('POST', '/v1/device-types', { id: 'aq', name: 'AQ', quantities: ['pm10', 'air_temperature'] }))
-        .status,
-    ).toBe(201);
-    for (const [id, department] of [
-      ['env-1', 'environment'],
-      ['tr-1', 'traffic'],
-    ] as const) {
-      const res = await h.admin<{ credentials: IClientOptions }>('POST', '/v1/devices', {
-        id,
-        name: id,
-        department,
-        type: 'aq',
-        district: 'Nord',
-      });
-      expect(res.status).toBe(201);
-      credentials.set(id, res.body.credentials);
-    }
-    const env = await h.as('environment', ['admin']);
-    const g = await env('POST', '/v1/grants', {
-      grantee: 'public',
-      title: 'PM10 Nord',
-      purpose: 'open data',
-      quantities: ['pm10'],
-      expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
-    });
-    expect(g.status).toBe(201);
+    f = await StaMqttFixture.start();
+    await f.register('env-1', 'environment');
+    await f.register('tr-1', 'traffic');
+    await f.publicPm10();
   }, 120_000);
-  afterAll(async () => {
-    for (const c of clients) await c.endAsync(true);
-    await h?.stop();
-  });
+  afterAll(async () => f?.stop());
 
   it('lists the MQTT conformance class and the broker as its endpoint at the service root', async () => {
-    const root = (await (await fetch(`${h.base}/sta/v1.1`)).json()) as { serverSettings: unknown };
+    const root = (await (await fetch(`${f.h.base}/sta/v1.1`)).json()) as { serverSettings: unknown };
     const mqtt = 'http://www.opengis.net/spec/iot_sensing/1.1/req/receive-updates-via-mqtt/receive-updates';
     expect(root.serverSettings).toStrictEqual({
       conformance: [
@@ -75,7 +42,7 @@ describe('SensorThings MQTT: v1.1/Datastreams(…)/Observations on the SUS broke
         'http://www.opengis.net/spec/iot_sensing/1.1/req/request-data',
         mqtt,
       ],
-      [mqtt]: { endpoints: [`mqtt://data.example.org:${h.platform.mqttPort}`] },
+      [mqtt]: { endpoints: [`mqtt://data.example.org:${f.h.platform.mqttPort}`] },
     });
   });
 
@@ -84,7 +51,7 @@ describe('SensorThings MQTT: v1.1/Datastreams(…)/Observations on the SUS broke
     const reader = await connect({ username: 'sta', clientId: '@sta/anon-1' });
     expect(await refused(reader, topic)).toStrictEqual([1]);
     // The subscription reads environment's data through its public grant: in environment's audit log.
-    const env = await h.as('environment', ['admin']);
+    const env = await f.h.as('environment', ['admin']);
     const audit = await env<{ entries: Array<Record<string, unknown>> }>('GET', '/v1/audit');
     expect(audit.body.entries.map((e) => [e.route, e.reader, e.keyId, e.query])).toStrictEqual([
       ['mqtt /sta/v1.1', null, null, { topic }],
@@ -108,7 +75,7 @@ describe('SensorThings MQTT: v1.1/Datastreams(…)/Observations on the SUS broke
     expect(performance.now() - sent).toBeLessThan(1000);
     // The same Observation is what the HTTP side serves once the spool has written it to InfluxDB.
     const http = await eventually(
-      async () => (await fetch(`${h.base}/sta/v1.1/Observations('env-1:pm10:${time}')?$select=id,result`)).json(),
+      async () => (await fetch(`${f.h.base}/sta/v1.1/Observations('env-1:pm10:${time}')?$select=id,result`)).json(),
       (body) => (body as { status?: number }).status !== 404,
     );
     expect(http).toStrictEqual({ '@iot.id': `env-1:pm10:${time}`, result: 17.5 });
@@ -133,7 +100,7 @@ describe('SensorThings MQTT: v1.1/Datastreams(…)/Observations on the SUS broke
 
   it('gives a department key its own Datastreams through the Thing path, and refuses every publish', async () => {
     const { key } = (
-      await h.admin<{ key: string }>('POST', '/v1/keys', { name: 'sta-tr', department: 'traffic', scopes: ['read'] })
+      await f.h.admin<{ key: string }>('POST', '/v1/keys', { name: 'sta-tr', department: 'traffic', scopes: ['read'] })
     ).body;
     const topic = "v1.1/Things('tr-1')/Datastreams('tr-1:air_temperature')/Observations";
     const reader = await connect({ username: 'sta', password: key, clientId: '@sta/traffic' });
@@ -154,7 +121,7 @@ describe('SensorThings MQTT: v1.1/Datastreams(…)/Observations on the SUS broke
 
   it('refuses a reader with a client id outside @sta/ or a key without the read scope', async () => {
     const { key } = (
-      await h.admin<{ key: string }>('POST', '/v1/keys', { name: 'w', department: 'traffic', scopes: ['write'] })
+      await f.h.admin<{ key: string }>('POST', '/v1/keys', { name: 'w', department: 'traffic', scopes: ['write'] })
     ).body;
     const code = (opts: IClientOptions) =>
       connect(opts).then(
