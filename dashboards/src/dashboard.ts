@@ -6,6 +6,7 @@ import {
   type VariableModel,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { catalogue } from '../../services/common/catalogue.ts';
+import { alertAnnotation } from './annotations.ts';
 
 /** Every quantity of the catalogue: the readings' measurement names (DESIGN.md stored reading). */
 export const QUANTITIES: readonly string[] = catalogue.names();
@@ -24,7 +25,10 @@ export interface DashboardSpec {
   time?: { from: string; to: string };
 }
 
-/** Builds a dashboard with the platform's defaults; panel ids follow panel order so they stay stable. */
+/**
+ * Builds a dashboard with the platform's defaults (alert annotations included); panel ids follow panel order so they
+ * stay stable.
+ */
 export function buildDashboard(spec: DashboardSpec): Dashboard {
   const builder = new DashboardBuilder(spec.title)
     .uid(spec.uid)
@@ -35,6 +39,9 @@ export function buildDashboard(spec: DashboardSpec): Dashboard {
     .timezone('browser')
     .variables([...spec.variables]);
   for (const panel of spec.panels) builder.withPanel(panel);
+  // Alerts on the devices a dashboard shows, on every dashboard that filters by department or device.
+  const alerts = alertAnnotation(spec.variables.map((v) => v.build().name));
+  if (alerts) builder.annotation(alerts);
   const dashboard = builder.build();
   for (const [i, panel] of (dashboard.panels ?? []).entries()) panel.id = i + 1;
   return dashboard;

@@ -174,6 +174,13 @@ const toSilence = (r: SilenceRow): Silence => ({
   createdAt: r.created_at.toISOString(),
 });
 
+export interface TransitionResult {
+  alert: Alert;
+  silenced: boolean;
+  deliveries: number;
+  changed: boolean;
+}
+
 /**
  * Alerts, their history, their webhook deliveries and silences. A state change, its history entry and its
  * deliveries are written in one transaction: after a restart an alert is neither lost nor notified twice (each
@@ -182,72 +189,84 @@ const toSilence = (r: SilenceRow): Silence => ({
 export class AlertStore {
   constructor(private readonly db: Db) {}
 
-  /** Writes a transition; returns the alert and whether a silence held its notifications back. */
   /**
-   * `changed` is false when the alert already was in this state: another node (a device that moved between broker
-   * nodes, a new lease holder checking silences) reported the same event, which is recorded but notifies nobody again.
+   * Writes a transition; returns the alert and whether a silence held its notifications back. `changed` is false
+   * when the alert already was in this state: another node (a device that moved between broker nodes, a new lease
+   * holder checking silences) reported the same event, which is recorded but notifies nobody again.
    */
-  async transition(
-    t: AlertTransition,
-  ): Promise<{ alert: Alert; silenced: boolean; deliveries: number; changed: boolean }> {
+  async transition(t: AlertTransition): Promise<TransitionResult> {
+    return this.db.transaction((tx) => this.apply(tx, t));
+  }
+
+  /**
+   * Several transitions in order, in one transaction: the state changes one ingest batch caused cost one commit
+   * (BEGIN/COMMIT are a large part of a change's cost on the embedded PGlite). All or none are written.
+   */
+  async transitions(ts: readonly AlertTransition[]): Promise<TransitionResult[]> {
     return this.db.transaction(async (tx) => {
-      const [prev] = await tx.query<AlertRow>(
-        `SELECT ${ALERT_COLUMNS} FROM alerts WHERE rule_id = $1 AND device_id = $2 FOR UPDATE`,
-        [t.rule, t.device],
-      );
-      const restart = prev !== undefined && prev.state === 'resolved' && t.state !== 'resolved';
-      const fired = t.state === 'firing' && (prev === undefined || prev.state !== 'firing');
-      let row: AlertRow | undefined;
-      if (!prev) {
-        [row] = await tx.query<AlertRow>(
-          `INSERT INTO alerts (rule_id, device_id, department_id, state, value, since, fired_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${ALERT_COLUMNS}`,
-          [t.rule, t.device, t.department, t.state, t.value, t.at, t.state === 'firing' ? t.at : null],
-        );
-      } else {
-        [row] = await tx.query<AlertRow>(
-          `UPDATE alerts SET state = $2, value = $3, updated_at = now(),
-             episode = episode + $4::int,
-             since = CASE WHEN $4::int = 1 THEN $5 ELSE since END,
-             fired_at = CASE WHEN $6 THEN $5 WHEN $4::int = 1 THEN NULL ELSE fired_at END,
-             resolved_at = CASE WHEN $2 = 'resolved' THEN $5 WHEN $4::int = 1 THEN NULL ELSE resolved_at END,
-             acked_at = CASE WHEN $4::int = 1 THEN NULL ELSE acked_at END,
-             acked_by = CASE WHEN $4::int = 1 THEN NULL ELSE acked_by END,
-             ack_note = CASE WHEN $4::int = 1 THEN NULL ELSE ack_note END
-           WHERE id = $1 RETURNING ${ALERT_COLUMNS}`,
-          [prev.id, t.state, t.value, restart ? 1 : 0, t.at, fired],
-        );
-      }
-      const alert = toAlert(row!);
-      // Only what a receiver must hear about: a firing, and the resolution of an alert that fired.
-      const notifies = fired || (t.state === 'resolved' && prev?.state === 'firing');
-      const silenced = notifies && (await this.silenced(tx, alert));
-      const note = t.note ?? (silenced ? 'notifications held back by a silence' : null);
-      await tx.query('INSERT INTO alert_history (alert_id, at, state, value, note) VALUES ($1, $2, $3, $4, $5)', [
-        alert.id,
-        t.at,
-        t.state,
-        t.value,
-        note,
-      ]);
-      let deliveries = 0;
-      if (notifies && !silenced && t.notify.length > 0) {
-        const body = t.body(alert);
-        for (const [i, n] of t.notify.entries()) {
-          // One key per alert, episode, state and receiver: a receiver can drop a repeat it already handled.
-          const key = `alert-${alert.id}-${alert.episode}-${t.state}-${i}`;
-          const at = await this.groupTime(tx, t, n.url);
-          const inserted = await tx.query(
-            `INSERT INTO alert_deliveries (alert_id, idempotency_key, url, secret, body, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()))
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-            [alert.id, key, n.url, n.secret, body, at],
-          );
-          deliveries += inserted.length;
-        }
-      }
-      return { alert, silenced, deliveries, changed: prev?.state !== t.state };
+      const out: TransitionResult[] = [];
+      for (const t of ts) out.push(await this.apply(tx, t));
+      return out;
     });
+  }
+
+  private async apply(tx: Queryable, t: AlertTransition): Promise<TransitionResult> {
+    const [prev] = await tx.query<AlertRow>(
+      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE rule_id = $1 AND device_id = $2 FOR UPDATE`,
+      [t.rule, t.device],
+    );
+    const restart = prev !== undefined && prev.state === 'resolved' && t.state !== 'resolved';
+    const fired = t.state === 'firing' && (prev === undefined || prev.state !== 'firing');
+    let row: AlertRow | undefined;
+    if (!prev) {
+      [row] = await tx.query<AlertRow>(
+        `INSERT INTO alerts (rule_id, device_id, department_id, state, value, since, fired_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${ALERT_COLUMNS}`,
+        [t.rule, t.device, t.department, t.state, t.value, t.at, t.state === 'firing' ? t.at : null],
+      );
+    } else {
+      [row] = await tx.query<AlertRow>(
+        `UPDATE alerts SET state = $2, value = $3, updated_at = now(),
+           episode = episode + $4::int,
+           since = CASE WHEN $4::int = 1 THEN $5 ELSE since END,
+           fired_at = CASE WHEN $6 THEN $5 WHEN $4::int = 1 THEN NULL ELSE fired_at END,
+           resolved_at = CASE WHEN $2 = 'resolved' THEN $5 WHEN $4::int = 1 THEN NULL ELSE resolved_at END,
+           acked_at = CASE WHEN $4::int = 1 THEN NULL ELSE acked_at END,
+           acked_by = CASE WHEN $4::int = 1 THEN NULL ELSE acked_by END,
+           ack_note = CASE WHEN $4::int = 1 THEN NULL ELSE ack_note END
+         WHERE id = $1 RETURNING ${ALERT_COLUMNS}`,
+        [prev.id, t.state, t.value, restart ? 1 : 0, t.at, fired],
+      );
+    }
+    const alert = toAlert(row!);
+    // Only what a receiver must hear about: a firing, and the resolution of an alert that fired.
+    const notifies = fired || (t.state === 'resolved' && prev?.state === 'firing');
+    const silenced = notifies && (await this.silenced(tx, alert));
+    const note = t.note ?? (silenced ? 'notifications held back by a silence' : null);
+    await tx.query('INSERT INTO alert_history (alert_id, at, state, value, note) VALUES ($1, $2, $3, $4, $5)', [
+      alert.id,
+      t.at,
+      t.state,
+      t.value,
+      note,
+    ]);
+    let deliveries = 0;
+    if (notifies && !silenced && t.notify.length > 0) {
+      const body = t.body(alert);
+      for (const [i, n] of t.notify.entries()) {
+        // One key per alert, episode, state and receiver: a receiver can drop a repeat it already handled.
+        const key = `alert-${alert.id}-${alert.episode}-${t.state}-${i}`;
+        const at = await this.groupTime(tx, t, n.url);
+        const inserted = await tx.query(
+          `INSERT INTO alert_deliveries (alert_id, idempotency_key, url, secret, body, next_attempt_at)
+           VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()))
+           ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+          [alert.id, key, n.url, n.secret, body, at],
+        );
+        deliveries += inserted.length;
+      }
+    }
+    return { alert, silenced, deliveries, changed: prev?.state !== t.state };
   }
 
   /**

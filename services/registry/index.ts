@@ -15,6 +15,7 @@ export {
   type Delivery,
   type OutgoingDelivery,
   type Silence,
+  type TransitionResult,
 } from './alerts.ts';
 export { type AuditEntry, AuditLog } from './audit.ts';
 export { type ChangeChannel, relayChanges } from './change-relay.ts';

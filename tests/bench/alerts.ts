@@ -17,6 +17,7 @@ import { normaliseRule, RuleInputSchema } from '../../services/common/rules.ts';
 import { createAlerting } from '../../services/ingest/alerts/index.ts';
 import { createIngestService } from '../../services/ingest/index.ts';
 import { openRegistry } from '../../services/registry/index.ts';
+import { driveIngest } from './ingest-driver.ts';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const RULES = Number(process.env.BENCH_RULES ?? 1000);
@@ -84,35 +85,10 @@ async function run(withRules: boolean) {
   await service.start();
   const alerting = withRules ? createAlerting(config, registry, service.ingestor, service.spool, log) : undefined;
   await alerting?.start();
-  let next = 0;
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
-  await new Promise<void>((resolve) => {
-    let outstanding = 0;
-    const one = () => {
-      const i = next++;
-      if (i >= N) {
-        if (outstanding === 0) resolve();
-        return;
-      }
-      outstanding++;
-      const device = ids[i % DEVICES]!;
-      started[i] = performance.now();
-      void service.ingestor
-        .handle({
-          device,
-          topic: `sus/v1/devices/${device}/up`,
-          channel: 'up',
-          payload: payloads[i]!,
-          receivedAt: Date.now(),
-          source: 'mqtt',
-        })
-        .then(() => {
-          outstanding--;
-          one();
-        });
-    };
-    for (let k = 0; k < IN_FLIGHT; k++) one();
+  await driveIngest(service.ingestor, ids, payloads, IN_FLIGHT, (i) => {
+    started[i] = performance.now();
   });
   const cpu = process.cpuUsage(cpu0);
   const seconds = (performance.now() - wall0) / 1000;

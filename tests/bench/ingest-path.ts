@@ -9,6 +9,7 @@ import { loadConfig } from '../../services/common/config.ts';
 import { createLogger } from '../../services/common/logger.ts';
 import { createIngestService } from '../../services/ingest/index.ts';
 import { openRegistry } from '../../services/registry/index.ts';
+import { driveIngest } from './ingest-driver.ts';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 200_000);
 const IN_FLIGHT = 2000;
@@ -55,36 +56,10 @@ const payloads = Array.from({ length: N }, (_, i) =>
     }),
   ),
 );
-let next = 0;
 const cpu0 = process.cpuUsage();
 const elu0 = performance.eventLoopUtilization();
 const wall0 = performance.now();
-await new Promise<void>((resolve) => {
-  let outstanding = 0;
-  const one = () => {
-    const i = next++;
-    if (i >= N) {
-      if (outstanding === 0) resolve();
-      return;
-    }
-    outstanding++;
-    const device = ids[i % DEVICES]!;
-    void service.ingestor
-      .handle({
-        device,
-        topic: `sus/v1/devices/${device}/up`,
-        channel: 'up',
-        payload: payloads[i]!,
-        receivedAt: Date.now(),
-        source: 'mqtt',
-      })
-      .then(() => {
-        outstanding--;
-        one();
-      });
-  };
-  for (let k = 0; k < IN_FLIGHT; k++) one();
-});
+await driveIngest(service.ingestor, ids, payloads, IN_FLIGHT);
 const cpu = process.cpuUsage(cpu0);
 // The main thread's busy time: the process CPU also counts libuv's and V8's helper threads.
 const mainUs = performance.eventLoopUtilization(elu0).active * 1000;

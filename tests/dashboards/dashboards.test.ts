@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Dashboard, Panel, VariableModel } from '@grafana/grafana-foundation-sdk/dashboard';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InfluxQLAnnotationTarget } from '../../dashboards/src/annotations.ts';
 import { DASHBOARDS, DATASOURCE_UID, type InfluxQLTarget } from '../../dashboards/src/index.ts';
 import { renderFiles, updateReadme } from '../../dashboards/src/render.ts';
 import { startDemoFleet } from '../../services/cli/demo.ts';
@@ -127,7 +128,12 @@ describe('Grafana dashboards', () => {
         pointLine(
           'sus_alert',
           alertTags,
-          fieldSet({ state: stringValue(state), alert: intValue(1), value: floatValue(30 - i * 20) }),
+          fieldSet({
+            state: stringValue(state),
+            alert: intValue(1),
+            value: floatValue(30 - i * 20),
+            text: stringValue(`PM high: ${state} on ${aq.id} (pm2_5 ${30 - i * 20} µg/m³)`),
+          }),
           Date.now() - 60_000 + i * 1000,
         ),
       ),
@@ -241,14 +247,66 @@ describe('Grafana dashboards', () => {
     expect(read).toStrictEqual(Object.fromEntries(Object.keys(read).map((k) => [k, ['raw: A', '1h: B', '1d: C']])));
   });
 
-  it('every panel query is valid InfluxQL with one real value per variable', async () => {
+  it('every panel and annotation query is valid InfluxQL with one real value per variable', async () => {
     for (const { dashboard } of built) {
       const values = await resolveVariables(influx, dashboard.templating?.list ?? [], 'first');
-      for (const panel of panelsOf(dashboard)) {
-        for (const target of targetsOf(panel)) {
-          await expect(influx.query(interpolate(target.query, values), 'POST')).resolves.toBeInstanceOf(Array);
-        }
+      const queries = panelsOf(dashboard).flatMap((p) => targetsOf(p).map((t) => t.query));
+      for (const a of dashboard.annotations?.list ?? []) queries.push((a.target as InfluxQLAnnotationTarget).query);
+      for (const query of queries) {
+        await expect(influx.query(interpolate(query, values), 'POST')).resolves.toBeInstanceOf(Array);
       }
     }
+  });
+
+  it("shows alert changes (sus_alert) as annotations, scoped by the dashboard's department and device variables", async () => {
+    const annotations = Object.fromEntries(
+      built.map(({ file, dashboard: d }) => [file, JSON.parse(JSON.stringify(d.annotations?.list ?? [])) as unknown]),
+    );
+    const DS = { type: 'influxdb', uid: DATASOURCE_UID };
+    const alerts = (where: string) => [
+      {
+        name: 'Alerts',
+        enable: true,
+        hide: false,
+        iconColor: 'red',
+        builtIn: 0,
+        placement: 'inControlsMenu',
+        datasource: DS,
+        target: {
+          refId: 'Alerts',
+          datasource: DS,
+          query: `SELECT "text", "rule", "device", "state", "severity" FROM "sus_alert" WHERE ${where} AND $timeFilter`,
+          rawQuery: true,
+          resultFormat: 'table',
+          fromAnnotations: true,
+          textColumn: 'text',
+          tagsColumn: 'rule,device,state,severity',
+        },
+      },
+    ];
+    const both = alerts('"department" =~ /^$department$/ AND "device" =~ /^$device$/');
+    expect(annotations).toStrictEqual({
+      'city-overview': alerts('"department" =~ /^$department$/'),
+      'fleet-health': both,
+      'air-quality': both,
+      'air-quality-report': both,
+      climate: both,
+      noise: both,
+      'water-level': both,
+      'green-spaces': both,
+      'parking-traffic': both,
+      alerts: both,
+      pipeline: [],
+    });
+    // Against the demo's alert change of aq-altstadt-01 (written in beforeAll): the air-quality dashboard with its
+    // variables at All shows both changes, with the text Grafana displays.
+    const airQuality = built.find((b) => b.file === 'air-quality')!.dashboard;
+    const values = await resolveVariables(influx, airQuality.templating?.list ?? [], 'all');
+    const query = (airQuality.annotations!.list![0]!.target as InfluxQLAnnotationTarget).query;
+    const [series = []] = await influx.query(interpolate(query, values), 'POST');
+    expect(series.flatMap((s) => s.values.map((v) => v.slice(1)))).toStrictEqual([
+      ['PM high: firing on aq-altstadt-01 (pm2_5 30 µg/m³)', 'pm-high', 'aq-altstadt-01', 'firing', 'warning'],
+      ['PM high: resolved on aq-altstadt-01 (pm2_5 10 µg/m³)', 'pm-high', 'aq-altstadt-01', 'resolved', 'warning'],
+    ]);
   });
 });

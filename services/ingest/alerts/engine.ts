@@ -15,15 +15,24 @@ import { type AlertNotice, deliveryTarget, noticeUnit, RATE_PERIODS, type Rule }
 import {
   type Alert,
   type AlertState,
+  type AlertTransition,
   DeviceTypeStore,
   type Grant,
   GrantStore,
   grantCovers,
   type Registry,
   type RegistryEvent,
+  type TransitionResult,
 } from '../../registry/index.ts';
 import { type CompiledCondition, compileCondition } from './conditions.ts';
 import { windowQueries, windowValues } from './window.ts';
+
+/** One line saying what changed, e.g. `River high: firing on river-1 (water_level 1.7 m)`. */
+export function alertText(n: AlertNotice): string {
+  const what = n.rule.kind === 'silent' ? 'silent' : (n.quantity ?? n.rule.kind);
+  const value = n.value === null ? '' : ` (${what} ${n.value}${n.unit === null ? '' : ` ${n.unit}`})`;
+  return `${n.rule.name}: ${n.state} on ${n.device}${value}`;
+}
 
 /** Where readings come from: the Ingestor emits `readings` once they are in the spool. */
 export interface ReadingSource {
@@ -96,6 +105,9 @@ interface Matched {
   prevValue: number;
 }
 
+/** State changes written in one registry transaction at most: bounds a transaction's length and its retry. */
+const WRITE_BATCH = 256;
+
 // Shared by every device × quantity no rule watches: never written, as it has no rate rules.
 const NONE: Matched = Object.freeze({ levels: [], rates: [], prevTime: 0, prevValue: 0 });
 
@@ -110,6 +122,11 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   readonly stats: AlertEngineStats = { transitions: 0, dropped: 0, writeFailures: 0 };
   /** Threshold and rate rules: evaluated per reading. */
   private thresholdRules: Compiled[] = [];
+  /**
+   * The same rules by quantity and department (built once per reload): a device's first reading of a quantity is
+   * matched against the few rules that can apply, not all of them (a reload drops every device's match at once).
+   */
+  private byQuantity = new Map<string, Map<string, Compiled[]>>();
   /** Window rules: evaluated on a timer from the rollups (window.ts). */
   private windowRules: Compiled[] = [];
   private windowTimer: NodeJS.Timeout | undefined;
@@ -264,7 +281,12 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
         perQuantity.set(r.quantity, m);
       }
       const levels = m.levels;
-      for (let j = 0; j < levels.length; j++) this.evaluate(levels[j]!, r.device, r.value, now);
+      for (let j = 0; j < levels.length; j++) {
+        const c = levels[j]!;
+        // The common case inline (a rule with nothing active, a value inside it): no call into evaluate.
+        if (c.alerts.size === 0 && !c.breach(r.value)) continue;
+        this.evaluate(c, r.device, r.value, now);
+      }
       if (m.rates.length > 0) this.evaluateRates(m, r, now);
     }
   };
@@ -290,14 +312,13 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
   /** The threshold and rate rules that watch this device's quantity (computed once per device tags and quantity). */
   private match(tags: ReadingTags, quantity: string): Matched {
     const district = tags.district === '' ? null : tags.district;
-    const out = this.thresholdRules.filter((c) => {
-      const { rule } = c;
-      const s = rule.scope;
-      if (rule.quantity !== quantity || s.department !== tags.department) return false;
+    const candidates = this.byQuantity.get(quantity)?.get(tags.department) ?? [];
+    const out = candidates.filter((c) => {
+      const s = c.rule.scope;
       if ((s.device !== null && s.device !== tags.device) || (s.type !== null && s.type !== tags.device_type))
         return false;
       if (s.district !== null && s.district !== district) return false;
-      return this.shared(rule, tags.device_type, district);
+      return this.shared(c.rule, tags.device_type, district);
     });
     if (out.length === 0) return NONE;
     return {
@@ -427,45 +448,92 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
 
   private async write(): Promise<void> {
     while (this.queue.length > 0) {
-      const q = this.queue[0]!;
-      const notice = (a: Alert): AlertNotice => this.notice(q, a);
+      // Every change queued meanwhile (one ingest batch's, a tick's) in one registry transaction: one commit each.
+      const batch = this.queue.slice(0, WRITE_BATCH);
+      let results: TransitionResult[];
       try {
-        const { alert, changed } = await this.deps.registry.alerts.transition({
-          rule: q.rule.id,
-          device: q.device,
-          department: q.rule.owner,
-          state: q.state,
-          value: q.value,
-          at: new Date(q.at),
-          notify: q.rule.notify.map(deliveryTarget),
-          groupWaitMs: q.rule.groupS * 1000,
-          body: (a) => JSON.stringify(notice(a)),
-        });
-        this.queue.shift();
-        // Another node reported this event first: the stream and InfluxDB heard of it from there.
-        if (!changed) continue;
-        this.stats.transitions++;
-        const n = notice(alert);
-        this.emit('alert', n);
-        this.deps.notifier.nudge();
-        await this.deps.sink.append([this.line(n, q.at)]).catch((err: Error) => {
-          this.deps.log.warn({ err: err.message, alert: alert.id }, 'sus_alert point not spooled');
-        });
+        results = await this.deps.registry.alerts.transitions(batch.map((q) => this.transition(q)));
       } catch (err) {
-        // Rule deleted meanwhile: its alerts went with it. Anything else: the registry is away; keep the order.
+        // Rule deleted meanwhile (its alerts went with it): the batch again one by one, its changes left out.
         if ((err as { code?: string }).code === '23503') {
-          this.queue.shift();
+          let written = true;
+          for (const q of batch) {
+            written = await this.writeOne(q);
+            if (!written) break;
+          }
+          if (!written) break;
           continue;
         }
-        this.stats.writeFailures++;
-        this.deps.log.warn({ err: (err as Error).message }, 'alert state not written; retried in 1 s');
-        if (this.stopped) break;
-        await new Promise((r) => setTimeout(r, 1000));
+        if (!(await this.writeFailed(err as Error))) break;
+        continue;
       }
+      this.queue.splice(0, batch.length);
+      await this.published(batch, results);
     }
     this.writing = false;
     for (const done of this.drained) done();
     this.drained.clear();
+  }
+
+  /** The first queued change alone, until written or dropped with its deleted rule; false when stopping. */
+  private async writeOne(q: Queued): Promise<boolean> {
+    for (;;) {
+      try {
+        const result = await this.deps.registry.alerts.transition(this.transition(q));
+        this.queue.shift();
+        await this.published([q], [result]);
+        return true;
+      } catch (err) {
+        if ((err as { code?: string }).code === '23503') {
+          this.queue.shift();
+          return true;
+        }
+        if (!(await this.writeFailed(err as Error))) return false;
+      }
+    }
+  }
+
+  /** The registry is away: keep the order and try again in 1 s; false when stopping. */
+  private async writeFailed(err: Error): Promise<boolean> {
+    this.stats.writeFailures++;
+    this.deps.log.warn({ err: err.message }, 'alert state not written; retried in 1 s');
+    if (this.stopped) return false;
+    await new Promise((r) => setTimeout(r, 1000));
+    return true;
+  }
+
+  private transition(q: Queued): AlertTransition {
+    return {
+      rule: q.rule.id,
+      device: q.device,
+      department: q.rule.owner,
+      state: q.state,
+      value: q.value,
+      at: new Date(q.at),
+      notify: q.rule.notify.map(deliveryTarget),
+      groupWaitMs: q.rule.groupS * 1000,
+      body: (a) => JSON.stringify(this.notice(q, a)),
+    };
+  }
+
+  /** Once committed: the stream, one nudge to the notifier and the batch's sus_alert points in one append. */
+  private async published(batch: readonly Queued[], results: readonly TransitionResult[]): Promise<void> {
+    const lines: string[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const q = batch[i]!;
+      const { alert, changed } = results[i]!;
+      // Another node reported this event first: the stream and InfluxDB heard of it from there.
+      if (!changed) continue;
+      this.stats.transitions++;
+      const n = this.notice(q, alert);
+      this.emit('alert', n);
+      lines.push(this.line(n, q.at));
+    }
+    if (lines.length === 0) return;
+    this.deps.notifier.nudge();
+    await this.deps.sink.append(lines).catch((err: Error) => {
+      this.deps.log.warn({ err: err.message, points: lines.length }, 'sus_alert points not spooled');
+    });
   }
 
   private notice(q: Queued, a: Alert): AlertNotice {
@@ -488,10 +556,14 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     };
   }
 
-  /** `sus_alert` for Grafana's annotations, built by the one line-protocol builder. */
+  /** `sus_alert` for Grafana's annotations (its `text` is what they show), built by the one line-protocol builder. */
   private line(n: AlertNotice, at: number): string {
     const tags = tagSet({ department: n.department, device: n.device, rule: n.rule.id, severity: n.rule.severity });
-    const fields: Record<string, string> = { state: stringValue(n.state), alert: intValue(n.alert) };
+    const fields: Record<string, string> = {
+      state: stringValue(n.state),
+      alert: intValue(n.alert),
+      text: stringValue(alertText(n)),
+    };
     if (n.value !== null && Number.isFinite(n.value)) fields.value = floatValue(n.value);
     return pointLine('sus_alert', tags, fieldSet(fields), at);
   }
@@ -590,9 +662,27 @@ export class AlertEngine extends EventEmitter<{ alert: [AlertNotice] }> {
     for (const id of this.active.keys()) if (!compiled.has(id)) this.active.delete(id);
     this.grants = grants;
     this.thresholdRules = threshold;
+    this.byQuantity = indexByQuantity(threshold);
     this.windowRules = windowed;
     this.byTags = new WeakMap();
     this.watched = watched;
     this.version = version;
   }
+}
+
+/** Threshold and rate rules by quantity, then by the department their scope is in. */
+function indexByQuantity(rules: readonly Compiled[]): Map<string, Map<string, Compiled[]>> {
+  const index = new Map<string, Map<string, Compiled[]>>();
+  for (const c of rules) {
+    if (c.rule.quantity === null) continue;
+    let byDepartment = index.get(c.rule.quantity);
+    if (!byDepartment) {
+      byDepartment = new Map();
+      index.set(c.rule.quantity, byDepartment);
+    }
+    const list = byDepartment.get(c.rule.scope.department);
+    if (list) list.push(c);
+    else byDepartment.set(c.rule.scope.department, [c]);
+  }
+  return index;
 }

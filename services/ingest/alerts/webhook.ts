@@ -63,6 +63,8 @@ export function backoff(attempts: number, baseMs: number, random = Math.random):
  */
 export class WebhookNotifier {
   private readonly busy = new Set<string>();
+  /** Receivers with due deliveries that a pass skipped because they were busy (bounded by the receivers). */
+  private readonly skipped = new Set<string>();
   private readonly workers = new Set<Promise<void>>();
   private passing: Promise<void> | undefined;
   private again = false;
@@ -121,9 +123,14 @@ export class WebhookNotifier {
 
   private async pass(): Promise<void> {
     const due = await this.store.due(BATCH);
+    // A full page may hide more due deliveries: each receiver's worker looks again once it is done.
+    const full = due.length >= BATCH;
     const byUrl = new Map<string, OutgoingDelivery[]>();
     for (const d of due) {
-      if (this.busy.has(d.url)) continue;
+      if (this.busy.has(d.url)) {
+        this.skipped.add(d.url);
+        continue;
+      }
       let list = byUrl.get(d.url);
       if (!list) {
         list = [];
@@ -137,8 +144,10 @@ export class WebhookNotifier {
         (finished) => {
           this.busy.delete(url);
           this.workers.delete(worker);
-          // Deliveries made while this receiver was busy were skipped by the passes meanwhile.
-          if (finished) this.nudge();
+          // Deliveries made while this receiver was busy were skipped by the passes meanwhile: look again for those
+          // only (one registry read less per notification when nothing was skipped).
+          const skipped = this.skipped.delete(url);
+          if (finished && (skipped || full)) this.nudge();
         },
         (err: Error) => {
           this.busy.delete(url);

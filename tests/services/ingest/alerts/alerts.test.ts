@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InfluxQLAnnotationTarget } from '../../../../dashboards/src/annotations.ts';
+import { DASHBOARDS } from '../../../../dashboards/src/index.ts';
 import { type Platform, startPlatform } from '../../../../services/cli/platform.ts';
 import { silentLogger } from '../../../../services/common/logger.ts';
 import { apiClient } from '../../../helpers/api-client.ts';
@@ -169,6 +171,41 @@ describe('alerts end to end: MQTT → ingest → rule → registry → signed we
       ['firing', 1.7, id],
       ['resolved', 1.4, id],
     ]);
+  });
+
+  it("the dashboards' alert annotation, run on InfluxDB, returns a device's firing and resolved changes", async () => {
+    await device('river-9');
+    await rule({
+      id: 'river-annotated',
+      name: 'River annotated',
+      quantity: 'water_level',
+      device: 'river-9',
+      above: 1.5,
+      notify: [],
+    });
+    await publish('river-9', { water_level: 1.7 });
+    await publish('river-9', { water_level: 1.2 });
+    await platform.alerting!.engine.idle();
+    const waterLevel = DASHBOARDS.find((d) => d.file === 'water-level')!.build();
+    const target = waterLevel.annotations!.list![0]!.target as unknown as InfluxQLAnnotationTarget;
+    const run = async (department: string, device: string) => {
+      const q = target.query
+        .replace('$department', department)
+        .replace('$device', device)
+        .replace('$timeFilter', 'time > now() - 1h');
+      const [series = []] = await platform.influx.query(q);
+      return series.flatMap((s) => (s.values ?? []).map((v) => v.slice(1)));
+    };
+    const rows = await eventually(
+      () => run('environment', 'river-9'),
+      (r) => r.length === 2,
+    );
+    expect(rows).toStrictEqual([
+      ['River annotated: firing on river-9 (water_level 1.7 m)', 'river-annotated', 'river-9', 'firing', 'warning'],
+      ['River annotated: resolved on river-9 (water_level 1.2 m)', 'river-annotated', 'river-9', 'resolved', 'warning'],
+    ]);
+    // The dashboard's variables scope it: another department's selection shows none of these.
+    expect(await run('traffic', '.*')).toStrictEqual([]);
   });
 
   it('waits for `for` (a dip resets it) and resolves only past the hysteresis', async () => {

@@ -1,9 +1,6 @@
-import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Platform, startPlatform } from '../../../../services/cli/platform.ts';
-import { silentLogger } from '../../../../services/common/logger.ts';
-import { apiClient } from '../../../helpers/api-client.ts';
-import { eventually, TEST_ADMIN_KEY, testConfig } from '../../../helpers/env.ts';
+import { eventually } from '../../../helpers/env.ts';
+import { type RiverScene, startRiverScene } from '../../../helpers/river-alert.ts';
 import { startSmtpSink } from '../../../helpers/smtp-sink.ts';
 
 /** The text part of a raw message as nodemailer writes it (quoted-printable for non-ASCII, else 7bit). */
@@ -15,55 +12,25 @@ const bodyOf = (raw: string) =>
     .replace(/\r\n/g, '\n');
 
 describe('e-mail notifications through a real SMTP server (smtp-server)', () => {
-  let platform: Platform;
-  let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
-  let client: MqttClient;
+  let scene: RiverScene<Awaited<ReturnType<typeof startSmtpSink>>>;
   beforeAll(async () => {
-    smtp = await startSmtpSink();
-    platform = await startPlatform(
-      testConfig({
-        SUS_SMTP_URL: smtp.url,
-        SUS_SMTP_FROM: 'SUS <alerts@sus.example>',
-        SUS_PUBLIC_URL: 'https://sus.example',
-      }),
-      silentLogger,
-    );
+    scene = await startRiverScene(await startSmtpSink(), (smtp) => ({
+      SUS_SMTP_URL: smtp.url,
+      SUS_SMTP_FROM: 'SUS <alerts@sus.example>',
+      SUS_PUBLIC_URL: 'https://sus.example',
+    }));
   });
   afterAll(async () => {
-    await client?.endAsync(true);
-    await platform?.stop();
-    await smtp?.close();
+    await scene?.close();
   });
 
   it('mails the firing and the resolution to the rule’s recipients, in English', async () => {
-    const api = apiClient(`http://127.0.0.1:${platform.httpPort}`, TEST_ADMIN_KEY);
-    expect((await api('POST', '/v1/departments', { id: 'environment', name: 'environment' })).status).toBe(201);
-    const dev = await api<{ credentials: { username: string; password: string; clientId: string } }>(
-      'POST',
-      '/v1/devices',
-      { id: 'river-1', name: 'river-1', department: 'environment', type: 'water_gauge' },
-    );
-    const created = await api('POST', '/v1/rules', {
-      owner: 'environment',
-      id: 'river-high',
-      name: 'River high',
-      quantity: 'water_level',
-      device: 'river-1',
-      above: 1.5,
-      notify: [{ type: 'email', to: ['duty@city.example', 'lead@city.example'] }],
-    });
+    const { api, platform, receiver: smtp, publish } = scene;
+    const created = await scene.river([{ type: 'email', to: ['duty@city.example', 'lead@city.example'] }]);
     expect([created.status, (created.body as { notify: unknown }).notify]).toStrictEqual([
       201,
       [{ type: 'email', to: ['duty@city.example', 'lead@city.example'], lang: 'en' }],
     ]);
-    client = await connectAsync(`mqtt://127.0.0.1:${platform.mqttPort}`, {
-      ...dev.body.credentials,
-      reconnectPeriod: 0,
-    });
-    const publish = (level: number) =>
-      client.publishAsync('sus/v1/devices/river-1/up', JSON.stringify({ values: { water_level: level } }), {
-        qos: 1,
-      });
     await publish(1.7);
     await eventually(
       async () => smtp.mails.length,
