@@ -4,6 +4,7 @@ import type { AuditLog, ClaimStore, DeviceTypeStore, GrantStore, KeyStore, Rollu
 import type { RollupCoverage } from './aggregate-plan.ts';
 import type { ApiContext } from './context.ts';
 import { LiveHub } from './live-hub.ts';
+import { DailyRollupCache } from './rollup-cache.ts';
 
 /** The context plus short names for the registry's stores the routes use. */
 export interface ApiDeps extends ApiContext {
@@ -21,7 +22,9 @@ export interface ApiDeps extends ApiContext {
    * What the rollups answer for `quantity`: how far they reach (the rollup service's checkpoint, read at most every
    * few seconds) and its stale hours (read on every call: a late reading must not be hidden by an old rollup).
    */
-  rollupCoverage(quantity: string): Promise<RollupCoverage>;
+  rollupCoverage(quantity: string): Promise<RollupCoverage & { generation: string }>;
+  /** Daily rollup points read before, while their quantity's generation holds (rollup-cache.ts). */
+  dailyRollups: DailyRollupCache;
 }
 
 // The checkpoint moves once an hour: a few seconds old is as good as fresh, and spares a query per aggregate.
@@ -57,13 +60,18 @@ export function createDeps(ctx: ApiContext, forgetKey: (id: string) => void): Ap
     outbound: new OutboundPolicy(ctx.config.SUS_WEBHOOK_ALLOW_NETWORKS),
     forgetKey,
     rollupCoverage: async (quantity) => {
-      const [progress, stale] = await Promise.all([
+      const [progress, { staleHours: stale, generation }] = await Promise.all([
         readProgress(),
-        registry.rollups.staleHours(quantity, MAX_STALE_HOURS + 1),
+        registry.rollups.staleness(quantity, MAX_STALE_HOURS + 1),
       ]);
-      if (stale.length <= MAX_STALE_HOURS) return { progress, staleHours: stale };
-      return { progress: reachingUntil(progress, stale[MAX_STALE_HOURS]!), staleHours: stale.slice(0, -1) };
+      if (stale.length <= MAX_STALE_HOURS) return { progress, staleHours: stale, generation };
+      return {
+        progress: reachingUntil(progress, stale[MAX_STALE_HOURS]!),
+        staleHours: stale.slice(0, -1),
+        generation,
+      };
     },
+    dailyRollups: new DailyRollupCache(ctx.influx),
   };
 
   function readProgress(): Promise<Partial<Record<RollupWindow, RollupProgress>>> {
