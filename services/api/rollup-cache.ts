@@ -48,7 +48,7 @@ export class DailyRollupCache {
   private rows = 0;
 
   constructor(
-    private readonly influx: InfluxQuery,
+    private readonly influx: Pick<InfluxQuery, 'query'>,
     private readonly bounds: DailyCacheBounds = DEFAULT_BOUNDS,
   ) {}
 
