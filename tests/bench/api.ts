@@ -39,9 +39,12 @@ interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  /** The platform's event loop busy per request (ms): its own cost, less sensitive to the machine's load. */
+  loopMs: number;
 }
 
 async function run(url: string, headers: Record<string, string>, status = 200): Promise<Figures> {
+  const elu = performance.eventLoopUtilization();
   const r = await autocannon({
     url,
     headers,
@@ -51,7 +54,9 @@ async function run(url: string, headers: Record<string, string>, status = 200): 
   });
   // autocannon counts a 304 as non-2xx: a case expecting 304 counts every other status as an error.
   const wrong = status === 200 ? r.non2xx : r.non2xx - (r.statusCodeStats?.['304']?.count ?? 0) + r['2xx'];
+  const busy = performance.eventLoopUtilization(elu);
   return {
+    loopMs: Number((busy.active / Math.max(1, r.requests.total)).toFixed(2)),
     rps: Math.round(r.requests.average),
     p50: r.latency.p50,
     p99: r.latency.p99,
@@ -252,7 +257,7 @@ async function main(): Promise<void> {
     );
 
     const row = (name: string, f: Figures, peer?: Figures) =>
-      `${name.padEnd(11)} ${String(f.rps).padStart(7)} req/s  p50 ${String(f.p50).padStart(5)} ms  p99 ${String(f.p99).padStart(5)} ms  errors ${f.errors}` +
+      `${name.padEnd(11)} ${String(f.rps).padStart(7)} req/s  p50 ${String(f.p50).padStart(5)} ms  p99 ${String(f.p99).padStart(5)} ms  loop ${f.loopMs} ms/req  errors ${f.errors}` +
       (peer
         ? `   | InfluxDB direct ${peer.rps} req/s, p99 ${peer.p99} ms → API/peer ${(f.rps / peer.rps).toFixed(2)}×`
         : '');
@@ -286,6 +291,7 @@ async function main(): Promise<void> {
         latest_rps: latestApi.rps,
         latest_p50_ms: latestApi.p50,
         latest_p99_ms: latestApi.p99,
+        latest_loop_ms_per_req: latestApi.loopMs,
         latest_vs_influx: Number((latestApi.rps / latestPeer.rps).toFixed(2)),
         aggregate_rps: aggregateApi.rps,
         aggregate_p50_ms: aggregateApi.p50,
@@ -310,6 +316,7 @@ async function main(): Promise<void> {
         year_daily_p50_ms: yearApi.p50,
         year_daily_p99_ms: yearApi.p99,
         year_daily_cold_ms: yearColdMs,
+        year_daily_loop_ms_per_req: yearApi.loopMs,
         year_daily_influx_raw_p99_ms: yearPeerRaw.p99,
         year_daily_influx_rollup_p99_ms: yearPeerRollup.p99,
         year_daily_vs_influx_raw: Number((yearApi.rps / Math.max(1, yearPeerRaw.rps)).toFixed(2)),
