@@ -56,7 +56,7 @@ export async function aggregateReadScoped(
   const from = scope.from ?? requestedFrom;
   const to = scope.to ?? requestedTo;
   const windows = Math.ceil((to - from) / (everyS * 1000));
-  const devices = await devicesInScope(deps, scope);
+  const devices = await devicesInScope(deps, scope, undefined, true);
   const groups = groupCount(devices, scope, q.groupBy);
   const budget = deps.config.SUS_QUERY_MAX_POINTS;
   if (windows * groups > budget) {
@@ -113,9 +113,12 @@ async function checkScan(
   devices: readonly Device[],
   a: { everyS: number; fn: AggregateFn },
 ): Promise<void> {
-  const intervals = await deps.types.intervals();
   let perMsRaw = 0;
-  for (const d of devices) perMsRaw += 1 / ((intervals.get(d.type) ?? deps.config.SUS_DEFAULT_INTERVAL_S) * 1000);
+  // Only raw parts depend on the types' intervals: a plan of rollups alone needs no registry read for them.
+  if (plan.parts.some((p) => p.source === 'raw')) {
+    const intervals = await deps.types.intervals();
+    for (const d of devices) perMsRaw += 1 / ((intervals.get(d.type) ?? deps.config.SUS_DEFAULT_INTERVAL_S) * 1000);
+  }
   let cost = 0;
   for (const part of plan.parts) {
     const ms = part.to - part.from;

@@ -264,4 +264,24 @@ describe('aggregates: the API answers whole hours and days from rollups and says
     const after = await env<Aggregate>('GET', `/v1/readings/aggregate?${q}`);
     expect([after.body.source, after.body.series]).toStrictEqual(['1d', mean([...readings, late])]);
   });
+
+  it('counts the devices a read covers as the registry holds them now: one added or moved changes the budget at once', async () => {
+    const q = `/v1/readings/aggregate?quantity=pm10&department=environment&from=${iso(base - 365 * DAY_MS)}&to=${iso(base)}&every=1h&fn=mean&groupBy=district`;
+    const groups = async () => {
+      const res = await h.admin<Problem>('GET', q);
+      return [res.status, res.body.detail.split(' = ')[0]];
+    };
+    expect(await groups()).toStrictEqual([400, '8760 windows × 2 group(s)']);
+    const added = await h.admin('POST', '/v1/devices', {
+      id: 'aq-rollup-3',
+      name: 'aq-rollup-3',
+      department: 'environment',
+      type: 'air_quality',
+      district: 'West',
+    });
+    expect(added.status).toBe(201);
+    expect(await groups()).toStrictEqual([400, '8760 windows × 3 group(s)']);
+    expect((await h.admin('PATCH', '/v1/devices/aq-rollup-3', { district: 'Nord' })).status).toBe(200);
+    expect(await groups()).toStrictEqual([400, '8760 windows × 2 group(s)']);
+  });
 });
