@@ -158,6 +158,26 @@ export function requireDepartment(req: FastifyRequest, department: string): void
   }
 }
 
+/**
+ * The department a write acts for: the one the body names (`field`), else the key's own. A platform-wide key must
+ * name one, a department's key only its own — every write route resolves it here, so their answers agree.
+ */
+export function targetDepartment(
+  req: FastifyRequest,
+  named: string | undefined,
+  field: 'department' | 'owner',
+): string {
+  const own = actingDepartment(req);
+  const department = named ?? own;
+  if (department === undefined)
+    throw new SusError('SUS_ERR_VALIDATION', `body.${field} is required for a platform-wide key`, 400, { field });
+  if (own !== undefined && own !== department)
+    throw new SusError('SUS_ERR_FORBIDDEN', `this key acts for department '${own}', not '${department}'`, 403, {
+      field,
+    });
+  return department;
+}
+
 /** Platform-wide operations (departments, every key) need a key without a department. */
 export function requirePlatformKey(req: FastifyRequest): void {
   if (req.principal?.department != null) {

@@ -4,7 +4,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
 import QRCode from 'qrcode';
 import type { Config } from '../common/config.ts';
 import { SusError } from '../common/errors.ts';
@@ -12,6 +11,7 @@ import type { Bundle } from '../common/provisioning.ts';
 import { apiTarget } from './api-client.ts';
 import { checkDevice } from './device-check.ts';
 import { addDevice, createClaimCode, mqttUrlsFor, rebundleDevice } from './provisioning.ts';
+import { API_CLIENT_OPTIONS, subcommandArgs } from './subcommand-args.ts';
 
 export const DEVICE_HELP = `sus device — field provisioning (talks to the API at SUS_API_URL with SUS_API_KEY)
 
@@ -47,17 +47,13 @@ async function printBundle(bundle: Bundle, qr: string | undefined, json: boolean
 }
 
 export async function deviceCommand(config: Config, args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      api: { type: 'string' },
-      key: { type: 'string' },
+  const { sub, values, positionals } = subcommandArgs(
+    args,
+    {
+      ...API_CLIENT_OPTIONS,
       'mqtt-url': { type: 'string' },
       ca: { type: 'string' },
       qr: { type: 'string' },
-      json: { type: 'boolean', default: false },
       id: { type: 'string' },
       name: { type: 'string' },
       department: { type: 'string' },
@@ -68,7 +64,8 @@ export async function deviceCommand(config: Config, args: string[]): Promise<num
       ttl: { type: 'string' },
       interval: { type: 'string' },
     },
-  });
+    DEVICE_HELP,
+  );
   const api = apiTarget(config, values.api, values.key);
   const ca = values.ca ? readFileSync(values.ca, 'utf8') : null;
   const urls = () => mqttUrlsFor(config, api, values['mqtt-url']);

@@ -1,7 +1,7 @@
-import { parseArgs } from 'node:util';
 import type { Config } from '../common/config.ts';
 import { SCOPES, type Scope } from '../registry/index.ts';
 import { withRegistry } from './open-registry.ts';
+import { subcommandArgs } from './subcommand-args.ts';
 
 export const KEYS_HELP = `  keys create --name N --scopes read,provision [--department D]
                      create an API key (printed once; no --department = platform-wide)
@@ -14,17 +14,16 @@ export const KEYS_HELP = `  keys create --name N --scopes read,provision [--depa
  * API runs and without holding a key already (same trust as `sus migrate`: access to the database).
  */
 export async function keysCommand(config: Config, args: string[], out: (s: string) => void): Promise<number> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
+  const { sub, values, positionals } = subcommandArgs(
+    args,
+    {
       name: { type: 'string' },
       department: { type: 'string' },
       scopes: { type: 'string' },
       json: { type: 'boolean', default: false },
     },
-  });
+    KEYS_HELP,
+  );
   if (sub !== 'create' && sub !== 'list' && sub !== 'revoke') {
     out(`usage:\n${KEYS_HELP}\n`);
     return 2;

@@ -3,12 +3,12 @@
  * conversion, grants and audit as every other client).
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { Config } from '../common/config.ts';
 import { SusError } from '../common/errors.ts';
 import { RuleSchema } from '../common/rules.ts';
 import { type ApiTarget, apiTarget, call } from './api-client.ts';
+import { API_CLIENT_OPTIONS, subcommandArgs } from './subcommand-args.ts';
 
 export const RULES_HELP = `  rules list [--department D] [--json]
                      the alert rules the key sees
@@ -65,11 +65,10 @@ export function ruleFromFlags(v: Record<string, string | boolean | undefined>): 
 }
 
 export async function rulesCommand(config: Config, args: string[], out: (s: string) => void): Promise<number> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
+  const { sub, values, positionals } = subcommandArgs(
+    args,
+    {
+      ...API_CLIENT_OPTIONS,
       name: { type: 'string' },
       quantity: { type: 'string' },
       unit: { type: 'string' },
@@ -86,11 +85,9 @@ export async function rulesCommand(config: Config, args: string[], out: (s: stri
       webhook: { type: 'string' },
       secret: { type: 'string' },
       file: { type: 'string' },
-      api: { type: 'string' },
-      key: { type: 'string' },
-      json: { type: 'boolean', default: false },
     },
-  });
+    RULES_HELP,
+  );
   const api = apiTarget(config, values.api, values.key);
   switch (sub) {
     case 'list': {

@@ -1,8 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from './net.ts';
+
+const TEMPLATE = path.join(import.meta.dirname, '../../infra/influxdb.conf.template');
 
 /**
  * A private InfluxDB 1.x server for tests that must stop and restart it (outage tests): own ports, own data
@@ -45,37 +47,21 @@ export async function startPrivateInfluxd(opts: PrivateInfluxdOptions = {}): Pro
   const [httpPort, rpcPort] = [await freePort(), await freePort()];
   for (const d of ['meta', 'data', 'wal']) mkdirSync(path.join(dir, d));
   const conf = path.join(dir, 'influxdb.conf');
-  // Same keys as infra/stack.sh's write_influx_conf (checked against InfluxDB 1.6).
+  // The template infra/stack.sh fills for the shared server, so a private server is configured the same way.
+  const fill: Record<string, string> = {
+    '@DIR@': dir,
+    '@RPC_PORT@': String(rpcPort),
+    '@HTTP_PORT@': String(httpPort),
+    '@RETENTION_CHECK_INTERVAL@': opts.retentionCheckInterval ?? '30m',
+    '@LOG_LEVEL@': 'error',
+  };
   writeFileSync(
     conf,
-    `reporting-disabled = true
-reporting-enabled = false
-bind-address = "127.0.0.1:${rpcPort}"
-[meta]
-  dir = "${dir}/meta"
-  logging-enabled = false
-[data]
-  dir = "${dir}/data"
-  wal-dir = "${dir}/wal"
-  index-version = "inmem"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:${httpPort}"
-  auth-enabled = false
-  log-enabled = false
-  suppress-write-log = true
-[continuous_queries]
-  enabled = false
-[retention]
-  enabled = true
-  check-interval = "${opts.retentionCheckInterval ?? '30m'}"
-[logging]
-  level = "error"
-  suppress-logo = true
-`,
+    readFileSync(TEMPLATE, 'utf8').replace(/@[A-Z_]+@/g, (k) => {
+      const v = fill[k];
+      if (v === undefined) throw new Error(`${TEMPLATE}: no value for ${k}`);
+      return v;
+    }),
   );
   const url = `http://127.0.0.1:${httpPort}`;
   let child: ChildProcess | undefined;

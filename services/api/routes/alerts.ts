@@ -4,7 +4,7 @@ import { SusError } from '../../common/errors.ts';
 import { DepartmentId, DeviceId, IsoTime, QueryTime, RowId, RuleId, SilenceId, text } from '../../common/grammar.ts';
 import { ALERT_STATES } from '../../registry/index.ts';
 import { AlertHistorySchema, AlertSchema, DeliverySchema, SilenceSchema } from '../alert-schemas.ts';
-import { actingDepartment, requireDepartment } from '../auth.ts';
+import { actingDepartment, targetDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ProblemSchema } from '../schemas.ts';
 
@@ -183,12 +183,7 @@ export const alertRoutes =
       },
       async (req, reply) => {
         const b = req.body;
-        const department = b.department ?? actingDepartment(req);
-        if (department === undefined)
-          throw new SusError('SUS_ERR_VALIDATION', 'body.department is required for a platform-wide key', 400, {
-            field: 'department',
-          });
-        requireDepartment(req, department);
+        const department = targetDepartment(req, b.department, 'department');
         if (Date.parse(b.endsAt) <= Date.now())
           throw new SusError('SUS_ERR_VALIDATION', 'endsAt must be in the future', 400, { field: 'endsAt' });
         if (!(await deps.registry.getDepartment(department)))

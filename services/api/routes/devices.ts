@@ -5,7 +5,7 @@ import { SusError } from '../../common/errors.ts';
 import { DepartmentId, DeviceId } from '../../common/grammar.ts';
 import { credentialsFor } from '../../common/provisioning.ts';
 import type { Device } from '../../registry/index.ts';
-import { actingDepartment } from '../auth.ts';
+import { actingDepartment, targetDepartment } from '../auth.ts';
 import type { ApiContext } from '../context.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createDeviceAs } from '../device-ids.ts';
@@ -90,18 +90,8 @@ export const deviceRoutes =
         },
       },
       async (req, reply) => {
+        const department = targetDepartment(req, req.body.department, 'department');
         const own = actingDepartment(req);
-        const department = req.body.department ?? own;
-        if (department === undefined) {
-          throw new SusError('SUS_ERR_VALIDATION', 'body.department is required for a platform-wide key', 400, {
-            field: 'department',
-          });
-        }
-        if (own !== undefined && department !== own) {
-          throw new SusError('SUS_ERR_FORBIDDEN', `this key may only register devices of department '${own}'`, 403, {
-            field: 'department',
-          });
-        }
         const { device, secret } = await createDeviceAs(deps.registry, { ...req.body, department }, own);
         return reply.code(201).send({ device, credentials: credentialsFor(device, secret) });
       },

@@ -13,7 +13,7 @@ import {
   tagValue,
   text,
 } from '../../common/grammar.ts';
-import { actingDepartment, requireDepartment } from '../auth.ts';
+import { actingDepartment, targetDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ProblemSchema } from '../schemas.ts';
 
@@ -96,12 +96,7 @@ export const grantRoutes =
       },
       async (req, reply) => {
         const b = req.body;
-        const owner = b.owner ?? actingDepartment(req);
-        if (owner === undefined)
-          throw new SusError('SUS_ERR_VALIDATION', 'body.owner is required for a platform-wide key', 400, {
-            field: 'owner',
-          });
-        requireDepartment(req, owner);
+        const owner = targetDepartment(req, b.owner, 'owner');
         if (!(await deps.registry.getDepartment(owner)))
           throw new SusError('SUS_ERR_UNKNOWN_DEPARTMENT', `department '${owner}' does not exist`, 400, {
             field: 'owner',

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { SusError } from '../../common/errors.ts';
 import { ClaimCode, DepartmentId, DeviceId, DeviceTypeId, name, tagValue } from '../../common/grammar.ts';
 import { brokerUrls, credentialsFor, provisioningBundle } from '../../common/provisioning.ts';
-import { actingDepartment } from '../auth.ts';
+import { targetDepartment } from '../auth.ts';
 import { sendRaw } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createDeviceAs } from '../device-ids.ts';
@@ -72,16 +72,7 @@ export const provisionRoutes =
         },
       },
       async (req, reply) => {
-        const own = actingDepartment(req);
-        const department = req.body.department ?? own;
-        if (department === undefined)
-          throw new SusError('SUS_ERR_VALIDATION', 'body.department is required for a platform-wide key', 400, {
-            field: 'department',
-          });
-        if (own !== undefined && department !== own)
-          throw new SusError('SUS_ERR_FORBIDDEN', `this key may only create claims for '${own}'`, 403, {
-            field: 'department',
-          });
+        const department = targetDepartment(req, req.body.department, 'department');
         const { code, claim } = await deps.claims.create(
           {
             ...req.body,

@@ -14,7 +14,7 @@ import {
 } from '../../common/rules.ts';
 import { newRuleId } from '../../registry/index.ts';
 import { resolveRead } from '../access.ts';
-import { actingDepartment, requireDepartment } from '../auth.ts';
+import { actingDepartment, targetDepartment } from '../auth.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ProblemSchema } from '../schemas.ts';
 
@@ -23,10 +23,7 @@ import { ProblemSchema } from '../schemas.ts';
  * department's data only through a grant that covers it, found and audited by the same path as every shared read.
  */
 async function ruleOf(deps: ApiDeps, req: FastifyRequest, body: ParsedRuleInput, id: string): Promise<Rule> {
-  const owner = body.owner ?? actingDepartment(req);
-  if (owner === undefined)
-    throw new SusError('SUS_ERR_VALIDATION', 'body.owner is required for a platform-wide key', 400, { field: 'owner' });
-  requireDepartment(req, owner);
+  const owner = targetDepartment(req, body.owner, 'owner');
   if (!(await deps.registry.getDepartment(owner)))
     throw new SusError('SUS_ERR_UNKNOWN_DEPARTMENT', `department '${owner}' does not exist`, 400, { field: 'owner' });
   const deviceId = scopeDevice(body);
