@@ -122,8 +122,18 @@ export async function resolveRead(
  * platform-wide keys), narrowed by the request's district and the grant it goes through. Latest values and the
  * aggregate budget count these; the InfluxDB filters (whereClause) select the same devices.
  */
-export async function devicesInScope(deps: ApiDeps, scope: ReadScope, district?: string): Promise<Device[]> {
-  const all = scope.device ? [scope.device] : await deps.registry.listDevices({ department: scope.owner });
+export async function devicesInScope(
+  deps: ApiDeps,
+  scope: ReadScope,
+  district?: string,
+  /** Only id, department, type, district and location are used: a list remembered per store version will do. */
+  placeOnly = false,
+): Promise<Device[]> {
+  const all = scope.device
+    ? [scope.device]
+    : placeOnly
+      ? await deps.placedDevices(scope.owner)
+      : await deps.registry.listDevices({ department: scope.owner });
   const d0 = district ?? scope.filter.district;
   const grant = scope.grant;
   return all.filter(

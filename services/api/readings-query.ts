@@ -1,7 +1,7 @@
 import type { Catalogue } from '../common/catalogue.ts';
 import { badRequest } from '../common/errors.ts';
-import { type InfluxQuery, influxIdent, influxString } from '../common/influx.ts';
-import { ROLLUP, type RollupFn } from '../common/rollups.ts';
+import { type InfluxQuery, type InfluxSeries, influxIdent, influxString } from '../common/influx.ts';
+import { ROLLUP, type RollupFn, windowStart } from '../common/rollups.ts';
 import type { PlanPart } from './aggregate-plan.ts';
 
 export interface ReadingRow {
@@ -205,7 +205,7 @@ export async function queryAggregate(
 }
 
 /** The partial aggregates a window's parts combine from: from raw readings and from rollup fields. */
-const PARTIALS: Record<RollupFn, Array<{ as: string; raw: string; rollup: string }>> = {
+const PARTIALS: Record<RollupFn, Array<{ as: PartialName; raw: string; rollup: string }>> = {
   mean: [
     { as: 's', raw: 'sum("value")', rollup: 'sum("sum")' },
     { as: 'c', raw: 'count("value")', rollup: 'sum("count")' },
@@ -215,48 +215,104 @@ const PARTIALS: Record<RollupFn, Array<{ as: string; raw: string; rollup: string
   min: [{ as: 'mn', raw: 'min("value")', rollup: 'min("min")' }],
   max: [{ as: 'mx', raw: 'max("value")', rollup: 'max("max")' }],
 };
+type PartialName = 's' | 'c' | 'mn' | 'mx';
+/** Every partial: what a cached rollup keeps, so one read serves every function. */
+export const ALL_PARTIALS = [...PARTIALS.mean, ...PARTIALS.min, ...PARTIALS.max];
+
+/** One window's partial aggregates of one group, as one part of a plan gave them (absent: not asked for). */
+export interface PartialRow {
+  group: string;
+  /** Window start (epoch ms). */
+  time: number;
+  s?: number;
+  c?: number;
+  mn?: number;
+  mx?: number;
+}
+
+/** The statement that reads one part's partials per window of `everyS` (and group). */
+export function partialsStatement(
+  quantity: string,
+  f: SeriesFilter,
+  part: PlanPart,
+  a: {
+    everyS: number;
+    groupBy?: GroupBy | undefined;
+    partials: ReadonlyArray<{ as: string; raw: string; rollup: string }>;
+  },
+): string {
+  const rollup = part.source === 'raw' ? undefined : ROLLUP[part.source];
+  const select = a.partials.map((p) => `${rollup ? p.rollup : p.raw} AS "${p.as}"`).join(', ');
+  const from = rollup ? `${influxIdent(rollup.policy)}.${influxIdent(quantity)}` : influxIdent(quantity);
+  const until = `time < ${influxString(new Date(part.to).toISOString())}`;
+  const group = a.groupBy ? `, ${influxIdent(a.groupBy)}` : '';
+  return `SELECT ${select} FROM ${from}${whereClause(f, part.from)} AND ${until} GROUP BY time(${a.everyS}s)${group} fill(none)`;
+}
+
+/** The rows of a {@link partialsStatement}'s answer. */
+export function partialRows(series: readonly InfluxSeries[], groupBy: GroupBy | undefined): PartialRow[] {
+  const out: PartialRow[] = [];
+  for (const s of series) {
+    const group = groupBy ? (s.tags?.[groupBy] ?? '') : '';
+    const cols = (['s', 'c', 'mn', 'mx'] as const).map((as) => [as, s.columns.indexOf(as)] as const);
+    for (const row of s.values) {
+      const t = row[0];
+      if (typeof t !== 'number') continue;
+      const r: PartialRow = { group, time: t };
+      for (const [as, i] of cols) {
+        const v = i < 0 ? undefined : row[i];
+        if (typeof v === 'number') r[as] = v;
+      }
+      out.push(r);
+    }
+  }
+  return out;
+}
 
 /**
  * Windows of `everyS` over [from, to) answered by several sources (aggregate-plan.ts): one statement per part,
  * sent together, each giving per window the sums, counts, minima or maxima that the windows then combine — so a
- * daily mean is Σ sum / Σ count of all readings of the day, wherever they were read from.
+ * daily mean is Σ sum / Σ count of all readings of the day, wherever they were read from. `cached` answers the
+ * parts it can (daily rollups kept in memory, rollup-cache.ts) with rows of whole days.
  */
 export async function queryAggregateParts(
   influx: InfluxQuery,
   quantity: string,
   f: SeriesFilter,
-  a: { parts: readonly PlanPart[]; everyS: number; fn: RollupFn; groupBy?: GroupBy },
+  a: {
+    parts: readonly PlanPart[];
+    everyS: number;
+    fn: RollupFn;
+    groupBy?: GroupBy;
+    cached?: (part: PlanPart) => Promise<PartialRow[]> | undefined;
+  },
 ): Promise<AggregateSeries[]> {
-  const partials = PARTIALS[a.fn];
-  const group = a.groupBy ? `, ${influxIdent(a.groupBy)}` : '';
-  const statements = a.parts.map((part) => {
-    const rollup = part.source === 'raw' ? undefined : ROLLUP[part.source];
-    const select = partials.map((p) => `${rollup ? p.rollup : p.raw} AS "${p.as}"`).join(', ');
-    const from = rollup ? `${influxIdent(rollup.policy)}.${influxIdent(quantity)}` : influxIdent(quantity);
-    const until = `time < ${influxString(new Date(part.to).toISOString())}`;
-    return `SELECT ${select} FROM ${from}${whereClause(f, part.from)} AND ${until} GROUP BY time(${a.everyS}s)${group} fill(none)`;
-  });
-  const results = await influx.query(statements.join('; '));
-  const windows = new Map<string, { group: string; time: number; s: number; c: number; mn: number; mx: number }>();
-  for (const series of results) {
-    for (const s of series) {
-      const group = a.groupBy ? (s.tags?.[a.groupBy] ?? '') : '';
-      const col = Object.fromEntries(partials.map((p) => [p.as, s.columns.indexOf(p.as)]));
-      for (const row of s.values) {
-        const t = row[0];
-        if (typeof t !== 'number') continue;
-        const key = `${group}\n${t}`;
-        const w = windows.get(key) ?? { group, time: t, s: 0, c: 0, mn: Infinity, mx: -Infinity };
-        const num = (as: string) => row[col[as]!];
-        const [sum, count, min, max] = [num('s'), num('c'), num('mn'), num('mx')];
-        if (typeof sum === 'number') w.s += sum;
-        if (typeof count === 'number') w.c += count;
-        if (typeof min === 'number') w.mn = Math.min(w.mn, min);
-        if (typeof max === 'number') w.mx = Math.max(w.mx, max);
-        windows.set(key, w);
-      }
-    }
+  const everyMs = a.everyS * 1000;
+  const fromCache: Array<Promise<PartialRow[]>> = [];
+  const statements: string[] = [];
+  for (const part of a.parts) {
+    const hit = a.cached?.(part);
+    if (hit) fromCache.push(hit);
+    else statements.push(partialsStatement(quantity, f, part, { ...a, partials: PARTIALS[a.fn] }));
   }
+  const [cachedRows, results] = await Promise.all([
+    Promise.all(fromCache),
+    statements.length > 0 ? influx.query(statements.join('; ')) : Promise.resolve([]),
+  ]);
+  const windows = new Map<string, { group: string; time: number; s: number; c: number; mn: number; mx: number }>();
+  const add = (r: PartialRow) => {
+    // Cached rows are days; InfluxDB's windows are epoch-aligned like this, so its own times stay as they are.
+    const time = windowStart(r.time, everyMs);
+    const key = `${r.group}\n${time}`;
+    const w = windows.get(key) ?? { group: r.group, time, s: 0, c: 0, mn: Infinity, mx: -Infinity };
+    if (r.s !== undefined) w.s += r.s;
+    if (r.c !== undefined) w.c += r.c;
+    if (r.mn !== undefined) w.mn = Math.min(w.mn, r.mn);
+    if (r.mx !== undefined) w.mx = Math.max(w.mx, r.mx);
+    windows.set(key, w);
+  };
+  for (const series of results) for (const r of partialRows(series, a.groupBy)) add(r);
+  for (const rows of cachedRows) for (const r of rows) add(r);
   const value: Record<RollupFn, (w: { s: number; c: number; mn: number; mx: number }) => number> = {
     mean: (w) => w.s / w.c,
     count: (w) => w.c,

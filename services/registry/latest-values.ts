@@ -32,6 +32,8 @@ interface Row {
   flags: string | null;
 }
 
+const ignore = () => undefined;
+
 const key = (v: LatestValue) => `${v.device}\u0000${v.quantity}`;
 
 /** The newest of each device × quantity: one statement must not update a row twice. */
@@ -86,13 +88,33 @@ export class LatestValueStore {
 
   /**
    * What cached answers were built from: it moves whenever a value or a device's department, type, district or
-   * location changed. One row read, shared by every node of one registry.
+   * location changed. One row read, shared by every node of one registry. Callers that arrive while a read is under
+   * way share the next one: that read started after they asked, so it sees every change committed before, and
+   * polling clients cost one registry round trip per burst instead of one each (on embedded PGlite a query took
+   * about a third of a cached 2 MB latest answer's CPU).
    */
-  async version(): Promise<string> {
-    const [r] = await this.db.query<{ v: string }>(
-      'SELECT CASE WHEN is_called THEN last_value ELSE 0 END::text AS v FROM latest_version',
-    );
-    return r?.v ?? '0';
+  version(): Promise<string> {
+    if (!this.versionRead) return this.readVersion();
+    this.nextVersionRead ??= this.versionRead.then(ignore, ignore).then(() => {
+      this.nextVersionRead = undefined;
+      return this.readVersion();
+    });
+    return this.nextVersionRead;
+  }
+
+  private versionRead: Promise<string> | undefined;
+  private nextVersionRead: Promise<string> | undefined;
+
+  private readVersion(): Promise<string> {
+    const read = this.db
+      .query<{ v: string }>('SELECT CASE WHEN is_called THEN last_value ELSE 0 END::text AS v FROM latest_version')
+      .then(([r]) => r?.v ?? '0');
+    this.versionRead = read;
+    const done = () => {
+      if (this.versionRead === read) this.versionRead = undefined;
+    };
+    read.then(done, done);
+    return read;
   }
 
   /** The selected values, by device and quantity. */

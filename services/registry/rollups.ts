@@ -80,11 +80,19 @@ export class RollupStore {
     return rows.map((r) => ({ window: r.window_start.getTime(), measurement: r.measurement, markedAt: r.marked_at }));
   }
 
-  /** Removes marks that were not marked again since they were read. */
+  /**
+   * Removes marks that were not marked again since they were read, once their rollups were rewritten, and moves
+   * their quantities' generation in the same statement: a reader that no longer sees a mark sees the new generation
+   * too, so a cached rollup of the old data is never taken for the rewritten one (services/api/rollup-cache.ts).
+   */
   async clearDirty(rows: readonly DirtyRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.db.query(
-      `DELETE FROM rollup_dirty d USING unnest($1::timestamptz[], $2::text[], $3::timestamptz[]) AS r(w, m, at)
+      `WITH bump AS (
+         INSERT INTO rollup_generation (measurement, generation) SELECT DISTINCT m, 1 FROM unnest($2::text[]) AS m
+         ON CONFLICT (measurement) DO UPDATE SET generation = rollup_generation.generation + 1
+       )
+       DELETE FROM rollup_dirty d USING unnest($1::timestamptz[], $2::text[], $3::timestamptz[]) AS r(w, m, at)
        WHERE d.window_start = r.w AND d.measurement = r.m AND d.marked_at <= r.at`,
       [rows.map((r) => new Date(r.window)), rows.map((r) => r.measurement), rows.map((r) => r.markedAt)],
     );
@@ -92,11 +100,27 @@ export class RollupStore {
 
   /** The oldest hours of one quantity whose rollups are stale, ascending, at most `limit` (epoch ms). */
   async staleHours(measurement: string, limit: number): Promise<number[]> {
-    const rows = await this.db.query<{ window_start: Date }>(
-      'SELECT window_start FROM rollup_dirty WHERE measurement = $1 ORDER BY window_start LIMIT $2',
+    return (await this.staleness(measurement, limit)).staleHours;
+  }
+
+  /**
+   * The stale hours of one quantity (as {@link staleHours}) and its generation (see {@link clearDirty}; '0' before
+   * any recomputation), read together in one statement: one round trip per aggregate, and a consistent pair.
+   */
+  async staleness(measurement: string, limit: number): Promise<{ staleHours: number[]; generation: string }> {
+    const rows = await this.db.query<{ hour: Date | null; generation: string }>(
+      `SELECT NULL::timestamptz AS hour, COALESCE((SELECT generation FROM rollup_generation WHERE measurement = $1), 0)::text AS generation
+       UNION ALL
+       (SELECT window_start, NULL FROM rollup_dirty WHERE measurement = $1 ORDER BY window_start LIMIT $2)`,
       [measurement, limit],
     );
-    return rows.map((r) => r.window_start.getTime());
+    let generation = '0';
+    const staleHours: number[] = [];
+    for (const r of rows) {
+      if (r.hour === null) generation = r.generation;
+      else staleHours.push(r.hour.getTime());
+    }
+    return { staleHours: staleHours.sort((a, b) => a - b), generation };
   }
 
   async dirtyCount(): Promise<number> {

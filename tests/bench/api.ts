@@ -16,7 +16,7 @@
  * `npm run bench:api` starts the local InfluxDB it needs (infra/bench.sh); INFLUX_URL names another one.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { type Platform, startPlatform } from '../../services/cli/platform.ts';
 import { catalogue } from '../../services/common/catalogue.ts';
@@ -29,6 +29,9 @@ import { prepareYear } from './api-year.ts';
 const DEVICES = 10_000;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const CONNECTIONS = 10;
+// autocannon in worker threads (BENCH_WORKERS, 1): clients parsing 2 MB answers on the platform's own event loop
+// were counted in its latencies; 0 runs it inline as the figures before 2026-12-01 (late evening) did.
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const ADMIN = `sus_bench_admin_${randomBytes(12).toString('hex')}`;
 
 interface Figures {
@@ -36,13 +39,24 @@ interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  /** The platform's event loop busy per request (ms): its own cost, less sensitive to the machine's load. */
+  loopMs: number;
 }
 
 async function run(url: string, headers: Record<string, string>, status = 200): Promise<Figures> {
-  const r = await autocannon({ url, headers, connections: CONNECTIONS, duration: DURATION_S });
+  const elu = performance.eventLoopUtilization();
+  const r = await autocannon({
+    url,
+    headers,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    ...(WORKERS > 0 ? { workers: WORKERS } : {}),
+  });
   // autocannon counts a 304 as non-2xx: a case expecting 304 counts every other status as an error.
   const wrong = status === 200 ? r.non2xx : r.non2xx - (r.statusCodeStats?.['304']?.count ?? 0) + r['2xx'];
+  const busy = performance.eventLoopUtilization(elu);
   return {
+    loopMs: Number((busy.active / Math.max(1, r.requests.total)).toFixed(2)),
     rps: Math.round(r.requests.average),
     p50: r.latency.p50,
     p99: r.latency.p99,
@@ -221,7 +235,11 @@ async function main(): Promise<void> {
     const year = await prepareYear(platform, config, ADMIN, (s) => console.log(s));
     const yearApiUrl = `${base}/v1/readings/aggregate?quantity=pm10&department=climate&from=${year.from}&to=${year.to}&every=1d&fn=mean`;
     const adminAuth = { authorization: `Bearer ${ADMIN}` };
+    // The first answer reads the days from InfluxDB (timed: year_cold_ms); the load after it repeats the request as
+    // a dashboard does, answered from the API node's cache of daily rollups until a recomputation changes them.
+    const yearT0 = performance.now();
     const probe = await fetch(yearApiUrl, { headers: adminAuth });
+    const yearColdMs = Math.round(performance.now() - yearT0);
     if (probe.status !== 200 || probe.headers.get('sus-source') !== '1d')
       throw new Error(
         `year of daily means: ${probe.status} source ${probe.headers.get('sus-source')}: ${await probe.text()}`,
@@ -239,12 +257,12 @@ async function main(): Promise<void> {
     );
 
     const row = (name: string, f: Figures, peer?: Figures) =>
-      `${name.padEnd(11)} ${String(f.rps).padStart(7)} req/s  p50 ${String(f.p50).padStart(5)} ms  p99 ${String(f.p99).padStart(5)} ms  errors ${f.errors}` +
+      `${name.padEnd(11)} ${String(f.rps).padStart(7)} req/s  p50 ${String(f.p50).padStart(5)} ms  p99 ${String(f.p99).padStart(5)} ms  loop ${f.loopMs} ms/req  errors ${f.errors}` +
       (peer
         ? `   | InfluxDB direct ${peer.rps} req/s, p99 ${peer.p99} ms → API/peer ${(f.rps / peer.rps).toFixed(2)}×`
         : '');
     console.log(
-      `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
+      `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, load generator ${WORKERS > 0 ? `in ${WORKERS} worker thread(s)` : 'inline'}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
     );
     console.log(row('latest', latestApi, latestPeer));
     console.log(row('aggregate', aggregateApi, aggregatePeer));
@@ -260,6 +278,7 @@ async function main(): Promise<void> {
     console.log(vsRest('sta-day', staDay, restDay));
     console.log(row('year', yearApi, yearPeerRaw));
     console.log(row('  rollups', yearPeerRollup));
+    console.log(`year: first (uncached) answer ${yearColdMs} ms`);
     console.log(
       `rollup catch-up: ${year.figures.rawPoints} raw points of ${year.figures.devices} devices in ${year.figures.catchUpS.toFixed(1)} s → ` +
         `${year.figures.catchUpRawPerS} raw points/s, ${year.figures.catchUpRollupPerS} rollup points/s`,
@@ -267,9 +286,12 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify({
         bench: 'api',
+        load_workers: WORKERS,
+        load_avg: loadavg().map((l) => Number(l.toFixed(1))),
         latest_rps: latestApi.rps,
         latest_p50_ms: latestApi.p50,
         latest_p99_ms: latestApi.p99,
+        latest_loop_ms_per_req: latestApi.loopMs,
         latest_vs_influx: Number((latestApi.rps / latestPeer.rps).toFixed(2)),
         aggregate_rps: aggregateApi.rps,
         aggregate_p50_ms: aggregateApi.p50,
@@ -293,6 +315,8 @@ async function main(): Promise<void> {
         year_daily_rps: yearApi.rps,
         year_daily_p50_ms: yearApi.p50,
         year_daily_p99_ms: yearApi.p99,
+        year_daily_cold_ms: yearColdMs,
+        year_daily_loop_ms_per_req: yearApi.loopMs,
         year_daily_influx_raw_p99_ms: yearPeerRaw.p99,
         year_daily_influx_rollup_p99_ms: yearPeerRollup.p99,
         year_daily_vs_influx_raw: Number((yearApi.rps / Math.max(1, yearPeerRaw.rps)).toFixed(2)),

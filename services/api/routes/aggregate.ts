@@ -1,10 +1,16 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SusError } from '../../common/errors.ts';
 import { durationS } from '../../common/grammar.ts';
-import { ROLLUP } from '../../common/rollups.ts';
+import { DAY_MS, ROLLUP } from '../../common/rollups.ts';
 import type { Device } from '../../registry/index.ts';
 import { devicesInScope, type ReadRequest, type ReadScope } from '../access.ts';
-import { type AggregatePlan, type AggregateSource, isRollupFn, planAggregate } from '../aggregate-plan.ts';
+import {
+  type AggregatePlan,
+  type AggregateSource,
+  isRollupFn,
+  type PlanPart,
+  planAggregate,
+} from '../aggregate-plan.ts';
 import type { ApiDeps } from '../deps.ts';
 import {
   type AggregateFn,
@@ -13,8 +19,6 @@ import {
   queryAggregate,
   queryAggregateParts,
 } from '../readings-query.ts';
-
-const DAY_MS = 24 * 3600 * 1000;
 
 /** The response header that names the aggregate's source, as the body's `source` does. */
 export const SOURCE_HEADER = 'sus-source';
@@ -52,7 +56,7 @@ export async function aggregateReadScoped(
   const from = scope.from ?? requestedFrom;
   const to = scope.to ?? requestedTo;
   const windows = Math.ceil((to - from) / (everyS * 1000));
-  const devices = await devicesInScope(deps, scope);
+  const devices = await devicesInScope(deps, scope, undefined, true);
   const groups = groupCount(devices, scope, q.groupBy);
   const budget = deps.config.SUS_QUERY_MAX_POINTS;
   if (windows * groups > budget) {
@@ -65,12 +69,24 @@ export async function aggregateReadScoped(
       { field: 'every', budget, windows, groups },
     );
   }
-  const plan = planAggregate({ from, to, everyS, fn: q.fn }, await deps.rollupCoverage(quantity!));
+  const coverage = await deps.rollupCoverage(quantity!);
+  const plan = planAggregate({ from, to, everyS, fn: q.fn }, coverage);
   await checkScan(deps, plan, devices, { everyS, fn: q.fn });
   const base = { from, to, everyS, groupBy: q.groupBy };
+  // Whole days of the daily rollups come from this node's cache of them (rollup-cache.ts), read under the generation
+  // read with the stale hours: days the plan reads raw (stale) are not asked for.
+  const cached = (part: PlanPart) =>
+    part.source === '1d' && part.from % DAY_MS === 0 && part.to % DAY_MS === 0
+      ? deps.dailyRollups.read(quantity!, scope.filter, q.groupBy, part, coverage.generation)
+      : undefined;
   const series =
     plan.source !== 'raw' && isRollupFn(q.fn)
-      ? await queryAggregateParts(deps.influx, quantity!, scope.filter, { ...base, parts: plan.parts, fn: q.fn })
+      ? await queryAggregateParts(deps.influx, quantity!, scope.filter, {
+          ...base,
+          parts: plan.parts,
+          fn: q.fn,
+          cached,
+        })
       : await queryAggregate(deps.influx, quantity!, scope.filter, { ...base, fn: q.fn });
   return {
     quantity: quantity!,
@@ -97,9 +113,12 @@ async function checkScan(
   devices: readonly Device[],
   a: { everyS: number; fn: AggregateFn },
 ): Promise<void> {
-  const intervals = await deps.types.intervals();
   let perMsRaw = 0;
-  for (const d of devices) perMsRaw += 1 / ((intervals.get(d.type) ?? deps.config.SUS_DEFAULT_INTERVAL_S) * 1000);
+  // Only raw parts depend on the types' intervals: a plan of rollups alone needs no registry read for them.
+  if (plan.parts.some((p) => p.source === 'raw')) {
+    const intervals = await deps.types.intervals();
+    for (const d of devices) perMsRaw += 1 / ((intervals.get(d.type) ?? deps.config.SUS_DEFAULT_INTERVAL_S) * 1000);
+  }
   let cost = 0;
   for (const part of plan.parts) {
     const ms = part.to - part.from;

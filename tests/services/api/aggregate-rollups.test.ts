@@ -170,6 +170,37 @@ describe('aggregates: the API answers whole hours and days from rollups and says
     ]);
   });
 
+  it("keeps apart what each reader's access selects: a grant's reader never gets the owner's cached days", async () => {
+    const q = `quantity=no2&department=environment&from=${iso(base)}&to=${iso(base + 3 * DAY_MS)}&every=1d&fn=sum`;
+    const env = await h.as('environment', ['read']);
+    const own = await env<Aggregate>('GET', `/v1/readings/aggregate?${q}`);
+    const range = { q: 'no2', from: base, to: base + 3 * DAY_MS, everyMs: DAY_MS, fn: 'sum' } as const;
+    expect([own.body.source, own.body.series]).toStrictEqual(['1d', expectedAggregate(readings, range)]);
+    const water = await h.as('parks', ['read']);
+    const envAdmin = await h.as('environment', ['admin']);
+    const grant = await envAdmin<{ id: string }>('POST', '/v1/grants', {
+      grantee: 'parks',
+      title: 'no2 of the south',
+      purpose: 'tree health',
+      quantities: ['no2'],
+      districts: ['Sued'],
+      expiresAt: iso(Date.now() + DAY_MS),
+    });
+    expect(grant.status).toBe(201);
+    const shared = await water<Aggregate>('GET', `/v1/readings/aggregate?${q}`);
+    expect([shared.body.source, shared.body.series]).toStrictEqual([
+      '1d',
+      expectedAggregate(
+        readings.filter((r) => r.district === 'Sued'),
+        range,
+      ),
+    ]);
+    // A revoked grant refuses the next read at once, cached days or not.
+    expect((await envAdmin('DELETE', `/v1/grants/${grant.body.id}`)).status).toBe(200);
+    const refused = await water<Problem>('GET', `/v1/readings/aggregate?${q}`);
+    expect([refused.status, refused.body.code]).toStrictEqual([403, 'SUS_ERR_NOT_SHARED']);
+  });
+
   it('answers a late reading of a rolled-up hour at once, before the rollup service recomputes that hour', async () => {
     const late = {
       ...readings.find((r) => r.q === 'no2' && r.device === 'aq-rollup-2')!,
@@ -199,5 +230,58 @@ describe('aggregates: the API answers whole hours and days from rollups and says
     expect(await h.platform.registry.rollups.staleHours('no2', 10)).toStrictEqual([]);
     const after = await env<Aggregate>('GET', `/v1/readings/aggregate?${q}`);
     expect([after.body.source, after.body.series]).toStrictEqual(['1d', want]);
+  });
+
+  it('a cached year of daily rollups changes when a late reading arrives and its day is recomputed', async () => {
+    const env = await h.as('environment', ['read']);
+    const q = `quantity=pm10&device=aq-rollup-1&from=${iso(base)}&to=${iso(base + 3 * DAY_MS)}&every=1d&fn=mean`;
+    const mean = (rs: typeof readings) =>
+      expectedAggregate(
+        rs.filter((r) => r.device === 'aq-rollup-1'),
+        { q: 'pm10', from: base, to: base + 3 * DAY_MS, everyMs: DAY_MS, fn: 'mean' },
+      );
+    // Twice: the second answer is the one this node keeps the days for.
+    for (let i = 0; i < 2; i++) {
+      const before = await env<Aggregate>('GET', `/v1/readings/aggregate?${q}`);
+      expect([before.body.source, before.body.series]).toStrictEqual(['1d', mean(readings)]);
+    }
+    const late = { ...readings.find((r) => r.q === 'pm10' && r.device === 'aq-rollup-1')!, value: 400 };
+    late.time = base + 2 * DAY_MS + 7 * HOUR_MS + 5 * 60_000;
+    const write = await h.as('environment', ['write']);
+    const pushed = await write('POST', '/v1/ingest/canonical?device=aq-rollup-1', {
+      time: late.time,
+      values: { pm10: late.value },
+    });
+    expect(pushed.status).toBe(200);
+    const hour = windowStart(late.time, HOUR_MS);
+    await eventually(
+      () => h.platform.registry.rollups.staleHours('pm10', 10),
+      (hours) => hours.includes(hour),
+    );
+    // The rollup pass rewrites the day and clears its mark: from then on the day is answered from the rollups again.
+    await h.platform.rollups!.runOnce();
+    expect(await h.platform.registry.rollups.staleHours('pm10', 10)).toStrictEqual([]);
+    const after = await env<Aggregate>('GET', `/v1/readings/aggregate?${q}`);
+    expect([after.body.source, after.body.series]).toStrictEqual(['1d', mean([...readings, late])]);
+  });
+
+  it('counts the devices a read covers as the registry holds them now: one added or moved changes the budget at once', async () => {
+    const q = `/v1/readings/aggregate?quantity=pm10&department=environment&from=${iso(base - 365 * DAY_MS)}&to=${iso(base)}&every=1h&fn=mean&groupBy=district`;
+    const groups = async () => {
+      const res = await h.admin<Problem>('GET', q);
+      return [res.status, res.body.detail.split(' = ')[0]];
+    };
+    expect(await groups()).toStrictEqual([400, '8760 windows × 2 group(s)']);
+    const added = await h.admin('POST', '/v1/devices', {
+      id: 'aq-rollup-3',
+      name: 'aq-rollup-3',
+      department: 'environment',
+      type: 'air_quality',
+      district: 'West',
+    });
+    expect(added.status).toBe(201);
+    expect(await groups()).toStrictEqual([400, '8760 windows × 3 group(s)']);
+    expect((await h.admin('PATCH', '/v1/devices/aq-rollup-3', { district: 'Nord' })).status).toBe(200);
+    expect(await groups()).toStrictEqual([400, '8760 windows × 2 group(s)']);
   });
 });
