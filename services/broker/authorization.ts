@@ -1,5 +1,6 @@
 import type { Aedes, Client, Subscription } from 'aedes';
 import type { Logger } from '../common/logger.ts';
+import type { StaReadAccess, StaReader } from '../common/sta-reader.ts';
 import { parseDeviceTopic } from '../common/topics.ts';
 import type { Uplink } from '../common/uplink.ts';
 import { within } from '../common/within.ts';
@@ -20,29 +21,6 @@ export type UplinkHandler = (u: Uplink) => Promise<unknown>;
 
 type PublishPacket = Parameters<Aedes['authorizePublish']>[1];
 type ForwardPacket = Parameters<Aedes['authorizeForward']>[1];
-
-/** A SensorThings reader connection as the SensorThings side sees it: who reads, how to reach it, how to end it. */
-export interface StaReader {
-  /** The key's department; null: a platform-wide key; undefined: anonymous. */
-  readonly department: string | null | undefined;
-  readonly keyId: string | null;
-  /** False once the connection closed (a subscription granted after that is not kept). */
-  readonly open: boolean;
-  deliver(topic: string, payload: Buffer): void;
-  end(reason: string): void;
-}
-
-/**
- * The SensorThings MQTT read extension (services/api/sta/mqtt.ts, handed in by the composition root): decides a
- * reader's subscriptions to `v1.1/…` by the API's grant rule and delivers to each reader what it may read, straight
- * to its connection (a topic like `v1.1/Observations` carries different data to different readers).
- */
-export interface StaReadAccess {
-  /** undefined: granted; else why not (logged with the topic, SUBACK 0x80). */
-  subscribe(reader: StaReader, topic: string): Promise<string | undefined>;
-  unsubscribe(reader: StaReader, topic: string): void;
-  released(reader: StaReader): void;
-}
 
 /** Where a device's answers to downlinks (`…/ack`) are recorded. */
 export interface AckRecorder {

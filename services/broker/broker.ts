@@ -6,9 +6,10 @@ import { LastSeenBatcher, type LastSeenStore } from '../common/last-seen.ts';
 import type { Logger } from '../common/logger.ts';
 import type { MetricsRegistry } from '../common/metrics.ts';
 import type { Service } from '../common/service.ts';
+import type { StaReadAccess } from '../common/sta-reader.ts';
 import type { Command, DesiredConfig, DownlinkStore, RegistryEvent } from '../registry/index.ts';
 import { Authentication, DEFAULT_MAX_CONNECTIONS, type DeviceAuthenticator } from './authentication.ts';
-import { Authorization, type StaReadAccess, type UplinkHandler } from './authorization.ts';
+import { Authorization, type UplinkHandler } from './authorization.ts';
 import { type ClusterBackends, redisBackends } from './cluster.ts';
 import { Downlink } from './downlink.ts';
 import {
@@ -31,8 +32,9 @@ import { SharedFailureCounts } from './shared-throttle.ts';
 import type { ThrottleOptions } from './throttle.ts';
 import { cacheEmitterMatches, cacheTopicMatches, type OfflineQueueing } from './topic-match-cache.ts';
 
+export type { StaReadAccess, StaReader } from '../common/sta-reader.ts';
 export type { DeviceAuthenticator } from './authentication.ts';
-export type { StaReadAccess, StaReader, UplinkHandler } from './authorization.ts';
+export type { UplinkHandler } from './authorization.ts';
 export type { BrokerStats } from './metrics.ts';
 
 export interface BrokerOptions {

@@ -1,16 +1,8 @@
+import type { Reading } from '../common/reading.ts';
 import type { Queryable } from './db.ts';
 
-/** The newest reading of one device × quantity. */
-export interface LatestValue {
-  device: string;
-  quantity: string;
-  value: number;
-  unit: string;
-  /** Epoch milliseconds. */
-  time: number;
-  /** The reading's flags (`time_replaced`, `out_of_range`), if any. */
-  flags?: readonly string[];
-}
+/** The newest reading of one device × quantity: a reading as ingest accepted it, flags and all. */
+export type LatestValue = Reading;
 
 /** Which latest values a read wants; the caller has already narrowed devices by access rights (access.ts). */
 export interface LatestSelection {

@@ -2,6 +2,7 @@ import type { Catalogue } from '../../common/catalogue.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Reading } from '../../common/reading.ts';
 import type { Service } from '../../common/service.ts';
+import type { StaReadAccess, StaReader } from '../../common/sta-reader.ts';
 import type { Device, DeviceType, Grant, Registry, RegistryEvent } from '../../registry/index.ts';
 import type { LiveSource } from '../context.ts';
 import { StaQueryError } from './expression.ts';
@@ -21,21 +22,6 @@ import {
 import { type ParsedTopic, parseStaTopic, type StaTopic } from './mqtt-topics.ts';
 import { entityJson } from './render.ts';
 import { sharingGrant, visibleStreams } from './service.ts';
-
-/**
- * One SensorThings MQTT reader (a connection of the MQTT user `sta`), as the broker hands it over: who it reads as,
- * how a notification reaches it, and how its connection is ended.
- */
-export interface StaReader {
-  /** The key's department; null: a platform-wide key; undefined: anonymous (public grants only). */
-  readonly department: string | null | undefined;
-  readonly keyId: string | null;
-  /** False once the connection closed: a subscription granted after that (a slow registry) is not kept. */
-  readonly open: boolean;
-  deliver(topic: string, payload: Buffer): void;
-  /** Closes the connection: a subscription it holds is no longer authorised. */
-  end(reason: string): void;
-}
 
 /** A granted subscription: the parsed topic and the device it names, if any. */
 interface Subscription extends ParsedTopic {
@@ -97,7 +83,7 @@ const entityKey = (e: Entity) => `${e.type}/${e.id}`;
  * grants: the registry's change events (relayed between nodes) refresh them, and a subscription naming something
  * the reader may no longer see ends its connection. Subscriptions through a grant to Observations are audited.
  */
-export class StaMqttFeed implements Service {
+export class StaMqttFeed implements Service, StaReadAccess {
   private readonly readers = new Map<StaReader, Map<string, Subscription>>();
   /** Subscriptions to Observations in all: readings are looked at only when there is one. */
   private observing = 0;
