@@ -21,9 +21,12 @@ name="${1:-}"
 [[ $# -gt 0 ]] && shift
 # V8 flags as the product runs with (bin/sus.mjs): a 64 MB young generation.
 node_args=(--max-semi-space-size=64 --import tsx)
+needs_postgres=0
 case "$name" in
   api | ingest) needs_influx=1 ;;
-  ingest-path | broker | alerts) needs_influx=0 ;;
+  # The broker runs a second time with PostgreSQL as its registry (the scale-out case): the stack starts one.
+  broker) needs_influx=0 needs_postgres=1 ;;
+  ingest-path | alerts) needs_influx=0 ;;
   *)
     log "usage: bash infra/bench.sh api|ingest|ingest-path|broker|alerts [args]"
     exit 2
@@ -36,5 +39,8 @@ log "node tests/bench/$name.ts $*"
 if [[ "$needs_influx" == "1" ]]; then
   # InfluxDB only: no bench uses PostgreSQL or Redis, whatever the calling shell asks the stack for.
   SUS_STACK_POSTGRES=0 SUS_STACK_REDIS=0 exec bash infra/with-stack.sh node "${node_args[@]}" "tests/bench/$name.ts" "$@"
+fi
+if [[ "$needs_postgres" == "1" ]]; then
+  SUS_STACK_POSTGRES=1 SUS_STACK_REDIS=0 exec bash infra/with-stack.sh node "${node_args[@]}" "tests/bench/$name.ts" "$@"
 fi
 exec node "${node_args[@]}" "tests/bench/$name.ts" "$@"
