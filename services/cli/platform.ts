@@ -265,10 +265,22 @@ export async function startPlatform(
         new DeviceTreeSource(sourceOptions, ingest.ingestor, log.child({ component: 'mqtt-source' })),
       );
     }
+    // In a cluster the readings of every broker node come back through Redis, so the API's stream and the
+    // SensorThings MQTT readers of this node see them all, not only what this node ingested.
+    const clusterFeed =
+      place && (parts.api || (parts.broker && ingest))
+        ? await services.start(new LiveFeedReader(place, { replay: config.SUS_STREAM_REPLAY }, clusterLog))
+        : undefined;
     if (parts.broker && ingest) {
       const brokerLog = log.child({ component: 'broker' });
       // SensorThings MQTT readers: their subscriptions, and each accepted reading or registry change they may read.
-      const sta = new StaMqttFeed(ingest.ingestor, registry, catalogue, config.SUS_PUBLIC_API_URL, brokerLog);
+      const sta = new StaMqttFeed(
+        clusterFeed ?? ingest.ingestor,
+        registry,
+        catalogue,
+        config.SUS_PUBLIC_API_URL,
+        brokerLog,
+      );
       // Presence and broker self-metrics share ingest's durable spool with the readings.
       const broker = await services.start(
         createBroker(
@@ -305,10 +317,7 @@ export async function startPlatform(
     if (queue) await services.start(queue);
     // Alert notices of every broker node reach every API node's stream.
     const alerts = bus ? clusterAlerts(bus, platform.alerting?.engine, clusterLog) : platform.alerting?.engine;
-    const live =
-      parts.api && place
-        ? await services.start(new LiveFeedReader(place, { replay: config.SUS_STREAM_REPLAY }, clusterLog))
-        : undefined;
+    const live = parts.api ? clusterFeed : undefined;
     let sharedLimits: { redis: Redis; prefix: string } | undefined;
     if (parts.api && place) {
       const redis = redisConnection(place.url);

@@ -20,13 +20,14 @@ interface Credentials {
 }
 
 /**
- * Several nodes in one test process, as `sus broker` and `sus api` run them: one broker node, two API nodes, one
+ * Several nodes in one test process, as `sus broker` and `sus api` run them: two broker nodes, two API nodes, one
  * PostgreSQL schema, one Redis (a prefix of their own), one InfluxDB database. What one node learns, the others
  * must act on.
  */
 describe.skipIf(!REDIS || !PG)('nodes sharing state through Redis and PostgreSQL', () => {
   let schema: { url: string; drop(): Promise<void> };
   let broker: Platform;
+  let broker2: Platform;
   let api1: Platform;
   let api2: Platform;
   const clients: MqttClient[] = [];
@@ -42,8 +43,10 @@ describe.skipIf(!REDIS || !PG)('nodes sharing state through Redis and PostgreSQL
       SUS_API_RATE_LIMIT: '200',
       SUS_LAST_SEEN_FLUSH_MS: '200',
       SUS_HEALTH_PORT: '0',
+      SUS_PLAUSIBILITY: 'flag',
     });
     broker = await startPlatform(base, silentLogger, { broker: true });
+    broker2 = await startPlatform(base, silentLogger, { broker: true });
     api1 = await startPlatform(base, silentLogger, { api: true });
     api2 = await startPlatform(base, silentLogger, { api: true });
     await broker.registry.createDepartment({ id: 'environment', name: 'Environment' });
@@ -51,7 +54,7 @@ describe.skipIf(!REDIS || !PG)('nodes sharing state through Redis and PostgreSQL
 
   afterAll(async () => {
     for (const c of clients) await c.endAsync(true).catch(() => undefined);
-    for (const p of [api2, api1, broker]) await p?.stop();
+    for (const p of [api2, api1, broker2, broker]) await p?.stop();
     await schema?.drop();
   });
 
@@ -101,6 +104,47 @@ describe.skipIf(!REDIS || !PG)('nodes sharing state through Redis and PostgreSQL
     const resumed = await readEvents(await stream(api1, event!.id), 2);
     expect(resumed.map((e) => (JSON.parse(e.data) as { value: number }).value)).toStrictEqual([12, 13]);
     expect(resumed.map((e) => Number(e.id))).toStrictEqual([Number(event!.id) + 1, Number(event!.id) + 2]);
+  });
+
+  it('delivers a reading ingested on one broker node to a SensorThings MQTT reader on the other, flags and all', async () => {
+    // SensorThings shows devices of the registry's device types (the Sensors).
+    const admin = apiClient(url(api1), TEST_ADMIN_KEY);
+    expect((await admin('POST', '/v1/device-types', { id: 'cl_aq', name: 'AQ', quantities: ['pm10'] })).status).toBe(
+      201,
+    );
+    const made = await admin<{ credentials: Credentials }>('POST', '/v1/devices', {
+      id: 'cl-sta-01',
+      name: 'cl-sta-01',
+      department: 'environment',
+      type: 'cl_aq',
+    });
+    expect(made.status).toBe(201);
+    const device = await connect(made.body.credentials);
+    const reader = await connectAsync(
+      `mqtt://127.0.0.1:${broker2.mqttPort}`,
+      { username: 'sta', password: TEST_ADMIN_KEY, clientId: '@sta/cluster', reconnectPeriod: 0 },
+      false,
+    );
+    clients.push(reader);
+    const received: Array<{ result: number; resultQuality: unknown }> = [];
+    reader.on('message', (_t, payload) => received.push(JSON.parse(payload.toString())));
+    const granted = await reader.subscribeAsync("v1.1/Datastreams('cl-sta-01:pm10')/Observations", { qos: 1 });
+    expect(granted.map((g) => g.qos)).toStrictEqual([1]);
+    await eventually(
+      async () => {
+        await device.publishAsync('sus/v1/devices/cl-sta-01/up', JSON.stringify({ values: { pm10: 21 } }), { qos: 1 });
+        return received;
+      },
+      (r) => r.length > 0,
+    );
+    expect(received[0]).toMatchObject({ result: 21, resultQuality: null });
+    // 5,000 µg/m³ is outside pm10's plausible range: stored with the flag out_of_range, shown on the other node too.
+    await device.publishAsync('sus/v1/devices/cl-sta-01/up', JSON.stringify({ values: { pm10: 5000 } }), { qos: 1 });
+    await eventually(
+      async () => received,
+      (r) => r.some((o) => o.result === 5000),
+    );
+    expect(received.find((o) => o.result === 5000)).toMatchObject({ resultQuality: ['out_of_range'] });
   });
 
   it("sends a broker node's alert to an API node's stream (the rule made through another API node)", async () => {

@@ -31,7 +31,15 @@ const Batch = z.array(
       source: z.string(),
     }),
     z.array(
-      z.object({ device: z.string(), quantity: z.string(), value: z.number(), unit: z.string(), time: z.number() }),
+      z.object({
+        device: z.string(),
+        quantity: z.string(),
+        value: z.number(),
+        unit: z.string(),
+        time: z.number(),
+        // SensorThings readers show them as resultQuality, on every node alike.
+        flags: z.array(z.string()).optional(),
+      }),
     ),
   ]),
 );
