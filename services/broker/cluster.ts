@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
-import { closeRedis, redisConnection, subscriberConnection } from '../common/cluster/redis.ts';
+import { closeRedis, endNow, redisConnection, subscriberConnection } from '../common/cluster/redis.ts';
 import type { Logger } from '../common/logger.ts';
 import { bestEffortFanOut, type FanOutStats } from './fan-out.ts';
 
@@ -12,6 +12,7 @@ interface RedisPersistence {
   setup(broker: unknown): Promise<void>;
   destroy(): Promise<void>;
   createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown> | Readable;
+  outgoingStream(client: unknown): AsyncIterable<unknown>;
 }
 
 // aedes-persistence-redis ships no types, and its main entry wraps the store in a callback adapter that Aedes 1.x
@@ -32,15 +33,23 @@ export interface ClusterBackends {
 }
 
 /**
- * The retained messages of a SUBSCRIBE, ending early if Redis fails midway: Aedes pipes this stream without an
- * 'error' listener, so a read cut short (Redis away, or the node closing its connection) was an uncaught exception.
- * The subscriber then misses retained messages; the live ones still reach it.
+ * A read of messages from Redis that ends early if Redis fails midway, logged as `what`. Two reads need it:
+ * - the retained messages of a SUBSCRIBE: Aedes pipes them without an 'error' listener, so a read cut short (Redis
+ *   away, or the node closing its connection) was an uncaught exception. The subscriber misses retained messages;
+ *   the live ones still reach it.
+ * - a session's offline queue, read right after the CONNACK: a failed read closed the connection that had just
+ *   been accepted, so a device connecting as Redis went away was dropped (and one without reconnects never
+ *   published again). The messages not read stay queued in Redis for the session's next connection.
  */
-async function* untilRedisFails(messages: AsyncIterable<unknown> | Readable, log: Logger): AsyncGenerator<unknown> {
+async function* untilRedisFails(
+  messages: AsyncIterable<unknown> | Readable,
+  log: Logger,
+  what: string,
+): AsyncGenerator<unknown> {
   try {
     for await (const m of messages) yield m;
   } catch (err) {
-    log.warn({ err: (err as Error).message }, 'cluster: retained messages cut short (Redis)');
+    log.warn({ err: (err as Error).message }, `cluster: ${what} cut short (Redis)`);
   }
 }
 
@@ -57,8 +66,22 @@ export function redisBackends(url: string, log: Logger): ClusterBackends {
   const persistence = new AsyncRedisPersistence({ conn });
   // Aedes 1.2 pipes the retained messages of a SUBSCRIBE (`stream.pipe`), but this store yields an async iterable.
   const retained = persistence.createRetainedStreamCombi.bind(persistence);
-  persistence.createRetainedStreamCombi = (patterns) => Readable.from(untilRedisFails(retained(patterns), log));
-  const mq = MQEmitterRedis({ subConn: subscriberConnection(url), pubConn: redisConnection(url) });
+  persistence.createRetainedStreamCombi = (patterns) =>
+    Readable.from(untilRedisFails(retained(patterns), log, 'retained messages'));
+  const outgoing = persistence.outgoingStream.bind(persistence);
+  persistence.outgoingStream = (client) => untilRedisFails(outgoing(client), log, 'offline queue');
+  const subConn = subscriberConnection(url);
+  const pubConn = redisConnection(url);
+  const mq = MQEmitterRedis({ subConn, pubConn });
+  // mqemitter-redis closes by QUIT and waits for both connections' 'end', which a connection waiting to reconnect
+  // never emits: a broker stopped during a Redis outage never exited. Those are ended at once.
+  const closeBus = mq.close.bind(mq);
+  mq.close = (cb) => {
+    const down = [subConn, pubConn].filter((c) => c.status !== 'ready');
+    const closing = closeBus(cb);
+    for (const c of down) endNow(c);
+    return closing;
+  };
   (mq as unknown as { state: EventEmitter }).state.on('error', (err: Error) =>
     log.warn({ err: err.message }, 'cluster: Redis error (message bus)'),
   );

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisBackends } from '../../services/broker/cluster.ts';
+import { silentLogger } from '../../services/common/logger.ts';
 import { eventually } from '../helpers/env.ts';
 import { type PrivateRedis, privateRedisUnavailable, startPrivateRedis } from '../helpers/redis-server.ts';
 import { type Harness, startBroker } from '../services/broker/harness.ts';
@@ -70,4 +72,34 @@ describe.skipIf(skip !== undefined)('Redis (the cluster bus) fails while devices
     );
     expect(received[0]).toBe(`sus/v1/devices/${id}/down/command`);
   }, 60_000);
+
+  it("keeps a device that connected as Redis went away: its session's offline queue reads as cut short, not failed", async () => {
+    // Aedes reads the session's queue right after the CONNACK and closes the connection if the read fails: a device
+    // connecting in the second Redis died was dropped. The read is taken straight here, where its timing is certain.
+    const backends = redisBackends(redis.url, silentLogger);
+    try {
+      await redis.stop();
+      const queued: unknown[] = [];
+      for await (const m of backends.persistence.outgoingStream({ id: `${id}:c` })) queued.push(m);
+      expect(queued).toStrictEqual([]);
+    } finally {
+      await redis.start();
+      await backends.close();
+      backends.mq.close(() => undefined);
+    }
+  }, 30_000);
+
+  it('stops a broker node while Redis is away (it waited for ever for its bus connections to end)', async () => {
+    const other = await startBroker({ redisUrl: redis.url }, {}, node.registry);
+    const client = await other.connect({ clientId: `${id}:d`, username: id, password: secret });
+    await client.publishAsync(`sus/v1/devices/${id}/up`, reading(5), { qos: 1 });
+    await redis.stop();
+    try {
+      // Past the first reconnects: the bus connections now wait on a reconnect timer, which is what hung.
+      await new Promise((r) => setTimeout(r, 1000));
+      await other.stop();
+    } finally {
+      await redis.start();
+    }
+  }, 30_000);
 });

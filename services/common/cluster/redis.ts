@@ -39,7 +39,22 @@ export function settledQuit(conn: Redis): Redis {
   return conn;
 }
 
-/** QUIT (replies to commands in flight still arrive), or a hard disconnect when the connection is already broken. */
+/**
+ * QUIT (replies to commands in flight still arrive) on a live connection; a hard disconnect on one that is not: while
+ * Redis is away a QUIT waits in the offline queue through more failed reconnects before it is refused.
+ */
 export async function closeRedis(conn: Redis): Promise<void> {
+  if (conn.status !== 'ready') return conn.disconnect();
   await conn.quit().catch(() => conn.disconnect());
+}
+
+/**
+ * Ends a connection now and reports it ended. ioredis's quit() and disconnect() on a connection waiting to
+ * reconnect only cancel the reconnect: it never emits 'end', and a library that waits for 'end' (mqemitter-redis's
+ * close) waits for ever.
+ */
+export function endNow(conn: Redis): void {
+  const waiting = conn.status === 'reconnecting';
+  conn.disconnect();
+  if (waiting) conn.emit('end');
 }
