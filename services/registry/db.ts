@@ -4,6 +4,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { SusError } from '../common/errors.ts';
 import { within } from '../common/within.ts';
+import { type PGliteModule, PreparedStatements } from './pglite-statements.ts';
 
 // A high surrogate not followed by a low one, or a low one not preceded by a high one.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
@@ -61,17 +62,34 @@ export interface Db extends Queryable {
 
 class PGliteDb implements Db {
   readonly kind = 'pglite';
-  constructor(private readonly pglite: PGlite) {}
-  async query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.pglite.query<T>(sql, params)).rows;
+  private readonly statements: PreparedStatements;
+  constructor(
+    private readonly pglite: PGlite,
+    mod: PGliteModule,
+  ) {
+    this.statements = new PreparedStatements(pglite, mod);
+  }
+  /** Outside a transaction: waits for one to end (PGlite's transaction mutex), synced to its files after. */
+  query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return this.pglite._runExclusiveTransaction(() =>
+      this.pglite._runExclusiveQuery(async () => {
+        try {
+          return await this.statements.query<T>(sql, params);
+        } finally {
+          await this.pglite.syncToFs();
+        }
+      }),
+    );
   }
   async exec(sql: string): Promise<void> {
     await this.pglite.exec(sql);
   }
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.pglite.transaction((tx) =>
+    // PGlite's transaction holds its transaction mutex: statements inside take only the query mutex, as tx.query does.
+    return this.pglite.transaction(() =>
       fn({
-        query: async <R extends object>(sql: string, params: unknown[] = []) => (await tx.query<R>(sql, params)).rows,
+        query: <R extends object>(sql: string, params: unknown[] = []) =>
+          this.pglite._runExclusiveQuery(() => this.statements.query<R>(sql, params)),
       }),
     );
   }
@@ -265,9 +283,9 @@ export async function openDb(opts: DbOptions): Promise<Db> {
   }
   // Loaded only for the embedded registry: its module alone is ~40 MB of RSS that a node on PostgreSQL never needs
   // (bench:broker, memory by phase).
-  const { PGlite } = await import('@electric-sql/pglite');
-  if (opts.dataDir === 'memory://') return new PGliteDb(await PGlite.create());
+  const mod = await import('@electric-sql/pglite');
+  if (opts.dataDir === 'memory://') return new PGliteDb(await mod.PGlite.create(), mod);
   const dir = path.resolve(opts.dataDir, 'registry');
   mkdirSync(dir, { recursive: true });
-  return new PGliteDb(await PGlite.create(dir));
+  return new PGliteDb(await mod.PGlite.create(dir), mod);
 }
