@@ -12,6 +12,8 @@ interface Prepared {
   row: Backend | null;
 }
 
+const SYNC = new Uint8Array([0x53, 0, 0, 0, 4]); // the protocol's Sync message ('S', length 4)
+
 /** Statements kept prepared at most; the least recently used one is closed beyond it (dynamic SQL). */
 const MAX_PREPARED = 256;
 
@@ -32,23 +34,27 @@ export class PreparedStatements {
 
   async query<T>(sql: string, params: readonly unknown[]): Promise<T[]> {
     const { serialize } = this.mod.protocol;
-    const run = (m: Uint8Array) => this.pglite.execProtocolStream(m, { syncToFs: false });
-    try {
-      const p = await this.prepared(sql);
-      const values = params.map((v, i) => {
-        if (v === null || v === undefined) return null;
-        const type = p.paramTypes[i];
-        const toText = type === undefined ? undefined : this.pglite.serializers[type];
-        return toText ? (toText(v) as string) : String(v);
-      });
-      const messages = await run(serialize.bind({ statement: p.name, values }));
-      messages.push(...(await run(serialize.execute({}))));
-      if (p.row) messages.unshift(p.row);
-      return (this.mod.parse.parseResults(messages, this.pglite.parsers)[0]?.rows ?? []) as T[];
-    } finally {
-      // Ends the extended-protocol exchange after an error too, as PGlite's query() does.
-      await run(serialize.sync());
+    const p = await this.prepared(sql);
+    const values = params.map((v, i) => {
+      if (v === null || v === undefined) return null;
+      const type = p.paramTypes[i];
+      const toText = type === undefined ? undefined : this.pglite.serializers[type];
+      return toText ? (toText(v) as string) : String(v);
+    });
+    // Bind, Execute and Sync in one call into PGlite (one pass of its backend; a Sync ends an error's exchange too).
+    const messages = await this.run(serialize.bind({ statement: p.name, values }), serialize.execute({}), SYNC);
+    if (p.row) messages.unshift(p.row);
+    return (this.mod.parse.parseResults(messages, this.pglite.parsers)[0]?.rows ?? []) as T[];
+  }
+
+  private run(...parts: Uint8Array[]) {
+    const message = new Uint8Array(parts.reduce((n, m) => n + m.length, 0));
+    let at = 0;
+    for (const m of parts) {
+      message.set(m, at);
+      at += m.length;
     }
+    return this.pglite.execProtocolStream(message, { syncToFs: false });
   }
 
   private async prepared(sql: string): Promise<Prepared> {
@@ -60,15 +66,17 @@ export class PreparedStatements {
       return hit;
     }
     const { serialize } = this.mod.protocol;
-    const run = (m: Uint8Array) => this.pglite.execProtocolStream(m, { syncToFs: false });
     if (this.byText.size >= MAX_PREPARED) {
       const [oldText, old] = this.byText.entries().next().value as [string, Prepared];
       this.byText.delete(oldText);
-      await run(serialize.close({ type: 'S', name: old.name }));
+      await this.run(serialize.close({ type: 'S', name: old.name }), SYNC);
     }
     const name = `sus_${this.next++}`;
-    await run(serialize.parse({ name, text: sql }));
-    const described = await run(serialize.describe({ type: 'S', name }));
+    const described = await this.run(
+      serialize.parse({ name, text: sql }),
+      serialize.describe({ type: 'S', name }),
+      SYNC,
+    );
     const p: Prepared = {
       name,
       paramTypes: this.mod.parse.parseDescribeStatementResults(described),
