@@ -148,7 +148,10 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
     if (filter.type) conds.push(`type = $${params.push(filter.type)}`);
     const where = conds.length ? ` WHERE ${conds.join(' AND ')}` : '';
     const limit = filter.limit !== undefined ? ` LIMIT $${params.push(filter.limit)}` : '';
-    const rows = await this.db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices${where} ORDER BY id${limit}`, params);
+    const rows = await this.db.query<DeviceRow>(
+      `SELECT ${DEVICE_COLUMNS} FROM devices${where} ORDER BY id${limit}`,
+      params,
+    );
     return rows.map(toDevice);
   }
 
