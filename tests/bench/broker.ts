@@ -4,10 +4,13 @@
  *      publish→PUBACK latency p50/p99. Publishers use raw-publisher.ts: with mqtt.js the load generator itself was
  *      the limit and both brokers measured alike (~10k msg/s).
  *   2. Reconnect storm: 10,000 devices connect; time until all are connected, broker RSS afterwards.
- * Both brokers run in their own process with an equivalent password file and ACL. Ends with one JSON line.
+ * Both brokers run in their own process with an equivalent password file and ACL. The SUS side is a real `sus broker`
+ * node (bin/sus.mjs, as a city runs it: layers 1 and 2, ingest writing to InfluxDB), once with the embedded PGlite
+ * and once with PostgreSQL as its registry. Ends with one JSON line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 import { adminQuery, withSearchPath } from '../helpers/pg.ts';
+import { provisionBenchDevices } from './broker-provision.ts';
 import { procStats } from './proc-stats.ts';
 import { RawPublisher } from './raw-publisher.ts';
 
@@ -29,8 +33,6 @@ interface Target {
   port: number;
   pid: number;
   stop(): Promise<void>;
-  /** The broker's own memory by phase (SUS only). */
-  memory?(): Promise<Memory>;
 }
 
 const rssMb = (pid: number) => Math.round(procStats(pid).rssMb * 10) / 10;
@@ -43,44 +45,49 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-type Memory = Record<string, Record<string, number>>;
-
+/**
+ * A `sus broker` node exactly as a city runs it: `bin/sus.mjs broker` (its node flags from the shebang, the whole
+ * composition of services/cli/platform.ts: broker, ingest into InfluxDB through the spool, alerting, rollups,
+ * self-metrics, housekeeping), its own data directory, one node (no Redis). The devices are provisioned before it
+ * starts, so its RSS holds nothing the bench needed to set up.
+ */
 async function startSus(devices: number, registryUrl?: string): Promise<Target> {
-  // `node --import tsx`, not the tsx CLI: the CLI runs the script in a child process, whose RSS would be missed.
-  const child = spawn(
-    process.execPath,
-    ['--max-semi-space-size=64', '--import', 'tsx', 'tests/bench/broker-server.ts', String(devices)],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: registryUrl ? { ...process.env, BENCH_REGISTRY_URL: registryUrl } : process.env,
-    },
-  );
-  const lines: Array<Record<string, unknown>> = [];
-  let waiting: (() => void) | undefined;
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    if (!l.startsWith('{')) return;
-    lines.push(JSON.parse(l) as Record<string, unknown>);
-    waiting?.();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sus-bench-broker-'));
+  await provisionBenchDevices({ DATABASE_URL: registryUrl, SUS_DATA_DIR: dataDir }, devices);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SUS_DATA_DIR: dataDir,
+    SUS_MQTT_HOST: '127.0.0.1',
+    SUS_MQTT_PORT: '0',
+    SUS_LOG_JSON: '1',
+    LOG_LEVEL: 'info',
+    // Chosen here, so the node does not print a generated bootstrap key.
+    SUS_ADMIN_KEY: `bench-${randomBytes(24).toString('hex')}`,
+  };
+  delete env.REDIS_URL;
+  if (registryUrl) env.DATABASE_URL = registryUrl;
+  else delete env.DATABASE_URL;
+  // Executed, not `node bin/sus.mjs`: the shebang's V8 flags are part of what is measured.
+  const child = spawn(path.join(ROOT, 'bin/sus.mjs'), ['broker'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
   });
-  const next = () =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const n = lines.length;
-      waiting = () => {
-        if (lines.length > n) resolve(lines[n]!);
-      };
-      child.once('exit', (code) => reject(new Error(`SUS broker exited with ${code}`)));
+  const port = await new Promise<number>((resolve, reject) => {
+    // The node's log is read to its end (a full pipe would stall it); its start line names the MQTT port.
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = /SUS platform up:.*mqtt:\/\/localhost:(\d+)/.exec(l);
+      if (m) resolve(Number(m[1]));
     });
-  const first = (await next()) as { port: number; registry: string };
+    child.once('exit', (code) => reject(new Error(`sus broker exited with ${code} before listening`)));
+  });
   return {
-    name: `sus (aedes, ${first.registry === 'postgres' ? 'PostgreSQL' : 'PGlite'})`,
-    port: first.port,
+    name: `sus broker (${registryUrl ? 'PostgreSQL' : 'PGlite'})`,
+    port,
     pid: child.pid!,
-    stop: () => stopChild(child),
-    async memory() {
-      const answer = next();
-      child.kill('SIGUSR2');
-      return ((await answer) as { memory: Memory }).memory;
+    async stop() {
+      await stopChild(child);
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -182,17 +189,18 @@ async function storm(target: Target) {
   const idle = rssMb(target.pid);
   const { clients, seconds } = await connectMany(target.port, STORM_DEVICES);
   const rss = rssMb(target.pid);
-  const phases = await target.memory?.();
   await disconnectAll(clients);
-  return { seconds: round(seconds), rssMb: rss, idleRssMb: idle, ...(phases ? { memory: phases } : {}) };
+  return { seconds: round(seconds), rssMb: rss, idleRssMb: idle };
 }
 
 const devices = Math.max(FAN_IN_DEVICES, STORM_DEVICES);
+const SUS_NODE = '`sus broker` (bin/sus.mjs with its node flags: broker + ingest into InfluxDB, one node, no Redis)';
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`bench:broker on ${os.cpus().length} × ${cpu}, node ${process.version}`);
 console.log(
   `fan-in: ${FAN_IN_DEVICES} devices × ${MESSAGES_PER_DEVICE} QoS 1 messages; storm: ${STORM_DEVICES} devices`,
 );
+console.log(`SUS measured as ${SUS_NODE}; mosquitto in the same run`);
 
 // With BENCH_REGISTRY_URL (or TEST_DATABASE_URL, as the test environment sets it) the SUS broker runs a second time,
 // with PostgreSQL as its registry (a schema of its own, dropped afterwards).
@@ -207,7 +215,7 @@ const mosquitto = await startMosquittoTarget(devices);
 const fanInOn = process.env.BENCH_FAN_IN !== '0';
 try {
   type Fan = Awaited<ReturnType<typeof fanIn>>;
-  const results: Record<string, { fan?: Fan; storm: Awaited<ReturnType<typeof storm>>; memory?: Memory }> = {};
+  const results: Record<string, { fan?: Fan; storm: Awaited<ReturnType<typeof storm>> }> = {};
   for (const target of [...suses, mosquitto]) {
     const fan = fanInOn ? await fanIn(target) : undefined;
     if (fan) console.log(`${target.name}: ${fan.msgsPerS} msg/s, PUBACK p50 ${fan.p50} ms, p99 ${fan.p99} ms`);
@@ -215,7 +223,6 @@ try {
     console.log(
       `${target.name}: ${STORM_DEVICES} connects in ${s.seconds} s, broker RSS ${s.rssMb} MB (${s.idleRssMb} MB before)`,
     );
-    if (s.memory) console.log(`${target.name}: memory by phase (MB) ${JSON.stringify(s.memory)}`);
     results[target.name] = { storm: s, ...(fan ? { fan } : {}) };
   }
   const peer = results[mosquitto.name]!;
@@ -237,6 +244,7 @@ try {
   console.log(
     JSON.stringify({
       bench: 'broker',
+      sus_node: 'sus broker',
       msgs_per_s: ours.fan?.msgsPerS,
       p50_puback_ms: ours.fan?.p50,
       p99_puback_ms: ours.fan?.p99,
