@@ -16,6 +16,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { compiledIsFresh } from '../../bin/compiled.mjs';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 import { adminQuery, withSearchPath } from '../helpers/pg.ts';
 import { provisionBenchDevices } from './broker-provision.ts';
@@ -194,7 +195,10 @@ async function storm(target: Target) {
 }
 
 const devices = Math.max(FAN_IN_DEVICES, STORM_DEVICES);
-const SUS_NODE = '`sus broker` (bin/sus.mjs with its node flags: broker + ingest into InfluxDB, one node, no Redis)';
+const SUS_CODE = compiledIsFresh()
+  ? 'compiled, dist/'
+  : 'TypeScript through tsx: run `npm run build` for the production form';
+const SUS_NODE = `\`sus broker\` (bin/sus.mjs with its node flags, ${SUS_CODE}; broker + ingest into InfluxDB, one node, no Redis)`;
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`bench:broker on ${os.cpus().length} × ${cpu}, node ${process.version}`);
 console.log(
@@ -245,6 +249,7 @@ try {
     JSON.stringify({
       bench: 'broker',
       sus_node: 'sus broker',
+      sus_compiled: compiledIsFresh(),
       msgs_per_s: ours.fan?.msgsPerS,
       p50_puback_ms: ours.fan?.p50,
       p99_puback_ms: ours.fan?.p99,
