@@ -10,6 +10,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,11 +187,24 @@ async function fanIn(target: Target) {
   };
 }
 
+const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+/**
+ * Until the broker has closed the storm's connections (its open files back to where they were, or 60 s): the next
+ * storm must not start while this one's clients are still being torn down on the broker's side.
+ */
+async function brokerSettled(pid: number, files: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (openFiles(pid) > files + 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
 async function storm(target: Target) {
   const idle = rssMb(target.pid);
+  const files = openFiles(target.pid);
   const { clients, seconds } = await connectMany(target.port, STORM_DEVICES);
   const rss = rssMb(target.pid);
   await disconnectAll(clients);
+  await brokerSettled(target.pid, files);
   return { seconds: round(seconds), rssMb: rss, idleRssMb: idle };
 }
 
@@ -210,37 +224,65 @@ console.log(`SUS measured as ${SUS_NODE}; mosquitto in the same run`);
 // with PostgreSQL as its registry (a schema of its own, dropped afterwards).
 const pgBase = process.env.BENCH_REGISTRY_URL ?? process.env.TEST_DATABASE_URL;
 const schema = `sus_bench_${randomBytes(4).toString('hex')}`;
-const suses = [await startSus(devices)];
+const suses: Target[] = [];
+// BENCH_PGLITE=0: the PostgreSQL run alone (the scale-out case), when a registry URL is set.
+if (process.env.BENCH_PGLITE !== '0' || !pgBase) suses.push(await startSus(devices));
 if (pgBase) {
   await adminQuery(pgBase, `CREATE SCHEMA ${schema}`);
   suses.push(await startSus(devices, withSearchPath(pgBase, schema)));
 } else console.log('BENCH_REGISTRY_URL is unset: the SUS broker runs with PGlite only');
 const mosquitto = await startMosquittoTarget(devices);
 const fanInOn = process.env.BENCH_FAN_IN !== '0';
+// The storms take turns (each SUS node, then mosquitto, round after round) and each connect-time ratio is taken from
+// one round's neighbouring storms: on a shared machine the load moves between runs, not within a few seconds.
+const STORM_ROUNDS = Number(process.env.BENCH_STORM_ROUNDS ?? 3);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
   type Fan = Awaited<ReturnType<typeof fanIn>>;
-  const results: Record<string, { fan?: Fan; storm: Awaited<ReturnType<typeof storm>> }> = {};
+  type Storm = Awaited<ReturnType<typeof storm>>;
+  const fans: Record<string, Fan> = {};
   for (const target of [...suses, mosquitto]) {
-    const fan = fanInOn ? await fanIn(target) : undefined;
-    if (fan) console.log(`${target.name}: ${fan.msgsPerS} msg/s, PUBACK p50 ${fan.p50} ms, p99 ${fan.p99} ms`);
-    const s = await storm(target);
-    console.log(
-      `${target.name}: ${STORM_DEVICES} connects in ${s.seconds} s, broker RSS ${s.rssMb} MB (${s.idleRssMb} MB before)`,
-    );
-    results[target.name] = { storm: s, ...(fan ? { fan } : {}) };
+    if (!fanInOn) break;
+    const fan = await fanIn(target);
+    console.log(`${target.name}: ${fan.msgsPerS} msg/s, PUBACK p50 ${fan.p50} ms, p99 ${fan.p99} ms`);
+    fans[target.name] = fan;
   }
-  const peer = results[mosquitto.name]!;
-  const ours = results[suses[0]!.name]!;
-  const onPg = suses[1] && results[suses[1].name];
-  const ratio = ours.fan && peer.fan ? round(ours.fan.msgsPerS / peer.fan.msgsPerS) : undefined;
+  const storms: Record<string, Storm[]> = Object.fromEntries([...suses, mosquitto].map((t) => [t.name, []]));
+  for (let round = 1; round <= STORM_ROUNDS; round++) {
+    for (const target of [...suses, mosquitto]) {
+      const s = await storm(target);
+      console.log(
+        `round ${round}, ${target.name}: ${STORM_DEVICES} connects in ${s.seconds} s, broker RSS ${s.rssMb} MB ` +
+          `(${s.idleRssMb} MB before), load ${os.loadavg()[0]!.toFixed(2)}`,
+      );
+      storms[target.name]!.push(s);
+    }
+  }
+  /** Median connect time, highest RSS of the rounds, median of the rounds' ratios to mosquitto's time. */
+  const summary = (name: string) => {
+    const mine = storms[name]!;
+    const peerRounds = storms[mosquitto.name]!;
+    return {
+      fan: fans[name],
+      seconds: round(median(mine.map((s) => s.seconds))),
+      rssMb: Math.max(...mine.map((s) => s.rssMb)),
+      idleRssMb: mine[0]!.idleRssMb,
+      connectRatio: round(median(mine.map((s, i) => s.seconds / peerRounds[i]!.seconds))),
+    };
+  };
+  const peer = summary(mosquitto.name);
+  const pglite = suses.length === 2 || !pgBase ? summary(suses[0]!.name) : undefined;
+  const onPg = pgBase ? summary(suses.at(-1)!.name) : undefined;
+  const ratio = pglite?.fan && peer.fan ? round(pglite.fan.msgsPerS / peer.fan.msgsPerS) : undefined;
   for (const sus of suses) {
-    const r = results[sus.name]!;
+    const r = summary(sus.name);
     console.log(
-      `ratio ${sus.name}/mosquitto: ` +
+      `${sus.name} vs mosquitto (${STORM_ROUNDS} storm rounds: median time, median ratio, highest RSS): ` +
         (r.fan && peer.fan
           ? `throughput ${round(r.fan.msgsPerS / peer.fan.msgsPerS)}, p99 ${round(r.fan.p99 / peer.fan.p99)}, `
           : '') +
-        `connect time ${round(r.storm.seconds / peer.storm.seconds)}, RSS ${round(r.storm.rssMb / peer.storm.rssMb)}`,
+        `connect ${r.seconds} s vs ${peer.seconds} s, ratio ${r.connectRatio}; ` +
+        `RSS ${r.rssMb} MB at ${STORM_DEVICES} (${r.idleRssMb} MB idle) vs ${peer.rssMb} MB`,
     );
   }
   const load = os.loadavg().map((l) => round(l));
@@ -250,22 +292,24 @@ try {
       bench: 'broker',
       sus_node: 'sus broker',
       sus_compiled: compiledIsFresh(),
-      msgs_per_s: ours.fan?.msgsPerS,
-      p50_puback_ms: ours.fan?.p50,
-      p99_puback_ms: ours.fan?.p99,
+      storm_rounds: STORM_ROUNDS,
+      msgs_per_s: pglite?.fan?.msgsPerS,
+      p50_puback_ms: pglite?.fan?.p50,
+      p99_puback_ms: pglite?.fan?.p99,
       ratio_vs_mosquitto: ratio,
-      connect_10k_s: ours.storm.seconds,
-      rss_mb_10k: ours.storm.rssMb,
-      rss_mb_idle: ours.storm.idleRssMb,
+      connect_10k_s: pglite?.seconds,
+      connect_ratio_vs_mosquitto: pglite?.connectRatio,
+      rss_mb_10k: pglite?.rssMb,
+      rss_mb_idle: pglite?.idleRssMb,
       pg_msgs_per_s: onPg?.fan?.msgsPerS,
-      pg_connect_10k_s: onPg?.storm.seconds,
-      pg_rss_mb_10k: onPg?.storm.rssMb,
-      pg_rss_mb_idle: onPg?.storm.idleRssMb,
-      pg_connect_ratio_vs_mosquitto: onPg ? round(onPg.storm.seconds / peer.storm.seconds) : undefined,
+      pg_connect_10k_s: onPg?.seconds,
+      pg_rss_mb_10k: onPg?.rssMb,
+      pg_rss_mb_idle: onPg?.idleRssMb,
+      pg_connect_ratio_vs_mosquitto: onPg?.connectRatio,
       mosquitto_msgs_per_s: peer.fan?.msgsPerS,
       mosquitto_p99_puback_ms: peer.fan?.p99,
-      mosquitto_connect_10k_s: peer.storm.seconds,
-      mosquitto_rss_mb_10k: peer.storm.rssMb,
+      mosquitto_connect_10k_s: peer.seconds,
+      mosquitto_rss_mb_10k: peer.rssMb,
       load_average: load,
     }),
   );
