@@ -5,7 +5,8 @@
 #   2. for the benches that read or write InfluxDB (api, ingest): start the local InfluxDB (infra/stack.sh,
 #      SUS_INFLUX_PORT), unless INFLUX_URL points to an existing server, and load its environment
 #      (infra/with-stack.sh, which stops again what it started; what was already running is left alone)
-#   3. run tests/bench/NAME.ts, which ends with one JSON line, and exit with its status
+#   3. bench:broker only: compile the platform to dist/ (infra/build.sh), as a production node runs
+#   4. run tests/bench/NAME.ts, which ends with one JSON line, and exit with its status
 #
 # The peers install themselves on first use: Debian's mosquitto (bench:broker), Node-RED into var/bench
 # (bench:ingest).
@@ -34,6 +35,8 @@ case "$name" in
 esac
 
 bash infra/ensure-deps.sh
+# bench:broker measures a `sus broker` node as a city runs it: compiled (bin/sus.mjs runs dist/ while it is fresh).
+[[ "$name" == "broker" ]] && bash infra/build.sh
 
 log "node tests/bench/$name.ts $*"
 if [[ "$needs_influx" == "1" ]]; then

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { JsonObject } from '../common/grammar.ts';
 import { type Db, storableText } from './db.ts';
+import { LookupBatch } from './lookup-batch.ts';
 
 /** A command as the registry keeps it; also what travels between nodes (the cluster's downlink queue). */
 export const CommandSchema = z.object({
@@ -116,6 +117,15 @@ const ACK_MAX_CHARS = 4096;
 
 /** Downlink state of the registry: commands sent, desired configuration per device, and the devices' answers. */
 export class DownlinkStore {
+  /** Desired configurations looked up on reconnect: the devices of a reconnect storm share one query, not one each. */
+  private readonly desired = new LookupBatch<string, ConfigRow>(async (ids) => {
+    const rows = await this.db.query<ConfigRow>(
+      `SELECT ${CONFIG_COLUMNS} FROM device_desired_config WHERE device_id = ANY($1::text[])`,
+      [ids],
+    );
+    return new Map(rows.map((r) => [r.device_id, r]));
+  });
+
   constructor(private readonly db: Db) {}
 
   async addCommand(c: {
@@ -152,10 +162,7 @@ export class DownlinkStore {
   }
 
   async getDesiredConfig(device: string): Promise<DesiredConfig | undefined> {
-    const [r] = await this.db.query<ConfigRow>(
-      `SELECT ${CONFIG_COLUMNS} FROM device_desired_config WHERE device_id = $1`,
-      [device],
-    );
+    const r = await this.desired.load(device);
     return r && toConfig(r);
   }
 

@@ -4,17 +4,23 @@
  *      publish→PUBACK latency p50/p99. Publishers use raw-publisher.ts: with mqtt.js the load generator itself was
  *      the limit and both brokers measured alike (~10k msg/s).
  *   2. Reconnect storm: 10,000 devices connect; time until all are connected, broker RSS afterwards.
- * Both brokers run in their own process with an equivalent password file and ACL. Ends with one JSON line.
+ * Both brokers run in their own process with an equivalent password file and ACL. The SUS side is a real `sus broker`
+ * node (bin/sus.mjs, as a city runs it: layers 1 and 2, ingest writing to InfluxDB), once with the embedded PGlite
+ * and once with PostgreSQL as its registry. Ends with one JSON line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { compiledIsFresh } from '../../bin/compiled.mjs';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 import { adminQuery, withSearchPath } from '../helpers/pg.ts';
+import { provisionBenchDevices } from './broker-provision.ts';
 import { procStats } from './proc-stats.ts';
 import { RawPublisher } from './raw-publisher.ts';
 
@@ -29,8 +35,6 @@ interface Target {
   port: number;
   pid: number;
   stop(): Promise<void>;
-  /** The broker's own memory by phase (SUS only). */
-  memory?(): Promise<Memory>;
 }
 
 const rssMb = (pid: number) => Math.round(procStats(pid).rssMb * 10) / 10;
@@ -43,44 +47,49 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-type Memory = Record<string, Record<string, number>>;
-
+/**
+ * A `sus broker` node exactly as a city runs it: `bin/sus.mjs broker` (its node flags from the shebang, the whole
+ * composition of services/cli/platform.ts: broker, ingest into InfluxDB through the spool, alerting, rollups,
+ * self-metrics, housekeeping), its own data directory, one node (no Redis). The devices are provisioned before it
+ * starts, so its RSS holds nothing the bench needed to set up.
+ */
 async function startSus(devices: number, registryUrl?: string): Promise<Target> {
-  // `node --import tsx`, not the tsx CLI: the CLI runs the script in a child process, whose RSS would be missed.
-  const child = spawn(
-    process.execPath,
-    ['--max-semi-space-size=64', '--import', 'tsx', 'tests/bench/broker-server.ts', String(devices)],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: registryUrl ? { ...process.env, BENCH_REGISTRY_URL: registryUrl } : process.env,
-    },
-  );
-  const lines: Array<Record<string, unknown>> = [];
-  let waiting: (() => void) | undefined;
-  createInterface({ input: child.stdout! }).on('line', (l) => {
-    if (!l.startsWith('{')) return;
-    lines.push(JSON.parse(l) as Record<string, unknown>);
-    waiting?.();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'sus-bench-broker-'));
+  await provisionBenchDevices({ DATABASE_URL: registryUrl, SUS_DATA_DIR: dataDir }, devices);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    SUS_DATA_DIR: dataDir,
+    SUS_MQTT_HOST: '127.0.0.1',
+    SUS_MQTT_PORT: '0',
+    SUS_LOG_JSON: '1',
+    LOG_LEVEL: 'info',
+    // Chosen here, so the node does not print a generated bootstrap key.
+    SUS_ADMIN_KEY: `bench-${randomBytes(24).toString('hex')}`,
+  };
+  delete env.REDIS_URL;
+  if (registryUrl) env.DATABASE_URL = registryUrl;
+  else delete env.DATABASE_URL;
+  // Executed, not `node bin/sus.mjs`: the shebang's V8 flags are part of what is measured.
+  const child = spawn(path.join(ROOT, 'bin/sus.mjs'), ['broker'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
   });
-  const next = () =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const n = lines.length;
-      waiting = () => {
-        if (lines.length > n) resolve(lines[n]!);
-      };
-      child.once('exit', (code) => reject(new Error(`SUS broker exited with ${code}`)));
+  const port = await new Promise<number>((resolve, reject) => {
+    // The node's log is read to its end (a full pipe would stall it); its start line names the MQTT port.
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = /SUS platform up:.*mqtt:\/\/localhost:(\d+)/.exec(l);
+      if (m) resolve(Number(m[1]));
     });
-  const first = (await next()) as { port: number; registry: string };
+    child.once('exit', (code) => reject(new Error(`sus broker exited with ${code} before listening`)));
+  });
   return {
-    name: `sus (aedes, ${first.registry === 'postgres' ? 'PostgreSQL' : 'PGlite'})`,
-    port: first.port,
+    name: `sus broker (${registryUrl ? 'PostgreSQL' : 'PGlite'})`,
+    port,
     pid: child.pid!,
-    stop: () => stopChild(child),
-    async memory() {
-      const answer = next();
-      child.kill('SIGUSR2');
-      return ((await answer) as { memory: Memory }).memory;
+    async stop() {
+      await stopChild(child);
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -178,58 +187,102 @@ async function fanIn(target: Target) {
   };
 }
 
+const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+/**
+ * Until the broker has closed the storm's connections (its open files back to where they were, or 60 s): the next
+ * storm must not start while this one's clients are still being torn down on the broker's side.
+ */
+async function brokerSettled(pid: number, files: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (openFiles(pid) > files + 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
 async function storm(target: Target) {
   const idle = rssMb(target.pid);
+  const files = openFiles(target.pid);
   const { clients, seconds } = await connectMany(target.port, STORM_DEVICES);
   const rss = rssMb(target.pid);
-  const phases = await target.memory?.();
   await disconnectAll(clients);
-  return { seconds: round(seconds), rssMb: rss, idleRssMb: idle, ...(phases ? { memory: phases } : {}) };
+  await brokerSettled(target.pid, files);
+  return { seconds: round(seconds), rssMb: rss, idleRssMb: idle };
 }
 
 const devices = Math.max(FAN_IN_DEVICES, STORM_DEVICES);
+const SUS_CODE = compiledIsFresh()
+  ? 'compiled, dist/'
+  : 'TypeScript through tsx: run `npm run build` for the production form';
+const SUS_NODE = `\`sus broker\` (bin/sus.mjs with its node flags, ${SUS_CODE}; broker + ingest into InfluxDB, one node, no Redis)`;
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 console.log(`bench:broker on ${os.cpus().length} × ${cpu}, node ${process.version}`);
 console.log(
   `fan-in: ${FAN_IN_DEVICES} devices × ${MESSAGES_PER_DEVICE} QoS 1 messages; storm: ${STORM_DEVICES} devices`,
 );
+console.log(`SUS measured as ${SUS_NODE}; mosquitto in the same run`);
 
 // With BENCH_REGISTRY_URL (or TEST_DATABASE_URL, as the test environment sets it) the SUS broker runs a second time,
 // with PostgreSQL as its registry (a schema of its own, dropped afterwards).
 const pgBase = process.env.BENCH_REGISTRY_URL ?? process.env.TEST_DATABASE_URL;
 const schema = `sus_bench_${randomBytes(4).toString('hex')}`;
-const suses = [await startSus(devices)];
+const suses: Target[] = [];
+// BENCH_PGLITE=0: the PostgreSQL run alone (the scale-out case), when a registry URL is set.
+if (process.env.BENCH_PGLITE !== '0' || !pgBase) suses.push(await startSus(devices));
 if (pgBase) {
   await adminQuery(pgBase, `CREATE SCHEMA ${schema}`);
   suses.push(await startSus(devices, withSearchPath(pgBase, schema)));
 } else console.log('BENCH_REGISTRY_URL is unset: the SUS broker runs with PGlite only');
 const mosquitto = await startMosquittoTarget(devices);
 const fanInOn = process.env.BENCH_FAN_IN !== '0';
+// The storms take turns (each SUS node, then mosquitto, round after round) and each connect-time ratio is taken from
+// one round's neighbouring storms: on a shared machine the load moves between runs, not within a few seconds.
+const STORM_ROUNDS = Number(process.env.BENCH_STORM_ROUNDS ?? 3);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 try {
   type Fan = Awaited<ReturnType<typeof fanIn>>;
-  const results: Record<string, { fan?: Fan; storm: Awaited<ReturnType<typeof storm>>; memory?: Memory }> = {};
+  type Storm = Awaited<ReturnType<typeof storm>>;
+  const fans: Record<string, Fan> = {};
   for (const target of [...suses, mosquitto]) {
-    const fan = fanInOn ? await fanIn(target) : undefined;
-    if (fan) console.log(`${target.name}: ${fan.msgsPerS} msg/s, PUBACK p50 ${fan.p50} ms, p99 ${fan.p99} ms`);
-    const s = await storm(target);
-    console.log(
-      `${target.name}: ${STORM_DEVICES} connects in ${s.seconds} s, broker RSS ${s.rssMb} MB (${s.idleRssMb} MB before)`,
-    );
-    if (s.memory) console.log(`${target.name}: memory by phase (MB) ${JSON.stringify(s.memory)}`);
-    results[target.name] = { storm: s, ...(fan ? { fan } : {}) };
+    if (!fanInOn) break;
+    const fan = await fanIn(target);
+    console.log(`${target.name}: ${fan.msgsPerS} msg/s, PUBACK p50 ${fan.p50} ms, p99 ${fan.p99} ms`);
+    fans[target.name] = fan;
   }
-  const peer = results[mosquitto.name]!;
-  const ours = results[suses[0]!.name]!;
-  const onPg = suses[1] && results[suses[1].name];
-  const ratio = ours.fan && peer.fan ? round(ours.fan.msgsPerS / peer.fan.msgsPerS) : undefined;
+  const storms: Record<string, Storm[]> = Object.fromEntries([...suses, mosquitto].map((t) => [t.name, []]));
+  for (let round = 1; round <= STORM_ROUNDS; round++) {
+    for (const target of [...suses, mosquitto]) {
+      const s = await storm(target);
+      console.log(
+        `round ${round}, ${target.name}: ${STORM_DEVICES} connects in ${s.seconds} s, broker RSS ${s.rssMb} MB ` +
+          `(${s.idleRssMb} MB before), load ${os.loadavg()[0]!.toFixed(2)}`,
+      );
+      storms[target.name]!.push(s);
+    }
+  }
+  /** Median connect time, highest RSS of the rounds, median of the rounds' ratios to mosquitto's time. */
+  const summary = (name: string) => {
+    const mine = storms[name]!;
+    const peerRounds = storms[mosquitto.name]!;
+    return {
+      fan: fans[name],
+      seconds: round(median(mine.map((s) => s.seconds))),
+      rssMb: Math.max(...mine.map((s) => s.rssMb)),
+      idleRssMb: mine[0]!.idleRssMb,
+      connectRatio: round(median(mine.map((s, i) => s.seconds / peerRounds[i]!.seconds))),
+    };
+  };
+  const peer = summary(mosquitto.name);
+  const pglite = suses.length === 2 || !pgBase ? summary(suses[0]!.name) : undefined;
+  const onPg = pgBase ? summary(suses.at(-1)!.name) : undefined;
+  const ratio = pglite?.fan && peer.fan ? round(pglite.fan.msgsPerS / peer.fan.msgsPerS) : undefined;
   for (const sus of suses) {
-    const r = results[sus.name]!;
+    const r = summary(sus.name);
     console.log(
-      `ratio ${sus.name}/mosquitto: ` +
+      `${sus.name} vs mosquitto (${STORM_ROUNDS} storm rounds: median time, median ratio, highest RSS): ` +
         (r.fan && peer.fan
           ? `throughput ${round(r.fan.msgsPerS / peer.fan.msgsPerS)}, p99 ${round(r.fan.p99 / peer.fan.p99)}, `
           : '') +
-        `connect time ${round(r.storm.seconds / peer.storm.seconds)}, RSS ${round(r.storm.rssMb / peer.storm.rssMb)}`,
+        `connect ${r.seconds} s vs ${peer.seconds} s, ratio ${r.connectRatio}; ` +
+        `RSS ${r.rssMb} MB at ${STORM_DEVICES} (${r.idleRssMb} MB idle) vs ${peer.rssMb} MB`,
     );
   }
   const load = os.loadavg().map((l) => round(l));
@@ -237,22 +290,26 @@ try {
   console.log(
     JSON.stringify({
       bench: 'broker',
-      msgs_per_s: ours.fan?.msgsPerS,
-      p50_puback_ms: ours.fan?.p50,
-      p99_puback_ms: ours.fan?.p99,
+      sus_node: 'sus broker',
+      sus_compiled: compiledIsFresh(),
+      storm_rounds: STORM_ROUNDS,
+      msgs_per_s: pglite?.fan?.msgsPerS,
+      p50_puback_ms: pglite?.fan?.p50,
+      p99_puback_ms: pglite?.fan?.p99,
       ratio_vs_mosquitto: ratio,
-      connect_10k_s: ours.storm.seconds,
-      rss_mb_10k: ours.storm.rssMb,
-      rss_mb_idle: ours.storm.idleRssMb,
+      connect_10k_s: pglite?.seconds,
+      connect_ratio_vs_mosquitto: pglite?.connectRatio,
+      rss_mb_10k: pglite?.rssMb,
+      rss_mb_idle: pglite?.idleRssMb,
       pg_msgs_per_s: onPg?.fan?.msgsPerS,
-      pg_connect_10k_s: onPg?.storm.seconds,
-      pg_rss_mb_10k: onPg?.storm.rssMb,
-      pg_rss_mb_idle: onPg?.storm.idleRssMb,
-      pg_connect_ratio_vs_mosquitto: onPg ? round(onPg.storm.seconds / peer.storm.seconds) : undefined,
+      pg_connect_10k_s: onPg?.seconds,
+      pg_rss_mb_10k: onPg?.rssMb,
+      pg_rss_mb_idle: onPg?.idleRssMb,
+      pg_connect_ratio_vs_mosquitto: onPg?.connectRatio,
       mosquitto_msgs_per_s: peer.fan?.msgsPerS,
       mosquitto_p99_puback_ms: peer.fan?.p99,
-      mosquitto_connect_10k_s: peer.storm.seconds,
-      mosquitto_rss_mb_10k: peer.storm.rssMb,
+      mosquitto_connect_10k_s: peer.seconds,
+      mosquitto_rss_mb_10k: peer.rssMb,
       load_average: load,
     }),
   );

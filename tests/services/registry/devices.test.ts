@@ -166,6 +166,28 @@ describe.each(BACKENDS)('registry devices on $name', (backend) => {
         }
       });
 
+      it('desired configurations read on reconnect (a storm) share one query and each device gets its own', async () => {
+        await registry.createDevices(
+          Array.from({ length: 30 }, (_, i) => ({ id: `cfg-${i}`, name: `C${i}`, department: 'env', type: 'aq' })),
+        );
+        const set1 = await registry.downlinks.setDesiredConfig('cfg-1', { interval_s: 60 });
+        await registry.downlinks.setDesiredConfig('cfg-2', { interval_s: 60 });
+        const set2 = await registry.downlinks.setDesiredConfig('cfg-2', { interval_s: 300 });
+        const query = vi.spyOn(db, 'query');
+        try {
+          const answers = await Promise.all(
+            Array.from({ length: 30 }, (_, i) => registry.downlinks.getDesiredConfig(`cfg-${i}`)),
+          );
+          expect(answers).toStrictEqual(
+            Array.from({ length: 30 }, (_, i) => (i === 1 ? set1 : i === 2 ? set2 : undefined)),
+          );
+          expect(answers[2]!.version).toBe(2);
+          expect(query).toHaveBeenCalledTimes(1);
+        } finally {
+          query.mockRestore();
+        }
+      });
+
       it('authenticateDevice accepts the secret as a Buffer (MQTT password)', async () => {
         const { device, secret } = await registry.createDevice({ id: 'buf', name: 'B', department: 'env', type: 'aq' });
         expect(await registry.authenticateDevice('buf', Buffer.from(secret, 'utf8'))).toStrictEqual(device);
