@@ -50,6 +50,12 @@ export function registryRefusal(err: unknown): SusError | undefined {
 /** The SQL surface the registry needs; both PGlite (embedded) and PostgreSQL (pg.Pool) provide it. */
 export interface Queryable {
   query<T extends object>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Only where this process is the database's one client (PGlite: its files are locked to one process): how many
+   * statements were issued through it so far. A value read is still current while no statement was issued after
+   * the read, since only statements of this process can change it. Undefined where other processes write too.
+   */
+  statementsIssued?(): number;
 }
 
 export interface Db extends Queryable {
@@ -61,17 +67,27 @@ export interface Db extends Queryable {
 
 class PGliteDb implements Db {
   readonly kind = 'pglite';
+  private issued = 0;
   constructor(private readonly pglite: PGlite) {}
+  statementsIssued(): number {
+    return this.issued;
+  }
   async query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
+    this.issued++;
     return (await this.pglite.query<T>(sql, params)).rows;
   }
   async exec(sql: string): Promise<void> {
+    this.issued++;
     await this.pglite.exec(sql);
   }
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    this.issued++;
     return this.pglite.transaction((tx) =>
       fn({
-        query: async <R extends object>(sql: string, params: unknown[] = []) => (await tx.query<R>(sql, params)).rows,
+        query: async <R extends object>(sql: string, params: unknown[] = []) => {
+          this.issued++;
+          return (await tx.query<R>(sql, params)).rows;
+        },
       }),
     );
   }
