@@ -140,12 +140,18 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
 
   // ---- devices -----------------------------------------------------------------------------------------------
 
-  async listDevices(filter: { department?: string } = {}): Promise<Device[]> {
-    const rows = filter.department
-      ? await this.db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE department_id = $1 ORDER BY id`, [
-          filter.department,
-        ])
-      : await this.db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices ORDER BY id`);
+  /** Devices by id, of one department and/or one type, the first `limit` of them. */
+  async listDevices(filter: { department?: string; type?: string; limit?: number } = {}): Promise<Device[]> {
+    const params: unknown[] = [];
+    const conds: string[] = [];
+    if (filter.department) conds.push(`department_id = $${params.push(filter.department)}`);
+    if (filter.type) conds.push(`type = $${params.push(filter.type)}`);
+    const where = conds.length ? ` WHERE ${conds.join(' AND ')}` : '';
+    const limit = filter.limit !== undefined ? ` LIMIT $${params.push(filter.limit)}` : '';
+    const rows = await this.db.query<DeviceRow>(
+      `SELECT ${DEVICE_COLUMNS} FROM devices${where} ORDER BY id${limit}`,
+      params,
+    );
     return rows.map(toDevice);
   }
 

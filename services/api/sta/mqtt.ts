@@ -16,6 +16,7 @@ import {
   observation,
   point,
   type Stream,
+  sensor,
   streamId,
   thing,
 } from './model.ts';
@@ -38,6 +39,8 @@ interface DeviceInfo {
 const MAX_CACHED_DEVICES = 10_000;
 /** Reading batches waiting for their notifications; more are dropped (logged) rather than held without bound. */
 const MAX_PENDING_BATCHES = 1_000;
+/** Devices of a new device's type read to tell whether its Sensor was visible before (beyond: announced again). */
+const SENSOR_PEERS_READ = 1_000;
 const ROUTE = 'mqtt /sta/v1.1';
 
 /** The broker's reader convention (null platform-wide, undefined anonymous) as StaView's (undefined, null). */
@@ -64,12 +67,14 @@ function scopeOf(t: StaTopic): Subscription['scope'] {
 }
 
 /** The registry entities of one device a reader sees. */
-function deviceEntities(d: Device, streams: Stream[]): Entity[] {
+/** The entities a visible device makes visible: its Thing and position, its Datastreams and its type's Sensor. */
+function deviceEntities(d: Device, t: DeviceType, streams: Stream[]): Entity[] {
   const g = point(d);
   return [
     thing(d),
     ...(g ? [location(d, g), historicalLocation(d), featureOfInterest(d, g)] : []),
     ...streams.map(datastream),
+    sensor(t),
   ];
 }
 const entityKey = (e: Entity) => `${e.type}/${e.id}`;
@@ -332,22 +337,28 @@ export class StaMqttFeed implements Service, StaReadAccess {
       // A change of when the device was last seen is not a change of the entity.
       const d = { ...old.device, lastSeenAt: now.device.lastSeenAt };
       const all = visibleStreams(this.catalogue, undefined, [], d, old.type) ?? [];
-      for (const x of deviceEntities(d, all)) oldProps.set(entityKey(x), x.props);
+      for (const x of deviceEntities(d, old.type, all)) oldProps.set(entityKey(x), x.props);
     }
     const changed = (x: Entity) => JSON.stringify(oldProps.get(entityKey(x))) !== JSON.stringify(x.props);
+    // A new device's Sensor (its type) is new to a reader only if no other device of the type was visible to it,
+    // as GET …/Sensors lists a type once a device of it is visible: the second device of a type is not a new Sensor.
+    let peers: Promise<Device[]> | undefined;
+    const sameType = () => (peers ??= this.registry.listDevices({ type: now.type.id, limit: SENSOR_PEERS_READ }));
     for (const [reader, subs] of this.readers) {
-      const streams = visibleStreams(
-        this.catalogue,
-        viewReader(reader),
-        await this.grantsOf(reader),
-        now.device,
-        now.type,
-      );
+      const grants = await this.grantsOf(reader);
+      const streams = visibleStreams(this.catalogue, viewReader(reader), grants, now.device, now.type);
       if (!streams) continue;
-      const entities = deviceEntities(now.device, streams);
+      const entities = deviceEntities(now.device, now.type, streams);
+      const sensorKnown =
+        !old &&
+        [...subs.values()].some((sub) => sub.t.k !== 'observations' && sub.t.type === 'Sensor') &&
+        (await sameType()).some(
+          (d) => d.id !== id && visibleStreams(this.catalogue, viewReader(reader), grants, d, now.type) !== undefined,
+        );
       for (const [topic, sub] of subs) {
         const t = sub.t;
         if (t.k === 'observations') continue;
+        if (t.type === 'Sensor' && sensorKnown) continue;
         if (t.k === 'property') {
           const x = entities.find((y) => y.type === t.type && y.id === t.id);
           const was = oldProps.get(`${t.type}/${t.id}`);

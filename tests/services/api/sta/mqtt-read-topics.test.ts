@@ -92,6 +92,28 @@ describe('SensorThings MQTT: entity sets, entities, properties, navigation colle
     ]);
   });
 
+  it('v1.1/Sensors: a device type once the first device of it the reader may see is registered, not again for the next', async () => {
+    for (const id of ['water', 'noise']) {
+      const type = { id, name: id, quantities: [id === 'water' ? 'water_level' : 'noise_laeq'] };
+      expect((await f.h.admin('POST', '/v1/device-types', type)).status).toBe(201);
+    }
+    // A type without a device is no Sensor yet (GET …/Sensors does not list it): nothing until a device of it comes.
+    const env = await reader('environment', ['v1.1/Sensors', "v1.1/Sensors('noise')"]);
+    const anon = await reader(undefined, ['v1.1/Sensors']);
+    await register('wl-1', 'environment', { type: 'water' });
+    await register('wl-2', 'environment', { type: 'water' });
+    await register('noise-1', 'environment', { type: 'noise' });
+    // Notifications go out in the order of the changes: once noise's arrived, wl-2's would have come before it.
+    await env.first("v1.1/Sensors('noise')");
+    expect(env.on('v1.1/Sensors')).toStrictEqual([
+      await http("Sensors('water')", 'environment'),
+      await http("Sensors('noise')", 'environment'),
+    ]);
+    expect(env.on("v1.1/Sensors('noise')")).toStrictEqual([await http("Sensors('noise')", 'environment')]);
+    // Open data: no water level or noise is public, so neither Sensor is visible without credentials.
+    expect(anon.on('v1.1/Sensors')).toStrictEqual([]);
+  });
+
   it("an entity's topic gets its updates, a property's topic the new value, a navigation topic the changed members", async () => {
     const env = await reader('environment', [
       "v1.1/Things('env-1')",
