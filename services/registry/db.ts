@@ -51,6 +51,12 @@ export function registryRefusal(err: unknown): SusError | undefined {
 /** The SQL surface the registry needs; both PGlite (embedded) and PostgreSQL (pg.Pool) provide it. */
 export interface Queryable {
   query<T extends object>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * Only where this process is the database's one client (PGlite: its files are locked to one process): how many
+   * statements were issued through it so far. A value read is still current while no statement was issued after
+   * the read, since only statements of this process can change it. Undefined where other processes write too.
+   */
+  statementsIssued?(): number;
 }
 
 export interface Db extends Queryable {
@@ -63,14 +69,19 @@ export interface Db extends Queryable {
 class PGliteDb implements Db {
   readonly kind = 'pglite';
   private readonly statements: PreparedStatements;
+  private issued = 0;
   constructor(
     private readonly pglite: PGlite,
     mod: PGliteModule,
   ) {
     this.statements = new PreparedStatements(pglite, mod);
   }
+  statementsIssued(): number {
+    return this.issued;
+  }
   /** Outside a transaction: waits for one to end (PGlite's transaction mutex), synced to its files after. */
   query<T extends object>(sql: string, params: unknown[] = []): Promise<T[]> {
+    this.issued++;
     return this.pglite._runExclusiveTransaction(() =>
       this.pglite._runExclusiveQuery(async () => {
         try {
@@ -82,14 +93,18 @@ class PGliteDb implements Db {
     );
   }
   async exec(sql: string): Promise<void> {
+    this.issued++;
     await this.pglite.exec(sql);
   }
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    this.issued++;
     // PGlite's transaction holds its transaction mutex: statements inside take only the query mutex, as tx.query does.
     return this.pglite.transaction(() =>
       fn({
-        query: <R extends object>(sql: string, params: unknown[] = []) =>
-          this.pglite._runExclusiveQuery(() => this.statements.query<R>(sql, params)),
+        query: <R extends object>(sql: string, params: unknown[] = []) => {
+          this.issued++;
+          return this.pglite._runExclusiveQuery(() => this.statements.query<R>(sql, params));
+        },
       }),
     );
   }

@@ -122,5 +122,28 @@ describe.each(BACKENDS)('latest-value store on $name', (backend) => {
         ['new device', true],
       ]);
     });
+
+    // PostgreSQL is written by other processes too: there every version is read from the database.
+    it.skipIf(backend.name === 'PostgreSQL')(
+      'knows an unchanged version without a query, and reads again after any statement, also one issued during a read',
+      async () => {
+        const issued = () => db.statementsIssued?.();
+        const first = await registry.latest.version();
+        const before = issued();
+        const polls = await Promise.all([registry.latest.version(), registry.latest.version()]);
+        const queriesForPolls = issued()! - before!;
+        // An upsert issued while a version read is under way: the read may not see it, the next version must.
+        const during = registry.latest.version();
+        const upsert = registry.latest.upsert([v('a', 'pm10', 5, T + 5000)]);
+        await Promise.all([during, upsert]);
+        const after = await registry.latest.version();
+        expect([polls, queriesForPolls, after !== first, await registry.latest.version()]).toStrictEqual([
+          [first, first],
+          0,
+          true,
+          after,
+        ]);
+      },
+    );
   });
 });
