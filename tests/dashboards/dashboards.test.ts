@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfluxQLAnnotationTarget } from '../../dashboards/src/annotations.ts';
 import { DASHBOARDS, DATASOURCE_UID, type InfluxQLTarget } from '../../dashboards/src/index.ts';
 import { renderFiles, updateReadme } from '../../dashboards/src/render.ts';
+import { DEVICE_TYPE_IDS, quantitiesOf } from '../../devices/simulator/device-types.ts';
 import { startDemoFleet } from '../../services/cli/demo.ts';
 import { startPlatform } from '../../services/cli/platform.ts';
 import type { Config } from '../../services/common/config.ts';
@@ -103,8 +104,10 @@ describe('Grafana dashboards', () => {
       await sim.stop();
       await platform.stop();
     };
-    // Every demo device publishes all its quantities right after connecting: wait until all types have landed.
-    const quantities = ['pm2_5', 'air_pressure', 'noise_laeq', 'water_level', 'soil_moisture', 'parking_occupied'];
+    // Every demo device publishes all its quantities right after connecting: wait until every one of every type has
+    // landed, or the rollups below run without it (a hand-kept list left out vehicle_count, and its rolled-up panels
+    // came out empty when the traffic counters' first readings reached InfluxDB after the rollup run).
+    const quantities = [...new Set(DEVICE_TYPE_IDS.flatMap(quantitiesOf))];
     await eventually(
       async () => (await influx.query(`SELECT count("value") FROM ${quantities.map((q) => `"${q}"`).join(',')}`))[0],
       (series) => series?.length === quantities.length,
