@@ -15,23 +15,31 @@
  *   sta-day     a day of Observations of one Datastream ($filter on phenomenonTime) vs /v1/readings of that day
  * `npm run bench:api` starts the local InfluxDB it needs (infra/bench.sh); INFLUX_URL names another one.
  */
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import autocannon from 'autocannon';
 import { type Platform, startPlatform } from '../../services/cli/platform.ts';
 import { catalogue } from '../../services/common/catalogue.ts';
 import { loadConfig } from '../../services/common/config.ts';
 import { readingLine, tagSet } from '../../services/common/line-protocol.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 import { rebuildLatest } from '../../services/registry/index.ts';
+import { type LoadCase, type LoadFigures, runCase } from './api-load.ts';
 import { prepareYear } from './api-year.ts';
 
 const DEVICES = 10_000;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const CONNECTIONS = 10;
-// autocannon in worker threads (BENCH_WORKERS, 1): clients parsing 2 MB answers on the platform's own event loop
-// were counted in its latencies; 0 runs it inline as the figures before 2026-12-01 (late evening) did.
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+// Where autocannon runs (BENCH_LOAD): `process` (default), its own process (api-load.ts), which receives the answers
+// without keeping them as text, so neither its CPU nor its GC pauses are the platform's; `worker` (the method of
+// 2026-12-01 night) a worker thread of this process, `inline` this thread (before that), both autocannon as it is.
+// BENCH_WORKERS=1 / 0 still name those two.
+const LOAD =
+  process.env.BENCH_LOAD ??
+  (process.env.BENCH_WORKERS === undefined ? 'process' : Number(process.env.BENCH_WORKERS) > 0 ? 'worker' : 'inline');
+if (!['process', 'worker', 'inline'].includes(LOAD)) throw new Error(`BENCH_LOAD=${LOAD}: process, worker or inline`);
+// BENCH_LOAD_BODY=text: the separate process keeps autocannon's body text too (to compare the two changes apart).
+const KEEP_BODY_TEXT = LOAD !== 'process' || process.env.BENCH_LOAD_BODY === 'text';
 const ADMIN = `sus_bench_admin_${randomBytes(12).toString('hex')}`;
 
 interface Figures {
@@ -41,26 +49,47 @@ interface Figures {
   errors: number;
   /** The platform's event loop busy per request (ms): its own cost, less sensitive to the machine's load. */
   loopMs: number;
+  /** Bytes received per answer (headers and body): every answer came whole. */
+  bytesPerAnswer: number;
+  /** The load generator's longest GC pause during the case (ms). */
+  loadGcMaxMs: number;
+}
+
+let generator: ChildProcess | undefined;
+
+/** The forked generator (one for the whole bench), started on first use. */
+function load(c: LoadCase): Promise<LoadFigures> {
+  if (LOAD !== 'process') return runCase(c, LOAD === 'worker' ? 1 : 0);
+  generator ??= fork(new URL('./api-load.ts', import.meta.url).pathname, [], {
+    execArgv: ['--max-semi-space-size=64', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const gen = generator;
+  return new Promise((resolve, reject) => {
+    const exited = (code: number | null) => reject(new Error(`load generator exited with ${code}`));
+    gen.once('exit', exited);
+    gen.once('message', (f: LoadFigures) => {
+      gen.off('exit', exited);
+      resolve(f);
+    });
+    gen.send(c);
+  });
 }
 
 async function run(url: string, headers: Record<string, string>, status = 200): Promise<Figures> {
   const elu = performance.eventLoopUtilization();
-  const r = await autocannon({
-    url,
-    headers,
-    connections: CONNECTIONS,
-    duration: DURATION_S,
-    ...(WORKERS > 0 ? { workers: WORKERS } : {}),
-  });
+  const r = await load({ url, headers, connections: CONNECTIONS, durationS: DURATION_S, keepBodyText: KEEP_BODY_TEXT });
   // autocannon counts a 304 as non-2xx: a case expecting 304 counts every other status as an error.
-  const wrong = status === 200 ? r.non2xx : r.non2xx - (r.statusCodeStats?.['304']?.count ?? 0) + r['2xx'];
+  const wrong = status === 200 ? r.non2xx : r.non2xx - r.count304 + r.count2xx;
   const busy = performance.eventLoopUtilization(elu);
   return {
-    loopMs: Number((busy.active / Math.max(1, r.requests.total)).toFixed(2)),
-    rps: Math.round(r.requests.average),
-    p50: r.latency.p50,
-    p99: r.latency.p99,
+    loopMs: Number((busy.active / Math.max(1, r.total)).toFixed(2)),
+    rps: r.rps,
+    p50: r.p50,
+    p99: r.p99,
     errors: r.errors + Math.max(0, wrong),
+    bytesPerAnswer: Math.round(r.bytes / Math.max(1, r.total)),
+    loadGcMaxMs: r.gcMaxMs,
   };
 }
 
@@ -78,12 +107,12 @@ async function warmLatestStore(platform: Platform): Promise<number> {
  * One request, timed: the first read of a latest answer builds it (registry devices, the store's rows, the body),
  * what the polling requests measured after it then share until the store changes.
  */
-async function once(url: string, headers: Record<string, string>): Promise<number> {
+async function once(url: string, headers: Record<string, string>): Promise<{ ms: number; bytes: number }> {
   const t0 = performance.now();
   const res = await fetch(url, { headers: { ...headers, 'accept-encoding': 'identity' } });
-  await res.arrayBuffer();
+  const bytes = (await res.arrayBuffer()).byteLength;
   if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-  return Math.round(performance.now() - t0);
+  return { ms: Math.round(performance.now() - t0), bytes };
 }
 
 /**
@@ -198,8 +227,12 @@ async function main(): Promise<void> {
     const from = new Date(now - 30 * 24 * 3600_000).toISOString();
     const to = new Date(now).toISOString();
     // Sequential on purpose: two loads at once would share the two cores and distort both.
-    const latestColdMs = await once(`${base}/v1/latest?quantity=air_temperature`, auth);
+    const latestCold = await once(`${base}/v1/latest?quantity=air_temperature`, auth);
+    const latestColdMs = latestCold.ms;
     const latestApi = await run(`${base}/v1/latest?quantity=air_temperature`, auth);
+    // The generator does not keep the bodies: their byte count says every answer came whole.
+    if (latestApi.bytesPerAnswer < latestCold.bytes)
+      throw new Error(`latest: ${latestApi.bytesPerAnswer} bytes per answer, the body alone is ${latestCold.bytes}`);
     const latestPeer = await run(
       influxQuery(`SELECT last("value") FROM "air_temperature" WHERE "department" = 'environment' GROUP BY "device"`),
       {},
@@ -214,7 +247,7 @@ async function main(): Promise<void> {
       ),
       {},
     );
-    const openColdMs = await once(`${base}/v1/open/datasets/${grant.id}/latest?format=geojson`, {});
+    const openColdMs = (await once(`${base}/v1/open/datasets/${grant.id}/latest?format=geojson`, {})).ms;
     const openApi = await run(`${base}/v1/open/datasets/${grant.id}/latest?format=geojson`, {});
     const polling = await latestPolling(`${base}/v1/latest?quantity=air_temperature`, auth);
     const staLatest = await run(
@@ -262,7 +295,7 @@ async function main(): Promise<void> {
         ? `   | InfluxDB direct ${peer.rps} req/s, p99 ${peer.p99} ms → API/peer ${(f.rps / peer.rps).toFixed(2)}×`
         : '');
     console.log(
-      `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, load generator ${WORKERS > 0 ? `in ${WORKERS} worker thread(s)` : 'inline'}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
+      `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, load generator ${LOAD === 'process' ? `in its own process${KEEP_BODY_TEXT ? ' (body text kept)' : ''}` : LOAD === 'worker' ? 'in a worker thread' : 'inline'}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
     );
     console.log(row('latest', latestApi, latestPeer));
     console.log(row('aggregate', aggregateApi, aggregatePeer));
@@ -286,12 +319,15 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify({
         bench: 'api',
-        load_workers: WORKERS,
+        load_generator: LOAD,
+        load_body_text: KEEP_BODY_TEXT,
         load_avg: loadavg().map((l) => Number(l.toFixed(1))),
         latest_rps: latestApi.rps,
         latest_p50_ms: latestApi.p50,
         latest_p99_ms: latestApi.p99,
         latest_loop_ms_per_req: latestApi.loopMs,
+        latest_bytes_per_answer: latestApi.bytesPerAnswer,
+        latest_load_gc_max_ms: latestApi.loadGcMaxMs,
         latest_vs_influx: Number((latestApi.rps / latestPeer.rps).toFixed(2)),
         aggregate_rps: aggregateApi.rps,
         aggregate_p50_ms: aggregateApi.p50,
@@ -338,6 +374,7 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
+    generator?.disconnect();
     await platform.stop();
     await platform.influx.query(`DROP DATABASE "${config.INFLUX_DB}"`, 'POST').catch(() => undefined);
   }
