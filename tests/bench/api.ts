@@ -17,6 +17,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { type Platform, startPlatform } from '../../services/cli/platform.ts';
 import { catalogue } from '../../services/common/catalogue.ts';
@@ -107,12 +108,32 @@ async function warmLatestStore(platform: Platform): Promise<number> {
  * One request, timed: the first read of a latest answer builds it (registry devices, the store's rows, the body),
  * what the polling requests measured after it then share until the store changes.
  */
-async function once(url: string, headers: Record<string, string>): Promise<{ ms: number; bytes: number }> {
+async function once(url: string, headers: Record<string, string>): Promise<{ ms: number; body: Buffer }> {
   const t0 = performance.now();
   const res = await fetch(url, { headers: { ...headers, 'accept-encoding': 'identity' } });
-  const bytes = (await res.arrayBuffer()).byteLength;
+  const body = Buffer.from(await res.arrayBuffer());
   if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-  return { ms: Math.round(performance.now() - t0), bytes };
+  return { ms: Math.round(performance.now() - t0), body };
+}
+
+/**
+ * The floor under the latest case on this machine at this moment: a bare node:http server in the platform's process
+ * sending the same bytes, no routing, access or cache, measured by the same generator right after. On a shared
+ * machine the difference to the latest case is the platform's part of the tail.
+ */
+async function floor(body: Buffer): Promise<Figures> {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as { port: number };
+    return await run(`http://127.0.0.1:${port}/v1/latest`, {});
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }
 
 /**
@@ -231,8 +252,11 @@ async function main(): Promise<void> {
     const latestColdMs = latestCold.ms;
     const latestApi = await run(`${base}/v1/latest?quantity=air_temperature`, auth);
     // The generator does not keep the bodies: their byte count says every answer came whole.
-    if (latestApi.bytesPerAnswer < latestCold.bytes)
-      throw new Error(`latest: ${latestApi.bytesPerAnswer} bytes per answer, the body alone is ${latestCold.bytes}`);
+    if (latestApi.bytesPerAnswer < latestCold.body.length)
+      throw new Error(
+        `latest: ${latestApi.bytesPerAnswer} bytes per answer, the body alone is ${latestCold.body.length}`,
+      );
+    const latestFloor = await floor(latestCold.body);
     const latestPeer = await run(
       influxQuery(`SELECT last("value") FROM "air_temperature" WHERE "department" = 'environment' GROUP BY "device"`),
       {},
@@ -298,6 +322,7 @@ async function main(): Promise<void> {
       `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, load generator ${LOAD === 'process' ? `in its own process${KEEP_BODY_TEXT ? ' (body text kept)' : ''}` : LOAD === 'worker' ? 'in a worker thread' : 'inline'}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
     );
     console.log(row('latest', latestApi, latestPeer));
+    console.log(`${row('  floor', latestFloor)}   (a bare node:http server sending the same bytes)`);
     console.log(row('aggregate', aggregateApi, aggregatePeer));
     console.log(row('open', openApi));
     console.log(row('latest gz', polling.gzip));
@@ -328,6 +353,9 @@ async function main(): Promise<void> {
         latest_loop_ms_per_req: latestApi.loopMs,
         latest_bytes_per_answer: latestApi.bytesPerAnswer,
         latest_load_gc_max_ms: latestApi.loadGcMaxMs,
+        latest_floor_rps: latestFloor.rps,
+        latest_floor_p50_ms: latestFloor.p50,
+        latest_floor_p99_ms: latestFloor.p99,
         latest_vs_influx: Number((latestApi.rps / latestPeer.rps).toFixed(2)),
         aggregate_rps: aggregateApi.rps,
         aggregate_p50_ms: aggregateApi.p50,
