@@ -5,6 +5,7 @@
  * latest case's 2.1 MB answers at ~800 per second made the generator's own GC pauses (tens to hundreds of ms,
  * measured) the tail of the latencies it reported, for SUS and for InfluxDB direct alike.
  */
+import { createRequire } from 'node:module';
 import { PerformanceObserver } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 
@@ -13,7 +14,7 @@ export interface LoadCase {
   headers: Record<string, string>;
   connections: number;
   durationS: number;
-  /** Keep autocannon's body text (its own behaviour): the methods before 2026-12-02, for comparison. */
+  /** Keep autocannon's body text (its own behaviour, BENCH_LOAD_BODY=text): the methods before 2026-12-02. */
   keepBodyText: boolean;
 }
 
@@ -33,22 +34,11 @@ export interface LoadFigures {
   gcMaxMs: number;
 }
 
-/**
- * autocannon (9.x) collects each body as text in its per-connection request queue; without a body check nothing
- * reads it. Fails loudly if a later autocannon moved that queue, rather than measuring something else silently.
- */
-export function dropBodyText(client: unknown): void {
-  const queue = (client as { pipelinedRequests?: { addBody?: unknown } }).pipelinedRequests;
-  if (typeof queue?.addBody !== 'function')
-    throw new Error('autocannon client has no pipelinedRequests.addBody: update tests/bench/api-load.ts');
-  queue.addBody = () => undefined;
-}
+const setupClient = new URL('./api-load-client.cjs', import.meta.url).pathname;
+/** Drops autocannon's body text of one client (api-load-client.cjs: worker threads load it by path). */
+export const dropBodyText = createRequire(import.meta.url)(setupClient) as (client: unknown) => void;
 
-/**
- * One case. `workers` > 0 runs autocannon in that many worker threads of this process, as it is (body text kept:
- * a worker loads its setupClient by require, and that mode stays the earlier method); the GC figure is then only
- * this thread's.
- */
+/** One case. `workers` > 0 runs autocannon in that many worker threads of this process (GC figure: this thread's). */
 export async function runCase(c: LoadCase, workers = 0): Promise<LoadFigures> {
   const pauses: number[] = [];
   const gc = new PerformanceObserver((list) => {
@@ -60,7 +50,13 @@ export async function runCase(c: LoadCase, workers = 0): Promise<LoadFigures> {
     headers: c.headers,
     connections: c.connections,
     duration: c.durationS,
-    ...(workers > 0 ? { workers } : c.keepBodyText ? {} : { setupClient: dropBodyText }),
+    ...(workers > 0 ? { workers } : {}),
+    // A worker thread loads it by path, this thread takes the function.
+    ...(c.keepBodyText
+      ? {}
+      : workers > 0
+        ? { setupClient: setupClient as unknown as typeof dropBodyText }
+        : { setupClient: dropBodyText }),
   });
   gc.disconnect();
   return {

@@ -31,16 +31,16 @@ import { prepareYear } from './api-year.ts';
 const DEVICES = 10_000;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const CONNECTIONS = 10;
-// Where autocannon runs (BENCH_LOAD): `process` (default), its own process (api-load.ts), which receives the answers
-// without keeping them as text, so neither its CPU nor its GC pauses are the platform's; `worker` (the method of
-// 2026-12-01 night) a worker thread of this process, `inline` this thread (before that), both autocannon as it is.
-// BENCH_WORKERS=1 / 0 still name those two.
+// Where autocannon runs (BENCH_LOAD): `process` (default), its own process (api-load.ts), so neither its CPU nor its
+// GC pauses are the platform's process's; `worker` a worker thread of this process (the method of 2026-12-01 night),
+// `inline` this thread (before that). BENCH_WORKERS=1 / 0 still name those two.
 const LOAD =
   process.env.BENCH_LOAD ??
   (process.env.BENCH_WORKERS === undefined ? 'process' : Number(process.env.BENCH_WORKERS) > 0 ? 'worker' : 'inline');
 if (!['process', 'worker', 'inline'].includes(LOAD)) throw new Error(`BENCH_LOAD=${LOAD}: process, worker or inline`);
-// BENCH_LOAD_BODY=text: the separate process keeps autocannon's body text too (to compare the two changes apart).
-const KEEP_BODY_TEXT = LOAD !== 'process' || process.env.BENCH_LOAD_BODY === 'text';
+// The generator receives every answer whole without keeping it as text (api-load.ts); BENCH_LOAD_BODY=text keeps
+// autocannon's body strings, whose GC made the tail of the figures before 2026-12-02.
+const KEEP_BODY_TEXT = process.env.BENCH_LOAD_BODY === 'text';
 const ADMIN = `sus_bench_admin_${randomBytes(12).toString('hex')}`;
 
 interface Figures {
@@ -319,7 +319,7 @@ async function main(): Promise<void> {
         ? `   | InfluxDB direct ${peer.rps} req/s, p99 ${peer.p99} ms → API/peer ${(f.rps / peer.rps).toFixed(2)}×`
         : '');
     console.log(
-      `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, load generator ${LOAD === 'process' ? `in its own process${KEEP_BODY_TEXT ? ' (body text kept)' : ''}` : LOAD === 'worker' ? 'in a worker thread' : 'inline'}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
+      `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, load generator ${LOAD === 'process' ? 'in its own process' : LOAD === 'worker' ? 'in a worker thread' : 'inline'}${KEEP_BODY_TEXT ? ' (body text kept)' : ''}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
     );
     console.log(row('latest', latestApi, latestPeer));
     console.log(`${row('  floor', latestFloor)}   (a bare node:http server sending the same bytes)`);

@@ -32,6 +32,13 @@ describe('bench:api load generator', () => {
     expect(f.bytes / f.total).toBeLessThan(body.length + 1024);
   });
 
+  it('receives every answer whole in a worker thread too (the setupClient loaded by path)', async () => {
+    const f = await runCase({ url, headers: {}, connections: 2, durationS: 1, keepBodyText: false }, 1);
+    expect(f.total).toBeGreaterThan(0);
+    expect(f.count2xx).toBe(f.total);
+    expect(f.bytes / f.total).toBeGreaterThanOrEqual(body.length);
+  });
+
   it("drops the body text from the installed autocannon's request queue", async () => {
     // autocannon's internal module (untyped): the test is there to notice when it changes.
     const internal: string = 'autocannon/lib/pipelinedRequestsQueue.js';
