@@ -1,11 +1,12 @@
 /**
  * bench:alerts — what active alert rules cost a `sus broker` node under bench:ingest's load, and how fast an alert
  * leaves. Each round runs the same load twice on fresh nodes (the shipped `sus broker` as a child process, its own
- * CPU measured, InfluxDB real): first with no rules, then with BENCH_RULES (1,000) rules from SUS_RULES_FILE — most
- * on the devices and quantities the load sends, with thresholds the values never cross, so every reading is compared
- * with its device's rules; one rule on bench-0's pm2_5, whose value the load generator switches between low and high
- * every BENCH_FLIP (100) of bench-0's messages, so the alert fires and resolves (one change per ≈ 2,000 messages of
- * the run) and each change posts a signed webhook to a real HTTP receiver in this process (not in the node).
+ * CPU measured, InfluxDB real), which one first alternating: with no rules, and with BENCH_RULES (1,000) rules from
+ * SUS_RULES_FILE — most on the devices and quantities the load sends, with thresholds the values never cross, so
+ * every reading is compared with its device's rules; one rule on bench-0's pm2_5, whose value the load generator
+ * switches between low and high every BENCH_FLIP (100) of bench-0's messages, so the alert fires and resolves (one
+ * change per ≈ 2,000 messages of the run) and each change posts a signed webhook to a real HTTP receiver in this
+ * process (not in the node).
  * Reports CPU per message of the node with and without the rules (the median round), readings/s, and the alert
  * latency publish → webhook received, p50/p99 over every round. Ends with one JSON line.
  * `npm run bench:alerts-path` measures the ingest path alone (no broker, no InfluxDB), where the same cost is a larger
@@ -22,7 +23,7 @@ import { InfluxQuery } from '../../services/common/influx.ts';
 import { type LoadSpec, now, pct, type RunResult, r1, seedDevices, susRound } from './sus-pipeline.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
 const RULES = Number(process.env.BENCH_RULES ?? 1000);
 const FLIP = Number(process.env.BENCH_FLIP ?? 100);
 // Rounds of without-then-with; the machine's speed drifts between runs, so one pair is not a verdict.
@@ -115,9 +116,19 @@ async function main(): Promise<void> {
   let flipsSent = 0;
   try {
     for (let k = 1; k <= ROUNDS; k++) {
-      const without = await susRound({ ...base, SUS_RULES_FILE: noneFile }, config, devices, spec);
+      // Which goes first alternates: a machine speeding up or slowing down over a round favours neither.
+      const runWithout = () => susRound({ ...base, SUS_RULES_FILE: noneFile }, config, devices, spec);
+      const runWith = () => susRound({ ...base, SUS_RULES_FILE: withFile }, config, devices, spec);
       received.clear();
-      const withRules = await susRound({ ...base, SUS_RULES_FILE: withFile }, config, devices, spec);
+      let without: RunResult;
+      let withRules: RunResult;
+      if (k % 2 === 1) {
+        without = await runWithout();
+        withRules = await runWith();
+      } else {
+        withRules = await runWith();
+        without = await runWithout();
+      }
       // The node stops once its readings are stored; a webhook still in flight then is not counted, not waited for.
       for (const f of withRules.load.flips) {
         flipsSent++;
