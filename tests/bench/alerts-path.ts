@@ -8,8 +8,6 @@
  * in this process). Reports CPU per message for both and the alert latency handle() → webhook received, p50/p99.
  * Ends with one JSON line.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { catalogue } from '../../services/common/catalogue.ts';
 import { loadConfig } from '../../services/common/config.ts';
@@ -19,6 +17,7 @@ import { createAlerting } from '../../services/ingest/alerts/index.ts';
 import { createIngestService } from '../../services/ingest/index.ts';
 import { openRegistry } from '../../services/registry/index.ts';
 import { driveIngest } from './ingest-driver.ts';
+import { webhookReceiver } from './webhook-receiver.ts';
 
 const N = Number(process.env.BENCH_MESSAGES ?? 100_000);
 const RULES = Number(process.env.BENCH_RULES ?? 1000);
@@ -27,19 +26,8 @@ const IN_FLIGHT = 2000;
 const DEVICES = 20;
 const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
 
-const received = new Map<number, number>();
-const receiver = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const body = JSON.parse(Buffer.concat(chunks).toString()) as { value: number };
-    received.set(body.value, performance.now());
-    res.statusCode = 204;
-    res.end();
-  });
-});
-await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+const receiver = await webhookReceiver(() => performance.now());
+const { received, url: hookUrl } = receiver;
 
 const config = loadConfig({
   ...process.env,

@@ -14,13 +14,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../services/common/config.ts';
 import { InfluxQuery } from '../../services/common/influx.ts';
-import { type LoadSpec, now, pct, type RunResult, r1, seedDevices, susRound } from './sus-pipeline.ts';
+import { type LoadSpec, nodeEnv, now, pct, type RunResult, r1, seedDevices, susRound } from './sus-pipeline.ts';
+import { webhookReceiver } from './webhook-receiver.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
@@ -32,19 +31,6 @@ const DEVICES = 20;
 const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
 const ADMIN_KEY = `sus_bench_${randomBytes(16).toString('hex')}`;
 
-/** Webhooks received: the alert's value (unique per flip message) → when it arrived. */
-const received = new Map<number, number>();
-const receiver = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const body = JSON.parse(Buffer.concat(chunks).toString()) as { value: number };
-    received.set(body.value, now());
-    res.statusCode = 204;
-    res.end();
-  });
-});
-
 interface Round {
   without: RunResult;
   with: RunResult;
@@ -54,21 +40,14 @@ interface Round {
 const usPerMsg = (r: RunResult) => (r.cpuS * 1e6) / MESSAGES;
 
 async function main(): Promise<void> {
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  // Webhooks received: the alert's value (unique per flip message) → when it arrived.
+  const receiver = await webhookReceiver(now);
+  const { received, url: hookUrl } = receiver;
   const run = randomBytes(4).toString('hex');
   const dataDir = path.join(ROOT, `var/bench/alerts-${run}`);
   mkdirSync(dataDir, { recursive: true });
   const base = {
-    ...process.env,
-    INFLUX_API: process.env.INFLUX_API ?? 'v1',
-    SUS_DATA_DIR: dataDir,
-    DATABASE_URL: '',
-    SUS_MQTT_HOST: '127.0.0.1',
-    SUS_MQTT_PORT: '0',
-    SUS_ADMIN_KEY: ADMIN_KEY,
-    LOG_LEVEL: 'warn',
-    SUS_SELF_METRICS_INTERVAL_S: '3600',
+    ...nodeEnv(dataDir, ADMIN_KEY),
     SUS_RULES_MAX_PER_DEPARTMENT: String(RULES + 1),
     SUS_WEBHOOK_ALLOW_NETWORKS: '127.0.0.1',
   };

@@ -33,6 +33,7 @@ import {
   type BrokerOnlyResult,
   freshDb,
   type LoadSpec,
+  nodeEnv,
   type RunResult,
   r1,
   runBrokerOnly,
@@ -134,16 +135,7 @@ async function main(): Promise<void> {
   const run = randomBytes(4).toString('hex');
   const dataDir = path.join(ROOT, `var/bench/run-${run}`);
   const base = {
-    ...process.env,
-    // No INFLUX_URL here: unset, the config derives it from SUS_INFLUX_PORT, as for the local stack.
-    INFLUX_API: process.env.INFLUX_API ?? 'v1',
-    SUS_DATA_DIR: dataDir,
-    DATABASE_URL: '',
-    SUS_MQTT_HOST: '127.0.0.1',
-    SUS_MQTT_PORT: '0',
-    SUS_ADMIN_KEY: ADMIN_KEY,
-    LOG_LEVEL: 'warn',
-    SUS_SELF_METRICS_INTERVAL_S: '3600',
+    ...nodeEnv(dataDir, ADMIN_KEY),
     // A slow subscriber (the Node-RED peer) is not cut off: the bench measures its throughput, not its eviction.
     SUS_MQTT_DRAIN_TIMEOUT_MS: '600000',
   };

@@ -18,6 +18,22 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 /** What the load generator sends: everything of its request but the port and the devices. */
 export type LoadSpec = Omit<LoadRequest, 'port' | 'devices'>;
 
+/** The environment of a bench's `sus broker` node: its data directory, embedded registry, loopback MQTT. */
+export function nodeEnv(dataDir: string, adminKey: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    // No INFLUX_URL here: unset, the config derives it from SUS_INFLUX_PORT, as for the local stack.
+    INFLUX_API: process.env.INFLUX_API ?? 'v1',
+    SUS_DATA_DIR: dataDir,
+    DATABASE_URL: '',
+    SUS_MQTT_HOST: '127.0.0.1',
+    SUS_MQTT_PORT: '0',
+    SUS_ADMIN_KEY: adminKey,
+    LOG_LEVEL: 'warn',
+    SUS_SELF_METRICS_INTERVAL_S: '3600',
+  };
+}
+
 export interface RunResult {
   msgsPerS: number;
   readingsPerS: number;
