@@ -11,7 +11,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,17 +35,13 @@ const CONNECT_CONCURRENCY = 500;
  * reducer shrinks the young generation once allocation slows).
  */
 const SETTLE_S = (process.env.BENCH_SETTLE_S ?? '0,5,10,20,30').split(',').map(Number);
-/**
- * BENCH_CPU_PROF=<dir>: each `sus broker` node writes a V8 CPU profile there when it stops; BENCH_SUS_NODE_OPTIONS:
- * further node options for the nodes alone (e.g. `--heapsnapshot-signal=SIGUSR2`, an `--import` probe).
- */
-const SUS_NODE_OPTIONS = [
-  process.env.NODE_OPTIONS,
-  process.env.BENCH_CPU_PROF && `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}`,
-  process.env.BENCH_SUS_NODE_OPTIONS,
-]
-  .filter(Boolean)
-  .join(' ');
+/** BENCH_CPU_PROF=<dir>: each `sus broker` node writes a V8 CPU profile there when it stops. */
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+/** BENCH_SUS_NODE_OPTIONS: node options for the nodes alone (e.g. `--heapsnapshot-signal=SIGUSR2`, an `--import` probe). */
+const SUS_NODE_OPTIONS = [process.env.NODE_OPTIONS, process.env.BENCH_SUS_NODE_OPTIONS].filter(Boolean).join(' ');
+/** The node flags of bin/sus.mjs's shebang (`#!/usr/bin/env -S node …`), repeated when node is started explicitly. */
+const shebangFlags = () =>
+  readFileSync(path.join(ROOT, 'bin/sus.mjs'), 'utf8').split('\n', 1)[0]!.split(/\s+/).slice(3);
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 interface Target {
@@ -88,12 +84,12 @@ async function startSus(devices: number, registryUrl?: string): Promise<Target> 
   if (SUS_NODE_OPTIONS) env.NODE_OPTIONS = SUS_NODE_OPTIONS;
   if (registryUrl) env.DATABASE_URL = registryUrl;
   else delete env.DATABASE_URL;
-  // Executed, not `node bin/sus.mjs`: the shebang's V8 flags are part of what is measured.
-  const child = spawn(path.join(ROOT, 'bin/sus.mjs'), ['broker'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env,
-  });
+  // Executed, not `node bin/sus.mjs`: the shebang's V8 flags are part of what is measured. --cpu-prof is not allowed
+  // in NODE_OPTIONS: with a profile, node runs the bin with the shebang's flags repeated.
+  const [command, args] = CPU_PROF_DIR
+    ? [process.execPath, [...shebangFlags(), '--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, 'bin/sus.mjs', 'broker']]
+    : [path.join(ROOT, 'bin/sus.mjs'), ['broker']];
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env });
   const port = await new Promise<number>((resolve, reject) => {
     // The node's log is read to its end (a full pipe would stall it); its start line names the MQTT port.
     createInterface({ input: child.stdout! }).on('line', (l) => {
