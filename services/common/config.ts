@@ -323,7 +323,7 @@ export const ConfigSchema = z
       .number()
       .int()
       .min(0)
-      .default(10)
+      .default(5)
       .describe(
         'Seconds between checks for memory to give back: after two quiet checks in a row with the heap well above its use (a connect storm or ingest burst), one memory-reducing GC; 0 turns it off. Needs node --expose-gc (bin/sus.mjs passes it).',
       ),
