@@ -27,9 +27,11 @@ case "$name" in
   api | ingest) needs_influx=1 ;;
   # The broker runs a second time with PostgreSQL as its registry (the scale-out case): the stack starts one.
   broker) needs_influx=0 needs_postgres=1 ;;
-  ingest-path | alerts) needs_influx=0 ;;
+  # bench:alerts runs `sus broker` nodes writing into InfluxDB, like bench:ingest.
+  alerts) needs_influx=1 ;;
+  ingest-path | alerts-path) needs_influx=0 ;;
   *)
-    log "usage: bash infra/bench.sh api|ingest|ingest-path|broker|alerts [args]"
+    log "usage: bash infra/bench.sh api|ingest|ingest-path|broker|alerts|alerts-path [args]"
     exit 2
     ;;
 esac

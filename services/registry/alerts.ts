@@ -174,6 +174,55 @@ const toSilence = (r: SilenceRow): Silence => ({
   createdAt: r.created_at.toISOString(),
 });
 
+const SILENCED_NOTE = 'notifications held back by a silence';
+
+interface ChangedRow extends AlertRow {
+  prev_state: AlertState;
+  notifies: boolean;
+  silenced: boolean;
+}
+
+/**
+ * A change of an existing alert in one statement: the row locked and read, updated, silences looked up and the
+ * history written. Each statement is a pass through PGlite in ingest's thread (~0.4–0.9 ms of CPU apiece): four
+ * became one. $1 rule, $2 device, $3 new state, $4 value, $5 time, $6 the transition's note, $7 the note of a
+ * notification a silence held back. A restart is a resolved alert firing or pending again: a new episode, its
+ * times and acknowledgement cleared; only a firing and the resolution of a fired alert notify.
+ */
+const UPDATE_EXISTING = `
+  WITH prev AS (
+    SELECT id, state AS prev_state,
+      (state = 'resolved' AND $3::text <> 'resolved') AS restart,
+      ($3::text = 'firing' AND state <> 'firing') AS fired
+    FROM alerts WHERE rule_id = $1 AND device_id = $2 FOR UPDATE
+  ), changed AS (
+    UPDATE alerts a SET state = $3::text, value = $4::double precision, updated_at = now(),
+      episode = a.episode + CASE WHEN p.restart THEN 1 ELSE 0 END,
+      since = CASE WHEN p.restart THEN $5::timestamptz ELSE a.since END,
+      fired_at = CASE WHEN p.fired THEN $5::timestamptz WHEN p.restart THEN NULL ELSE a.fired_at END,
+      resolved_at = CASE WHEN $3::text = 'resolved' THEN $5::timestamptz WHEN p.restart THEN NULL ELSE a.resolved_at END,
+      acked_at = CASE WHEN p.restart THEN NULL ELSE a.acked_at END,
+      acked_by = CASE WHEN p.restart THEN NULL ELSE a.acked_by END,
+      ack_note = CASE WHEN p.restart THEN NULL ELSE a.ack_note END
+    FROM prev p WHERE a.id = p.id
+    RETURNING ${ALERT_COLUMNS.split(', ')
+      .map((c) => `a.${c}`)
+      .join(', ')}, p.prev_state,
+      (p.fired OR ($3::text = 'resolved' AND p.prev_state = 'firing')) AS notifies
+  ), judged AS (
+    SELECT c.*, c.notifies AND EXISTS (
+      SELECT 1 FROM silences s WHERE s.department_id = c.department_id AND s.ends_at > now()
+        AND (s.rule_id IS NULL OR s.rule_id = c.rule_id) AND (s.device_id IS NULL OR s.device_id = c.device_id)
+    ) AS silenced
+    FROM changed c
+  ), history AS (
+    INSERT INTO alert_history (alert_id, at, state, value, note)
+    SELECT id, $5::timestamptz, $3::text, $4::double precision,
+      COALESCE($6::text, CASE WHEN silenced THEN $7::text END)
+    FROM judged
+  )
+  SELECT * FROM judged`;
+
 export interface TransitionResult {
   alert: Alert;
   silenced: boolean;
@@ -211,45 +260,43 @@ export class AlertStore {
   }
 
   private async apply(tx: Queryable, t: AlertTransition): Promise<TransitionResult> {
-    const [prev] = await tx.query<AlertRow>(
-      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE rule_id = $1 AND device_id = $2 FOR UPDATE`,
-      [t.rule, t.device],
-    );
-    const restart = prev !== undefined && prev.state === 'resolved' && t.state !== 'resolved';
-    const fired = t.state === 'firing' && (prev === undefined || prev.state !== 'firing');
-    let row: AlertRow | undefined;
-    if (!prev) {
-      [row] = await tx.query<AlertRow>(
+    const [changed] = await tx.query<ChangedRow>(UPDATE_EXISTING, [
+      t.rule,
+      t.device,
+      t.state,
+      t.value,
+      t.at,
+      t.note ?? null,
+      SILENCED_NOTE,
+    ]);
+    let row: AlertRow;
+    let prevState: AlertState | undefined;
+    let notifies: boolean;
+    let silenced: boolean;
+    if (changed) {
+      row = changed;
+      prevState = changed.prev_state;
+      notifies = changed.notifies;
+      silenced = changed.silenced;
+    } else {
+      // The alert's first change: no row to lock yet (the unique key makes a concurrent first insert fail whole).
+      [row] = (await tx.query<AlertRow>(
         `INSERT INTO alerts (rule_id, device_id, department_id, state, value, since, fired_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${ALERT_COLUMNS}`,
         [t.rule, t.device, t.department, t.state, t.value, t.at, t.state === 'firing' ? t.at : null],
-      );
-    } else {
-      [row] = await tx.query<AlertRow>(
-        `UPDATE alerts SET state = $2, value = $3, updated_at = now(),
-           episode = episode + $4::int,
-           since = CASE WHEN $4::int = 1 THEN $5 ELSE since END,
-           fired_at = CASE WHEN $6 THEN $5 WHEN $4::int = 1 THEN NULL ELSE fired_at END,
-           resolved_at = CASE WHEN $2 = 'resolved' THEN $5 WHEN $4::int = 1 THEN NULL ELSE resolved_at END,
-           acked_at = CASE WHEN $4::int = 1 THEN NULL ELSE acked_at END,
-           acked_by = CASE WHEN $4::int = 1 THEN NULL ELSE acked_by END,
-           ack_note = CASE WHEN $4::int = 1 THEN NULL ELSE ack_note END
-         WHERE id = $1 RETURNING ${ALERT_COLUMNS}`,
-        [prev.id, t.state, t.value, restart ? 1 : 0, t.at, fired],
-      );
+      )) as [AlertRow];
+      // Only what a receiver must hear about: a firing, and the resolution of an alert that fired.
+      notifies = t.state === 'firing';
+      silenced = notifies && (await this.silenced(tx, toAlert(row)));
+      await tx.query('INSERT INTO alert_history (alert_id, at, state, value, note) VALUES ($1, $2, $3, $4, $5)', [
+        row.id,
+        t.at,
+        t.state,
+        t.value,
+        t.note ?? (silenced ? SILENCED_NOTE : null),
+      ]);
     }
-    const alert = toAlert(row!);
-    // Only what a receiver must hear about: a firing, and the resolution of an alert that fired.
-    const notifies = fired || (t.state === 'resolved' && prev?.state === 'firing');
-    const silenced = notifies && (await this.silenced(tx, alert));
-    const note = t.note ?? (silenced ? 'notifications held back by a silence' : null);
-    await tx.query('INSERT INTO alert_history (alert_id, at, state, value, note) VALUES ($1, $2, $3, $4, $5)', [
-      alert.id,
-      t.at,
-      t.state,
-      t.value,
-      note,
-    ]);
+    const alert = toAlert(row);
     let deliveries = 0;
     if (notifies && !silenced && t.notify.length > 0) {
       const body = t.body(alert);
@@ -266,7 +313,7 @@ export class AlertStore {
         deliveries += inserted.length;
       }
     }
-    return { alert, silenced, deliveries, changed: prev?.state !== t.state };
+    return { alert, silenced, deliveries, changed: prevState !== t.state };
   }
 
   /**

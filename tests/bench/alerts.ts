@@ -1,186 +1,177 @@
 /**
- * bench:alerts — what active alert rules cost the ingest path, and how fast an alert leaves. The ingest path
- * of bench:ingest-path (Ingestor.handle → real spool → a drainer that drops the body; no broker, no InfluxDB) runs
- * the same messages once per step of BENCH_RULE_STEPS (default 0, 100 and BENCH_RULES = 1,000 rules) evaluated (most on the same devices and
- * quantities, thresholds the values never cross, so every reading is compared with its device's rules; one rule
- * crosses and resolves every BENCH_FLIP messages of one device and posts a signed webhook to a real HTTP receiver
- * in this process). Reports CPU per message for both and the alert latency handle() → webhook received, p50/p99.
- * Ends with one JSON line.
+ * bench:alerts — what active alert rules cost a `sus broker` node under bench:ingest's load, and how fast an alert
+ * leaves. Each round runs the same load twice on fresh nodes (the shipped `sus broker` as a child process, its own
+ * CPU measured, InfluxDB real), which one first alternating: with no rules, and with BENCH_RULES (1,000) rules from
+ * SUS_RULES_FILE — most on the devices and quantities the load sends, with thresholds the values never cross, so
+ * every reading is compared with its device's rules; one rule on bench-0's pm2_5, whose value the load generator
+ * switches between low and high every BENCH_FLIP (100) of bench-0's messages, so the alert fires and resolves (one
+ * change per ≈ 2,000 messages of the run) and each change posts a signed webhook to a real HTTP receiver in this
+ * process (not in the node).
+ * Reports CPU per message of the node with and without the rules (the median round), readings/s, and the alert
+ * latency publish → webhook received, p50/p99 over every round. Ends with one JSON line.
+ * `npm run bench:alerts-path` measures the ingest path alone (no broker, no InfluxDB), where the same cost is a larger
+ * share of a smaller whole.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { catalogue } from '../../services/common/catalogue.ts';
+import path from 'node:path';
 import { loadConfig } from '../../services/common/config.ts';
-import { createLogger } from '../../services/common/logger.ts';
-import { normaliseRule, RuleInputSchema } from '../../services/common/rules.ts';
-import { createAlerting } from '../../services/ingest/alerts/index.ts';
-import { createIngestService } from '../../services/ingest/index.ts';
-import { openRegistry } from '../../services/registry/index.ts';
-import { driveIngest } from './ingest-driver.ts';
+import { InfluxQuery } from '../../services/common/influx.ts';
+import { type LoadSpec, nodeEnv, now, pct, type RunResult, r1, seedDevices, susRound } from './sus-pipeline.ts';
+import { webhookReceiver } from './webhook-receiver.ts';
 
-const N = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 200_000);
 const RULES = Number(process.env.BENCH_RULES ?? 1000);
-const FLIP = Number(process.env.BENCH_FLIP ?? 2000);
-const IN_FLIGHT = 2000;
+const FLIP = Number(process.env.BENCH_FLIP ?? 100);
+// Rounds of without-then-with; the machine's speed drifts between runs, so one pair is not a verdict.
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const DEVICES = 20;
 const QUANTITIES = ['air_temperature', 'pm10', 'pm2_5', 'relative_humidity'] as const;
+const ADMIN_KEY = `sus_bench_${randomBytes(16).toString('hex')}`;
 
-const received = new Map<number, number>();
-const receiver = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const body = JSON.parse(Buffer.concat(chunks).toString()) as { value: number };
-    received.set(body.value, performance.now());
-    res.statusCode = 204;
-    res.end();
-  });
-});
-await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-
-const config = loadConfig({
-  ...process.env,
-  INFLUX_URL: 'http://127.0.0.1:9',
-  SUS_DATA_DIR: 'memory://',
-  DATABASE_URL: '',
-  SUS_ADMIN_KEY: 'sus_bench_alerts_key_0123456789abcdef',
-  SUS_RULES_MAX_PER_DEPARTMENT: String(RULES + 1),
-  SUS_WEBHOOK_ALLOW_NETWORKS: '127.0.0.1',
-  LOG_LEVEL: 'warn',
-});
-const log = createLogger('warn', 'bench');
-const registry = await openRegistry(config);
-await registry.createDepartment({ id: 'environment', name: 'Environment' });
-const ids: string[] = [];
-for (let d = 0; d < DEVICES; d++) {
-  const { device } = await registry.createDevice({
-    id: `bench-${d}`,
-    name: `bench ${d}`,
-    department: 'environment',
-    type: 'air_quality',
-    district: 'Nord',
-  });
-  ids.push(device.id);
+interface Round {
+  without: RunResult;
+  with: RunResult;
+  costPct: number;
 }
 
-/** value of message i: bench-0's pm2_5 is high in every other stretch of FLIP messages; unique, to time it. */
-const high = (i: number) => ids[i % DEVICES] === 'bench-0' && Math.floor(i / FLIP) % 2 === 1;
-const pm25 = (i: number) => (high(i) ? 500 : 5) + i / N;
-const t0 = Date.now() - 900_000;
-const payloads = Array.from({ length: N }, (_, i) =>
-  Buffer.from(
-    JSON.stringify({
-      time: t0 + i,
-      values: { air_temperature: (i % 50) + 0.5, pm10: (i % 50) + 1.5, pm2_5: pm25(i), relative_humidity: 40 },
-    }),
-  ),
-);
-const started = new Float64Array(N);
+const usPerMsg = (r: RunResult) => (r.cpuS * 1e6) / MESSAGES;
 
-async function run(withRules: boolean) {
-  const service = createIngestService(config, registry, log);
-  Object.assign(service.writer, { sender: { send: async () => {} } });
-  await service.start();
-  const alerting = withRules ? createAlerting(config, registry, service.ingestor, service.spool, log) : undefined;
-  await alerting?.start();
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
-  await driveIngest(service.ingestor, ids, payloads, IN_FLIGHT, (i) => {
-    started[i] = performance.now();
-  });
-  const cpu = process.cpuUsage(cpu0);
-  const seconds = (performance.now() - wall0) / 1000;
-  await alerting?.engine.idle();
-  // Let the last webhooks arrive before the notifier stops.
-  const until = Date.now() + 5000;
-  while (alerting && alerting.notifier.stats.delivered < alerting.engine.stats.transitions && Date.now() < until)
-    await new Promise((r) => setTimeout(r, 50));
-  const transitions = alerting?.engine.stats.transitions ?? 0;
-  await alerting?.stop();
-  await service.stop();
-  return { usPerMsg: (cpu.user + cpu.system) / N, msgsPerS: Math.round(N / seconds), transitions };
-}
-
-const STEPS = (process.env.BENCH_RULE_STEPS ?? `0,100,${RULES}`).split(',').map(Number);
-let created = 0;
-/** Adds rules up to `count`: first the one that flips (with the webhook), then quiet ones. */
-async function rulesUpTo(count: number): Promise<void> {
-  if (created === 0 && count > 0) {
-    const loud = RuleInputSchema.parse({
+async function main(): Promise<void> {
+  // Webhooks received: the alert's value (unique per flip message) → when it arrived.
+  const receiver = await webhookReceiver(now);
+  const { received, url: hookUrl } = receiver;
+  const run = randomBytes(4).toString('hex');
+  const dataDir = path.join(ROOT, `var/bench/alerts-${run}`);
+  mkdirSync(dataDir, { recursive: true });
+  const base = {
+    ...nodeEnv(dataDir, ADMIN_KEY),
+    SUS_RULES_MAX_PER_DEPARTMENT: String(RULES + 1),
+    SUS_WEBHOOK_ALLOW_NETWORKS: '127.0.0.1',
+  };
+  const config = loadConfig({ ...base, INFLUX_DB: `sus_bench_${run}_alerts` });
+  const devices = await seedDevices(config, DEVICES);
+  const spec: LoadSpec = {
+    messages: MESSAGES,
+    inFlight: 100,
+    quantities: QUANTITIES,
+    client: 'raw',
+    flip: { device: devices[0]!.id, quantity: 'pm2_5', every: FLIP, low: 5, high: 500 },
+  };
+  const rules = [
+    {
+      id: 'loud',
+      owner: 'environment',
       name: 'bench-0 pm2_5 high',
       quantity: 'pm2_5',
-      device: 'bench-0',
+      device: devices[0]!.id,
       above: 100,
       notify: [{ type: 'webhook', url: hookUrl, secret: 'bench-secret-0123456789' }],
-    });
-    await registry.rules.create(normaliseRule(loud, 'environment', 'loud', catalogue), null);
-    created++;
-  }
-  for (; created < count; created++) {
-    // Never crossed: every reading of the device and quantity is compared with it.
-    const r = created;
-    const q = QUANTITIES[r % QUANTITIES.length]!;
-    const input = RuleInputSchema.parse({ name: `quiet ${r}`, quantity: q, device: ids[r % DEVICES], above: 1e6 });
-    await registry.rules.create(normaliseRule(input, 'environment', `quiet-${r}`, catalogue), null);
-  }
-}
-// One unmeasured run first: without it the first measured run pays for JIT warm-up and looks the most expensive.
-await run(false);
-// Without the alert engine at all, then with it attached and 0, 100, … rules: the engine's fixed cost apart from
-// the rules'.
-const without = { rules: null, ...(await run(false)) };
-const runs: Array<{ rules: number | null } & Awaited<ReturnType<typeof run>>> = [without];
-for (const step of STEPS) {
-  await rulesUpTo(step);
-  runs.push({ rules: step, ...(await run(true)) });
-}
-const withRules = runs[runs.length - 1]!;
-
-const latencies: number[] = [];
-for (let i = 0; i < N; i++) {
-  // The first message of each high or low stretch of bench-0 is the one that changed the alert's state.
-  if (ids[i % DEVICES] !== 'bench-0' || i < DEVICES || high(i) === high(i - DEVICES)) continue;
-  const at = received.get(pm25(i));
-  if (at !== undefined) latencies.push(at - started[i]!);
-}
-latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-receiver.close();
-await registry.close();
-const cost = (r: { usPerMsg: number }) => Math.round((r.usPerMsg / without.usPerMsg - 1) * 1000) / 10;
-const load = loadavg().map((l) => Math.round(l * 100) / 100);
-console.log(
-  `alerts on ${availableParallelism()} × ${cpus()[0]?.model ?? 'unknown CPU'} (load ${load.join(' ')}): ${N} messages of 4 readings each run`,
-);
-for (const r of runs)
-  console.log(
-    `  ${r.rules === null ? 'no alert engine' : `${String(r.rules).padStart(5)} rules`}: ${r.usPerMsg.toFixed(1)} µs CPU per message, ${r.msgsPerS * 4} readings/s` +
-      (r.rules === null ? '' : ` (${cost(r)} % CPU per message against no alert engine)`),
-  );
-console.log(
-  `  ${withRules.transitions} alert changes, ${latencies.length} webhooks timed: handle → webhook p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms`,
-);
-console.log(
-  JSON.stringify({
-    bench: 'alerts',
-    messages: N,
-    load_avg: load,
-    runs: runs.map((r) => ({
-      rules: r.rules,
-      us_per_msg: Math.round(r.usPerMsg * 10) / 10,
-      readings_per_s: r.msgsPerS * 4,
-      cost_pct: cost(r),
+    },
+    // Never crossed: every reading of the device and quantity is compared with them.
+    ...Array.from({ length: RULES - 1 }, (_, r) => ({
+      id: `quiet-${r}`,
+      owner: 'environment',
+      name: `quiet ${r}`,
+      quantity: QUANTITIES[r % QUANTITIES.length],
+      device: devices[r % DEVICES]!.id,
+      above: 1e6,
     })),
-    rules: created,
-    us_per_msg_without: Math.round(without.usPerMsg * 10) / 10,
-    us_per_msg_with: Math.round(withRules.usPerMsg * 10) / 10,
-    cost_pct: cost(withRules),
-    alert_changes: withRules.transitions,
-    webhooks_timed: latencies.length,
-    latency_ms_p50: Math.round(pct(50) * 10) / 10,
-    latency_ms_p99: Math.round(pct(99) * 10) / 10,
-  }),
+  ];
+  const withFile = path.join(dataDir, 'rules.json');
+  const noneFile = path.join(dataDir, 'no-rules.json');
+  writeFileSync(withFile, JSON.stringify(rules));
+  // An empty file, not no setting: a start with the file's rules leaves them in the registry until a file drops them.
+  writeFileSync(noneFile, '[]');
+  const load = loadavg().map((l) => Math.round(l * 100) / 100);
+  console.log(
+    `bench:alerts — ${MESSAGES} QoS 1 messages × ${QUANTITIES.length} readings from ${DEVICES} devices into a ` +
+      `sus broker node, without rules and with ${RULES}; ${availableParallelism()} × ${cpus()[0]?.model ?? 'unknown CPU'} (load ${load.join(' ')})`,
+  );
+  const rounds: Round[] = [];
+  const latencies: number[] = [];
+  let flipsSent = 0;
+  try {
+    for (let k = 1; k <= ROUNDS; k++) {
+      // Which goes first alternates: a machine speeding up or slowing down over a round favours neither.
+      const runWithout = () => susRound({ ...base, SUS_RULES_FILE: noneFile }, config, devices, spec);
+      const runWith = () => susRound({ ...base, SUS_RULES_FILE: withFile }, config, devices, spec);
+      received.clear();
+      let without: RunResult;
+      let withRules: RunResult;
+      if (k % 2 === 1) {
+        without = await runWithout();
+        withRules = await runWith();
+      } else {
+        withRules = await runWith();
+        without = await runWithout();
+      }
+      // The node stops once its readings are stored; a webhook still in flight then is not counted, not waited for.
+      for (const f of withRules.load.flips) {
+        flipsSent++;
+        const at = received.get(f.value);
+        if (at !== undefined) latencies.push(at - f.published);
+      }
+      const costPct = (usPerMsg(withRules) / usPerMsg(without) - 1) * 100;
+      rounds.push({ without, with: withRules, costPct });
+      console.log(
+        `round ${k}/${ROUNDS}: ${usPerMsg(without).toFixed(1)} µs CPU per message without rules, ` +
+          `${usPerMsg(withRules).toFixed(1)} with ${RULES} (${r1(costPct)} %); ${withRules.load.flips.length} alert changes`,
+      );
+    }
+  } finally {
+    receiver.close();
+    await new InfluxQuery(config).query(`DROP DATABASE "${config.INFLUX_DB}"`, 'POST').catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  latencies.sort((a, b) => a - b);
+  const median = [...rounds].sort((a, b) => a.costPct - b.costPct)[Math.floor((rounds.length - 1) / 2)]!;
+  const lost = rounds.reduce((n, r) => n + r.without.lost + r.with.lost, 0);
+  console.log(`\nmedian round (by cost):`);
+  for (const [name, r] of [
+    ['no rules', median.without],
+    [`${RULES} rules`, median.with],
+  ] as const)
+    console.log(
+      `  ${name.padEnd(10)} ${usPerMsg(r).toFixed(1)} µs CPU per message, ${Math.round(r.readingsPerS)} readings/s, ` +
+        `PUBACK p99 ${r1(r.pubackMs.p99)} ms, written p99 ${r1(r.writtenMs.p99)} ms`,
+    );
+  console.log(
+    `  cost of the rules: ${r1(median.costPct)} % CPU per message (rounds: ${rounds.map((r) => r1(r.costPct)).join(', ')} %)`,
+  );
+  console.log(
+    `  ${latencies.length} of ${flipsSent} alert changes timed: publish → webhook received p50 ${r1(pct(latencies, 50))} ms, ` +
+      `p99 ${r1(pct(latencies, 99))} ms; readings lost: ${lost}`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'alerts',
+      messages: MESSAGES,
+      rules: RULES,
+      rounds: ROUNDS,
+      load_avg: load,
+      us_per_msg_without: r1(usPerMsg(median.without)),
+      us_per_msg_with: r1(usPerMsg(median.with)),
+      readings_per_s_without: Math.round(median.without.readingsPerS),
+      readings_per_s_with: Math.round(median.with.readingsPerS),
+      cost_pct: r1(median.costPct),
+      cost_pct_rounds: rounds.map((r) => r1(r.costPct)),
+      alert_changes: flipsSent,
+      webhooks_timed: latencies.length,
+      latency_ms_p50: r1(pct(latencies, 50)),
+      latency_ms_p99: r1(pct(latencies, 99)),
+      lost,
+    }),
+  );
+  if (latencies.length === 0 || lost > 0) process.exitCode = 1;
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
 );
-process.exit(latencies.length > 0 ? 0 : 1);

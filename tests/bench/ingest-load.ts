@@ -15,6 +15,17 @@ export interface LoadRequest {
   quantities: readonly string[];
   /** `raw`: the lean publisher of raw-publisher.ts; `mqttjs`: mqtt.js (costs more CPU than the pipeline itself). */
   client: 'raw' | 'mqttjs';
+  /**
+   * One device's quantity switching between `low` and `high` every `every` of its own messages (bench:alerts: an alert
+   * fires and resolves). Each value is made unique (+ message index / messages) so a notification names its message.
+   */
+  flip?: { device: string; quantity: string; every: number; low: number; high: number };
+}
+
+/** A flip message: the first of a stretch, the one that changes the alert's state. */
+export interface FlipMark {
+  value: number;
+  published: number;
 }
 
 interface Publisher {
@@ -50,6 +61,7 @@ export interface LoadResult {
   pubackMs: number[];
   /** CPU seconds of this generator process (connects excluded). */
   cpuS: number;
+  flips: FlipMark[];
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -73,6 +85,20 @@ async function run(req: LoadRequest): Promise<LoadResult> {
   const ackOrder: number[] = [];
   const pubackMs: number[] = [];
   const topics = new Map(req.devices.map((d) => [d.id, `sus/v1/devices/${d.id}/up`]));
+  const flips: FlipMark[] = [];
+  const { flip } = req;
+  let flipCount = 0;
+  /** The flip device's payload, built at publish time: which device sends message i is known only then. */
+  const flipPayload = (i: number, at: number): Buffer => {
+    if (!flip) return payloads[i]!;
+    const stretch = Math.floor(flipCount / flip.every);
+    const value = (stretch % 2 === 1 ? flip.high : flip.low) + i / req.messages;
+    if (flipCount > 0 && flipCount % flip.every === 0) flips.push({ value, published: at });
+    flipCount++;
+    const message = JSON.parse(payloads[i]!.toString()) as { values: Record<string, number> };
+    message.values[flip.quantity] = value;
+    return Buffer.from(JSON.stringify(message));
+  };
   let next = 0;
   const start = now();
   const cpu0 = process.cpuUsage();
@@ -86,7 +112,8 @@ async function run(req: LoadRequest): Promise<LoadResult> {
       }
       outstanding++;
       published[i] = now();
-      client.publish(topics.get(device)!, payloads[i]!, (err) => {
+      const payload = device === flip?.device ? flipPayload(i, published[i]) : payloads[i]!;
+      client.publish(topics.get(device)!, payload, (err) => {
         outstanding--;
         if (!err) {
           pubackMs.push(now() - published[i]!);
@@ -101,7 +128,7 @@ async function run(req: LoadRequest): Promise<LoadResult> {
   });
   const cpu = process.cpuUsage(cpu0);
   await Promise.all(clients.map((c) => c.end()));
-  return { type: 'done', start, published, ackOrder, pubackMs, cpuS: (cpu.user + cpu.system) / 1e6 };
+  return { type: 'done', start, published, ackOrder, pubackMs, cpuS: (cpu.user + cpu.system) / 1e6, flips };
 }
 
 process.once('message', (req: LoadRequest) => {
