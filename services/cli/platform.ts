@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { StaMqttFeed } from '../api/sta/mqtt.ts';
+import { buildApi, StaMqttFeed } from '../api/index.ts';
 import { BrokerSelfMetrics, createBroker, type SusBroker } from '../broker/index.ts';
 import { catalogue } from '../common/catalogue.ts';
 import { ElectedDuties } from '../common/cluster/lease.ts';
@@ -327,9 +327,6 @@ export async function startPlatform(
       sharedLimits = { redis, prefix: place.prefix };
     }
     if (parts.api) {
-      // Loaded only where the API runs: Fastify, its plugins, Swagger UI and the QR-code renderer are ≈ 20 MB of a
-      // `sus broker` node's RSS that it never uses (issue 17).
-      const { buildApi } = await import('../api/app.ts');
       const api = await buildApi(
         {
           registry,
