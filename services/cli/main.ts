@@ -2,14 +2,11 @@ import { parseArgs } from 'node:util';
 import type { FleetSimulator } from '../../devices/simulator/index.ts';
 import { type Config, ConfigError, loadConfig } from '../common/config.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
-import { runDecode } from './decode.ts';
-import { startDemoFleet } from './demo.ts';
-import { deviceCommand } from './device.ts';
 import { keysCommand } from './keys.ts';
 import { withRegistry } from './open-registry.ts';
 import { startPlatform } from './platform.ts';
 import { RULES_HELP, rulesCommand } from './rules.ts';
-import { SIMULATE_HELP, simulateCommand } from './simulate.ts';
+import { SIMULATE_HELP } from './simulate-help.ts';
 
 const HELP = `sus — Smart Urban Services platform
 
@@ -77,6 +74,7 @@ async function run(
     );
   }
   if (demo && platform.mqttPort !== undefined) {
+    const { startDemoFleet } = await import('./demo.ts');
     sim = await startDemoFleet(platform.registry, {
       mqttPort: platform.mqttPort,
       count: config.SUS_DEMO_DEVICES,
@@ -124,17 +122,25 @@ async function main(argv: string[]): Promise<number> {
     case 'ingest':
       await run(config, log, { ingest: true }, false);
       return -1;
-    case 'simulate':
+    // The simulator, the decoder and the QR-code renderer are loaded by the commands that use them: a `sus broker`
+    // node holding 10,000 devices keeps no module it never runs (issue 17).
+    case 'simulate': {
+      const { simulateCommand } = await import('./simulate.ts');
       await simulateCommand(config, log, rest, onShutdown);
       return -1;
-    case 'decode':
+    }
+    case 'decode': {
+      const { runDecode } = await import('./decode.ts');
       return runDecode(rest, config, {
         stdin: process.stdin,
         out: (t) => process.stdout.write(t),
         err: (t) => process.stderr.write(t),
       });
-    case 'device':
+    }
+    case 'device': {
+      const { deviceCommand } = await import('./device.ts');
       return deviceCommand(config, rest);
+    }
     case 'rules':
       return rulesCommand(config, rest, (t) => process.stdout.write(t));
     case 'keys':

@@ -11,6 +11,7 @@ import type { Config } from '../common/config.ts';
 import { HealthServer } from '../common/health-server.ts';
 import { InfluxQuery } from '../common/influx.ts';
 import type { Logger } from '../common/logger.ts';
+import { MemoryReducer } from '../common/memory-reducer.ts';
 import { createMetricsRegistry, type MetricsRegistry } from '../common/metrics.ts';
 import { type Service, ServiceGroup } from '../common/service.ts';
 import { alertTopic } from '../common/topics.ts';
@@ -361,6 +362,11 @@ export async function startPlatform(
       platform.healthPort = health.boundPort;
     }
     if (elected) await services.start(elected);
+    if (config.SUS_MEMORY_REDUCER_S > 0) {
+      await services.start(
+        new MemoryReducer({ intervalMs: config.SUS_MEMORY_REDUCER_S * 1000 }, log.child({ component: 'memory' })),
+      );
+    }
   } catch (err) {
     await platform.stop();
     throw err;

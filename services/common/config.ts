@@ -319,6 +319,14 @@ export const ConfigSchema = z
     SUS_SELF_METRICS_INTERVAL_S: positiveInt(10).describe(
       'How often the platform writes its self-metrics (sus_ingest, sus_spool, sus_writes, sus_broker) into InfluxDB.',
     ),
+    SUS_MEMORY_REDUCER_S: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(5)
+      .describe(
+        'Seconds between checks for memory to give back: after two quiet checks in a row with the heap well above its use (a connect storm or ingest burst), one memory-reducing GC; 0 turns it off. Needs node --expose-gc (bin/sus.mjs passes it).',
+      ),
     SUS_MQTT_TCP: z.enum(['on', 'off']).default('on').describe('on/off: the plain MQTT TCP listener on SUS_MQTT_PORT.'),
     SUS_MQTT_WS: z
       .enum(['on', 'off'])

@@ -3,14 +3,15 @@
  *   1. QoS 1 fan-in: 1,000 authenticated devices publish readings (one in flight each); messages/s and
  *      publish→PUBACK latency p50/p99. Publishers use raw-publisher.ts: with mqtt.js the load generator itself was
  *      the limit and both brokers measured alike (~10k msg/s).
- *   2. Reconnect storm: 10,000 devices connect; time until all are connected, broker RSS afterwards.
+ *   2. Reconnect storm: 10,000 devices connect; time until all are connected; broker RSS: the highest sampled during
+ *      the storm, at the last CONNACK, and settled (BENCH_SETTLE_S after it, the devices still connected).
  * Both brokers run in their own process with an equivalent password file and ACL. The SUS side is a real `sus broker`
  * node (bin/sus.mjs, as a city runs it: layers 1 and 2, ingest writing to InfluxDB), once with the embedded PGlite
  * and once with PostgreSQL as its registry. Ends with one JSON line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,19 @@ const FAN_IN_DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
 const MESSAGES_PER_DEVICE = Number(process.env.BENCH_MESSAGES ?? 20);
 const STORM_DEVICES = Number(process.env.BENCH_STORM ?? 10_000);
 const CONNECT_CONCURRENCY = 500;
+/**
+ * Seconds after the last CONNACK at which the broker's RSS is sampled with every device still connected; the last one
+ * is the settled figure: "RSS at 10,000 connected devices" is a steady state, not the storm's transient (V8's memory
+ * reducer shrinks the young generation once allocation slows).
+ */
+const SETTLE_S = (process.env.BENCH_SETTLE_S ?? '0,5,10,20,30').split(',').map(Number);
+/** BENCH_CPU_PROF=<dir>: each `sus broker` node writes a V8 CPU profile there when it stops. */
+const CPU_PROF_DIR = process.env.BENCH_CPU_PROF;
+/** BENCH_SUS_NODE_OPTIONS: node options for the nodes alone (e.g. `--heapsnapshot-signal=SIGUSR2`, an `--import` probe). */
+const SUS_NODE_OPTIONS = [process.env.NODE_OPTIONS, process.env.BENCH_SUS_NODE_OPTIONS].filter(Boolean).join(' ');
+/** The node flags of bin/sus.mjs's shebang (`#!/usr/bin/env -S node …`), repeated when node is started explicitly. */
+const shebangFlags = () =>
+  readFileSync(path.join(ROOT, 'bin/sus.mjs'), 'utf8').split('\n', 1)[0]!.split(/\s+/).slice(3);
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 interface Target {
@@ -67,14 +81,15 @@ async function startSus(devices: number, registryUrl?: string): Promise<Target> 
     SUS_ADMIN_KEY: `bench-${randomBytes(24).toString('hex')}`,
   };
   delete env.REDIS_URL;
+  if (SUS_NODE_OPTIONS) env.NODE_OPTIONS = SUS_NODE_OPTIONS;
   if (registryUrl) env.DATABASE_URL = registryUrl;
   else delete env.DATABASE_URL;
-  // Executed, not `node bin/sus.mjs`: the shebang's V8 flags are part of what is measured.
-  const child = spawn(path.join(ROOT, 'bin/sus.mjs'), ['broker'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env,
-  });
+  // Executed, not `node bin/sus.mjs`: the shebang's V8 flags are part of what is measured. --cpu-prof is not allowed
+  // in NODE_OPTIONS: with a profile, node runs the bin with the shebang's flags repeated.
+  const [command, args] = CPU_PROF_DIR
+    ? [process.execPath, [...shebangFlags(), '--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, 'bin/sus.mjs', 'broker']]
+    : [path.join(ROOT, 'bin/sus.mjs'), ['broker']];
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env });
   const port = await new Promise<number>((resolve, reject) => {
     // The node's log is read to its end (a full pipe would stall it); its start line names the MQTT port.
     createInterface({ input: child.stdout! }).on('line', (l) => {
@@ -198,14 +213,40 @@ async function brokerSettled(pid: number, files: number): Promise<void> {
   while (openFiles(pid) > files + 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 async function storm(target: Target) {
   const idle = rssMb(target.pid);
   const files = openFiles(target.pid);
+  // The storm's peak: /proc sampled every 200 ms while the devices connect (a cheap read, off the broker's process).
+  let peak = idle;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssMb(target.pid));
+  }, 200);
   const { clients, seconds } = await connectMany(target.port, STORM_DEVICES);
+  clearInterval(sampler);
   const rss = rssMb(target.pid);
+  peak = Math.max(peak, rss);
+  // Settled: the devices stay connected (their keepalive is 600 s, no traffic), the broker's RSS over time.
+  const start = performance.now();
+  const settle: number[] = [];
+  for (const s of SETTLE_S) {
+    const wait = s * 1000 - (performance.now() - start);
+    if (wait > 0) await sleep(wait);
+    settle.push(rssMb(target.pid));
+  }
+  const connected = clients.filter((c) => c.connected).length;
   await disconnectAll(clients);
   await brokerSettled(target.pid, files);
-  return { seconds: round(seconds), rssMb: rss, idleRssMb: idle };
+  return {
+    seconds: round(seconds),
+    rssMb: rss,
+    peakRssMb: peak,
+    settledRssMb: settle.at(-1) ?? rss,
+    settle,
+    connected,
+    idleRssMb: idle,
+  };
 }
 
 const devices = Math.max(FAN_IN_DEVICES, STORM_DEVICES);
@@ -253,12 +294,16 @@ try {
       const s = await storm(target);
       console.log(
         `round ${round}, ${target.name}: ${STORM_DEVICES} connects in ${s.seconds} s, broker RSS ${s.rssMb} MB ` +
-          `(${s.idleRssMb} MB before), load ${os.loadavg()[0]!.toFixed(2)}`,
+          `at the last CONNACK (peak ${s.peakRssMb} MB, ${s.idleRssMb} MB before); ${s.connected} still connected ` +
+          `after ${SETTLE_S.join('/')} s: ${s.settle.join(' / ')} MB; load ${os.loadavg()[0]!.toFixed(2)}`,
       );
       storms[target.name]!.push(s);
     }
   }
-  /** Median connect time, highest RSS of the rounds, median of the rounds' ratios to mosquitto's time. */
+  /**
+   * Median connect time, highest RSS of the rounds (at the last CONNACK, peak during the storm, settled), median of
+   * the rounds' ratios to mosquitto's time.
+   */
   const summary = (name: string) => {
     const mine = storms[name]!;
     const peerRounds = storms[mosquitto.name]!;
@@ -266,6 +311,8 @@ try {
       fan: fans[name],
       seconds: round(median(mine.map((s) => s.seconds))),
       rssMb: Math.max(...mine.map((s) => s.rssMb)),
+      peakRssMb: Math.max(...mine.map((s) => s.peakRssMb)),
+      settledRssMb: Math.max(...mine.map((s) => s.settledRssMb)),
       idleRssMb: mine[0]!.idleRssMb,
       connectRatio: round(median(mine.map((s, i) => s.seconds / peerRounds[i]!.seconds))),
     };
@@ -282,7 +329,8 @@ try {
           ? `throughput ${round(r.fan.msgsPerS / peer.fan.msgsPerS)}, p99 ${round(r.fan.p99 / peer.fan.p99)}, `
           : '') +
         `connect ${r.seconds} s vs ${peer.seconds} s, ratio ${r.connectRatio}; ` +
-        `RSS ${r.rssMb} MB at ${STORM_DEVICES} (${r.idleRssMb} MB idle) vs ${peer.rssMb} MB`,
+        `RSS at ${STORM_DEVICES}: ${r.settledRssMb} MB settled ${SETTLE_S.at(-1)} s after the last CONNACK ` +
+        `(${r.rssMb} MB at it, peak ${r.peakRssMb} MB, ${r.idleRssMb} MB idle) vs ${peer.settledRssMb} MB`,
     );
   }
   const load = os.loadavg().map((l) => round(l));
@@ -300,16 +348,22 @@ try {
       connect_10k_s: pglite?.seconds,
       connect_ratio_vs_mosquitto: pglite?.connectRatio,
       rss_mb_10k: pglite?.rssMb,
+      rss_mb_10k_peak: pglite?.peakRssMb,
+      rss_mb_10k_settled: pglite?.settledRssMb,
       rss_mb_idle: pglite?.idleRssMb,
       pg_msgs_per_s: onPg?.fan?.msgsPerS,
       pg_connect_10k_s: onPg?.seconds,
       pg_rss_mb_10k: onPg?.rssMb,
+      pg_rss_mb_10k_peak: onPg?.peakRssMb,
+      pg_rss_mb_10k_settled: onPg?.settledRssMb,
       pg_rss_mb_idle: onPg?.idleRssMb,
       pg_connect_ratio_vs_mosquitto: onPg?.connectRatio,
       mosquitto_msgs_per_s: peer.fan?.msgsPerS,
       mosquitto_p99_puback_ms: peer.fan?.p99,
       mosquitto_connect_10k_s: peer.seconds,
       mosquitto_rss_mb_10k: peer.rssMb,
+      mosquitto_rss_mb_10k_settled: peer.settledRssMb,
+      settle_s: SETTLE_S.at(-1),
       load_average: load,
     }),
   );

@@ -78,6 +78,7 @@ describe('loadConfig defaults', () => {
       SUS_SPOOL_MAX_BYTES: 1024 ** 3,
       SUS_SPOOL_SEGMENT_BYTES: 16 * 1024 ** 2,
       SUS_SELF_METRICS_INTERVAL_S: 10,
+      SUS_MEMORY_REDUCER_S: 5,
       SUS_MQTT_TCP: 'on',
       SUS_MQTT_WS: 'on',
       SUS_MQTTS_PORT: 8883,
