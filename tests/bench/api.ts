@@ -31,12 +31,13 @@ import { prepareYear } from './api-year.ts';
 const DEVICES = 10_000;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const CONNECTIONS = 10;
-// Where autocannon runs (BENCH_LOAD): `process` (default), its own process (api-load.ts), so neither its CPU nor its
-// GC pauses are the platform's process's; `worker` a worker thread of this process (the method of 2026-12-01 night),
-// `inline` this thread (before that). BENCH_WORKERS=1 / 0 still name those two.
+// Where autocannon runs (BENCH_LOAD): `worker` (default), a worker thread of this process (since 2026-12-01 night);
+// `process`, its own process (api-load.ts): at rest on 2026-12-02 it got 179 req/s where a worker thread got 328 and
+// the bare server's floor 258 against 362, unexplained; `inline` this thread (before). BENCH_WORKERS=1 / 0 name
+// `worker` and `inline`.
 const LOAD =
   process.env.BENCH_LOAD ??
-  (process.env.BENCH_WORKERS === undefined ? 'process' : Number(process.env.BENCH_WORKERS) > 0 ? 'worker' : 'inline');
+  (process.env.BENCH_WORKERS === undefined ? 'worker' : Number(process.env.BENCH_WORKERS) > 0 ? 'worker' : 'inline');
 if (!['process', 'worker', 'inline'].includes(LOAD)) throw new Error(`BENCH_LOAD=${LOAD}: process, worker or inline`);
 // The generator receives every answer whole without keeping it as text (api-load.ts); BENCH_LOAD_BODY=text keeps
 // autocannon's body strings, whose GC made the tail of the figures before 2026-12-02.
