@@ -4,7 +4,8 @@ import { parseNetworks } from './outbound-address.ts';
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 /** Days data is kept; 0 keeps it forever. */
-const retentionDays = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+/** A whole number where 0 means off or forever (retention days, check intervals). */
+const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 const optionalText = z
   .string()
   .optional()
@@ -115,11 +116,11 @@ export const ConfigSchema = z
     SUS_DEAD_LETTER_MAX_ROWS: positiveInt(200_000).describe(
       'Most dead letters kept; registry housekeeping deletes the oldest beyond it.',
     ),
-    SUS_DEAD_LETTER_RETENTION_DAYS: retentionDays(30).describe('Days a dead letter is kept (0: forever).'),
-    SUS_ACK_RETENTION_DAYS: retentionDays(90).describe(
+    SUS_DEAD_LETTER_RETENTION_DAYS: nonNegativeInt(30).describe('Days a dead letter is kept (0: forever).'),
+    SUS_ACK_RETENTION_DAYS: nonNegativeInt(90).describe(
       "Days devices' answers to downlinks (acks) are kept (0: forever).",
     ),
-    SUS_AUDIT_RETENTION_DAYS: retentionDays(3650).describe(
+    SUS_AUDIT_RETENTION_DAYS: nonNegativeInt(3650).describe(
       'Days the audit log of shared reads, the data-trustee record, is kept (0: forever).',
     ),
     SUS_PLAUSIBILITY: z
@@ -189,10 +190,10 @@ export const ConfigSchema = z
     SUS_QUERY_MAX_SCAN: positiveInt(250_000).describe(
       "Stored points one aggregate query may make InfluxDB read: raw readings estimated from the devices' expected intervals, rollups one per window and device; 400 SUS_ERR_QUERY_BUDGET beyond.",
     ),
-    SUS_RAW_RETENTION_DAYS: retentionDays(365).describe(
+    SUS_RAW_RETENTION_DAYS: nonNegativeInt(365).describe(
       "Days InfluxDB keeps raw readings (the database's default retention policy; 0: forever); shortened only once the hourly rollups reach past the new limit.",
     ),
-    SUS_HOURLY_RETENTION_DAYS: retentionDays(1830).describe(
+    SUS_HOURLY_RETENTION_DAYS: nonNegativeInt(1830).describe(
       'Days InfluxDB keeps hourly rollups (retention policy rollup_1h; 0: forever); the air-quality report of a year needs its hourly rollups. Daily rollups are kept forever.',
     ),
     SUS_ROLLUP_SETTLE_S: positiveInt(120).describe(
@@ -319,14 +320,9 @@ export const ConfigSchema = z
     SUS_SELF_METRICS_INTERVAL_S: positiveInt(10).describe(
       'How often the platform writes its self-metrics (sus_ingest, sus_spool, sus_writes, sus_broker) into InfluxDB.',
     ),
-    SUS_MEMORY_REDUCER_S: z.coerce
-      .number()
-      .int()
-      .min(0)
-      .default(5)
-      .describe(
-        'Seconds between checks for memory to give back: after two quiet checks in a row with the heap well above its use (a connect storm or ingest burst), one memory-reducing GC; 0 turns it off. Needs node --expose-gc (bin/sus.mjs passes it).',
-      ),
+    SUS_MEMORY_REDUCER_S: nonNegativeInt(5).describe(
+      'Seconds between checks for memory to give back: after two quiet checks in a row with the heap well above its use (a connect storm or ingest burst), one memory-reducing GC; 0 turns it off. Needs node --expose-gc (bin/sus.mjs passes it).',
+    ),
     SUS_MQTT_TCP: z.enum(['on', 'off']).default('on').describe('on/off: the plain MQTT TCP listener on SUS_MQTT_PORT.'),
     SUS_MQTT_WS: z
       .enum(['on', 'off'])
@@ -382,7 +378,7 @@ export const ConfigSchema = z
     SUS_ALERT_QUEUE_MAX: positiveInt(10_000).describe(
       'Alert state changes waiting to be written to the registry; beyond it further ones are dropped, counted and logged (ingest is never held).',
     ),
-    SUS_ALERT_HISTORY_RETENTION_DAYS: retentionDays(365).describe(
+    SUS_ALERT_HISTORY_RETENTION_DAYS: nonNegativeInt(365).describe(
       'Days resolved alerts, their history and their webhook deliveries are kept (0: forever).',
     ),
     SUS_WEBHOOK_TIMEOUT_MS: positiveInt(5000).describe('How long one webhook delivery attempt may take.'),
