@@ -43,4 +43,58 @@ describe('LookupBatch', () => {
     fail = false;
     expect(await batch.load('a')).toBe(1);
   });
+  it('keys asked while a query is out wait for it and go together in one query that starts after it returned', async () => {
+    const calls: string[][] = [];
+    let release: () => void = () => {};
+    const batch = new LookupBatch<string, number>(async (keys) => {
+      calls.push(keys);
+      if (calls.length === 1) await new Promise<void>((r) => (release = r));
+      return new Map(keys.map((k) => [k, calls.length]));
+    });
+    const first = batch.load('a');
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toStrictEqual([['a']]);
+    // One CONNECT per turn, as in a reconnect storm: none of them may join the query already sent.
+    const later: Promise<number | undefined>[] = [];
+    for (const k of ['b', 'c', 'd']) {
+      later.push(batch.load(k));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(calls).toStrictEqual([['a']]);
+    release();
+    expect(await first).toBe(1);
+    expect(await Promise.all(later)).toStrictEqual([2, 2, 2]);
+    expect(calls).toStrictEqual([['a'], ['b', 'c', 'd']]);
+  });
+
+  it('a quiet node asks at once: a lookup with no query out is sent in the next turn', async () => {
+    const calls: string[][] = [];
+    const batch = new LookupBatch<string, number>(async (keys) => {
+      calls.push(keys);
+      return new Map(keys.map((k) => [k, 1]));
+    });
+    expect(await batch.load('a')).toBe(1);
+    expect(await batch.load('b')).toBe(1);
+    expect(calls).toStrictEqual([['a'], ['b']]);
+  });
+  it('lookups soon after a query wait for the interval and share the next query', async () => {
+    const calls: string[][] = [];
+    const batch = new LookupBatch<string, number>(
+      async (keys) => {
+        calls.push(keys);
+        return new Map(keys.map((k) => [k, 1]));
+      },
+      500,
+      50,
+    );
+    expect(await batch.load('a')).toBe(1);
+    const later: Promise<number | undefined>[] = [];
+    for (const k of ['b', 'c']) {
+      later.push(batch.load(k));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(calls).toStrictEqual([['a']]);
+    expect(await Promise.all(later)).toStrictEqual([1, 1]);
+    expect(calls).toStrictEqual([['a'], ['b', 'c']]);
+  });
 });
