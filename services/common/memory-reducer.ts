@@ -28,6 +28,12 @@ const DEFAULT_QUIET_BELOW = 0.2;
  * heap 312 → 185 MB (measured; with 3 tries the node kept ~400 MB RSS). Later tries find little garbage (3–18 ms).
  */
 const MAX_TRIES = 12;
+/**
+ * A collection that gave back at least this much is followed by another on the next quiet check: a memory-reducing
+ * collection compacts only ~12 MB of fragmented old space (V8's bound for reduce-memory GCs), and after a storm's
+ * clients the old space held 175 MB committed for 100 MB live. The first collection that gives back less ends it.
+ */
+const MIN_GAIN_BYTES = 2 * 1024 * 1024;
 /** Below one semi-space pair at bin/sus.mjs's 64 MB: a young generation grown by a burst is always worth it. */
 const DEFAULT_SLACK_BYTES = 48 * 1024 * 1024;
 
@@ -55,7 +61,7 @@ export function shouldReduce(
  * One memory-reducing collection (V8's last-resort flavour: full, and the young generation shrunk; a plain full
  * collection shrinks it only when V8 happens to see the allocation rate low) on a quiet node brings it to
  * ~195 MB (issue 17), pausing the loop ~13 ms at 10,000 connections. Once per growth of the heap by `slackBytes`
- * (on quiet checks until the heap shrinks, up to MAX_TRIES).
+ * (on quiet checks until the heap shrinks, up to MAX_TRIES; then while each collection still gives memory back).
  * Without `--expose-gc` (node run without bin/sus.mjs's flags) there is no `gc` and this does nothing.
  */
 export class MemoryReducer implements Service {
@@ -64,8 +70,10 @@ export class MemoryReducer implements Service {
   private previous: MemorySample | undefined;
   /** The committed heap after the last collection that shrank it (or gave up), or at the start. */
   private baseline = 0;
-  /** Collections since the heap last shrank. */
+  /** Collections of this growth that gave nothing back, before the first that did. */
   private attempts = 0;
+  /** A collection of this growth gave memory back: the next quiet check collects again. */
+  private gaining = false;
   /** Collections run so far (for tests and the log). */
   reductions = 0;
 
@@ -98,7 +106,9 @@ export class MemoryReducer implements Service {
     this.elu = performance.eventLoopUtilization();
     const heapTotal = this.heapTotal();
     const current = { utilization: elu.utilization, heapTotal };
-    const reduce = shouldReduce(this.previous, current, this.baseline, this.options);
+    const reduce = this.gaining
+      ? shouldReduce(this.previous, current, Number.NEGATIVE_INFINITY, this.options)
+      : shouldReduce(this.previous, current, this.baseline, this.options);
     this.previous = current;
     // A heap that shrank by itself is the new baseline: growth is counted from the smallest size seen.
     this.baseline = Math.min(this.baseline, heapTotal);
@@ -108,13 +118,16 @@ export class MemoryReducer implements Service {
     this.reductions++;
     const afterTotal = this.heapTotal();
     // A collection soon after the burst may free the old space's garbage but leave the young generation grown: the
-    // next quiet check tries again (MAX_TRIES).
-    this.attempts++;
-    const shrank = heapTotal - afterTotal >= (this.options.slackBytes ?? DEFAULT_SLACK_BYTES) / 2;
-    const tries = this.attempts;
-    if (shrank || this.attempts >= MAX_TRIES) {
+    // next quiet check tries again (MAX_TRIES). Once one gave memory back, collections go on while they still do.
+    const gained = heapTotal - afterTotal >= MIN_GAIN_BYTES;
+    const tries = ++this.attempts;
+    if (gained) {
+      this.gaining = true;
+      this.attempts = 0;
+    } else if (this.gaining || this.attempts >= MAX_TRIES) {
       this.baseline = afterTotal;
       this.attempts = 0;
+      this.gaining = false;
     }
     this.log.debug(
       {

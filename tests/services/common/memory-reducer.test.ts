@@ -63,15 +63,32 @@ describe('the memory reducer gives a burst heap back once the node is quiet', ()
     });
     await settle(100);
     expect(collections).toStrictEqual([]);
-    // A storm grew the heap to 312 MB; collections 1–3 leave it so, the 4th shrinks it to 185 MB.
+    // A storm grew the heap to 312 MB; collections 1–3 leave it so, the 4th shrinks it to 185 MB, the 5th gives
+    // nothing more back and ends it.
     heap.total = 312 * MB;
     await eventually(
       async () => collections.length,
-      (n) => n >= 4,
+      (n) => n >= 5,
     );
     await settle(200);
     await reducer.stop();
-    expect(collections).toStrictEqual([1, 2, 3, 4]);
+    expect(collections).toStrictEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('collects again while each collection still gives memory back (a fragmented old space compacts ~12 MB at a time)', async () => {
+    const heap = { total: 120 * MB };
+    const { reducer } = await watched(heap, () => {
+      heap.total = Math.max(150 * MB, heap.total - 12 * MB);
+    });
+    heap.total = 200 * MB;
+    await eventually(
+      async () => heap.total,
+      (t) => t === 150 * MB,
+    );
+    await settle(200);
+    await reducer.stop();
+    // 200 → 188 → 176 → 164 → 152 → 150, then one that gave nothing back.
+    expect(reducer.reductions).toBe(6);
   });
 
   it('gives up after 12 collections that shrink nothing, until the heap grows again', async () => {
