@@ -29,6 +29,7 @@ import { type PresenceSink, PresenceTracker } from './presence.ts';
 import { limitSessionQueues, type OutgoingQueues } from './session-queue-limit.ts';
 import { Sessions } from './sessions.ts';
 import { SharedFailureCounts } from './shared-throttle.ts';
+import { TakeoverOrder } from './takeover-order.ts';
 import type { ThrottleOptions } from './throttle.ts';
 import { cacheEmitterMatches, cacheTopicMatches, type OfflineQueueing } from './topic-match-cache.ts';
 
@@ -202,10 +203,15 @@ export class SusBroker implements Service {
         this.log.debug('mqemitter has no topic tree to cache; every publish is matched afresh');
       }
     }
+    const takeovers = new TakeoverOrder();
+    aedes.on('clientReady', takeovers.ready);
     aedes.authenticate = (client, username, password, done) =>
       this.authentication.hook(client, username, password, (err, ok) => {
-        if (ok) this.authorization.admitWill(client);
-        done(err, ok);
+        if (!ok) return done(err, ok);
+        takeovers.admit(client, () => {
+          this.authorization.admitWill(client);
+          done(err, ok);
+        });
       });
     aedes.authorizePublish = this.authorization.authorizePublish;
     aedes.authorizeSubscribe = this.authorization.authorizeSubscribe;
