@@ -47,8 +47,9 @@ const WRK_MISSING = ASKED === undefined || ASKED === 'wrk' ? wrkUnavailable() : 
 if (ASKED === 'wrk' && WRK_MISSING) throw new Error(`BENCH_LOAD=wrk: ${WRK_MISSING}`);
 if (ASKED === undefined && WRK_MISSING) console.log(`bench:api: ${WRK_MISSING}; autocannon in a worker thread instead`);
 const LOAD = ASKED ?? (WRK_MISSING ? 'worker' : 'wrk');
-// wrk's threads (BENCH_WRK_THREADS): see tests/bench/README.md for -t1 against -t2 on the floor.
-const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 1);
+// wrk's threads (BENCH_WRK_THREADS, 2): against the bare server at rest -t2 reached 1,072–1,177 req/s, p99 16–19 ms,
+// -t1 841–1,006 req/s, p99 18–20 ms (tests/bench/README.md): with one thread wrk is closer to being the limit again.
+const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 2);
 // The generator receives every answer whole without keeping it as text (api-load.ts); BENCH_LOAD_BODY=text keeps
 // autocannon's body strings, whose GC made the tail of the figures before 2026-12-02.
 const KEEP_BODY_TEXT = process.env.BENCH_LOAD_BODY === 'text';
