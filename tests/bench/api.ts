@@ -47,9 +47,10 @@ const WRK_MISSING = ASKED === undefined || ASKED === 'wrk' ? wrkUnavailable() : 
 if (ASKED === 'wrk' && WRK_MISSING) throw new Error(`BENCH_LOAD=wrk: ${WRK_MISSING}`);
 if (ASKED === undefined && WRK_MISSING) console.log(`bench:api: ${WRK_MISSING}; autocannon in a worker thread instead`);
 const LOAD = ASKED ?? (WRK_MISSING ? 'worker' : 'wrk');
-// wrk's threads (BENCH_WRK_THREADS, 2): against the bare server at rest -t2 reached 1,072–1,177 req/s, p99 16–19 ms,
-// -t1 841–1,006 req/s, p99 18–20 ms (tests/bench/README.md): with one thread wrk is closer to being the limit again.
-const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 2);
+// wrk's threads (BENCH_WRK_THREADS, 1): on 2 cores one wrk thread and the platform's main thread have a core each; a
+// second wrk thread took the platform's (tests/bench/README.md, 2026-12-02 03:00–04:00: latest p99 28.8/39.2 ms with
+// -t1 against 54.8/41.6 ms with -t2 in the same minutes, the platform's loop busier per request with -t2).
+const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 1);
 // The generator receives every answer whole without keeping it as text (api-load.ts); BENCH_LOAD_BODY=text keeps
 // autocannon's body strings, whose GC made the tail of the figures before 2026-12-02.
 const KEEP_BODY_TEXT = process.env.BENCH_LOAD_BODY === 'text';
