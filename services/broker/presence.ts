@@ -16,9 +16,15 @@ export interface PresenceSink {
 
 /**
  * `device_status` points into a durable line sink: the broker shares its process with ingest, so presence goes
- * through ingest's spool and survives an InfluxDB outage like the readings do.
+ * through ingest's spool and survives an InfluxDB outage like the readings do. The changes of one event-loop turn go
+ * in one append: a reconnect storm is one presence change per CONNECT, and an append per change was a spool record
+ * and a file write each. `close()` writes what is waiting.
  */
 export class LinePresenceSink implements PresenceSink {
+  private pending: string[] = [];
+  private scheduled = false;
+  private readonly writing = new Set<Promise<void>>();
+
   constructor(
     private readonly sink: LineSink,
     private readonly log: Logger,
@@ -31,12 +37,32 @@ export class LinePresenceSink implements PresenceSink {
       device_type: device.type,
       district: device.district,
     });
-    this.sink
-      .append([pointLine(SELF_METRICS.deviceStatus, tags, `online=${intValue(online ? 1 : 0)}`, at)])
-      .catch((err: Error) => this.log.warn({ device: device.id, err: err.message }, 'device_status not written'));
+    this.pending.push(pointLine(SELF_METRICS.deviceStatus, tags, `online=${intValue(online ? 1 : 0)}`, at));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flush);
+    }
   }
 
-  async close(): Promise<void> {}
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    const done = this.sink
+      .append(lines)
+      .then(
+        () => undefined,
+        (err: Error) => this.log.warn({ changes: lines.length, err: err.message }, 'device_status not written'),
+      )
+      .finally(() => this.writing.delete(done));
+    this.writing.add(done);
+  };
+
+  async close(): Promise<void> {
+    this.flush();
+    await Promise.all(this.writing);
+  }
 }
 
 /** Publishes a status message (retained) through the broker; resolves without publishing once it has stopped. */

@@ -7,7 +7,8 @@
  *      the storm, at the last CONNACK, and settled (BENCH_SETTLE_S after it, the devices still connected).
  * Both brokers run in their own process with an equivalent password file and ACL. The SUS side is a real `sus broker`
  * node (bin/sus.mjs, as a city runs it: layers 1 and 2, ingest writing to InfluxDB), once with the embedded PGlite
- * and once with PostgreSQL as its registry. Ends with one JSON line.
+ * and once with PostgreSQL as its registry. The storms also measure a floor: Aedes alone (aedes-alone.mjs, the same
+ * Aedes with the password check and ACL in memory), Aedes' own share of a node's connect time. Ends with one JSON line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -107,6 +108,22 @@ async function startSus(devices: number, registryUrl?: string): Promise<Target> 
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The floor: Aedes alone in its own process (aedes-alone.mjs), its devices' secrets and ACL in memory. */
+async function startAedesAlone(devices: number): Promise<Target> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'aedes-alone.mjs'), String(devices)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      const m = /^port (\d+)$/.exec(l);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`aedes-alone.mjs exited with ${code} before listening`)));
+  });
+  return { name: 'Aedes alone', port, pid: child.pid!, stop: () => stopChild(child) };
 }
 
 async function startMosquittoTarget(devices: number): Promise<Target> {
@@ -273,6 +290,9 @@ if (pgBase) {
   suses.push(await startSus(devices, withSearchPath(pgBase, schema)));
 } else console.log('BENCH_REGISTRY_URL is unset: the SUS broker runs with PGlite only');
 const mosquitto = await startMosquittoTarget(devices);
+// BENCH_FLOOR=0: no Aedes-alone storms.
+const floorTarget = process.env.BENCH_FLOOR !== '0' ? await startAedesAlone(devices) : undefined;
+const stormTargets = [...suses, ...(floorTarget ? [floorTarget] : []), mosquitto];
 const fanInOn = process.env.BENCH_FAN_IN !== '0';
 // The storms take turns (each SUS node, then mosquitto, round after round) and each connect-time ratio is taken from
 // one round's neighbouring storms: on a shared machine the load moves between runs, not within a few seconds.
@@ -288,9 +308,9 @@ try {
     console.log(`${target.name}: ${fan.msgsPerS} msg/s, PUBACK p50 ${fan.p50} ms, p99 ${fan.p99} ms`);
     fans[target.name] = fan;
   }
-  const storms: Record<string, Storm[]> = Object.fromEntries([...suses, mosquitto].map((t) => [t.name, []]));
+  const storms: Record<string, Storm[]> = Object.fromEntries(stormTargets.map((t) => [t.name, []]));
   for (let round = 1; round <= STORM_ROUNDS; round++) {
-    for (const target of [...suses, mosquitto]) {
+    for (const target of stormTargets) {
       const s = await storm(target);
       console.log(
         `round ${round}, ${target.name}: ${STORM_DEVICES} connects in ${s.seconds} s, broker RSS ${s.rssMb} MB ` +
@@ -318,6 +338,7 @@ try {
     };
   };
   const peer = summary(mosquitto.name);
+  const floor = floorTarget ? summary(floorTarget.name) : undefined;
   const pglite = suses.length === 2 || !pgBase ? summary(suses[0]!.name) : undefined;
   const onPg = pgBase ? summary(suses.at(-1)!.name) : undefined;
   const ratio = pglite?.fan && peer.fan ? round(pglite.fan.msgsPerS / peer.fan.msgsPerS) : undefined;
@@ -331,6 +352,13 @@ try {
         `connect ${r.seconds} s vs ${peer.seconds} s, ratio ${r.connectRatio}; ` +
         `RSS at ${STORM_DEVICES}: ${r.settledRssMb} MB settled ${SETTLE_S.at(-1)} s after the last CONNACK ` +
         `(${r.rssMb} MB at it, peak ${r.peakRssMb} MB, ${r.idleRssMb} MB idle) vs ${peer.settledRssMb} MB`,
+    );
+  }
+  if (floor) {
+    console.log(
+      `floor, ${floorTarget!.name} vs mosquitto: connect ${floor.seconds} s vs ${peer.seconds} s, ratio ` +
+        `${floor.connectRatio}; RSS at ${STORM_DEVICES}: ${floor.settledRssMb} MB settled (${floor.rssMb} MB at the last ` +
+        'CONNACK): what Aedes itself costs, the rest of a node is the platform',
     );
   }
   const load = os.loadavg().map((l) => round(l));
@@ -358,6 +386,10 @@ try {
       pg_rss_mb_10k_settled: onPg?.settledRssMb,
       pg_rss_mb_idle: onPg?.idleRssMb,
       pg_connect_ratio_vs_mosquitto: onPg?.connectRatio,
+      aedes_alone_connect_10k_s: floor?.seconds,
+      aedes_alone_connect_ratio_vs_mosquitto: floor?.connectRatio,
+      aedes_alone_rss_mb_10k: floor?.rssMb,
+      aedes_alone_rss_mb_10k_settled: floor?.settledRssMb,
       mosquitto_msgs_per_s: peer.fan?.msgsPerS,
       mosquitto_p99_puback_ms: peer.fan?.p99,
       mosquitto_connect_10k_s: peer.seconds,
@@ -370,5 +402,6 @@ try {
 } finally {
   for (const sus of suses) await sus.stop();
   await mosquitto.stop();
+  await floorTarget?.stop();
   if (pgBase) await adminQuery(pgBase, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
 }
