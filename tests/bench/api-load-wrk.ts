@@ -5,11 +5,13 @@
  * defines response() (which would hand every body to Lua), so each case is checked by bytes instead: one request
  * before the run gives the answer's status and size on the wire, and the run's bytes must be that many answers.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { LoadCase, LoadFigures } from './api-load.ts';
 
+const execFileAsync = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SCRIPT = path.join(import.meta.dirname, 'api-load-wrk.lua');
 const MARK = 'SUS_WRK ';
@@ -70,7 +72,7 @@ interface WrkSummary {
   timeout: number;
 }
 
-function wrk(c: LoadCase, threads: number): Promise<WrkSummary> {
+async function wrk(c: LoadCase, threads: number): Promise<WrkSummary> {
   const args = [
     `-t${Math.min(threads, c.connections)}`,
     `-c${c.connections}`,
@@ -83,23 +85,12 @@ function wrk(c: LoadCase, threads: number): Promise<WrkSummary> {
     ...Object.entries(c.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
     c.url,
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith(MARK));
-      if (code !== 0 || !line) return reject(new Error(`wrk ${args.join(' ')}: exit ${code}: ${err.trim() || out}`));
-      resolve(JSON.parse(line.slice(MARK.length)) as WrkSummary);
-    });
+  const { stdout } = await execFileAsync('wrk', args).catch((err: { stderr?: string; message: string }) => {
+    throw new Error(`wrk ${args.join(' ')}: ${err.stderr?.trim() || err.message}`);
   });
+  const line = stdout.split('\n').find((l) => l.startsWith(MARK));
+  if (!line) throw new Error(`wrk ${args.join(' ')}: no ${MARK.trim()} line in ${stdout}`);
+  return JSON.parse(line.slice(MARK.length)) as WrkSummary;
 }
 
 const ms = (us: number) => Math.round(us / 100) / 10;
