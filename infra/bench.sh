@@ -9,7 +9,7 @@
 #   4. run tests/bench/NAME.ts, which ends with one JSON line, and exit with its status
 #
 # The peers install themselves on first use: Debian's mosquitto (bench:broker), Node-RED into var/bench
-# (bench:ingest).
+# (bench:ingest); so does bench:api's load generator, Debian's wrk (infra/install-wrk.sh; autocannon when it cannot).
 # Each bench's own settings (BENCH_MESSAGES, BENCH_ROUNDS, …) are listed in tests/bench/README.md.
 set -euo pipefail
 

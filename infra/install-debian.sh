@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # infra/install-debian.sh PACKAGE COMMAND… — installs a Debian package whose commands the benches and tests run
-# themselves (mosquitto for bench:broker and the sus ingest tests, haproxy for the deployment tests), when one of
-# COMMAND is missing. Only the binaries are needed: the package's system service is kept from starting
-# (policy-rc.d answers 101 "forbidden" during the install); whoever needs the program starts its own.
+# themselves (mosquitto for bench:broker and the sus ingest tests, haproxy for the deployment tests, wrk for
+# bench:api), when one of COMMAND is missing. Only the binaries are needed: the package's system service is kept
+# from starting (policy-rc.d answers 101 "forbidden" during the install); whoever needs the program starts its own.
 set -euo pipefail
 
 pkg="${1:?usage: infra/install-debian.sh PACKAGE COMMAND…}"

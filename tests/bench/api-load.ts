@@ -30,8 +30,11 @@ export interface LoadFigures {
   non2xx: number;
   count2xx: number;
   count304: number;
-  /** The generator's longest GC pause during the case (ms): how much of the tail it may have made itself. */
-  gcMaxMs: number;
+  /**
+   * The generator's longest GC pause during the case (ms): how much of the tail it may have made itself. Absent for
+   * wrk (C, no garbage collector).
+   */
+  gcMaxMs?: number;
 }
 
 const setupClient = new URL('./api-load-client.cjs', import.meta.url).pathname;

@@ -26,22 +26,38 @@ import { readingLine, tagSet } from '../../services/common/line-protocol.ts';
 import { silentLogger } from '../../services/common/logger.ts';
 import { rebuildLatest } from '../../services/registry/index.ts';
 import { type LoadCase, type LoadFigures, runCase } from './api-load.ts';
+import { runWrkCase, wrkUnavailable } from './api-load-wrk.ts';
 import { prepareYear } from './api-year.ts';
 
 const DEVICES = 10_000;
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 5);
 const CONNECTIONS = 10;
-// Where autocannon runs (BENCH_LOAD): `worker` (default), a worker thread of this process (since 2026-12-01 night);
-// `process`, its own process (api-load.ts): at rest on 2026-12-02 it got 179 req/s where a worker thread got 328 and
-// the bare server's floor 258 against 362, unexplained; `inline` this thread (before). BENCH_WORKERS=1 / 0 name
-// `worker` and `inline`.
-const LOAD =
+// The load generator (BENCH_LOAD): `wrk` (default when Debian's wrk is installed or can be, api-load-wrk.ts), a C
+// client in its own process per case: on 2 cores autocannon was the limit of the latest case (a bare server's 2.1 MB
+// answer: p99 80–94 ms through autocannon, 22 ms through wrk). Otherwise autocannon: `worker` (the fallback), a worker
+// thread of this process; `process`, its own process (api-load.ts): at rest on 2026-12-02 it got 179 req/s where a
+// worker thread got 328 and the bare server's floor 258 against 362, unexplained; `inline` this thread.
+// BENCH_WORKERS=1 / 0 name `worker` and `inline`.
+const LOADS = ['wrk', 'process', 'worker', 'inline'];
+const ASKED =
   process.env.BENCH_LOAD ??
-  (process.env.BENCH_WORKERS === undefined ? 'worker' : Number(process.env.BENCH_WORKERS) > 0 ? 'worker' : 'inline');
-if (!['process', 'worker', 'inline'].includes(LOAD)) throw new Error(`BENCH_LOAD=${LOAD}: process, worker or inline`);
+  (process.env.BENCH_WORKERS === undefined ? undefined : Number(process.env.BENCH_WORKERS) > 0 ? 'worker' : 'inline');
+if (ASKED !== undefined && !LOADS.includes(ASKED)) throw new Error(`BENCH_LOAD=${ASKED}: ${LOADS.join(', ')}`);
+const WRK_MISSING = ASKED === undefined || ASKED === 'wrk' ? wrkUnavailable() : undefined;
+if (ASKED === 'wrk' && WRK_MISSING) throw new Error(`BENCH_LOAD=wrk: ${WRK_MISSING}`);
+if (ASKED === undefined && WRK_MISSING) console.log(`bench:api: ${WRK_MISSING}; autocannon in a worker thread instead`);
+const LOAD = ASKED ?? (WRK_MISSING ? 'worker' : 'wrk');
+// wrk's threads (BENCH_WRK_THREADS, 1): on 2 cores one wrk thread and the platform's main thread have a core each; a
+// second wrk thread took the platform's (tests/bench/README.md, 2026-12-02 03:00–04:00: latest p99 28.8/39.2 ms with
+// -t1 against 54.8/41.6 ms with -t2 in the same minutes, the platform's loop busier per request with -t2).
+const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 1);
 // The generator receives every answer whole without keeping it as text (api-load.ts); BENCH_LOAD_BODY=text keeps
 // autocannon's body strings, whose GC made the tail of the figures before 2026-12-02.
 const KEEP_BODY_TEXT = process.env.BENCH_LOAD_BODY === 'text';
+const GENERATOR =
+  LOAD === 'wrk'
+    ? `wrk -t${WRK_THREADS} (C, one process per case; no GC figure, each case checked by its bytes)`
+    : `autocannon ${LOAD === 'process' ? 'in its own process' : LOAD === 'worker' ? 'in a worker thread' : 'inline'}${KEEP_BODY_TEXT ? ' (body text kept)' : ''}`;
 const ADMIN = `sus_bench_admin_${randomBytes(12).toString('hex')}`;
 
 interface Figures {
@@ -53,14 +69,15 @@ interface Figures {
   loopMs: number;
   /** Bytes received per answer (headers and body): every answer came whole. */
   bytesPerAnswer: number;
-  /** The load generator's longest GC pause during the case (ms). */
-  loadGcMaxMs: number;
+  /** The load generator's longest GC pause during the case (ms); absent for wrk (C, no GC). */
+  loadGcMaxMs: number | undefined;
 }
 
 let generator: ChildProcess | undefined;
 
 /** The forked generator (one for the whole bench), started on first use. */
 function load(c: LoadCase): Promise<LoadFigures> {
+  if (LOAD === 'wrk') return runWrkCase(c, WRK_THREADS);
   if (LOAD !== 'process') return runCase(c, LOAD === 'worker' ? 1 : 0);
   generator ??= fork(new URL('./api-load.ts', import.meta.url).pathname, [], {
     execArgv: ['--max-semi-space-size=64', '--import', 'tsx'],
@@ -320,7 +337,7 @@ async function main(): Promise<void> {
         ? `   | InfluxDB direct ${peer.rps} req/s, p99 ${peer.p99} ms → API/peer ${(f.rps / peer.rps).toFixed(2)}×`
         : '');
     console.log(
-      `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, load generator ${LOAD === 'process' ? 'in its own process' : LOAD === 'worker' ? 'in a worker thread' : 'inline'}${KEEP_BODY_TEXT ? ' (body text kept)' : ''}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
+      `bench:api — ${DEVICES} devices, ${CONNECTIONS} connections, ${DURATION_S} s per case, load generator ${GENERATOR}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'})`,
     );
     console.log(row('latest', latestApi, latestPeer));
     console.log(`${row('  floor', latestFloor)}   (a bare node:http server sending the same bytes)`);
@@ -346,7 +363,7 @@ async function main(): Promise<void> {
       JSON.stringify({
         bench: 'api',
         load_generator: LOAD,
-        load_body_text: KEEP_BODY_TEXT,
+        ...(LOAD === 'wrk' ? { load_wrk_threads: WRK_THREADS } : { load_body_text: KEEP_BODY_TEXT }),
         load_avg: loadavg().map((l) => Number(l.toFixed(1))),
         latest_rps: latestApi.rps,
         latest_p50_ms: latestApi.p50,
