@@ -10,6 +10,8 @@ export interface DeviceSession {
   /** Kept to re-check the session when the device's secret is rotated; absent for certificate logins. */
   secret?: Buffer;
   address: string;
+  /** A desired configuration awaited the device at login; absent: not known (certificate logins), so it is asked. */
+  configPending?: boolean;
 }
 
 /** A platform component or integration (its own ACL: watch the device tree, send downlinks). */
