@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
 import { deviceTopic } from '../common/topics.ts';
 import type { Device } from '../registry/index.ts';
+import { Multimap } from './multimap.ts';
 
 /**
  * Where presence events go besides the retained status topic: InfluxDB through ingest's spool, for uptime and
@@ -78,7 +79,7 @@ export type StatusPublisher = (topic: string, payload: Buffer) => Promise<void>;
  */
 export class PresenceTracker {
   /** Live connections per device: a device may hold several (id:suffix), and a takeover closes the old one late. */
-  private readonly live = new Map<string, Set<object>>();
+  private readonly live = new Multimap<string, object>();
 
   constructor(
     private readonly deps: {
@@ -91,16 +92,14 @@ export class PresenceTracker {
 
   /** Devices with at least one live connection on this node. */
   isOnline(device: string): boolean {
-    return (this.live.get(device)?.size ?? 0) > 0;
+    return this.live.count(device) > 0;
   }
 
   /** A connection of the device is ready (after CONNACK). */
   connected(device: Device, connection: object): void {
     const id = device.id;
-    const set = this.live.get(id) ?? new Set<object>();
-    this.live.set(id, set);
-    const first = set.size === 0;
-    set.add(connection);
+    const first = this.live.count(id) === 0;
+    this.live.add(id, connection);
     this.deps.lastSeen?.mark(id);
     if (first) this.changed(device, true);
   }
@@ -108,11 +107,9 @@ export class PresenceTracker {
   /** A connection of the device is gone (clean, killed socket, keepalive timeout, takeover). */
   disconnected(device: Device, connection: object): void {
     const id = device.id;
-    const set = this.live.get(id);
-    if (!set?.delete(connection)) return;
+    if (!this.live.delete(id, connection)) return;
     this.deps.lastSeen?.mark(id);
-    if (set.size > 0) return; // another connection of the device is still up (or a takeover already replaced it)
-    this.live.delete(id);
+    if (this.live.count(id) > 0) return; // another connection of the device is still up (or a takeover replaced it)
     this.changed(device, false);
   }
 
