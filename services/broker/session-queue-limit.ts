@@ -3,7 +3,12 @@ export interface OutgoingQueues {
   outgoingEnqueue(sub: { clientId: string }, packet: unknown): Promise<unknown>;
   outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: unknown): Promise<unknown>;
   outgoingClearMessageId(client: { id: string }, packet: unknown): Promise<unknown>;
+  /** What Aedes pipes into a client on connect (its queued messages); an iterable serves `stream.pipeline` as well. */
+  outgoingStream(client: { id: string }): Iterable<unknown> | NodeJS.ReadableStream;
 }
+
+// What a client with nothing queued gets to drain: frozen, so one array serves every connect.
+const EMPTY_QUEUE: readonly unknown[] = Object.freeze([]);
 
 const NOTHING = Promise.resolve();
 
@@ -43,6 +48,11 @@ export function limitSessionQueues(
     const admitted = subs.filter(admit);
     return admitted.length === 0 ? NOTHING : enqueueCombi(admitted, packet);
   };
+  const stream = p.outgoingStream.bind(p);
+  // Aedes drains every connecting client's queue through stream.pipeline(outgoingStream(client), …): over a memory
+  // persistence's Readable.from([]) that was ~100 µs of streams, an AbortController and a DOMException per CONNECT
+  // with nothing queued (a clean session always); an empty array ends the same pipeline at a third of the cost.
+  p.outgoingStream = (client) => (queued.has(client.id) ? stream(client) : (EMPTY_QUEUE as unknown[]));
   p.outgoingClearMessageId = async (client, packet) => {
     const removed = await clear(client, packet);
     // The stored packet comes back only when one was queued under that id.
