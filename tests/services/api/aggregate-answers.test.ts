@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { queryAggregateParts } from '../../../services/api/readings-query.ts';
-import { InfluxQuery } from '../../../services/common/influx.ts';
 import { DAY_MS, HOUR_MS, windowStart } from '../../../services/common/rollups.ts';
-import { eventually, testConfig } from '../../helpers/env.ts';
-import { expectedAggregate, FIXTURE_DEVICES, fixtureReadings, writeReadings } from '../../helpers/rollups.ts';
-import { type Harness, startHarness } from './harness.ts';
+import { eventually } from '../../helpers/env.ts';
+import { expectedAggregate, fixtureReadings } from '../../helpers/rollups.ts';
+import { type Dept, type Harness, startRollupHarness } from './harness.ts';
 
 // The real query, watched: a request answered from the kept answers builds nothing (no merge of parts).
 vi.mock('../../../services/api/readings-query.ts', async (original) => {
@@ -31,20 +29,9 @@ describe('kept aggregate answers stay correct', () => {
   const iso = (t: number) => new Date(t).toISOString();
   const days = `from=${iso(base)}&to=${iso(base + 3 * DAY_MS)}&every=1d`;
   let h: Harness;
-  const keys = new Map<string, string>();
 
-  const get = async (path: string, dept: string | null, headers: Record<string, string> = {}): Promise<Answer> => {
-    let key = dept === null ? undefined : keys.get(dept);
-    if (dept !== null && !key) {
-      const res = await h.admin<{ key: string }>('POST', '/v1/keys', {
-        name: dept,
-        department: dept,
-        scopes: ['read'],
-      });
-      expect(res.status).toBe(201);
-      key = res.body.key;
-      keys.set(dept, key);
-    }
+  const get = async (path: string, dept: Dept | null, headers: Record<string, string> = {}): Promise<Answer> => {
+    const key = dept === null ? undefined : await h.key(dept, ['read']);
     const res = await fetch(`${h.base}${path}`, {
       headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
     });
@@ -68,25 +55,7 @@ describe('kept aggregate answers stay correct', () => {
     });
 
   beforeAll(async () => {
-    const overrides = {
-      INFLUX_DB: `sus_test_${randomBytes(4).toString('hex')}`,
-      SUS_ROLLUP_INTERVAL_S: '3600',
-      SUS_SELF_METRICS_INTERVAL_S: '3600',
-    };
-    const config = testConfig(overrides);
-    await new InfluxQuery(config).ensureDatabase();
-    await writeReadings(config, readings);
-    h = await startHarness(overrides, true);
-    for (const d of FIXTURE_DEVICES) {
-      const res = await h.admin('POST', '/v1/devices', {
-        ...d,
-        name: d.id,
-        department: 'environment',
-        type: 'air_quality',
-      });
-      expect(res.status).toBe(201);
-    }
-    await h.platform.rollups!.runOnce();
+    h = await startRollupHarness(readings);
   });
   afterAll(async () => h?.stop());
 
