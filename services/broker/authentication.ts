@@ -3,7 +3,7 @@ import { TLSSocket } from 'node:tls';
 import type { AuthenticateError, Client } from 'aedes';
 import type { Logger } from '../common/logger.ts';
 import { within } from '../common/within.ts';
-import type { ApiKey, Device, RegistryEvent } from '../registry/index.ts';
+import type { ApiKey, Device, DeviceLogin, RegistryEvent } from '../registry/index.ts';
 import {
   mayUseClientId,
   SERVICE_CLIENT_PREFIX,
@@ -29,7 +29,8 @@ import { FailedAttemptThrottle, type ThrottleOptions } from './throttle.ts';
 const SHARED_COUNTS_TIMEOUT_MS = 500;
 
 export interface DeviceAuthenticator {
-  authenticateDevice(id: string, secret: Buffer): Promise<Device | undefined>;
+  /** The device when the secret is its current one, and whether a desired configuration awaits it. */
+  loginDevice(id: string, secret: Buffer): Promise<DeviceLogin | undefined>;
   /**
    * Needed for mutual TLS only: the certificate names the device, no secret is presented. Unknown and
    * decommissioned devices are absent.
@@ -311,15 +312,21 @@ export class Authentication {
     if (!username || !password) {
       throw new AuthFailure('username and password required', CONNACK_NOT_AUTHORIZED, 'missing_credentials');
     }
-    let device: Device | undefined;
+    let login: DeviceLogin | undefined;
     try {
-      device = await this.ask(this.auth.authenticateDevice(username, password));
+      login = await this.ask(this.auth.loginDevice(username, password));
     } catch (err) {
       this.log.error({ err, device: username }, 'registry unavailable during authentication');
       throw new AuthFailure('registry unavailable', CONNACK_SERVER_UNAVAILABLE, 'registry_unavailable');
     }
-    if (!device) throw new AuthFailure('bad username or password', CONNACK_BAD_CREDENTIALS, 'bad_credentials');
-    return { kind: 'device', device, secret: Buffer.from(password), address };
+    if (!login) throw new AuthFailure('bad username or password', CONNACK_BAD_CREDENTIALS, 'bad_credentials');
+    return {
+      kind: 'device',
+      device: login.device,
+      secret: Buffer.from(password),
+      address,
+      configPending: login.configPending,
+    };
   }
 
   private async identifyByCertificate(
@@ -375,7 +382,7 @@ export class Authentication {
       }
       const id = session.device.id;
       const still = session.secret
-        ? await this.auth.authenticateDevice(id, session.secret)
+        ? await this.auth.loginDevice(id, session.secret)
         : await this.auth.getActiveDevice?.(id);
       if (still) return;
       // Told apart for the metric only: a secret that stopped verifying was rotated unless the device is gone.

@@ -222,7 +222,8 @@ export class SusBroker implements Service {
       const session = this.sessions.get(client);
       if (session?.kind !== 'device') return;
       this.presence.connected(session.device, client);
-      void this.downlink.deliverDesiredConfig(session.device.id);
+      // The login's lookup said whether a configuration awaits the device: a storm of devices without one asks nothing.
+      if (session.configPending !== false) void this.downlink.deliverDesiredConfig(session.device.id);
     });
     aedes.on('clientDisconnect', (client) => {
       this.authorization.released(client);

@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import { SELF_METRICS } from '../common/self-metrics.ts';
 import { deviceTopic } from '../common/topics.ts';
 import type { Device } from '../registry/index.ts';
+import { Multimap } from './multimap.ts';
 
 /**
  * Where presence events go besides the retained status topic: InfluxDB through ingest's spool, for uptime and
@@ -14,15 +15,19 @@ export interface PresenceSink {
   close(): Promise<void>;
 }
 
+/** How long presence changes gather before they go to the spool together: a status point is not a reading. */
+const PRESENCE_BATCH_MS = 100;
+
 /**
  * `device_status` points into a durable line sink: the broker shares its process with ingest, so presence goes
- * through ingest's spool and survives an InfluxDB outage like the readings do. The changes of one event-loop turn go
- * in one append: a reconnect storm is one presence change per CONNECT, and an append per change was a spool record
- * and a file write each. `close()` writes what is waiting.
+ * through ingest's spool and survives an InfluxDB outage like the readings do. The changes of PRESENCE_BATCH_MS go in
+ * one append: a reconnect storm is one presence change per CONNECT, and an append per change (or per event-loop
+ * turn, ~2,000 in a storm of 10,000) was a spool record, a file write and an fdatasync each. `close()` writes what is
+ * waiting.
  */
 export class LinePresenceSink implements PresenceSink {
   private pending: string[] = [];
-  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
   private readonly writing = new Set<Promise<void>>();
 
   constructor(
@@ -38,14 +43,13 @@ export class LinePresenceSink implements PresenceSink {
       district: device.district,
     });
     this.pending.push(pointLine(SELF_METRICS.deviceStatus, tags, `online=${intValue(online ? 1 : 0)}`, at));
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+    // Unref'd: a pending batch never holds the process open; close() writes it.
+    this.timer ??= setTimeout(this.flush, PRESENCE_BATCH_MS).unref();
   }
 
   private readonly flush = (): void => {
-    this.scheduled = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.pending.length === 0) return;
     const lines = this.pending;
     this.pending = [];
@@ -75,7 +79,7 @@ export type StatusPublisher = (topic: string, payload: Buffer) => Promise<void>;
  */
 export class PresenceTracker {
   /** Live connections per device: a device may hold several (id:suffix), and a takeover closes the old one late. */
-  private readonly live = new Map<string, Set<object>>();
+  private readonly live = new Multimap<string, object>();
 
   constructor(
     private readonly deps: {
@@ -88,16 +92,14 @@ export class PresenceTracker {
 
   /** Devices with at least one live connection on this node. */
   isOnline(device: string): boolean {
-    return (this.live.get(device)?.size ?? 0) > 0;
+    return this.live.count(device) > 0;
   }
 
   /** A connection of the device is ready (after CONNACK). */
   connected(device: Device, connection: object): void {
     const id = device.id;
-    const set = this.live.get(id) ?? new Set<object>();
-    this.live.set(id, set);
-    const first = set.size === 0;
-    set.add(connection);
+    const first = this.live.count(id) === 0;
+    this.live.add(id, connection);
     this.deps.lastSeen?.mark(id);
     if (first) this.changed(device, true);
   }
@@ -105,11 +107,9 @@ export class PresenceTracker {
   /** A connection of the device is gone (clean, killed socket, keepalive timeout, takeover). */
   disconnected(device: Device, connection: object): void {
     const id = device.id;
-    const set = this.live.get(id);
-    if (!set?.delete(connection)) return;
+    if (!this.live.delete(id, connection)) return;
     this.deps.lastSeen?.mark(id);
-    if (set.size > 0) return; // another connection of the device is still up (or a takeover already replaced it)
-    this.live.delete(id);
+    if (this.live.count(id) > 0) return; // another connection of the device is still up (or a takeover replaced it)
     this.changed(device, false);
   }
 

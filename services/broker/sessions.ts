@@ -2,6 +2,7 @@ import type net from 'node:net';
 import type { Client } from 'aedes';
 import type { Device } from '../registry/index.ts';
 import type { ServiceRights } from './acl.ts';
+import { Multimap } from './multimap.ts';
 
 /** One authenticated device connection. */
 export interface DeviceSession {
@@ -10,6 +11,8 @@ export interface DeviceSession {
   /** Kept to re-check the session when the device's secret is rotated; absent for certificate logins. */
   secret?: Buffer;
   address: string;
+  /** A desired configuration awaited the device at login; absent: not known (certificate logins), so it is asked. */
+  configPending?: boolean;
 }
 
 /** A platform component or integration (its own ACL: watch the device tree, send downlinks). */
@@ -50,21 +53,15 @@ export function remoteAddress(client: Client): string {
 
 /** Connections per owner (a device, an API key) until each socket closes. */
 class ConnectionIndex {
-  private readonly byOwner = new Map<string, Set<Client>>();
+  private readonly byOwner = new Multimap<string, Client>();
 
   add(owner: string, client: Client): void {
-    const set = this.byOwner.get(owner) ?? new Set<Client>();
-    this.byOwner.set(owner, set);
-    set.add(client);
-    client.conn.once('close', () => {
-      set.delete(client);
-      if (set.size === 0 && this.byOwner.get(owner) === set) this.byOwner.delete(owner);
-    });
+    this.byOwner.add(owner, client);
+    client.conn.once('close', () => this.byOwner.delete(owner, client));
   }
 
-  /** A copy: closing the connections changes the set. */
   of(owner: string): Client[] {
-    return [...(this.byOwner.get(owner) ?? [])];
+    return this.byOwner.values(owner);
   }
 }
 

@@ -71,7 +71,7 @@ export { KeyStore, type NewApiKey } from './keys.ts';
 export { rebuildLatest } from './latest-rebuild.ts';
 export { type LatestSelection, type LatestValue, LatestValueStore, newestPerSeries } from './latest-values.ts';
 export { migrate } from './migrate.ts';
-export type { RegistryEvent } from './registry.ts';
+export type { DeviceLogin, RegistryEvent } from './registry.ts';
 export { Registry } from './registry.ts';
 export { type DirtyMark, type DirtyRow, type RollupProgress, RollupStore } from './rollups.ts';
 export { newRuleId, RuleStore } from './rules.ts';

@@ -21,6 +21,17 @@ import { ConsoleSessionStore, type SessionBounds } from './sessions.ts';
 import type { Department, Device, NewDevice } from './types.ts';
 
 /** A device was created, changed, rotated or decommissioned; an API key was revoked; a grant made or revoked; an alert rule changed. */
+/** A successful device login, as the broker needs it. */
+export interface DeviceLogin {
+  device: Device;
+  /** A desired configuration the device has not acknowledged is stored: the broker sends it once the device is ready. */
+  configPending: boolean;
+}
+
+interface LoginRow extends DeviceRow {
+  config_pending: boolean;
+}
+
 export type RegistryEvent =
   | { type: 'device-changed'; id: string }
   | { type: 'key-revoked'; id: string }
@@ -49,11 +60,17 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
   readonly latest: LatestValueStore;
   /** Pages of devices, Datastreams and device types filtered in SQL (the SensorThings API's collections). */
   readonly entities: EntityQueries;
-  /** Device rows for logins: the concurrent logins of a reconnect storm share one query. */
-  private readonly credentials = new LookupBatch<string, DeviceRow>(async (ids) => {
-    const rows = await this.db.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ANY($1::text[])`, [
-      ids,
-    ]);
+  /**
+   * Device rows for logins: the concurrent logins of a reconnect storm share one query. Each row says whether a
+   * desired configuration awaits the device, so a login needs no second query to learn that none does.
+   */
+  private readonly credentials = new LookupBatch<string, LoginRow>(async (ids) => {
+    const rows = await this.db.query<LoginRow>(
+      `SELECT ${DEVICE_COLUMNS}, EXISTS (SELECT 1 FROM device_desired_config c WHERE c.device_id = devices.id
+         AND c.acked_version IS DISTINCT FROM c.version) AS config_pending
+       FROM devices WHERE id = ANY($1::text[])`,
+      [ids],
+    );
     return new Map(rows.map((r) => [r.id, r]));
   });
 
@@ -276,9 +293,17 @@ export class Registry extends EventEmitter<{ change: [RegistryEvent] }> {
 
   /** The device when `secret` is its current one; `undefined` for an unknown device or a wrong secret. */
   async authenticateDevice(id: string, secret: string | Buffer): Promise<Device | undefined> {
+    return (await this.loginDevice(id, secret))?.device;
+  }
+
+  /**
+   * A device's login: the device when `secret` is its current one, and whether a desired configuration it has not
+   * acknowledged awaits it (read in the same query as the credentials).
+   */
+  async loginDevice(id: string, secret: string | Buffer): Promise<DeviceLogin | undefined> {
     const r = await this.credentials.load(id);
-    if (!r) return undefined;
-    return verifyToken(secret, r.secret_hash) ? toDevice(r) : undefined;
+    if (!r || !verifyToken(secret, r.secret_hash)) return undefined;
+    return { device: toDevice(r), configPending: r.config_pending };
   }
 
   /** One statement for many devices: last-seen is updated in batches, never per message. */

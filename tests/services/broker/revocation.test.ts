@@ -91,10 +91,10 @@ describe('broker: a login whose lookup overlapped a rotation', () => {
     });
     // The secret is rotated between the lookup that accepted it and the moment the session is tracked.
     const auth = {
-      async authenticateDevice(id: string, presented: Buffer) {
-        const device = await registry.authenticateDevice(id, presented);
-        if (device) await registry.rotateDeviceSecret(id);
-        return device;
+      async loginDevice(id: string, presented: Buffer) {
+        const login = await registry.loginDevice(id, presented);
+        if (login) await registry.rotateDeviceSecret(id);
+        return login;
       },
     };
     const broker = new SusBroker(

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { BrokerStats } from '../../../services/broker/broker.ts';
 import { LinePresenceSink } from '../../../services/broker/presence.ts';
 import { BrokerSelfMetrics, brokerSelfMetricLine } from '../../../services/broker/self-metrics.ts';
@@ -54,21 +54,31 @@ describe('presence into a line sink', () => {
       'device_status,department=environment,device=aq-1,device_type=air_quality online=0i 2000',
     ]);
   });
-  it('writes the presence changes of one event-loop turn in one append (a reconnect storm is one per CONNECT)', async () => {
-    const appends: string[][] = [];
-    const sink = new LinePresenceSink({ append: async (l: string[]) => appends.push(l) }, silentLogger);
-    const device = { id: 'aq-1', department: 'environment', type: 'air_quality', district: null } as Device;
-    for (let i = 1; i <= 3; i++) sink.write({ ...device, id: `aq-${i}` }, true, i);
-    await new Promise((r) => setImmediate(r));
-    sink.write(device, false, 4);
-    await sink.close();
-    expect(appends).toStrictEqual([
-      [
-        'device_status,department=environment,device=aq-1,device_type=air_quality online=1i 1',
-        'device_status,department=environment,device=aq-2,device_type=air_quality online=1i 2',
-        'device_status,department=environment,device=aq-3,device_type=air_quality online=1i 3',
-      ],
-      ['device_status,department=environment,device=aq-1,device_type=air_quality online=0i 4'],
-    ]);
+  it('writes the presence changes of 100 ms in one append, over many event-loop turns (a storm is one per CONNECT)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const appends: string[][] = [];
+      const sink = new LinePresenceSink({ append: async (l: string[]) => appends.push(l) }, silentLogger);
+      const device = { id: 'aq-1', department: 'environment', type: 'air_quality', district: null } as Device;
+      for (let i = 1; i <= 3; i++) {
+        sink.write({ ...device, id: `aq-${i}` }, true, i);
+        await new Promise((r) => setImmediate(r));
+      }
+      vi.advanceTimersByTime(99);
+      expect(appends).toStrictEqual([]);
+      vi.advanceTimersByTime(1);
+      sink.write(device, false, 4);
+      await sink.close();
+      expect(appends).toStrictEqual([
+        [
+          'device_status,department=environment,device=aq-1,device_type=air_quality online=1i 1',
+          'device_status,department=environment,device=aq-2,device_type=air_quality online=1i 2',
+          'device_status,department=environment,device=aq-3,device_type=air_quality online=1i 3',
+        ],
+        ['device_status,department=environment,device=aq-1,device_type=air_quality online=0i 4'],
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -188,6 +188,31 @@ describe.each(BACKENDS)('registry devices on $name', (backend) => {
         }
       });
 
+      it('loginDevice says in the credentials query whether an unacknowledged desired configuration awaits the device', async () => {
+        const [a, b] = await registry.createDevices([
+          { id: 'login-a', name: 'A', department: 'env', type: 'aq' },
+          { id: 'login-b', name: 'B', department: 'env', type: 'aq' },
+        ]);
+        const login = (c: typeof a) => registry.loginDevice(c!.device.id, Buffer.from(c!.secret));
+        expect(await login(a)).toStrictEqual({ device: a!.device, configPending: false });
+        await registry.downlinks.setDesiredConfig('login-a', { interval_s: 60 });
+        const query = vi.spyOn(db, 'query');
+        try {
+          expect(await Promise.all([login(a), login(b)])).toStrictEqual([
+            { device: a!.device, configPending: true },
+            { device: b!.device, configPending: false },
+          ]);
+          expect(query).toHaveBeenCalledTimes(1);
+        } finally {
+          query.mockRestore();
+        }
+        await registry.downlinks.recordAck('login-a', 'sus/v1/devices/login-a/ack', Buffer.from('{"config":1}'));
+        expect(await login(a)).toStrictEqual({ device: a!.device, configPending: false });
+        await registry.downlinks.setDesiredConfig('login-a', { interval_s: 30 });
+        expect(await login(a)).toStrictEqual({ device: a!.device, configPending: true });
+        expect(await registry.loginDevice('login-a', b!.secret)).toBeUndefined();
+      });
+
       it('authenticateDevice accepts the secret as a Buffer (MQTT password)', async () => {
         const { device, secret } = await registry.createDevice({ id: 'buf', name: 'B', department: 'env', type: 'aq' });
         expect(await registry.authenticateDevice('buf', Buffer.from(secret, 'utf8'))).toStrictEqual(device);
