@@ -24,7 +24,7 @@ import {
 } from './listeners.ts';
 import { BrokerMetrics, type BrokerStats } from './metrics.ts';
 import { limitPacketSize, maxPacketBytes } from './packet-limit.ts';
-import { leanParserBuffer } from './parser-buffer.ts';
+import { leanParserBuffer, uncachedPacketNumbers } from './parser-buffer.ts';
 import { type PresenceSink, PresenceTracker } from './presence.ts';
 import { limitSessionQueues, type OutgoingQueues } from './session-queue-limit.ts';
 import { Sessions } from './sessions.ts';
@@ -167,6 +167,7 @@ export class SusBroker implements Service {
 
   async start(): Promise<void> {
     const o = this.options;
+    if (!uncachedPacketNumbers()) this.log.debug('mqtt-packet number cache switch not recognised: cache kept');
     const base: AedesOptions = {
       // Device ids are up to 64 characters plus an optional `:suffix`; MQTT 3.1's 23-character limit is too short.
       maxClientsIdLength: o.maxClientIdLength ?? 128,

@@ -16,13 +16,36 @@ type ByteQueueClass = new () => ByteQueue;
  */
 function plainByteQueue(): ByteQueueClass | undefined {
   try {
-    const fromHere = createRequire(import.meta.url);
-    const fromAedes = createRequire(fromHere.resolve('aedes'));
-    const fromPacket = createRequire(fromAedes.resolve('mqtt-packet'));
-    const bl = fromPacket('bl') as { BufferList?: unknown };
+    const bl = fromMqttPacket('bl') as { BufferList?: unknown };
     return typeof bl.BufferList === 'function' ? (bl.BufferList as ByteQueueClass) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** `require` as mqtt-packet sees it (the copy Aedes uses): mqtt-packet itself is `./`. Throws when not found. */
+function fromMqttPacket(id: string): unknown {
+  const fromHere = createRequire(import.meta.url);
+  const fromAedes = createRequire(fromHere.resolve('aedes'));
+  const packetMain = fromAedes.resolve('mqtt-packet');
+  return createRequire(packetMain)(id === './' ? packetMain : id);
+}
+
+/**
+ * mqtt-packet writes its 2-byte numbers (packet ids, keepalive, topic lengths) from a cache of 65,536 Buffers built
+ * at the first packet it writes: 6 MB of old space, and 65,536 objects every full collection marks, in a node whose
+ * 10,000 connections hold ~100 MB (heap snapshot). Without it a number is a 2-byte slice of Buffer's pool. Must run
+ * before the process writes its first MQTT packet; false when mqtt-packet's switch is not found (another version).
+ */
+export function uncachedPacketNumbers(): boolean {
+  try {
+    const packet = fromMqttPacket('./') as { writeToStream?: { cacheNumbers?: boolean } };
+    const write = packet.writeToStream;
+    if (!write || typeof write.cacheNumbers !== 'boolean') return false;
+    write.cacheNumbers = false;
+    return true;
+  } catch {
+    return false;
   }
 }
 
