@@ -10,6 +10,7 @@ import type {
   RollupProgress,
 } from '../registry/index.ts';
 import type { RollupCoverage } from './aggregate-plan.ts';
+import { AnswerCache } from './answer-cache.ts';
 import type { ApiContext } from './context.ts';
 import { LiveHub } from './live-hub.ts';
 import { DailyRollupCache } from './rollup-cache.ts';
@@ -33,6 +34,8 @@ export interface ApiDeps extends ApiContext {
   rollupCoverage(quantity: string): Promise<RollupCoverage & { generation: string }>;
   /** Daily rollup points read before, while their quantity's generation holds (rollup-cache.ts). */
   dailyRollups: DailyRollupCache;
+  /** Finished aggregate answers of the daily rollups, while their generation and plan hold (routes/aggregate.ts). */
+  aggregateAnswers: AnswerCache;
   /**
    * A department's devices (every department's: undefined) for what depends on their place and kind only — id,
    * department, type, district, location: remembered while the latest-value store's version holds, which a trigger
@@ -44,6 +47,8 @@ export interface ApiDeps extends ApiContext {
 
 // The checkpoint moves once an hour: a few seconds old is as good as fresh, and spares a query per aggregate.
 const COVERAGE_TTL_MS = 5000;
+// Each API node's aggregate answers: a year of daily means is ~18 KB of JSON, grouped by 50 devices ~1 MB.
+const AGGREGATE_ANSWER_BOUNDS = { entries: 256, bytes: 32 * 1024 * 1024 };
 // Departments whose device lists are remembered (least recently used go first).
 const MAX_PLACED = 64;
 // Stale hours a plan works around one by one; past them, everything from the next stale hour on is read raw (a
@@ -90,6 +95,7 @@ export function createDeps(ctx: ApiContext, forgetKey: (id: string) => void): Ap
       };
     },
     dailyRollups: new DailyRollupCache(ctx.influx),
+    aggregateAnswers: new AnswerCache(AGGREGATE_ANSWER_BOUNDS),
     placedDevices: async (owner) => {
       const version = await registry.latest.version();
       const key = owner ?? '';

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SusError } from '../common/errors.ts';
 import type { Device, LatestValue } from '../registry/index.ts';
 import { devicesInScope, type ReadScope } from './access.ts';
+import { AnswerCache } from './answer-cache.ts';
 import { toCsv, wants } from './csv.ts';
 import type { ApiDeps } from './deps.ts';
 import { SharedAnswer, sendConditional } from './etag.ts';
@@ -29,74 +30,23 @@ const TYPES: Record<Format, string> = {
   geojson: 'application/geo+json',
 };
 
-interface Entry {
-  /** The store's version the answer was built from. */
-  version: string;
-  /** Answers from InfluxDB (closed grant windows) are not tied to the version: they live LATEST_TTL_MS. */
-  expires: number | undefined;
-  answer: Promise<SharedAnswer>;
-  bytes: number;
-}
-
 // Answers built from InfluxDB change at most once per ingest flush (SUS_WRITE_FLUSH_MS, 1 s by default).
 const LATEST_TTL_MS = 1000;
 // Bounds of each API instance's answer cache: a department's 10,000 devices are ~2 MB of JSON.
-const MAX_ENTRIES = 256;
-const MAX_BYTES = 64 * 1024 * 1024;
+const BOUNDS = { entries: 256, bytes: 64 * 1024 * 1024 };
 
 /**
- * Finished answers (body and ETag) of the latest routes by request and format, valid while the store's version is
- * unchanged: maps and dashboards poll the same few requests, and a department's 10,000 devices took ~100 ms to
- * read and serialise, against one one-row version read for a hit. Per store: API instances of one process (tests)
- * may read different registries.
+ * Finished answers of the latest routes by request and format, valid while the store's version is unchanged (those
+ * built from InfluxDB, for closed grant windows, for LATEST_TTL_MS): maps and dashboards poll the same few requests,
+ * and a department's 10,000 devices took ~100 ms to read and serialise, against one one-row version read for a hit.
+ * Per store: API instances of one process (tests) may read different registries.
  */
-class AnswerCache {
-  private readonly entries = new Map<string, Entry>();
-  private bytes = 0;
-
-  get(key: string, version: string, now: number): Entry | undefined {
-    const e = this.entries.get(key);
-    if (!e || e.version !== version || (e.expires !== undefined && now >= e.expires)) return undefined;
-    // Most recently used last: eviction takes the oldest.
-    this.entries.delete(key);
-    this.entries.set(key, e);
-    return e;
-  }
-
-  set(key: string, e: Entry, built: Promise<{ answer: SharedAnswer; stored: boolean }>): void {
-    this.drop(key);
-    this.entries.set(key, e);
-    built.then(
-      ({ answer, stored }) => {
-        if (this.entries.get(key) !== e) return;
-        if (!stored) e.expires = Date.now() + LATEST_TTL_MS;
-        e.bytes = answer.body.length;
-        this.bytes += e.bytes;
-        for (const k of this.entries.keys()) {
-          if (this.bytes <= MAX_BYTES && this.entries.size <= MAX_ENTRIES) break;
-          if (k !== key) this.drop(k);
-        }
-      },
-      // A failed read is not kept: the next request tries again.
-      () => {
-        if (this.entries.get(key) === e) this.entries.delete(key);
-      },
-    );
-  }
-
-  private drop(key: string): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    this.bytes -= e.bytes;
-    this.entries.delete(key);
-  }
-}
 const caches = new WeakMap<object, AnswerCache>();
 
 function cacheOf(owner: object): AnswerCache {
   let c = caches.get(owner);
   if (!c) {
-    c = new AnswerCache();
+    c = new AnswerCache(BOUNDS, LATEST_TTL_MS);
     caches.set(owner, c);
   }
   return c;
@@ -290,18 +240,12 @@ export async function sendLatest(
     f.bbox,
   ]);
   const store = deps.registry.latest;
-  const cache = cacheOf(store);
-  const version = await store.version();
-  const now = Date.now();
-  let entry = cache.get(key, version, now);
-  if (!entry) {
-    const built = latestScoped(deps, names, scope, f).then(({ devices, stored }) => ({
+  const answer = cacheOf(store).answer(key, await store.version(), () =>
+    latestScoped(deps, names, scope, f).then(({ devices, stored }) => ({
       // Bytes, not a string: a shared answer is sent many times and a string would be encoded for each.
       answer: new SharedAnswer(TYPES[format], Buffer.from(serialise(format, devices))),
-      stored,
-    }));
-    entry = { version, expires: undefined, answer: built.then((b) => b.answer), bytes: 0 };
-    cache.set(key, entry, built);
-  }
-  return sendConditional(req, reply, await entry.answer);
+      versioned: stored,
+    })),
+  );
+  return sendConditional(req, reply, await answer);
 }

@@ -1,5 +1,6 @@
 import type { Reading } from '../common/reading.ts';
 import type { Queryable } from './db.ts';
+import { SharedRead } from './shared-read.ts';
 
 /** The newest reading of one device × quantity: a reading as ingest accepted it, flags and all. */
 export type LatestValue = Reading;
@@ -24,8 +25,6 @@ interface Row {
   flags: string | null;
 }
 
-const ignore = () => undefined;
-
 const key = (v: LatestValue) => `${v.device}\u0000${v.quantity}`;
 
 /** The newest of each device × quantity: one statement must not update a row twice. */
@@ -45,7 +44,16 @@ export function newestPerSeries(values: readonly LatestValue[]): LatestValue[] {
  * backlog never hides a newer value; an equal time wins, as a rewritten point does in InfluxDB.
  */
 export class LatestValueStore {
-  constructor(private readonly db: Queryable) {}
+  private readonly versionRead: SharedRead<string>;
+
+  constructor(private readonly db: Queryable) {
+    this.versionRead = new SharedRead(db, async () => {
+      const [r] = await db.query<{ v: string }>(
+        'SELECT CASE WHEN is_called THEN last_value ELSE 0 END::text AS v FROM latest_version',
+      );
+      return r?.v ?? '0';
+    });
+  }
 
   /** Upserts the values (newest per series wins); returns how many rows changed. Unregistered devices are skipped. */
   async upsert(values: readonly LatestValue[]): Promise<number> {
@@ -80,46 +88,11 @@ export class LatestValueStore {
 
   /**
    * What cached answers were built from: it moves whenever a value or a device's department, type, district or
-   * location changed. One row read, shared by every node of one registry. Callers that arrive while a read is under
-   * way share the next one: that read started after they asked, so it sees every change committed before, and
-   * polling clients cost one registry round trip per burst instead of one each (on embedded PGlite a query took
-   * about a third of a cached 2 MB latest answer's CPU). Where this process is the database's one client (PGlite),
-   * the last version read is answered without a query while no statement was issued since: the version can only
-   * move by a statement of this process (an upsert, a device's change), so the next read after one sees it.
+   * location changed. One row read, shared by every node of one registry, and by the callers of this process that
+   * ask at once (shared-read.ts; on PGlite known without a query while no statement was issued).
    */
   version(): Promise<string> {
-    const known = this.known;
-    if (known !== undefined && known.at === this.db.statementsIssued?.()) return Promise.resolve(known.value);
-    if (!this.versionRead) return this.readVersion();
-    this.nextVersionRead ??= this.versionRead.then(ignore, ignore).then(() => {
-      this.nextVersionRead = undefined;
-      return this.readVersion();
-    });
-    return this.nextVersionRead;
-  }
-
-  private versionRead: Promise<string> | undefined;
-  private nextVersionRead: Promise<string> | undefined;
-  /** The last version read and the statement count just after it was issued (single-client databases only). */
-  private known: { value: string; at: number } | undefined;
-
-  private readVersion(): Promise<string> {
-    const query = this.db.query<{ v: string }>(
-      'SELECT CASE WHEN is_called THEN last_value ELSE 0 END::text AS v FROM latest_version',
-    );
-    // Counted after the read was issued: a statement issued later (and so possibly run later) makes it stale.
-    const at = this.db.statementsIssued?.();
-    const read = query.then(([r]) => {
-      const value = r?.v ?? '0';
-      if (at !== undefined) this.known = { value, at };
-      return value;
-    });
-    this.versionRead = read;
-    const done = () => {
-      if (this.versionRead === read) this.versionRead = undefined;
-    };
-    read.then(done, done);
-    return read;
+    return this.versionRead.get();
   }
 
   /** The selected values, by device and quantity. */

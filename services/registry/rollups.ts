@@ -1,5 +1,6 @@
 import type { RollupWindow } from '../common/rollups.ts';
 import type { Queryable } from './db.ts';
+import { SharedRead } from './shared-read.ts';
 
 /** How far one rollup is computed: every window in [coveredFrom, doneUntil) exists (epoch ms). */
 export interface RollupProgress {
@@ -17,6 +18,16 @@ export interface DirtyMark {
 export interface DirtyRow extends DirtyMark {
   markedAt: string;
 }
+
+/** A quantity's stale hours (ascending, epoch ms) and its rollup generation. */
+export interface Staleness {
+  /** Shared by the callers of one read: not to be changed. */
+  readonly staleHours: readonly number[];
+  readonly generation: string;
+}
+
+// Shared stale-hour reads kept (quantity × limit).
+const MAX_STALENESS_READS = 256;
 
 /** The rollup engine's checkpoint and its dirty windows (tables of migrations/006_rollups.sql). */
 export class RollupStore {
@@ -100,14 +111,30 @@ export class RollupStore {
 
   /** The oldest hours of one quantity whose rollups are stale, ascending, at most `limit` (epoch ms). */
   async staleHours(measurement: string, limit: number): Promise<number[]> {
-    return (await this.staleness(measurement, limit)).staleHours;
+    return [...(await this.staleness(measurement, limit)).staleHours];
   }
 
   /**
    * The stale hours of one quantity (as {@link staleHours}) and its generation (see {@link clearDirty}; '0' before
-   * any recomputation), read together in one statement: one round trip per aggregate, and a consistent pair.
+   * any recomputation), read together in one statement: one round trip per aggregate, and a consistent pair. Read
+   * on every aggregate, so callers share reads (shared-read.ts): on PGlite the pair is known without a query while
+   * no statement was issued since, elsewhere the callers that arrive during a read share the next one.
    */
-  async staleness(measurement: string, limit: number): Promise<{ staleHours: number[]; generation: string }> {
+  staleness(measurement: string, limit: number): Promise<Staleness> {
+    const key = `${measurement}\n${limit}`;
+    let read = this.stalenessReads.get(key);
+    if (!read) {
+      read = new SharedRead(this.db, () => this.readStaleness(measurement, limit));
+      // Keys are catalogue quantities (the API resolves them first) × the few limits callers use; bounded anyway.
+      if (this.stalenessReads.size >= MAX_STALENESS_READS) this.stalenessReads.clear();
+      this.stalenessReads.set(key, read);
+    }
+    return read.get();
+  }
+
+  private readonly stalenessReads = new Map<string, SharedRead<Staleness>>();
+
+  private async readStaleness(measurement: string, limit: number): Promise<Staleness> {
     const rows = await this.db.query<{ hour: Date | null; generation: string }>(
       `SELECT NULL::timestamptz AS hour, COALESCE((SELECT generation FROM rollup_generation WHERE measurement = $1), 0)::text AS generation
        UNION ALL

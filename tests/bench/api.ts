@@ -311,7 +311,7 @@ async function main(): Promise<void> {
     const yearApiUrl = `${base}/v1/readings/aggregate?quantity=pm10&department=climate&from=${year.from}&to=${year.to}&every=1d&fn=mean`;
     const adminAuth = { authorization: `Bearer ${ADMIN}` };
     // The first answer reads the days from InfluxDB (timed: year_cold_ms); the load after it repeats the request as
-    // a dashboard does, answered from the API node's cache of daily rollups until a recomputation changes them.
+    // a dashboard does, sent the answer the API node built for it until a recomputation changes its days.
     const yearT0 = performance.now();
     const probe = await fetch(yearApiUrl, { headers: adminAuth });
     const yearColdMs = Math.round(performance.now() - yearT0);

@@ -4,7 +4,7 @@ import { SusError } from '../../common/errors.ts';
 import { DatasetId } from '../../common/grammar.ts';
 import type { Grant } from '../../registry/index.ts';
 import { resolveRead } from '../access.ts';
-import { sendCsv, sendRaw, wants } from '../csv.ts';
+import { sendRaw } from '../csv.ts';
 import type { ApiDeps } from '../deps.ts';
 import { sendLatest } from '../latest.ts';
 import { catalogTriples } from '../open-catalog.ts';
@@ -18,8 +18,7 @@ import {
   LatestQuerySchema,
   ProblemSchema,
 } from '../schemas.ts';
-import { aggregateReadScoped, sourceHeader } from './aggregate.ts';
-import { csvRows } from './readings.ts';
+import { sendAggregate } from './aggregate.ts';
 
 const DatasetParams = z.object({ id: DatasetId });
 
@@ -107,7 +106,7 @@ export const openDataRoutes =
       async (req, reply) => {
         const g = await dataset(deps, req.params.id);
         const q = req.query;
-        const result = await aggregateReadScoped(deps, req, q, (r) =>
+        return sendAggregate(deps, req, reply, q, (r) =>
           resolveRead(
             deps,
             req,
@@ -115,9 +114,6 @@ export const openDataRoutes =
             { reader: null, grantId: g.id },
           ),
         );
-        sourceHeader(reply, result.source);
-        if (wants(req, 'csv')) return sendCsv(reply, ['time', 'group', 'value'], csvRows(result.series));
-        return result;
       },
     );
 

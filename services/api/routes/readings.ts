@@ -11,7 +11,7 @@ import {
   ReadingsPageSchema,
   ReadingsQuerySchema,
 } from '../schemas.ts';
-import { aggregateReadScoped, sourceHeader } from './aggregate.ts';
+import { sendAggregate } from './aggregate.ts';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -80,23 +80,9 @@ export const readingRoutes =
       },
       async (req, reply) => {
         const q = req.query;
-        const result = await aggregateReadScoped(deps, req, q, (r) =>
+        return sendAggregate(deps, req, reply, q, (r) =>
           resolveRead(deps, req, { ...r, department: q.department, device: q.device, district: q.district }),
         );
-        sourceHeader(reply, result.source);
-        if (wants(req, 'csv')) return sendCsv(reply, ['time', 'group', 'value'], csvRows(result.series));
-        return result;
       },
     );
   };
-
-export const csvRows = (
-  series: Array<{ group: Record<string, string>; points: Array<{ time: string; value: number }> }>,
-) =>
-  series.flatMap((s) =>
-    s.points.map((p) => ({
-      time: p.time,
-      group: Object.values(s.group).join('') || 'all',
-      value: p.value,
-    })),
-  );

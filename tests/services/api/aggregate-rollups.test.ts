@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InfluxQuery } from '../../../services/common/influx.ts';
 import { DAY_MS, HOUR_MS, windowStart } from '../../../services/common/rollups.ts';
-import { eventually, testConfig } from '../../helpers/env.ts';
-import { expectedAggregate, FIXTURE_DEVICES, fixtureReadings, writeReadings } from '../../helpers/rollups.ts';
-import { type Harness, startHarness } from './harness.ts';
+import { eventually } from '../../helpers/env.ts';
+import { expectedAggregate, fixtureReadings } from '../../helpers/rollups.ts';
+import { type Harness, startRollupHarness } from './harness.ts';
 
 interface Aggregate {
   source: string;
@@ -22,27 +20,7 @@ describe('aggregates: the API answers whole hours and days from rollups and says
   let h: Harness;
 
   beforeAll(async () => {
-    // The readings are in InfluxDB before the platform starts, as after an import: its rollups begin with them.
-    const overrides = {
-      INFLUX_DB: `sus_test_${randomBytes(4).toString('hex')}`,
-      SUS_ROLLUP_INTERVAL_S: '3600',
-      SUS_SELF_METRICS_INTERVAL_S: '3600',
-      SUS_QUERY_MAX_SCAN: '50000',
-    };
-    const config = testConfig(overrides);
-    await new InfluxQuery(config).ensureDatabase();
-    await writeReadings(config, readings);
-    h = await startHarness(overrides, true);
-    for (const d of FIXTURE_DEVICES) {
-      const res = await h.admin('POST', '/v1/devices', {
-        ...d,
-        name: d.id,
-        department: 'environment',
-        type: 'air_quality',
-      });
-      expect(res.status).toBe(201);
-    }
-    await h.platform.rollups!.runOnce();
+    h = await startRollupHarness(readings, { SUS_QUERY_MAX_SCAN: '50000' });
   });
   afterAll(async () => h?.stop());
 

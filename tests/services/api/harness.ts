@@ -1,11 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { type Platform, startPlatform } from '../../../services/cli/platform.ts';
 import { catalogue } from '../../../services/common/catalogue.ts';
+import { InfluxQuery } from '../../../services/common/influx.ts';
 import { readingLine, tagSet } from '../../../services/common/line-protocol.ts';
 import { silentLogger } from '../../../services/common/logger.ts';
 import { lateWindows } from '../../../services/ingest/rollups/dirty.ts';
 import type { Scope } from '../../../services/registry/index.ts';
 import { apiClient } from '../../helpers/api-client.ts';
 import { TEST_ADMIN_KEY, testConfig } from '../../helpers/env.ts';
+import { FIXTURE_DEVICES, type RawReading, writeReadings } from '../../helpers/rollups.ts';
 
 const catalogueNames = new Set(catalogue.names());
 
@@ -18,6 +21,8 @@ export interface Harness {
   admin: ReturnType<typeof apiClient>;
   /** A client acting with a key of `dept` holding exactly `scopes`. */
   as(dept: Dept | null, scopes: Scope[]): Promise<ReturnType<typeof apiClient>>;
+  /** The key behind {@link as}, for requests that need their own headers. */
+  key(dept: Dept | null, scopes: Scope[]): Promise<string>;
   /**
    * Writes readings straight to the test's InfluxDB with the storage model's tags, and their newest values to the
    * latest-value store as ingest does.
@@ -50,21 +55,23 @@ export async function startHarness(overrides: Record<string, string> = {}, broke
     if (res.status !== 201) throw new Error(`department ${id}: ${JSON.stringify(res.body)}`);
   }
   const keys = new Map<string, string>();
+  const key = async (dept: Dept | null, scopes: Scope[]): Promise<string> => {
+    const tag = `${dept}:${scopes.join(',')}`;
+    let known = keys.get(tag);
+    if (!known) {
+      const res = await admin<{ key: string }>('POST', '/v1/keys', { name: tag, department: dept, scopes });
+      if (res.status !== 201) throw new Error(`key ${tag}: ${JSON.stringify(res.body)}`);
+      known = res.body.key;
+      keys.set(tag, known);
+    }
+    return known;
+  };
   return {
     platform,
     base,
     admin,
-    async as(dept, scopes) {
-      const tag = `${dept}:${scopes.join(',')}`;
-      let key = keys.get(tag);
-      if (!key) {
-        const res = await admin<{ key: string }>('POST', '/v1/keys', { name: tag, department: dept, scopes });
-        if (res.status !== 201) throw new Error(`key ${tag}: ${JSON.stringify(res.body)}`);
-        key = res.body.key;
-        keys.set(tag, key);
-      }
-      return apiClient(base, key);
-    },
+    as: async (dept, scopes) => apiClient(base, await key(dept, scopes)),
+    key,
     async write(points) {
       const body = points
         .map((p) =>
@@ -100,4 +107,35 @@ export async function startHarness(overrides: Record<string, string> = {}, broke
       await platform.influx.query(`DROP DATABASE "${config.INFLUX_DB}"`, 'POST').catch(() => undefined);
     },
   };
+}
+
+/**
+ * A harness with the broker side (rollups) over `readings` that were in InfluxDB before the platform started, as
+ * after an import, its devices registered and the rollups computed once: the rollups begin with the readings.
+ */
+export async function startRollupHarness(
+  readings: readonly RawReading[],
+  overrides: Record<string, string> = {},
+): Promise<Harness> {
+  const all = {
+    INFLUX_DB: `sus_test_${randomBytes(4).toString('hex')}`,
+    SUS_ROLLUP_INTERVAL_S: '3600',
+    SUS_SELF_METRICS_INTERVAL_S: '3600',
+    ...overrides,
+  };
+  const config = testConfig(all);
+  await new InfluxQuery(config).ensureDatabase();
+  await writeReadings(config, readings);
+  const h = await startHarness(all, true);
+  for (const d of FIXTURE_DEVICES) {
+    const res = await h.admin('POST', '/v1/devices', {
+      ...d,
+      name: d.id,
+      department: 'environment',
+      type: 'air_quality',
+    });
+    if (res.status !== 201) throw new Error(`device ${d.id}: ${JSON.stringify(res.body)}`);
+  }
+  await h.platform.rollups!.runOnce();
+  return h;
 }
