@@ -1,11 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Db, migrate, Registry } from '../../../services/registry/index.ts';
-import { openTestDb } from '../../helpers/pg.ts';
-
-const BACKENDS = [
-  { name: 'PGlite', url: undefined },
-  { name: 'PostgreSQL', url: process.env.TEST_DATABASE_URL },
-] as const;
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Db, Registry } from '../../../services/registry/index.ts';
+import { BACKENDS, unavailable, useRegistry } from './backends.ts';
 
 const HOUR = 3600_000;
 const T = Date.UTC(2026, 10, 30, 10, 0, 0);
@@ -16,18 +11,13 @@ const T = Date.UTC(2026, 10, 30, 10, 0, 0);
  * to the next read after it.
  */
 describe.each(BACKENDS)('stale hours of the rollups on $name', (backend) => {
-  describe.skipIf(backend.name === 'PostgreSQL' && !backend.url)('behaviour', () => {
+  describe.skipIf(unavailable(backend))('behaviour', () => {
+    // A new Registry per test (useRegistry): no shared read carries over from the test before.
+    const under = useRegistry(backend);
     let db: Db;
-    let drop: () => Promise<void>;
     let registry: Registry;
-
-    beforeAll(async () => {
-      ({ db, drop } = await openTestDb(backend.url));
-      registry = new Registry(db);
-      await migrate(db);
-    });
-    afterAll(async () => drop?.());
     beforeEach(async () => {
+      ({ db, registry } = under);
       await db.exec('TRUNCATE rollup_dirty, rollup_generation');
     });
 
