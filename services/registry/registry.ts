@@ -20,7 +20,6 @@ import { hashToken, newToken, verifyToken } from './secrets.ts';
 import { ConsoleSessionStore, type SessionBounds } from './sessions.ts';
 import type { Department, Device, NewDevice } from './types.ts';
 
-/** A device was created, changed, rotated or decommissioned; an API key was revoked; a grant made or revoked; an alert rule changed. */
 /** A successful device login, as the broker needs it. */
 export interface DeviceLogin {
   device: Device;
@@ -32,6 +31,7 @@ interface LoginRow extends DeviceRow {
   config_pending: boolean;
 }
 
+/** A device was created, changed, rotated or decommissioned; an API key was revoked; a grant made or revoked; an alert rule changed. */
 export type RegistryEvent =
   | { type: 'device-changed'; id: string }
   | { type: 'key-revoked'; id: string }
